@@ -1,0 +1,1 @@
+"""Response caches and shared counters (in memory and Redis)."""

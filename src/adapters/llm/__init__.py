@@ -1,0 +1,1 @@
+"""LLM provider adapters, one package per provider family."""

@@ -1,0 +1,1 @@
+"""Persistence through SQLAlchemy (SQLite by default, PostgreSQL in production)."""

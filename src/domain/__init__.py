@@ -1,0 +1,1 @@
+"""The pure model of Switchyard: requests, replies, deployments and the policies over them."""

@@ -1,0 +1,214 @@
+"""Chat completion requests, replies and stream chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from domain.errors import BadRequestError
+from domain.messages import FunctionTool, Message, ResponseFormat, Role, ToolCall, ToolChoice
+
+
+class ReasoningEffort(StrEnum):
+    MINIMAL = "minimal"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingParams:
+    """Generation controls; None means "not sent", so the upstream default applies."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    stop: tuple[str, ...] | None = None
+    n: int | None = None
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logit_bias: Mapping[str, float] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    user: str | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning_effort: ReasoningEffort | None = None
+
+    def __post_init__(self) -> None:
+        if self.temperature is not None and not 0 <= self.temperature <= 2:
+            raise BadRequestError("temperature must be between 0 and 2", param="temperature")
+        if self.top_p is not None and not 0 <= self.top_p <= 1:
+            raise BadRequestError("top_p must be between 0 and 1", param="top_p")
+        for name in ("max_tokens", "max_completion_tokens", "n"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise BadRequestError(f"{name} must be at least 1", param=name)
+        for name in ("presence_penalty", "frequency_penalty"):
+            value = getattr(self, name)
+            if value is not None and not -2 <= value <= 2:
+                raise BadRequestError(f"{name} must be between -2 and 2", param=name)
+
+    @property
+    def output_limit(self) -> int | None:
+        """The cap on generated tokens, whichever of the two names the caller used."""
+        return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    model: str
+    messages: tuple[Message, ...]
+    params: SamplingParams = SamplingParams()
+    tools: tuple[FunctionTool, ...] = ()
+    tool_choice: ToolChoice | None = None
+    response_format: ResponseFormat | None = None
+    stream: bool = False
+    include_usage: bool = False
+    mock_response: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
+    """Provider-specific fields the caller sent that we do not model; passed through as they are."""
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise BadRequestError("model is required", param="model")
+        if not self.messages:
+            raise BadRequestError("messages must hold at least one message", param="messages")
+
+
+class FinishReason(StrEnum):
+    STOP = "stop"
+    LENGTH = "length"
+    TOOL_CALLS = "tool_calls"
+    CONTENT_FILTER = "content_filter"
+    FUNCTION_CALL = "function_call"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    """Prompt tokens read from the provider's prompt cache (a part of prompt_tokens)."""
+    cache_creation_tokens: int = 0
+    """Prompt tokens written to the provider's prompt cache (a part of prompt_tokens)."""
+    reasoning_tokens: int = 0
+    """Hidden reasoning tokens (a part of completion_tokens)."""
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.cached_tokens + other.cached_tokens,
+            self.cache_creation_tokens + other.cache_creation_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    index: int
+    message: Message
+    finish_reason: FinishReason | None
+    logprobs: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionResponse:
+    id: str
+    created: int
+    model: str
+    choices: tuple[Choice, ...]
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call: id and name come on its first delta, argument fragments after."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    role: str | None = None
+    content: str | None = None
+    reasoning_content: str | None = None
+    refusal: str | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkChoice:
+    index: int
+    delta: Delta
+    finish_reason: FinishReason | None = None
+    logprobs: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionChunk:
+    id: str
+    created: int
+    model: str
+    choices: tuple[ChunkChoice, ...] = ()
+    usage: Usage | None = None
+    """Set on the final chunk only, when the caller asked for stream usage."""
+    system_fingerprint: str | None = None
+
+
+def assemble(chunks: list[CompletionChunk]) -> CompletionResponse:
+    """Folds a whole stream into the reply it spells, tool-call argument fragments joined in order."""
+    if not chunks:
+        raise ValueError("cannot assemble an empty stream")
+    texts: dict[int, list[str]] = {}
+    reasoning: dict[int, list[str]] = {}
+    calls: dict[int, dict[int, list[str]]] = {}
+    call_heads: dict[int, dict[int, tuple[str, str]]] = {}
+    finish: dict[int, FinishReason | None] = {}
+    usage: Usage | None = None
+    for chunk in chunks:
+        usage = chunk.usage or usage
+        for choice in chunk.choices:
+            texts.setdefault(choice.index, [])
+            if choice.delta.content:
+                texts[choice.index].append(choice.delta.content)
+            if choice.delta.reasoning_content:
+                reasoning.setdefault(choice.index, []).append(choice.delta.reasoning_content)
+            for call in choice.delta.tool_calls:
+                heads = call_heads.setdefault(choice.index, {})
+                old_id, old_name = heads.get(call.index, ("", ""))
+                heads[call.index] = (call.id or old_id, call.name or old_name)
+                calls.setdefault(choice.index, {}).setdefault(call.index, []).append(call.arguments or "")
+            if choice.finish_reason is not None:
+                finish[choice.index] = choice.finish_reason
+    choices = []
+    for index in sorted(texts):
+        tool_calls = tuple(
+            ToolCall(id=call_heads[index][i][0], name=call_heads[index][i][1], arguments="".join(parts))
+            for i, parts in sorted(calls.get(index, {}).items())
+        )
+        message = Message(
+            role=Role.ASSISTANT,
+            content="".join(texts[index]) or None,
+            tool_calls=tool_calls,
+            reasoning_content="".join(reasoning[index]) if index in reasoning else None,
+        )
+        choices.append(Choice(index=index, message=message, finish_reason=finish.get(index)))
+    first = chunks[0]
+    return CompletionResponse(
+        id=first.id, created=first.created, model=first.model, choices=tuple(choices), usage=usage
+    )

@@ -1,0 +1,106 @@
+"""Deployments (one upstream model behind a public name) and the model groups they form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from domain.errors import ConfigurationError
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A credential value that never shows itself in a repr, log or traceback."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+    def __str__(self) -> str:
+        return "****"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a provider adapter needs to authenticate; `extra` holds provider specifics
+    (api_version, aws_access_key_id, vertex_project, ...) exactly as configured."""
+
+    api_key: Secret | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    rpm: int | None = None
+    tpm: int | None = None
+    max_parallel_requests: int | None = None
+    timeout: float = 600.0
+    """Seconds for a whole non-streamed call."""
+    stream_timeout: float | None = None
+    """Seconds to wait for each piece of a stream; `timeout` when unset."""
+    connect_timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """USD per token; Decimal so that spend adds up exactly."""
+
+    input_per_token: Decimal = Decimal(0)
+    output_per_token: Decimal = Decimal(0)
+    cache_read_per_token: Decimal | None = None
+    cache_creation_per_token: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    chat: bool = True
+    embeddings: bool = False
+    streaming: bool = True
+    tools: bool = True
+    vision: bool = True
+    response_schema: bool = True
+    reasoning: bool = False
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    id: str
+    model_name: str
+    """The public name clients send as `model`."""
+    provider: str
+    upstream_model: str
+    api_base: str | None = None
+    credentials: Credentials = Credentials()
+    limits: Limits = Limits()
+    weight: float = 1.0
+    prices: Prices = Prices()
+    capabilities: Capabilities = Capabilities()
+    drop_params: bool = False
+    """Drop parameters the deployment cannot take instead of failing the call."""
+    extra_params: Mapping[str, Any] = field(default_factory=dict)
+    """Default request fields set in config (e.g. temperature), sent unless the caller sets them."""
+
+    def __post_init__(self) -> None:
+        if self.weight <= 0:
+            raise ConfigurationError("weight", "must be greater than 0")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelGroup:
+    """Every deployment that serves one public model name."""
+
+    name: str
+    deployments: tuple[Deployment, ...]
+
+    def __post_init__(self) -> None:
+        if not self.deployments:
+            raise ConfigurationError(self.name, "a model group needs at least one deployment")
+
+    @property
+    def embeddings(self) -> bool:
+        return any(d.capabilities.embeddings for d in self.deployments)

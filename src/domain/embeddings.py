@@ -1,0 +1,50 @@
+"""Embedding requests and replies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from domain.completions import Usage
+from domain.errors import BadRequestError
+
+
+class EncodingFormat(StrEnum):
+    FLOAT = "float"
+    BASE64 = "base64"
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingRequest:
+    """`inputs` are texts, or token arrays (lists of ints), never a mix."""
+
+    model: str
+    inputs: tuple[str, ...] | tuple[tuple[int, ...], ...]
+    encoding_format: EncodingFormat = EncodingFormat.FLOAT
+    dimensions: int | None = None
+    user: str | None = None
+    mock_response: Sequence[float] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise BadRequestError("model is required", param="model")
+        if not self.inputs:
+            raise BadRequestError("input must not be empty", param="input")
+        if self.dimensions is not None and self.dimensions < 1:
+            raise BadRequestError("dimensions must be at least 1", param="dimensions")
+
+
+@dataclass(frozen=True, slots=True)
+class Embedding:
+    """One vector; `vector` is any float sequence (an `array('f')` keeps decoding cheap)."""
+
+    index: int
+    vector: Sequence[float]
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingResponse:
+    model: str
+    data: tuple[Embedding, ...]
+    usage: Usage

@@ -1,0 +1,122 @@
+"""Chat messages, content parts, tools and the shapes a reply may be asked to take."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from domain.errors import BadRequestError
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    DEVELOPER = "developer"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    text: str
+
+
+class ImageDetail(StrEnum):
+    AUTO = "auto"
+    LOW = "low"
+    HIGH = "high"
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image by URL: `https://...` or a `data:<mime>;base64,...` URL."""
+
+    url: str
+    detail: ImageDetail | None = None
+
+
+ContentPart = TextPart | ImagePart
+Content = str | tuple[ContentPart, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the assistant made; `arguments` is the JSON text exactly as the model wrote it."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: Content | None = None
+    name: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    reasoning_content: str | None = None
+    refusal: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.tool_calls and self.role is not Role.ASSISTANT:
+            raise BadRequestError("only assistant messages may carry tool_calls", param="messages")
+        if self.role is Role.TOOL and not self.tool_call_id:
+            raise BadRequestError("a tool message needs tool_call_id", param="messages")
+
+    @property
+    def text(self) -> str:
+        """The message's text, parts joined; images contribute nothing."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content if isinstance(part, TextPart))
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionTool:
+    name: str
+    description: str | None = None
+    parameters: Mapping[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ToolChoiceMode(StrEnum):
+    AUTO = "auto"
+    NONE = "none"
+    REQUIRED = "required"
+
+
+@dataclass(frozen=True, slots=True)
+class NamedToolChoice:
+    """Forces a call of the one named function."""
+
+    name: str
+
+
+ToolChoice = ToolChoiceMode | NamedToolChoice
+
+
+class ResponseFormatType(StrEnum):
+    TEXT = "text"
+    JSON_OBJECT = "json_object"
+    JSON_SCHEMA = "json_schema"
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    type: ResponseFormatType
+    name: str | None = None
+    schema: Mapping[str, Any] | None = field(default=None)
+    strict: bool | None = None
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.type is ResponseFormatType.JSON_SCHEMA and (self.schema is None or not self.name):
+            raise BadRequestError(
+                "response_format json_schema needs json_schema.name and json_schema.schema",
+                param="response_format",
+            )

@@ -1,0 +1,1 @@
+"""Abstract interfaces the application needs from the world, one file per role."""

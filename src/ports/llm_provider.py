@@ -1,0 +1,60 @@
+"""The port every LLM provider adapter implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from typing import ClassVar
+
+from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
+from domain.deployments import Deployment
+from domain.embeddings import EmbeddingRequest, EmbeddingResponse
+from domain.errors import UnsupportedParameterError
+
+
+class ChunkStream(ABC):
+    """An open upstream stream of chunks. Iterate it to the end, or `aclose()` it to cancel the
+    upstream call (a client that went away must not keep the upstream busy)."""
+
+    @abstractmethod
+    def __aiter__(self) -> AsyncIterator[CompletionChunk]: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+
+class LLMProvider(ABC):
+    """Speaks one provider family's wire protocol.
+
+    One instance serves every deployment of its family that shares an upstream; the deployment of each
+    call comes with it (upstream model id, base URL, credentials, timeouts).
+
+    Contract:
+    - `complete` returns the whole reply; `stream` returns once the upstream accepted the call (status
+      checked), so every error the upstream answers with up front is raised by `stream` itself, never
+      mid-iteration. Errors later in the stream are raised by the iterator.
+    - A stream yields chunks in order; a tool call's id and name arrive on its first delta, argument
+      fragments after. When the request asks for usage (`include_usage`), the last chunk carries it.
+    - Every failure is a `domain.errors.SwitchyardError`: upstream status and error bodies mapped to
+      their kind, connect failures to APIConnectionError, timeouts to TimeoutError, malformed bodies to
+      BadGatewayError. Nothing of the transport library leaks out.
+    - A request using a feature the provider lacks raises UnsupportedParameterError naming it.
+    """
+
+    name: ClassVar[str]
+    supports_chat: ClassVar[bool] = True
+    supports_streaming: ClassVar[bool] = True
+    supports_embeddings: ClassVar[bool] = False
+    supports_tools: ClassVar[bool] = True
+    supports_vision: ClassVar[bool] = True
+
+    @abstractmethod
+    async def complete(self, request: CompletionRequest, deployment: Deployment) -> CompletionResponse: ...
+
+    @abstractmethod
+    async def stream(self, request: CompletionRequest, deployment: Deployment) -> ChunkStream: ...
+
+    async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
+        raise UnsupportedParameterError(
+            f"provider {self.name} does not serve embeddings", param="model", provider=self.name
+        )

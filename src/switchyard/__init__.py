@@ -1,0 +1,1 @@
+"""Switchyard: one OpenAI-compatible API in front of every LLM provider."""
