@@ -70,6 +70,8 @@ class CompletionRequest:
     include_usage: bool = False
     mock_response: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    controls: Mapping[str, Any] = field(default_factory=dict)
+    """Gateway controls the caller sent (cache, fallbacks, num_retries, ...); never sent upstream."""
     extra_body: Mapping[str, Any] = field(default_factory=dict)
     """Provider-specific fields the caller sent that we do not model; passed through as they are."""
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 from enum import StrEnum
 
 from domain.completions import Usage
@@ -25,6 +26,9 @@ class EmbeddingRequest:
     dimensions: int | None = None
     user: str | None = None
     mock_response: Sequence[float] | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    controls: Mapping[str, Any] = field(default_factory=dict)
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.model:
