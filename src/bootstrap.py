@@ -1,1 +1,141 @@
-"""Composition root."""
+"""The composition root: one dependency-injector container, built from the parsed config, that picks
+each port's adapter and starts and stops the resources (upstream HTTP clients)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from adapters.clock import SystemClock
+from adapters.config.loader import GatewayConfig
+from adapters.llm.mock.client import MockProvider
+from adapters.llm.openai.client import OpenAIProvider
+from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
+from dependency_injector import containers, providers
+from litestar import Litestar
+from litestar.di import Provide
+
+from adapters.http.app import create_app
+from adapters.telemetry import NoopTelemetry
+from application.catalog import ModelCatalog
+from application.completions import Completions
+from domain.deployments import Deployment
+from ports.llm_provider import LLMProvider
+
+# Provider prefix -> adapter family. The OpenAI-compatible hosts speak the OpenAI wire format.
+OPENAI_FAMILY = frozenset(
+    {
+        "openai", "azure_ai", "mistral", "groq", "deepseek", "xai", "together_ai", "fireworks_ai",
+        "openrouter", "perplexity", "deepinfra", "cerebras", "nvidia_nim", "sambanova", "hosted_vllm",
+        "lm_studio", "llamafile",
+    }
+)  # fmt: skip
+DEFAULT_OPENAI_BASE = "https://api.openai.com/v1"
+
+
+def upstream_key(deployment: Deployment) -> str:
+    """Deployments that share a family and base URL share one pooled client."""
+    return f"openai {(deployment.api_base or DEFAULT_OPENAI_BASE).rstrip('/')}"
+
+
+def new_upstream_client() -> httpx.AsyncClient:
+    # Timeouts are set per call from each deployment's limits; the pool stays warm between calls.
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(600.0, connect=10.0),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=256, keepalive_expiry=30.0),
+        follow_redirects=False,
+    )
+
+
+async def open_upstream_clients(
+    deployments: Iterable[Deployment],
+    client_factory: Callable[[], httpx.AsyncClient] = new_upstream_client,
+) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    clients = {upstream_key(d): client_factory() for d in deployments if d.provider in OPENAI_FAMILY}
+    try:
+        yield clients
+    finally:
+        for client in clients.values():
+            await client.aclose()
+
+
+def wire_providers(
+    deployments: Iterable[Deployment], clients: Mapping[str, httpx.AsyncClient], mock: LLMProvider
+) -> dict[str, LLMProvider]:
+    """One provider adapter per upstream; the mapping is keyed by deployment id."""
+    by_upstream: dict[str, LLMProvider] = {}
+    wired: dict[str, LLMProvider] = {}
+    for deployment in deployments:
+        if deployment.provider == "mock":
+            wired[deployment.id] = mock
+        elif deployment.provider in OPENAI_FAMILY:
+            key = upstream_key(deployment)
+            if key not in by_upstream:
+                by_upstream[key] = OpenAIProvider(clients[key])
+            wired[deployment.id] = by_upstream[key]
+    return wired
+
+
+class Container(containers.DeclarativeContainer):
+    config = providers.Dependency(instance_of=GatewayConfig)
+    deployments = providers.Callable(lambda config: config.deployments, config)
+
+    clock = providers.Singleton(SystemClock)
+    telemetry = providers.Singleton(NoopTelemetry)
+    token_counter = providers.Singleton(TiktokenTokenCounter)
+    upstream_client_factory = providers.Object(new_upstream_client)
+    upstream_clients = providers.Resource(
+        open_upstream_clients, deployments=deployments, client_factory=upstream_client_factory
+    )
+    mock_provider = providers.Singleton(MockProvider, token_counter=token_counter)
+    llm_providers = providers.Singleton(
+        wire_providers, deployments=deployments, clients=upstream_clients, mock=mock_provider
+    )
+    catalog = providers.Singleton(
+        ModelCatalog, deployments=deployments, created=providers.Callable(lambda: int(time.time()))
+    )
+    completions = providers.Singleton(
+        Completions,
+        catalog=catalog,
+        providers=llm_providers,
+        mock=mock_provider,
+        clock=clock,
+        telemetry=telemetry,
+    )
+
+
+def build_container(config: GatewayConfig) -> Container:
+    return Container(config=config)
+
+
+def unwired_providers(config: GatewayConfig) -> list[str]:
+    """Providers configured but not served by any adapter yet, for the startup report."""
+    return sorted(
+        {d.provider for d in config.deployments if d.provider != "mock" and d.provider not in OPENAI_FAMILY}
+    )
+
+
+def create_http_app(container: Container) -> Litestar:
+    """The gateway server: the Litestar app over the container, resources tied to its lifespan."""
+    config: GatewayConfig = container.config()
+
+    @asynccontextmanager
+    async def resources(_: Litestar) -> AsyncIterator[None]:
+        await container.init_resources()
+        try:
+            yield
+        finally:
+            await container.shutdown_resources()
+
+    def bridge(provider: providers.Provider[Any]) -> Provide:
+        return Provide(lambda: provider(), use_cache=True, sync_to_thread=False)
+
+    return create_app(
+        dependencies={"completions": bridge(container.completions), "catalog": bridge(container.catalog)},
+        master_key=config.master_key.value if config.master_key else None,
+        max_body_bytes=config.max_request_body_bytes,
+        lifespan=[resources],
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -65,7 +66,9 @@ class Completions:
         served = await self._call(
             call_id, "stream", deployment, lambda: provider.stream(request, deployment), None
         )
-        metered = _MeteredStream(served.value, self, call_id, deployment, self._clock.monotonic())
+        metered = _MeteredStream(
+            served.value, self, call_id, deployment, self._clock.monotonic(), request.include_usage
+        )
         return Served(metered, deployment, served.upstream_seconds)
 
     async def embed(self, request: EmbeddingRequest, *, call_id: str = "") -> Served[EmbeddingResponse]:
@@ -144,7 +147,8 @@ def _usage_of(response: CompletionResponse) -> Usage | None:
 
 
 class _MeteredStream(ChunkStream):
-    """Passes chunks through untouched and records the call once the stream ends, however it ends."""
+    """Passes chunks through and records the call once the stream ends, however it ends. Usage is
+    always metered, but shown to the caller only when asked for (`stream_options.include_usage`)."""
 
     def __init__(
         self,
@@ -153,8 +157,10 @@ class _MeteredStream(ChunkStream):
         call_id: str,
         deployment: Deployment,
         started: float,
+        include_usage: bool,
     ) -> None:
         self._inner = inner
+        self._include_usage = include_usage
         self._owner = owner
         self._call_id = call_id
         self._deployment = deployment
@@ -168,6 +174,10 @@ class _MeteredStream(ChunkStream):
             async for chunk in self._inner:
                 if chunk.usage is not None:
                     self._usage = chunk.usage
+                    if not self._include_usage:
+                        if not chunk.choices:
+                            continue
+                        chunk = dataclasses.replace(chunk, usage=None)
                 yield chunk
         except SwitchyardError as exc:
             deployment = self._deployment

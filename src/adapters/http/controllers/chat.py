@@ -1,0 +1,33 @@
+"""POST /v1/chat/completions."""
+
+from __future__ import annotations
+
+import orjson
+from litestar import Controller, Request, Response, post
+from litestar.response import Stream
+
+from adapters.http.exchange import JSON, exchange, served_headers
+from adapters.http.sse import sse_events
+from adapters.openai_format import parse_chat_request, render_response
+from application.completions import Completions
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+class ChatController(Controller):
+    @post(["/v1/chat/completions", "/chat/completions"], status_code=200)
+    async def create(self, request: Request, completions: Completions) -> Response:
+        async def handle(body: object, call_id: str, started: float) -> Response:
+            chat_request = parse_chat_request(body)
+            if chat_request.stream:
+                opened = await completions.stream(chat_request, call_id=call_id)
+                headers = served_headers(call_id, opened, started) | SSE_HEADERS
+                return Stream(sse_events(opened.value), media_type="text/event-stream", headers=headers)
+            served = await completions.chat(chat_request, call_id=call_id)
+            return Response(
+                orjson.dumps(render_response(served.value)),
+                media_type=JSON,
+                headers=served_headers(call_id, served, started),
+            )
+
+        return await exchange(request, handle)

@@ -1,0 +1,46 @@
+"""What every API handler does around its use case: read the JSON body, stamp the headers, render errors."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from time import perf_counter
+
+import orjson
+from litestar import Request, Response
+
+from adapters.http.errors import error_response
+from application.completions import Served
+from domain.errors import BadRequestError, SwitchyardError
+
+JSON = "application/json"
+
+
+async def read_json(request: Request) -> object:
+    body = await request.body()
+    if not body:
+        raise BadRequestError("The request body is empty; send a JSON object.", code="invalid_json")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequestError(f"The request body is not valid JSON: {exc}", code="invalid_json") from exc
+
+
+def served_headers(call_id: str, served: Served[object], started: float) -> dict[str, str]:
+    overhead_ms = (perf_counter() - started - served.upstream_seconds) * 1000
+    return {
+        "x-switchyard-call-id": call_id,
+        "x-switchyard-model-id": served.deployment.id,
+        "x-switchyard-overhead-duration-ms": f"{max(overhead_ms, 0.0):.3f}",
+    }
+
+
+async def exchange(request: Request, handle: Callable[[object, str, float], Awaitable[Response]]) -> Response:
+    """Runs `handle(body, call_id, started)`; any Switchyard error becomes its OpenAI-shaped answer,
+    carrying the call id so that a client can quote it."""
+    started = perf_counter()
+    call_id = str(uuid.uuid4())
+    try:
+        return await handle(await read_json(request), call_id, started)
+    except SwitchyardError as exc:
+        return error_response(exc, {"x-switchyard-call-id": call_id})

@@ -1,0 +1,130 @@
+"""Switchyard as a library: the completions service built from a config, without the server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from adapters.config.loader import GatewayConfig, load_config
+from adapters.openai_format import parse_chat_request, parse_embedding_request
+
+from bootstrap import Container, build_container
+from domain.completions import CompletionChunk, CompletionResponse
+from domain.embeddings import EmbeddingResponse
+
+ConfigSource = str | Path | Mapping[str, Any] | None
+
+
+class Switchyard:
+    """Async entry point. Arguments are those of the OpenAI API (`model`, `messages`, `tools`,
+    `temperature`, ...), validated as the server validates them; replies are domain objects
+    (`reply.choices[0].message.content`). Resources start on first use; close with `aclose()` or
+    `async with`."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self._container: Container = build_container(config)
+        self._started = False
+
+    @classmethod
+    def from_config(
+        cls, source: ConfigSource = None, *, environ: Mapping[str, str] | None = None
+    ) -> Switchyard:
+        """`source` is a YAML file path, a dict shaped like the YAML, or None for the embedded default."""
+        return cls(load_config(source, os.environ if environ is None else environ))
+
+    async def start(self) -> None:
+        if not self._started:
+            await self._container.init_resources()
+            self._started = True
+
+    async def aclose(self) -> None:
+        if self._started:
+            await self._container.shutdown_resources()
+            self._started = False
+
+    async def __aenter__(self) -> Switchyard:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def models(self) -> list[str]:
+        return [group.name for group in self._container.catalog().groups()]
+
+    async def chat(self, **request: Any) -> CompletionResponse:
+        await self.start()
+        chat_request = parse_chat_request({**request, "stream": False})
+        served = await self._container.completions().chat(chat_request, call_id=_call_id())
+        return served.value
+
+    async def stream(self, **request: Any) -> AsyncIterator[CompletionChunk]:
+        await self.start()
+        chat_request = parse_chat_request({**request, "stream": True})
+        served = await self._container.completions().stream(chat_request, call_id=_call_id())
+        try:
+            async for chunk in served.value:
+                yield chunk
+        finally:
+            await served.value.aclose()
+
+    async def embeddings(self, **request: Any) -> EmbeddingResponse:
+        await self.start()
+        embedding_request = parse_embedding_request(request)
+        served = await self._container.completions().embed(embedding_request, call_id=_call_id())
+        return served.value
+
+
+class SwitchyardSync:
+    """The same calls, blocking: a thin wrapper that runs `Switchyard` on a private event loop."""
+
+    def __init__(self, gateway: Switchyard) -> None:
+        self._gateway = gateway
+        self._runner = asyncio.Runner()
+
+    @classmethod
+    def from_config(
+        cls, source: ConfigSource = None, *, environ: Mapping[str, str] | None = None
+    ) -> SwitchyardSync:
+        return cls(Switchyard.from_config(source, environ=environ))
+
+    def models(self) -> list[str]:
+        return self._gateway.models()
+
+    def chat(self, **request: Any) -> CompletionResponse:
+        return self._runner.run(self._gateway.chat(**request))
+
+    def stream(self, **request: Any) -> Iterator[CompletionChunk]:
+        chunks = self._gateway.stream(**request)
+        try:
+            while True:
+                try:
+                    yield self._runner.run(anext(chunks))
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._runner.run(chunks.aclose())
+
+    def embeddings(self, **request: Any) -> EmbeddingResponse:
+        return self._runner.run(self._gateway.embeddings(**request))
+
+    def close(self) -> None:
+        self._runner.run(self._gateway.aclose())
+        self._runner.close()
+
+    def __enter__(self) -> SwitchyardSync:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _call_id() -> str:
+    return str(uuid.uuid4())

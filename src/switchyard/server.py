@@ -1,0 +1,78 @@
+"""Running the gateway server under uvicorn."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import Mapping
+
+import structlog
+from adapters.config.loader import GatewayConfig, load_config
+from litestar import Litestar
+
+from bootstrap import build_container, create_http_app, unwired_providers
+from domain.errors import ConfigurationError
+
+CONFIG_ENV = "SWITCHYARD_CONFIG"
+_log = structlog.get_logger("switchyard")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(message)s", stream=sys.stderr)
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        cache_logger_on_first_use=True,
+    )
+
+
+def report(config: GatewayConfig) -> None:
+    """What a newcomer needs to know at start: ignored keys, config warnings, providers not served yet."""
+    if config.ignored:
+        _log.warning("config keys not supported yet, ignored", keys=list(config.ignored))
+    for warning in config.warnings:
+        _log.warning(warning)
+    missing = unwired_providers(config)
+    if missing:
+        _log.warning("providers without an adapter yet; their deployments will fail", providers=missing)
+
+
+def app() -> Litestar:
+    """Factory for uvicorn's worker processes: the config path comes from the serving process."""
+    return create_http_app(build_container(load_config(os.environ.get(CONFIG_ENV), os.environ)))
+
+
+def serve(
+    *, config: str | None, host: str, port: int, workers: int, log_level: str, environ: Mapping[str, str]
+) -> int:
+    import uvicorn
+
+    configure_logging(log_level)
+    try:
+        gateway_config = load_config(config, environ)
+    except ConfigurationError as exc:
+        print(f"switchyard: invalid config: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"switchyard: cannot read config: {exc}", file=sys.stderr)
+        return 2
+    report(gateway_config)
+    names = sorted({d.model_name for d in gateway_config.deployments})
+    _log.info("switchyard starting", url=f"http://{host}:{port}", models=names, workers=workers)
+    options = {
+        "host": host,
+        "port": port,
+        "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+        "access_log": False,
+        "log_level": "warning" if log_level == "info" else log_level,
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers > 1:
+        if config:
+            os.environ[CONFIG_ENV] = os.path.abspath(config)
+        uvicorn.run("switchyard.server:app", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_http_app(build_container(gateway_config)), **options)
+    return 0

@@ -1,0 +1,186 @@
+"""The completions use case, edge to edge with fakes."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from application.catalog import ModelCatalog
+from application.completions import Completions
+from domain.completions import CompletionRequest, SamplingParams, assemble
+from domain.deployments import Capabilities, Deployment
+from domain.embeddings import EmbeddingRequest
+from domain.errors import NotFoundError, RateLimitError, UnsupportedParameterError
+from domain.messages import FunctionTool, Message, Role
+from tests.fakes import FakeClock, FakeLLMProvider, FakeTelemetry, chunks_of, reply
+
+
+def deployment(name: str = "gpt-x", ident: str = "d1", **kwargs: object) -> Deployment:
+    return Deployment(id=ident, model_name=name, provider="openai", upstream_model="gpt-4o-mini", **kwargs)
+
+
+def service(
+    *deployments: Deployment, provider: FakeLLMProvider | None = None, mock: FakeLLMProvider | None = None
+) -> tuple[Completions, FakeLLMProvider, FakeTelemetry]:
+    provider = provider or FakeLLMProvider()
+    telemetry = FakeTelemetry()
+    deployments = deployments or (deployment(),)
+    completions = Completions(
+        catalog=ModelCatalog(deployments=deployments),
+        providers={d.id: provider for d in deployments},
+        mock=mock or FakeLLMProvider(),
+        clock=FakeClock(),
+        telemetry=telemetry,
+        rng=random.Random(7),
+    )
+    return completions, provider, telemetry
+
+
+def ask(model: str = "gpt-x", **kwargs: object) -> CompletionRequest:
+    return CompletionRequest(model=model, messages=(Message(Role.USER, "hi"),), **kwargs)
+
+
+async def test_a_chat_is_answered_by_a_deployment_of_the_named_model_and_recorded() -> None:
+    completions, provider, telemetry = service(provider=FakeLLMProvider(replies=[reply("hello")]))
+
+    served = await completions.chat(ask(), call_id="c1")
+
+    assert served.value.choices[0].message.content == "hello"
+    assert served.deployment.id == "d1"
+    assert provider.requests[0][1].upstream_model == "gpt-4o-mini"
+    assert [(r.call_id, r.kind, r.usage.total_tokens) for r in telemetry.records] == [("c1", "chat", 7)]
+
+
+async def test_an_unknown_model_is_not_found_with_the_model_not_found_code() -> None:
+    completions, _, _ = service()
+
+    with pytest.raises(NotFoundError) as caught:
+        await completions.chat(ask("nope"))
+
+    assert caught.value.code == "model_not_found"
+    assert caught.value.param == "model"
+
+
+async def test_an_upstream_error_is_raised_knowing_its_deployment_and_recorded() -> None:
+    failing = FakeLLMProvider(replies=[RateLimitError("slow down", retry_after=3)])
+    completions, _, telemetry = service(provider=failing)
+
+    with pytest.raises(RateLimitError) as caught:
+        await completions.chat(ask())
+
+    assert (caught.value.deployment, caught.value.provider, caught.value.retry_after) == ("d1", "openai", 3)
+    assert telemetry.records[0].error is caught.value
+
+
+async def test_a_stream_hides_usage_unless_asked_but_always_meters_it() -> None:
+    completions, _, telemetry = service(provider=FakeLLMProvider(streams=[chunks_of("a b c")]))
+
+    served = await completions.stream(ask(stream=True), call_id="s1")
+    chunks = [chunk async for chunk in served.value]
+
+    assert all(chunk.usage is None for chunk in chunks)
+    assert assemble(chunks).choices[0].message.content == "abc"
+    assert telemetry.records[0].usage.total_tokens == 7
+
+
+async def test_a_stream_shows_usage_on_its_last_chunk_when_asked() -> None:
+    completions, _, _ = service(provider=FakeLLMProvider(streams=[chunks_of("a b")]))
+
+    served = await completions.stream(ask(stream=True, include_usage=True))
+    chunks = [chunk async for chunk in served.value]
+
+    assert chunks[-1].usage is not None and chunks[-1].choices == ()
+
+
+async def test_a_failure_mid_stream_is_recorded_once_with_its_error() -> None:
+    broken = chunks_of("a b")[:2] + [RateLimitError("cut off")]
+    completions, _, telemetry = service(provider=FakeLLMProvider(streams=[broken]))
+
+    served = await completions.stream(ask(stream=True))
+    with pytest.raises(RateLimitError):
+        _ = [chunk async for chunk in served.value]
+    await served.value.aclose()
+
+    assert len(telemetry.records) == 1
+    assert isinstance(telemetry.records[0].error, RateLimitError)
+
+
+async def test_closing_a_stream_early_closes_the_upstream_stream() -> None:
+    provider = FakeLLMProvider(streams=[chunks_of("a b c d")])
+    completions, _, telemetry = service(provider=provider)
+
+    served = await completions.stream(ask(stream=True))
+    await served.value.aclose()
+
+    assert provider.opened[0].closed
+    assert len(telemetry.records) == 1
+
+
+async def test_a_mock_response_is_served_by_the_mock_provider_not_the_upstream() -> None:
+    mock = FakeLLMProvider(replies=[reply("mocked")])
+    completions, upstream, _ = service(mock=mock)
+
+    served = await completions.chat(ask(mock_response="mocked"))
+
+    assert served.value.choices[0].message.content == "mocked"
+    assert upstream.requests == []
+
+
+async def test_tools_sent_to_a_model_without_tool_support_fail_loudly_naming_tools() -> None:
+    no_tools = deployment(capabilities=Capabilities(tools=False))
+    completions, _, _ = service(no_tools)
+
+    with pytest.raises(UnsupportedParameterError) as caught:
+        await completions.chat(ask(tools=(FunctionTool("f"),)))
+
+    assert caught.value.param == "tools"
+
+
+async def test_tools_are_dropped_for_such_a_model_when_drop_params_is_set() -> None:
+    no_tools = deployment(capabilities=Capabilities(tools=False), drop_params=True)
+    completions, provider, _ = service(no_tools)
+
+    await completions.chat(ask(tools=(FunctionTool("f"),)))
+
+    assert provider.requests[0][0].tools == ()
+
+
+async def test_configured_sampling_defaults_apply_only_where_the_caller_set_nothing() -> None:
+    tuned = deployment(extra_params={"temperature": 0.2, "max_tokens": 50})
+    completions, provider, _ = service(tuned)
+
+    await completions.chat(ask(params=SamplingParams(temperature=0.9)))
+
+    sent = provider.requests[0][0].params
+    assert (sent.temperature, sent.max_tokens) == (0.9, 50)
+
+
+async def test_traffic_is_shared_between_deployments_by_weight() -> None:
+    heavy, light = deployment(ident="heavy", weight=3), deployment(ident="light", weight=1)
+    completions, _, _ = service(heavy, light)
+
+    served = [(await completions.chat(ask())).deployment.id for _ in range(400)]
+
+    assert 0.65 < served.count("heavy") / 400 < 0.85
+
+
+async def test_a_wildcard_model_name_serves_any_matching_model_with_the_matched_upstream_id() -> None:
+    wildcard = Deployment(id="w", model_name="openai/*", provider="openai", upstream_model="*")
+    completions, provider, _ = service(wildcard)
+
+    await completions.chat(ask("openai/gpt-4.1-nano"))
+
+    assert provider.requests[0][1].upstream_model == "gpt-4.1-nano"
+
+
+async def test_embeddings_go_to_a_deployment_that_serves_embeddings() -> None:
+    chat_only = deployment(name="m", ident="chat")
+    embedder = deployment(name="m", ident="embed", capabilities=Capabilities(embeddings=True))
+    completions, _, telemetry = service(chat_only, embedder)
+
+    served = await completions.embed(EmbeddingRequest(model="m", inputs=("a", "b")))
+
+    assert served.deployment.id == "embed"
+    assert len(served.value.data) == 2
+    assert telemetry.records[0].kind == "embeddings"
