@@ -34,7 +34,10 @@ def reply(text: str, *, model: str = "fake-model", usage: Usage | None = None) -
     )
 
 
-def chunks_of(text: str, *, usage: Usage | None = Usage(5, 2)) -> list[CompletionChunk]:
+STREAM_USAGE = Usage(5, 2)
+
+
+def chunks_of(text: str, *, usage: Usage | None = STREAM_USAGE) -> list[CompletionChunk]:
     head = dict(id="chatcmpl-fake", created=1700000000, model="fake-model")
     chunks = [CompletionChunk(**head, choices=(ChunkChoice(0, Delta(role="assistant", content="")),))]
     chunks += [

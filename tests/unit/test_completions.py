@@ -94,7 +94,7 @@ async def test_a_stream_shows_usage_on_its_last_chunk_when_asked() -> None:
 
 
 async def test_a_failure_mid_stream_is_recorded_once_with_its_error() -> None:
-    broken = chunks_of("a b")[:2] + [RateLimitError("cut off")]
+    broken = [*chunks_of("a b")[:2], RateLimitError("cut off")]
     completions, _, telemetry = service(provider=FakeLLMProvider(streams=[broken]))
 
     served = await completions.stream(ask(stream=True))
