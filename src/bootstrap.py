@@ -19,6 +19,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from adapters.http.app import create_app
+from adapters.llm.aiohttp_transport import AiohttpTransport
 from adapters.telemetry import NoopTelemetry
 from application.catalog import ModelCatalog
 from application.completions import Completions
@@ -43,9 +44,10 @@ def upstream_key(deployment: Deployment) -> str:
 
 def new_upstream_client() -> httpx.AsyncClient:
     # Timeouts are set per call from each deployment's limits; the pool stays warm between calls.
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=256, keepalive_expiry=30.0)
     return httpx.AsyncClient(
+        transport=AiohttpTransport(limits),
         timeout=httpx.Timeout(600.0, connect=10.0),
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=256, keepalive_expiry=30.0),
         follow_redirects=False,
     )
 
