@@ -29,7 +29,7 @@ class Credentials:
     (api_version, aws_access_key_id, vertex_project, ...) exactly as configured."""
 
     api_key: Secret | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)  # may hold secrets (aws_*, ...)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,271 @@
+"""Turning one validated `model_list` entry into a domain Deployment."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from adapters.config.diagnostics import Report, did_you_mean, path_of
+from adapters.config.hosts import CREDENTIAL_ENV, HOSTS, KEYLESS, NEEDS_API_BASE, Host, first_set
+from adapters.config.providers import PROVIDERS, split_model
+from adapters.config.schema import LiteLLMParams, ModelEntry
+from domain.completions import ReasoningEffort, SamplingParams
+from domain.deployments import Capabilities, Credentials, Deployment, Limits, Prices, Secret
+from domain.errors import BadRequestError, ConfigurationError
+
+_SAMPLING = tuple(field.name for field in dataclasses.fields(SamplingParams))
+# Request fields beyond SamplingParams that a deployment may preset; provider adapters pass them on.
+_REQUEST_EXTRAS = frozenset(
+    {
+        "top_k",
+        "extra_headers",
+        "extra_body",
+        "thinking",
+        "response_format",
+        "tool_choice",
+        "service_tier",
+        "safety_settings",
+        "verbosity",
+        "web_search_options",
+        "mock_response",
+    }
+)
+# LiteLLM features a deployment may name that Switchyard does not act on yet.
+_UNSUPPORTED = frozenset(
+    {
+        "tags",
+        "tag_regex",
+        "max_retries",
+        "num_retries",
+        "litellm_credential_name",
+        "max_budget",
+        "budget_duration",
+        "use_in_pass_through",
+        "use_litellm_proxy",
+        "merge_reasoning_content_in_choices",
+        "model_info",
+        "itpm",
+        "otpm",
+        "tpd",
+        "rpd",
+        "daily_reset_time",
+        "order",
+        "configurable_clientside_auth_params",
+        "max_file_size_mb",
+        "default_api_key_tpm_limit",
+        "default_api_key_rpm_limit",
+        "keepalive_seconds",
+        "timeout_by_service_tier",
+        "stream_timeout_by_service_tier",
+    }
+)
+_CHAT_MODES = frozenset({"chat", "completion", "responses"})
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """Gateway-wide settings a deployment inherits unless it sets its own."""
+
+    drop_params: bool = False
+    timeout: float = 600.0
+    max_parallel_requests: int | None = None
+
+
+def build_deployment(
+    entry: ModelEntry,
+    raw: Mapping[str, Any],
+    *,
+    index: int,
+    defaults: Defaults,
+    environ: Mapping[str, str],
+    report: Report,
+) -> Deployment | None:
+    """The deployment `entry` describes, or None (reported) when it serves a mode we do not serve.
+
+    `raw` is the entry as written, before `os.environ/` resolution: it feeds the deployment id, which
+    must not change when a secret rotates.
+    """
+    base = path_of("model_list", index)
+    params_key = "params" if "params" in raw and "litellm_params" not in raw else "litellm_params"
+    at = path_of(base, params_key)
+    params, info = entry.litellm_params, entry.model_info
+    report.ignore_unknown(base, entry.model_extra, ("model_name", "litellm_params", "model_info"))
+
+    provider, upstream = _provider(params, at)
+    mode = info.mode or ("embedding" if "embed" in upstream.lower() else "chat")
+    if mode != "embedding" and mode not in _CHAT_MODES:
+        report.ignore(path_of(base, "model_info", "mode"))
+        report.warn(base, f"mode '{mode}' is not served yet; deployment {entry.model_name} skipped")
+        return None
+    host = HOSTS[provider]
+    request_extras, credential_extras = _classify_extras(params, at, report)
+    request_defaults = _request_defaults(params, request_extras, at)
+    if "mock_response" in request_defaults:
+        provider = "mock"  # LiteLLM answers such a deployment itself; no upstream is ever called
+
+    known_info = set(type(info).model_fields)
+    report.ignore_unknown(path_of(base, "model_info"), info.model_extra, known_info)
+    return Deployment(
+        id=info.id or _stable_id(raw, params_key),
+        model_name=entry.model_name,
+        provider=provider,
+        upstream_model=upstream,
+        api_base=_api_base(params, provider, host, environ, at),
+        credentials=Credentials(
+            api_key=_api_key(params, provider, host, environ, at, report),
+            extra=_credential_extras(credential_extras, provider, environ),
+        ),
+        limits=Limits(
+            rpm=params.rpm,
+            tpm=params.tpm,
+            max_parallel_requests=params.max_parallel_requests or defaults.max_parallel_requests,
+            timeout=params.timeout or defaults.timeout,
+            stream_timeout=params.stream_timeout,
+        ),
+        weight=params.weight or 1.0,
+        prices=Prices(
+            input_per_token=_price(info, params, "input_cost_per_token") or Decimal(0),
+            output_per_token=_price(info, params, "output_cost_per_token") or Decimal(0),
+            cache_read_per_token=_price(info, params, "cache_read_input_token_cost"),
+            cache_creation_per_token=_price(info, params, "cache_creation_input_token_cost"),
+        ),
+        capabilities=_capabilities(entry, mode, provider, upstream),
+        drop_params=defaults.drop_params if params.drop_params is None else params.drop_params,
+        extra_params=request_defaults,
+    )
+
+
+def _provider(params: LiteLLMParams, at: str) -> tuple[str, str]:
+    custom = params.custom_llm_provider
+    if custom is not None and custom not in PROVIDERS:
+        raise ConfigurationError(
+            path_of(at, "custom_llm_provider"),
+            f"unknown provider '{custom}'{did_you_mean(custom, PROVIDERS)}",
+        )
+    try:
+        return split_model(params.model, custom)
+    except ValueError as exc:
+        raise ConfigurationError(path_of(at, "model"), str(exc)) from None
+
+
+def _classify_extras(params: LiteLLMParams, at: str, report: Report) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Sorts the keys LiteLLMParams does not name into request defaults and credentials, reporting the
+    LiteLLM features we do not act on."""
+    request: dict[str, Any] = {}
+    credentials: dict[str, Any] = {}
+    known = set(type(params).model_fields)
+    for key, value in (params.model_extra or {}).items():
+        if key in _REQUEST_EXTRAS:
+            request[key] = value
+        elif key in _UNSUPPORTED or "cost_per" in key or key.endswith("_cost"):
+            report.ignore(path_of(at, key))
+        else:
+            hint = did_you_mean(key, known)
+            if hint:
+                report.warn(path_of(at, key), f"taken as a provider-specific credential{hint}")
+            credentials[key] = value
+    return request, credentials
+
+
+def _request_defaults(params: LiteLLMParams, extras: dict[str, Any], at: str) -> dict[str, Any]:
+    chosen = {name: getattr(params, name) for name in _SAMPLING if getattr(params, name, None) is not None}
+    if isinstance(chosen.get("stop"), str):
+        chosen["stop"] = (chosen["stop"],)
+    elif "stop" in chosen:
+        chosen["stop"] = tuple(chosen["stop"])
+    if "reasoning_effort" in chosen:
+        chosen["reasoning_effort"] = ReasoningEffort(chosen["reasoning_effort"])
+    try:
+        SamplingParams(**chosen)
+    except BadRequestError as exc:  # the request-time check, run once at startup instead
+        raise ConfigurationError(path_of(at, exc.param or ""), exc.message) from None
+    return {**chosen, **extras}
+
+
+def _api_base(
+    params: LiteLLMParams, provider: str, host: Host, environ: Mapping[str, str], at: str
+) -> str | None:
+    """The configured base URL, else the provider's environment variable, else its public endpoint."""
+    where = path_of(at, "base_url" if params.base_url and not params.api_base else "api_base")
+    api_base, source = params.api_base or params.base_url, ""
+    if api_base is None and (from_env := first_set(environ, host.base_env)):
+        source, api_base = f" (from {from_env[0]})", from_env[1]
+    api_base = api_base or host.api_base
+    if api_base is None:
+        if provider in NEEDS_API_BASE:
+            raise ConfigurationError(where, f"is required for provider '{provider}'")
+        return None
+    if not api_base.startswith(("http://", "https://")):
+        raise ConfigurationError(where, f"must be an http:// or https:// URL, not '{api_base}'{source}")
+    return api_base.rstrip("/")
+
+
+def _api_key(
+    params: LiteLLMParams, provider: str, host: Host, environ: Mapping[str, str], at: str, report: Report
+) -> Secret | None:
+    if params.api_key:
+        return Secret(params.api_key)
+    from_env = first_set(environ, host.key_env)
+    if from_env:
+        return Secret(from_env[1])
+    if provider not in KEYLESS:
+        looked = f" and {host.key_env[0]} is not in the environment" if host.key_env else ""
+        report.warn(path_of(at, "api_key"), f"not set{looked}; calls will likely fail with 401")
+    return None
+
+
+def _credential_extras(
+    configured: dict[str, Any], provider: str, environ: Mapping[str, str]
+) -> dict[str, Any]:
+    extra = {key: _plain(value) for key, value in configured.items() if value is not None}
+    for name, env_names in CREDENTIAL_ENV.get(provider, {}).items():
+        found = first_set(environ, env_names)
+        if name not in extra and found:
+            extra[name] = found[1]
+    return extra
+
+
+def _plain(value: Any) -> Any:
+    # YAML reads an unquoted `api_version: 2024-02-01` as a date; every provider wants the text.
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+def _price(info: Any, params: LiteLLMParams, name: str) -> Decimal | None:
+    """model_info's price, else the one LiteLLM also accepts among litellm_params."""
+    value = getattr(info, name)
+    return value if value is not None else getattr(params, name)
+
+
+def _capabilities(entry: ModelEntry, mode: str, provider: str, upstream: str) -> Capabilities:
+    info, default = entry.model_info, Capabilities()
+
+    def given(value: bool | None, fallback: bool) -> bool:
+        return fallback if value is None else value
+
+    return Capabilities(
+        chat=mode != "embedding",
+        # The mock answers both; a wildcard serves whatever the caller names, embedding models included.
+        embeddings=mode == "embedding" or provider == "mock" or (info.mode is None and "*" in upstream),
+        streaming=default.streaming,
+        tools=given(info.supports_function_calling, default.tools),
+        vision=given(info.supports_vision, default.vision),
+        response_schema=given(info.supports_response_schema, default.response_schema),
+        reasoning=given(info.supports_reasoning, default.reasoning),
+        max_input_tokens=info.max_input_tokens,
+        max_output_tokens=info.max_output_tokens or info.max_tokens,
+    )
+
+
+def _stable_id(raw: Mapping[str, Any], params_key: str) -> str:
+    """A short hash of the public name and the params as written, like LiteLLM's generated ids: the
+    same config yields the same ids on every instance and restart."""
+    text = json.dumps([raw.get("model_name"), raw.get(params_key)], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,47 @@
+"""The loaded configuration: everything the composition root needs to assemble the gateway."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adapters.config.schema import CacheSettings, RouterSettings
+from domain.deployments import Deployment, Secret
+
+DEFAULT_MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024
+"""Anthropic's own request limit; room for several high-resolution images sent inline as base64."""
+
+DEFAULT_NUM_RETRIES = 2
+"""LiteLLM's Router default."""
+
+DEFAULT_REQUEST_TIMEOUT = 600.0
+"""Seconds; the OpenAI SDK's default (LiteLLM's own 6000 s would hold a dead upstream for 100 minutes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    deployments: tuple[Deployment, ...] = ()
+    master_key: Secret | None = None
+    """SWITCHYARD_MASTER_KEY, else general_settings.master_key, else LITELLM_MASTER_KEY."""
+    database_url: str | None = field(default=None, repr=False)
+    """DATABASE_URL, else general_settings.database_url, with an async driver; None: the default SQLite."""
+    redis_url: str | None = field(default=None, repr=False)
+    """REDIS_URL, else built from router_settings or a Redis cache_params; None: state stays in process."""
+    drop_params: bool = False
+    num_retries: int = DEFAULT_NUM_RETRIES
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    """The default whole-call timeout of every deployment that sets none."""
+    router_settings: RouterSettings = field(default_factory=RouterSettings)
+    """Validated; fallback lists given under litellm_settings are merged in."""
+    cache: CacheSettings | None = None
+    """None unless litellm_settings.cache is true."""
+    max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES
+    config_path: Path | None = None
+    """The file the config came from (the default SQLite database lives beside it); None otherwise."""
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """The environment the config was resolved against, its `environment_variables` laid over it."""
+    ignored: tuple[str, ...] = ()
+    """Config paths of keys Switchyard does not act on yet; report them once at startup."""
+    warnings: tuple[str, ...] = ()
+    """Things that load but probably are not what was meant (unset variables, near-miss keys, ...)."""

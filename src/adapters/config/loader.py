@@ -1,0 +1,271 @@
+"""Loading a LiteLLM-compatible config (a YAML file, a mapping, or the embedded default)."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import ValidationError
+
+from adapters.config.deployments import Defaults, build_deployment
+from adapters.config.diagnostics import Report, from_validation_error, path_of
+from adapters.config.environment import effective_environment, resolve
+from adapters.config.gateway_config import (
+    DEFAULT_MAX_REQUEST_BODY_BYTES,
+    DEFAULT_NUM_RETRIES,
+    DEFAULT_REQUEST_TIMEOUT,
+    GatewayConfig,
+)
+from adapters.config.hosts import HOSTS, KEYLESS, first_set
+from adapters.config.schema import CacheSettings, ConfigFile, RouterSettings
+from domain.deployments import Deployment, Secret
+from domain.errors import ConfigurationError
+
+_SECTIONS = ("model_list", "litellm_settings", "router_settings", "general_settings", "environment_variables")
+_FALLBACK_LISTS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks")
+_REDIS_CACHES = ("redis", "redis-semantic")
+
+
+def load_config(source: str | Path | Mapping[str, Any] | None, environ: Mapping[str, str]) -> GatewayConfig:
+    """The gateway config from a YAML file path, an already parsed mapping, or (None) the embedded default.
+
+    Raises ConfigurationError naming the offending path, e.g.
+    `model_list[2].litellm_params.model: unknown provider 'antropic'; did you mean 'anthropic'?`.
+    """
+    if source is None or source == "":  # an unset --config or SWITCHYARD_CONFIG
+        return default_config(environ)
+    if isinstance(source, Mapping):
+        return _build(dict(source), environ, None, Path.cwd())
+    path = Path(source)
+    return _build(_read_yaml(path), environ, path, path.resolve().parent)
+
+
+def default_config(environ: Mapping[str, str]) -> GatewayConfig:
+    """The config of `switchyard serve` without --config: the offline `demo` model (mock provider, chat
+    and embeddings), and a wildcard deployment (`groq/*`, ...) for every OpenAI-compatible host whose
+    API key is in `environ`."""
+    models: list[dict[str, Any]] = [
+        {"model_name": "demo", "litellm_params": {"model": "mock/demo"}, "model_info": {"id": "demo"}}
+    ]
+    for provider, host in HOSTS.items():
+        if host.openai_compatible and provider not in KEYLESS and first_set(environ, host.key_env):
+            models.append({"model_name": f"{provider}/*", "litellm_params": {"model": f"{provider}/*"}})
+    return _build({"model_list": models}, environ, None, Path.cwd())
+
+
+def _build(
+    raw: dict[str, Any], environ: Mapping[str, str], path: Path | None, base_dir: Path
+) -> GatewayConfig:
+    report = Report()
+    raw = _include(raw, base_dir)
+    declared = raw.pop("environment_variables", None) or {}
+    if not isinstance(declared, Mapping):
+        raise ConfigurationError("environment_variables", "must be a mapping of variable names to values")
+    env = effective_environment(environ, declared, report)
+    _check_entries(raw.get("model_list"))
+    try:
+        config = ConfigFile.model_validate(resolve(raw, env, report))
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+    _report_unknown_keys(config, report)
+
+    general, settings = config.general_settings, config.litellm_settings
+    router = _merged_router_settings(config)
+    defaults = Defaults(
+        drop_params=settings.drop_params,
+        timeout=router.timeout or settings.request_timeout or DEFAULT_REQUEST_TIMEOUT,
+        max_parallel_requests=general.max_parallel_requests,
+    )
+    deployments = _deployments(config, raw.get("model_list") or [], defaults, env, report)
+    _check_fallbacks(router, deployments, report)
+    if settings.cache_params is not None and not settings.cache:
+        report.warn(
+            "litellm_settings.cache_params", "set, but litellm_settings.cache is not true: no caching"
+        )
+    if not deployments:
+        report.warn("model_list", "no models configured; every request will be answered 404")
+
+    master_key = _first(env.get("SWITCHYARD_MASTER_KEY"), general.master_key, env.get("LITELLM_MASTER_KEY"))
+    body_limit = general.max_request_size_mb
+    return GatewayConfig(
+        deployments=deployments,
+        master_key=Secret(master_key) if master_key else None,
+        database_url=_async_driver(_first(env.get("DATABASE_URL"), general.database_url)),
+        redis_url=_redis_url(config, router, env),
+        drop_params=settings.drop_params,
+        num_retries=_first(router.num_retries, settings.num_retries, DEFAULT_NUM_RETRIES),
+        request_timeout=defaults.timeout,
+        router_settings=router,
+        cache=(settings.cache_params or CacheSettings()) if settings.cache else None,
+        max_request_body_bytes=int(body_limit * 1024 * 1024)
+        if body_limit
+        else DEFAULT_MAX_REQUEST_BODY_BYTES,
+        config_path=path,
+        environment=env,
+        ignored=tuple(report.ignored),
+        warnings=tuple(report.warnings),
+    )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml  # imported here: a process started without a config never pays for it
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError("", f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigurationError("", f"{where}: invalid YAML: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigurationError(
+            "", f"{path}: the config must be a mapping (model_list, router_settings, ...)"
+        )
+    return data
+
+
+def _include(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """LiteLLM's `include: [models.yaml, ...]`: lists in the included files extend the main config's,
+    any other key replaces it. Paths are relative to the main config file."""
+    names = raw.pop("include", None)
+    if names is None:
+        return raw
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ConfigurationError("include", "must be a list of file names")
+    for name in names:
+        for key, value in _read_yaml(base_dir / name).items():
+            if isinstance(value, list) and isinstance(raw.get(key), list):
+                raw[key] = [*raw[key], *value]
+            else:
+                raw[key] = value
+    return raw
+
+
+def _check_entries(model_list: Any) -> None:
+    for index, entry in enumerate(model_list if isinstance(model_list, list) else ()):
+        if isinstance(entry, Mapping) and "params" in entry and "litellm_params" in entry:
+            raise ConfigurationError(
+                path_of("model_list", index), "give litellm_params or its alias params, not both"
+            )
+
+
+def _report_unknown_keys(config: ConfigFile, report: Report) -> None:
+    report.ignore_unknown("", config.model_extra, _SECTIONS)
+    for name in ("litellm_settings", "router_settings", "general_settings"):
+        section = getattr(config, name)
+        report.ignore_unknown(name, section.model_extra, type(section).model_fields)
+    cache_params = config.litellm_settings.cache_params
+    if cache_params is not None:
+        known = type(cache_params).model_fields
+        report.ignore_unknown("litellm_settings.cache_params", cache_params.model_extra, known)
+
+
+def _merged_router_settings(config: ConfigFile) -> RouterSettings:
+    """router_settings, with the fallback lists LiteLLM also accepts under litellm_settings filled in
+    where router_settings gives none."""
+    router, settings = config.router_settings, config.litellm_settings
+    update = {
+        name: getattr(settings, name)
+        for name in _FALLBACK_LISTS
+        if getattr(settings, name) is not None and name not in router.model_fields_set
+    }
+    return router.model_copy(update=update) if update else router
+
+
+def _deployments(
+    config: ConfigFile, raw_list: list[Any], defaults: Defaults, env: Mapping[str, str], report: Report
+) -> tuple[Deployment, ...]:
+    deployments: list[Deployment] = []
+    seen: dict[str, int] = {}
+    for index, (entry, raw) in enumerate(zip(config.model_list, raw_list, strict=True)):
+        deployment = build_deployment(entry, raw, index=index, defaults=defaults, environ=env, report=report)
+        if deployment is None:
+            continue
+        if deployment.id in seen:
+            first = path_of("model_list", seen[deployment.id])
+            if entry.model_info.id is not None:
+                where, why = path_of("model_list", index, "model_info", "id"), f"'{deployment.id}' is taken"
+            else:
+                where, why = path_of("model_list", index), "repeats"
+            raise ConfigurationError(where, f"{why} by {first}; give each deployment its own model_info.id")
+        seen[deployment.id] = index
+        deployments.append(deployment)
+    return tuple(deployments)
+
+
+def _check_fallbacks(router: RouterSettings, deployments: tuple[Deployment, ...], report: Report) -> None:
+    names = {d.model_name for d in deployments}
+
+    def served(name: str) -> bool:
+        return name in names or any(fnmatch.fnmatchcase(name, pattern) for pattern in names if "*" in pattern)
+
+    for kind in _FALLBACK_LISTS[:3]:
+        for index, rule in enumerate(getattr(router, kind)):
+            for source, targets in rule.items():
+                for target in targets:
+                    if not served(target):
+                        where = path_of("router_settings", kind, index, source)
+                        report.warn(where, f"fallback '{target}' is not a configured model_name")
+    for index, target in enumerate(router.default_fallbacks):
+        if not served(target):
+            where = path_of("router_settings", "default_fallbacks", index)
+            report.warn(where, f"fallback '{target}' is not a configured model_name")
+
+
+def _redis_url(config: ConfigFile, router: RouterSettings, env: Mapping[str, str]) -> str | None:
+    """REDIS_URL, else the Redis router_settings names, else a Redis cache's, else REDIS_HOST (which
+    LiteLLM also reads)."""
+    if env.get("REDIS_URL"):
+        return env["REDIS_URL"]
+    if router.redis_url:
+        return router.redis_url
+    if router.redis_host:
+        return _redis_from_parts(router.redis_host, router.redis_port, router.redis_password, False)
+    cache = config.litellm_settings.cache_params
+    if config.litellm_settings.cache and cache is not None and cache.type in _REDIS_CACHES:
+        if cache.url:
+            return cache.url
+        host = cache.host or env.get("REDIS_HOST")
+        if host:
+            password = cache.password or env.get("REDIS_PASSWORD")
+            return _redis_from_parts(host, cache.port or _port(env), password, bool(cache.ssl))
+    if env.get("REDIS_HOST"):
+        return _redis_from_parts(env["REDIS_HOST"], _port(env), env.get("REDIS_PASSWORD"), False)
+    return None
+
+
+def _redis_from_parts(host: str, port: int | None, password: str | None, ssl: bool) -> str:
+    auth = f":{quote(password, safe='')}@" if password else ""
+    return f"{'rediss' if ssl else 'redis'}://{auth}{host}:{port or 6379}"
+
+
+def _port(env: Mapping[str, str]) -> int | None:
+    value = env.get("REDIS_PORT", "")
+    return int(value) if value.isdigit() else None
+
+
+def _async_driver(url: str | None) -> str | None:
+    """LiteLLM configs name plain `postgresql://` URLs; SQLAlchemy's async engine needs the driver."""
+    if not url:
+        return None
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url.removeprefix(plain)
+    return url
+
+
+def _first(*values: Any) -> Any:
+    return next((value for value in values if value is not None and value != ""), None)

@@ -1,0 +1,69 @@
+"""Reading `<provider>/<upstream id>` model strings the way LiteLLM does."""
+
+from __future__ import annotations
+
+from adapters.config.diagnostics import did_you_mean
+
+PROVIDERS = frozenset(
+    {
+        "openai",
+        "azure",
+        "azure_ai",
+        "anthropic",
+        "gemini",
+        "vertex_ai",
+        "bedrock",
+        "cohere",
+        "ollama",
+        "ollama_chat",
+        "mistral",
+        "groq",
+        "deepseek",
+        "xai",
+        "together_ai",
+        "fireworks_ai",
+        "openrouter",
+        "perplexity",
+        "deepinfra",
+        "cerebras",
+        "nvidia_nim",
+        "sambanova",
+        "hosted_vllm",
+        "lm_studio",
+        "llamafile",
+        "mock",
+    }
+)
+
+# Route prefixes LiteLLM puts between the provider and the model id; they pick an API, not a model.
+_ROUTE_PREFIXES = {"bedrock": ("converse/",)}
+
+
+def split_model(model: str, custom_llm_provider: str | None = None) -> tuple[str, str]:
+    """(provider, upstream model id). Raises ValueError with a message fit for the `model` path.
+
+    `custom_llm_provider` names the provider outright (the model id may then carry no prefix); a model
+    without a prefix is OpenAI's, as in LiteLLM.
+    """
+    model = model.strip()
+    if not model:
+        raise ValueError("must not be empty")
+    if custom_llm_provider is not None:
+        provider = custom_llm_provider.strip()
+        _check(provider)
+        upstream = model.removeprefix(f"{provider}/")
+    elif "/" in model:
+        provider, upstream = model.split("/", 1)
+        _check(provider)
+    else:
+        provider, upstream = "openai", model
+    for prefix in _ROUTE_PREFIXES.get(provider, ()):
+        upstream = upstream.removeprefix(prefix)
+    if not upstream:
+        raise ValueError(f"names provider '{provider}' but no model after it")
+    return provider, upstream
+
+
+def _check(provider: str) -> None:
+    if provider not in PROVIDERS:
+        raise ValueError(f"unknown provider '{provider}'{did_you_mean(provider, PROVIDERS)}")

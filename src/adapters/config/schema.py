@@ -1,0 +1,193 @@
+"""Pydantic models of LiteLLM's config.yaml: what each known key may hold.
+
+Every section allows extra keys: LiteLLM has hundreds, and a real config must load. The loader reports
+the ones it does not act on (`GatewayConfig.ignored`), so nothing is dropped in silence.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+# Pydantic turns a float into a Decimal through its shortest repr, so `0.000001` (or the string
+# `1e-06`, which YAML 1.1 leaves a string) becomes Decimal("0.000001") exactly.
+Price = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+FallbackRules = list[dict[str, list[str]]]
+"""`[{gpt-x: [gpt-y, gpt-z]}]`: when gpt-x fails, try gpt-y, then gpt-z."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, protected_namespaces=())
+
+
+class LiteLLMParams(Section):
+    """One deployment's `litellm_params` (alias `params`). Keys not named here are provider specifics
+    (aws_*, vertex_*, api_version, ...) and go to the deployment's credentials as they are."""
+
+    model: str
+    custom_llm_provider: str | None = None
+    api_base: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    rpm: NonNegativeInt | None = None
+    tpm: NonNegativeInt | None = None
+    max_parallel_requests: PositiveInt | None = None
+    timeout: PositiveFloat | None = None
+    stream_timeout: PositiveFloat | None = None
+    weight: PositiveFloat | None = None
+    drop_params: bool | None = None
+    input_cost_per_token: Price | None = None
+    output_cost_per_token: Price | None = None
+    cache_read_input_token_cost: Price | None = None
+    cache_creation_input_token_cost: Price | None = None
+    # Request defaults: sent unless the caller sets them. Ranges are checked against the domain's
+    # SamplingParams by the loader, so a bad default fails at startup and not on every request.
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    stop: str | list[str] | None = None
+    n: int | None = None
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    user: str | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+
+
+class ModelInfo(Section):
+    id: str | None = Field(default=None, min_length=1)
+    mode: str | None = None
+    input_cost_per_token: Price | None = None
+    output_cost_per_token: Price | None = None
+    cache_read_input_token_cost: Price | None = None
+    cache_creation_input_token_cost: Price | None = None
+    supports_function_calling: bool | None = None
+    supports_vision: bool | None = None
+    supports_response_schema: bool | None = None
+    supports_reasoning: bool | None = None
+    max_input_tokens: PositiveInt | None = None
+    max_output_tokens: PositiveInt | None = None
+    max_tokens: PositiveInt | None = None
+    """LiteLLM's older name for max_output_tokens."""
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        # ids such as `1` or `2024` are common in hand-written configs; YAML reads them as numbers.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class ModelEntry(Section):
+    model_name: str = Field(min_length=1)
+    litellm_params: LiteLLMParams = Field(validation_alias=AliasChoices("litellm_params", "params"))
+    model_info: ModelInfo = ModelInfo()
+
+    @field_validator("model_info", mode="before")
+    @classmethod
+    def _empty_info(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+RoutingStrategy = Literal[
+    "simple-shuffle",
+    "least-busy",
+    "usage-based-routing",
+    "usage-based-routing-v2",
+    "latency-based-routing",
+    "cost-based-routing",
+]
+
+
+class RouterSettings(Section):
+    """`router_settings`, validated and kept for the routing engine; defaults are LiteLLM's."""
+
+    routing_strategy: RoutingStrategy = "simple-shuffle"
+    routing_strategy_args: dict[str, Any] = {}
+    num_retries: NonNegativeInt | None = None
+    timeout: PositiveFloat | None = None
+    allowed_fails: NonNegativeInt = 3
+    cooldown_time: NonNegativeFloat = 5.0
+    disable_cooldowns: bool = False
+    retry_after: NonNegativeFloat = 0.0
+    max_fallbacks: NonNegativeInt = 5
+    fallbacks: FallbackRules = []
+    context_window_fallbacks: FallbackRules = []
+    content_policy_fallbacks: FallbackRules = []
+    default_fallbacks: list[str] = []
+    retry_policy: dict[str, NonNegativeInt] = {}
+    allowed_fails_policy: dict[str, NonNegativeInt] = {}
+    model_group_alias: dict[str, str | dict[str, Any]] = {}
+    enable_pre_call_checks: bool = False
+    redis_url: str | None = Field(default=None, repr=False)
+    redis_host: str | None = None
+    redis_port: PositiveInt | None = None
+    redis_password: str | None = Field(default=None, repr=False)
+
+
+CacheType = Literal["local", "redis", "redis-semantic", "disk"]
+
+
+class CacheSettings(Section):
+    """`litellm_settings.cache_params`, validated and kept for the cache adapters."""
+
+    type: CacheType = "local"
+    ttl: PositiveFloat | None = None
+    namespace: str | None = None
+    mode: Literal["default_on", "default_off"] = "default_on"
+    supported_call_types: list[str] | None = None
+    url: str | None = Field(default=None, repr=False)
+    host: str | None = None
+    port: PositiveInt | None = None
+    password: str | None = Field(default=None, repr=False)
+    ssl: bool | None = None
+    max_connections: PositiveInt | None = None
+    similarity_threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    redis_semantic_cache_embedding_model: str | None = None
+    disk_cache_dir: str | None = None
+
+
+class LitellmSettings(Section):
+    drop_params: bool = False
+    num_retries: NonNegativeInt | None = None
+    request_timeout: PositiveFloat | None = None
+    cache: bool = False
+    cache_params: CacheSettings | None = None
+    # LiteLLM accepts the fallback lists here as well as under router_settings.
+    fallbacks: FallbackRules | None = None
+    context_window_fallbacks: FallbackRules | None = None
+    content_policy_fallbacks: FallbackRules | None = None
+    default_fallbacks: list[str] | None = None
+
+
+class GeneralSettings(Section):
+    master_key: str | None = Field(default=None, repr=False)
+    database_url: str | None = Field(default=None, repr=False)
+    max_request_size_mb: PositiveFloat | None = None
+    max_parallel_requests: PositiveInt | None = None
+    """The default per-deployment cap on calls in flight."""
+
+
+class ConfigFile(Section):
+    model_list: list[ModelEntry] = []
+    litellm_settings: LitellmSettings = LitellmSettings()
+    router_settings: RouterSettings = RouterSettings()
+    general_settings: GeneralSettings = GeneralSettings()
+
+    @field_validator("model_list", "litellm_settings", "router_settings", "general_settings", mode="before")
+    @classmethod
+    def _empty_section(cls, value: Any, info: Any) -> Any:
+        # `general_settings:` with nothing under it is YAML null; LiteLLM treats it as empty.
+        if value is None:
+            return [] if info.field_name == "model_list" else {}
+        return value

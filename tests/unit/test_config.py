@@ -1,0 +1,623 @@
+"""Loading LiteLLM-compatible configs: deployments, settings, environment, and errors that name the spot."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.config import GatewayConfig, default_config, load_config
+from domain.completions import ReasoningEffort
+from domain.deployments import Deployment, Secret
+from domain.errors import ConfigurationError
+
+REAL_CONFIG = Path(__file__).parent / "fixtures" / "litellm_config.yaml"
+ENV = {
+    "AZURE_API_KEY_EU": "az-eu",
+    "AZURE_API_KEY_CA": "az-ca",
+    "OPENAI_API_KEY": "sk-openai",
+    "ANTHROPIC_API_KEY": "sk-ant",
+    "AWS_ACCESS_KEY_ID": "AKIA123",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret",
+    "VERTEX_CREDENTIALS": "/secrets/vertex.json",
+    "GROQ_API_KEY": "gsk-groq",
+    "SECRET_REDIS_PASSWORD": "p@ss",
+}
+
+
+def one(params: dict[str, Any], info: dict[str, Any] | None = None, **top: Any) -> dict[str, Any]:
+    """A config of one deployment named `m`."""
+    entry: dict[str, Any] = {"model_name": "m", "litellm_params": params}
+    if info is not None:
+        entry["model_info"] = info
+    return {"model_list": [entry], **top}
+
+
+def deployment(config: GatewayConfig, model_name: str = "m") -> Deployment:
+    (found,) = [d for d in config.deployments if d.model_name == model_name]
+    return found
+
+
+def error_of(source: Any, environ: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(source, environ or {})
+    return str(caught.value)
+
+
+# --- a real LiteLLM config ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real() -> GatewayConfig:
+    return load_config(REAL_CONFIG, ENV)
+
+
+def test_a_real_litellm_config_loads_every_deployment_it_can_serve(real: GatewayConfig) -> None:
+    names = [d.model_name for d in real.deployments]
+    assert names == [
+        "gpt-4o",
+        "gpt-4o",
+        "gpt-4o-mini",
+        "claude-sonnet",
+        "claude-sonnet",
+        "gemini-flash",
+        "llama3",
+        "vllm-models",
+        "text-embedding",
+        "groq-llama",
+        "openai/*",
+    ]
+    assert "model_list[11]: mode 'audio_transcription' is not served yet; deployment whisper skipped" in (
+        real.warnings
+    )
+
+
+def test_provider_and_upstream_model_come_from_the_model_string(real: GatewayConfig) -> None:
+    pairs = [(d.provider, d.upstream_model) for d in real.deployments]
+    assert pairs == [
+        ("azure", "gpt-4o-eu"),
+        ("azure", "gpt-4o-ca"),
+        ("openai", "gpt-4o-mini"),
+        ("anthropic", "claude-3-5-sonnet-20241022"),
+        ("bedrock", "anthropic.claude-3-5-sonnet-20241022-v2:0"),
+        ("vertex_ai", "gemini-2.0-flash"),
+        ("ollama_chat", "llama3.1"),
+        ("hosted_vllm", "facebook/opt-125m"),
+        ("openai", "text-embedding-3-small"),
+        ("groq", "llama-3.1-8b-instant"),
+        ("openai", "*"),
+    ]
+
+
+def test_an_azure_deployment_keeps_its_endpoint_version_and_key(real: GatewayConfig) -> None:
+    eu, ca = real.deployments[:2]
+    assert eu.id == "azure-eu"
+    assert eu.api_base == "https://my-endpoint-europe.openai.azure.com"
+    assert eu.credentials.api_key == Secret("az-eu")
+    assert eu.credentials.extra == {"api_version": "2024-08-01-preview"}
+    assert ca.credentials.extra == {"api_version": "2024-08-01"}  # YAML read it as a date
+    assert eu.limits.rpm == 6
+
+
+def test_provider_specific_params_go_to_the_credentials(real: GatewayConfig) -> None:
+    bedrock, vertex = real.deployments[4], real.deployments[5]
+    assert bedrock.credentials.extra == {
+        "aws_access_key_id": "AKIA123",
+        "aws_secret_access_key": "aws-secret",
+        "aws_region_name": "us-west-2",
+    }
+    assert vertex.credentials.extra == {
+        "vertex_project": "acme-ml",
+        "vertex_location": "us-central1",
+        "vertex_credentials": "/secrets/vertex.json",
+    }
+    assert deployment(real, "gpt-4o-mini").credentials.extra == {"organization": "org-acme"}
+
+
+def test_limits_prices_capabilities_and_request_defaults_are_read(real: GatewayConfig) -> None:
+    mini = deployment(real, "gpt-4o-mini")
+    assert (mini.limits.rpm, mini.limits.tpm, mini.limits.timeout, mini.limits.stream_timeout) == (
+        1000,
+        200000,
+        30.0,
+        10.0,
+    )
+    assert mini.prices.input_per_token == Decimal("0.00000015")
+    assert mini.prices.output_per_token == Decimal("0.0000006")
+    assert mini.prices.cache_read_per_token == Decimal("0.000000075")
+    assert mini.capabilities.max_input_tokens == 128000
+    assert mini.capabilities.max_output_tokens == 16384
+    assert mini.extra_params == {"temperature": 0.2, "max_tokens": 512}
+    assert mini.drop_params is True  # litellm_settings.drop_params
+    assert deployment(real, "groq-llama").limits.timeout == 120.0  # litellm_settings.request_timeout
+
+
+def test_embedding_mode_makes_an_embeddings_deployment(real: GatewayConfig) -> None:
+    embedding = deployment(real, "text-embedding")
+    assert (embedding.capabilities.embeddings, embedding.capabilities.chat) == (True, False)
+    assert deployment(real, "gpt-4o-mini").capabilities.embeddings is False
+
+
+def test_the_settings_sections_are_read(real: GatewayConfig) -> None:
+    assert real.master_key == Secret("sk-1234")
+    assert real.database_url == "postgresql+asyncpg://llmproxy:dbpassword9090@db:5432/litellm"
+    assert real.redis_url == "redis://:p%40ss@redis.internal:6379"
+    assert (real.drop_params, real.num_retries, real.request_timeout) == (True, 3, 120.0)
+    router = real.router_settings
+    assert router.routing_strategy == "usage-based-routing-v2"
+    assert (router.allowed_fails, router.cooldown_time, router.redis_port) == (3, 30.0, 6379)
+    assert router.fallbacks == [{"claude-sonnet": ["gpt-4o"]}]
+    assert router.context_window_fallbacks == [{"gpt-4o-mini": ["gpt-4o"]}]  # from litellm_settings
+    assert real.cache is not None
+    assert (real.cache.type, real.cache.host, real.cache.ttl) == ("redis", "redis.internal", 600.0)
+    assert real.config_path == REAL_CONFIG
+
+
+def test_keys_we_do_not_act_on_are_listed_by_path(real: GatewayConfig) -> None:
+    assert set(real.ignored) == {
+        "litellm_settings.set_verbose",
+        "litellm_settings.success_callback",
+        "general_settings.alerting",
+        "general_settings.proxy_batch_write_at",
+        "general_settings.database_connection_pool_limit",
+        "model_list[0].model_info.base_model",
+        "model_list[7].model_info.version",
+        "model_list[11].model_info.mode",
+    }
+
+
+def test_secrets_never_show_in_the_configs_repr(real: GatewayConfig) -> None:
+    text = repr(real)
+    for secret in ("sk-1234", "az-eu", "sk-openai", "dbpassword9090", "p@ss", "p%40ss"):
+        assert secret not in text
+
+
+# --- environment ---------------------------------------------------------------------------------------
+
+
+def test_os_environ_references_resolve_anywhere_in_the_tree() -> None:
+    config = load_config(
+        one(
+            {"model": "os.environ/MODEL", "api_key": "os.environ/KEY", "rpm": "os.environ/RPM"},
+            router_settings={"fallbacks": [{"m": ["os.environ/FALLBACK"]}]},
+        ),
+        {"MODEL": "openai/gpt-4o", "KEY": "sk-x", "RPM": "60", "FALLBACK": "m"},
+    )
+    found = deployment(config)
+    assert (found.provider, found.upstream_model, found.credentials.api_key, found.limits.rpm) == (
+        "openai",
+        "gpt-4o",
+        Secret("sk-x"),
+        60,
+    )
+    assert config.router_settings.fallbacks == [{"m": ["m"]}]
+
+
+def test_an_unset_variable_becomes_none_and_a_warning() -> None:
+    config = load_config(one({"model": "openai/gpt-4o", "api_key": "os.environ/MISSING_KEY"}), {})
+    assert deployment(config).credentials.api_key is None
+    assert (
+        "model_list[0].litellm_params.api_key: environment variable MISSING_KEY is not set" in config.warnings
+    )
+
+
+def test_environment_variables_in_the_config_feed_references_and_win_over_the_process() -> None:
+    config = load_config(
+        one(
+            {"model": "openai/gpt-4o", "api_key": "os.environ/KEY"},
+            environment_variables={"KEY": "from-config"},
+        ),
+        {"KEY": "from-process"},
+    )
+    assert deployment(config).credentials.api_key == Secret("from-config")
+    assert config.environment["KEY"] == "from-config"
+
+
+def test_the_process_environment_overrides_master_key_and_database_url() -> None:
+    settings = {"general_settings": {"master_key": "sk-file", "database_url": "sqlite:////tmp/a.db"}}
+    from_file = load_config({"model_list": [], **settings}, {})
+    assert from_file.master_key == Secret("sk-file")
+    assert from_file.database_url == "sqlite+aiosqlite:////tmp/a.db"
+    overridden = load_config(
+        {"model_list": [], **settings},
+        {"SWITCHYARD_MASTER_KEY": "sk-env", "DATABASE_URL": "postgresql+asyncpg://u@h:5432/db"},
+    )
+    assert overridden.master_key == Secret("sk-env")
+    assert overridden.database_url == "postgresql+asyncpg://u@h:5432/db"
+
+
+def test_litellms_master_key_variable_is_honoured_when_nothing_else_sets_one() -> None:
+    assert load_config({}, {"LITELLM_MASTER_KEY": "sk-lite"}).master_key == Secret("sk-lite")
+    assert load_config({}, {}).master_key is None
+
+
+def test_a_known_host_fills_in_its_base_url_and_key_from_the_environment() -> None:
+    config = load_config(one({"model": "groq/llama-3.1-8b"}), {"GROQ_API_KEY": "gsk-1"})
+    found = deployment(config)
+    assert found.api_base == "https://api.groq.com/openai/v1"
+    assert found.credentials.api_key == Secret("gsk-1")
+
+
+def test_what_the_config_sets_wins_over_the_host_table() -> None:
+    params = {"model": "openai/gpt-4o", "api_base": "http://127.0.0.1:9999/v1/", "api_key": "sk-fake"}
+    found = deployment(load_config(one(params), {"OPENAI_API_KEY": "sk-env"}))
+    assert found.api_base == "http://127.0.0.1:9999/v1"
+    assert found.credentials.api_key == Secret("sk-fake")
+
+
+def test_a_missing_api_key_is_a_warning_not_an_error() -> None:
+    config = load_config(one({"model": "anthropic/claude-3-5-haiku"}), {})
+    assert deployment(config).credentials.api_key is None
+    assert any(w.startswith("model_list[0].litellm_params.api_key: not set") for w in config.warnings)
+
+
+def test_bedrock_credentials_come_from_the_environment_when_the_config_has_none() -> None:
+    config = load_config(
+        one({"model": "bedrock/converse/meta.llama3-8b-instruct-v1:0"}),
+        {"AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK", "AWS_REGION": "eu-west-1"},
+    )
+    found = deployment(config)
+    assert found.upstream_model == "meta.llama3-8b-instruct-v1:0"
+    assert found.credentials.extra == {
+        "aws_access_key_id": "AK",
+        "aws_secret_access_key": "SK",
+        "aws_region_name": "eu-west-1",
+    }
+
+
+# --- model list details --------------------------------------------------------------------------------
+
+
+def test_params_is_an_alias_of_litellm_params_with_the_same_deployment_id() -> None:
+    params = {"model": "openai/gpt-4o", "rpm": 5}
+    aliased = load_config({"model_list": [{"model_name": "m", "params": params}]}, {})
+    plain = load_config(one(params), {})
+    assert deployment(aliased) == deployment(plain)
+
+
+def test_a_bare_model_is_openais_and_custom_llm_provider_names_the_provider() -> None:
+    assert deployment(load_config(one({"model": "gpt-4o"}), {})).provider == "openai"
+    found = deployment(load_config(one({"model": "mistral-large", "custom_llm_provider": "mistral"}), {}))
+    assert (found.provider, found.upstream_model) == ("mistral", "mistral-large")
+
+
+def test_wildcard_model_names_are_kept_as_they_are() -> None:
+    config = load_config(
+        {
+            "model_list": [
+                {"model_name": "*", "litellm_params": {"model": "*"}},
+                one({"model": "xai/*"})["model_list"][0],
+            ]
+        },
+        {},
+    )
+    catch_all, xai = config.deployments
+    assert (catch_all.model_name, catch_all.provider, catch_all.upstream_model) == ("*", "openai", "*")
+    assert (xai.provider, xai.upstream_model, xai.capabilities.embeddings) == ("xai", "*", True)
+
+
+def test_deployment_ids_are_stable_and_do_not_depend_on_secret_values() -> None:
+    config = one({"model": "openai/gpt-4o", "api_key": "os.environ/KEY"})
+    first = deployment(load_config(config, {"KEY": "one"})).id
+    again = deployment(load_config(copy.deepcopy(config), {"KEY": "rotated"})).id
+    assert first == again
+    assert len(first) == 16
+    other = deployment(load_config(one({"model": "openai/gpt-4o-mini", "api_key": "os.environ/KEY"}), {})).id
+    assert other != first
+
+
+@pytest.mark.parametrize(
+    ("price", "exact"),
+    [
+        (0.000001, "0.000001"),
+        ("1e-06", "0.000001"),
+        (1.5e-7, "0.00000015"),
+        ("0.0000025", "0.0000025"),
+        (0, "0"),
+    ],
+)
+def test_prices_are_exact_decimals_whatever_form_the_yaml_gives(price: Any, exact: str) -> None:
+    found = deployment(load_config(one({"model": "openai/x"}, {"input_cost_per_token": price}), {}))
+    assert found.prices.input_per_token == Decimal(exact)
+    assert isinstance(found.prices.input_per_token, Decimal)
+
+
+def test_prices_in_yaml_text_stay_exact(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "model_list:\n"
+        "  - model_name: m\n"
+        "    litellm_params: {model: openai/x, output_cost_per_token: 0.000002}\n"
+        "    model_info: {input_cost_per_token: 1e-06}\n"
+    )
+    found = deployment(load_config(path, {}))
+    assert (found.prices.input_per_token, found.prices.output_per_token) == (Decimal("1e-6"), Decimal("2e-6"))
+    assert found.prices.input_per_token * 3 == Decimal("0.000003")
+
+
+def test_model_info_declares_capabilities() -> None:
+    info = {
+        "supports_function_calling": False,
+        "supports_vision": False,
+        "supports_reasoning": True,
+        "max_tokens": 8,
+    }
+    caps = deployment(load_config(one({"model": "ollama/llama3"}, info), {})).capabilities
+    assert (caps.tools, caps.vision, caps.reasoning, caps.max_output_tokens) == (False, False, True, 8)
+
+
+def test_an_embedding_model_without_a_mode_is_recognised_by_name() -> None:
+    found = deployment(load_config(one({"model": "cohere/embed-english-v3.0"}), {}))
+    assert (found.capabilities.chat, found.capabilities.embeddings) == (False, True)
+
+
+def test_sampling_defaults_become_request_defaults() -> None:
+    params = {"model": "openai/o3", "reasoning_effort": "high", "stop": "END", "top_k": 5, "seed": 7}
+    found = deployment(load_config(one(params), {}))
+    assert found.extra_params == {
+        "reasoning_effort": ReasoningEffort.HIGH,
+        "stop": ("END",),
+        "seed": 7,
+        "top_k": 5,
+    }
+
+
+def test_drop_params_per_deployment_wins_over_the_global_setting() -> None:
+    config = load_config(
+        {
+            "model_list": [
+                {"model_name": "a", "litellm_params": {"model": "openai/a"}},
+                {"model_name": "b", "litellm_params": {"model": "openai/b", "drop_params": False}},
+            ],
+            "litellm_settings": {"drop_params": True},
+        },
+        {},
+    )
+    assert (deployment(config, "a").drop_params, deployment(config, "b").drop_params) == (True, False)
+
+
+def test_a_deployment_with_a_mock_response_is_answered_by_the_mock_provider() -> None:
+    found = deployment(load_config(one({"model": "openai/gpt-4o", "mock_response": "hi"}), {}))
+    assert (found.provider, found.extra_params) == ("mock", {"mock_response": "hi"})
+
+
+def test_include_adds_the_model_lists_of_other_files(tmp_path: Path) -> None:
+    (tmp_path / "models.yaml").write_text(
+        "model_list:\n  - model_name: extra\n    litellm_params: {model: mock/x}\n"
+    )
+    main = tmp_path / "config.yaml"
+    main.write_text(
+        "include: [models.yaml]\nmodel_list:\n  - model_name: main\n    litellm_params: {model: mock/y}\n"
+    )
+    assert [d.model_name for d in load_config(main, {}).deployments] == ["main", "extra"]
+
+
+def test_request_body_limit_comes_from_max_request_size_mb() -> None:
+    assert load_config({}, {}).max_request_body_bytes == 32 * 1024 * 1024
+    assert (
+        load_config({"general_settings": {"max_request_size_mb": 2}}, {}).max_request_body_bytes
+        == 2 * 1024 * 1024
+    )
+
+
+def test_empty_sections_are_allowed_as_litellm_allows_them(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "model_list:\n  - model_name: m\n    litellm_params: {model: mock/x}\n    model_info:\n"
+        "general_settings:\n"
+    )
+    config = load_config(path, {})
+    assert [d.model_name for d in config.deployments] == ["m"]
+
+
+def test_a_near_miss_key_is_ignored_with_a_suggestion() -> None:
+    config = load_config({"model_lsit": [], "router_settings": {"num_retires": 4}}, {})
+    assert {"model_lsit", "router_settings.num_retires"} <= set(config.ignored)
+    assert "model_lsit: unknown key, ignored; did you mean 'model_list'?" in config.warnings
+    assert "router_settings.num_retires: unknown key, ignored; did you mean 'num_retries'?" in config.warnings
+
+
+def test_a_fallback_to_an_unknown_model_is_a_warning() -> None:
+    config = load_config(one({"model": "mock/x"}, router_settings={"fallbacks": [{"m": ["nope"]}]}), {})
+    assert "router_settings.fallbacks[0].m: fallback 'nope' is not a configured model_name" in config.warnings
+
+
+def test_caching_is_off_unless_litellm_settings_cache_is_true() -> None:
+    assert load_config({}, {}).cache is None
+    on = load_config({"litellm_settings": {"cache": True}}, {})
+    assert on.cache is not None and on.cache.type == "local"
+
+
+# --- errors --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            one({"model": "antropic/claude-3"}),
+            "model_list[0].litellm_params.model: unknown provider 'antropic'; did you mean 'anthropic'?",
+        ),
+        (
+            {"model_list": [{"model_name": "m", "params": {"model": "antropic/claude-3"}}]},
+            "model_list[0].params.model: unknown provider 'antropic'; did you mean 'anthropic'?",
+        ),
+        (one({"model": "nowhere/x"}), "model_list[0].litellm_params.model: unknown provider 'nowhere'"),
+        (
+            one({"model": "x", "custom_llm_provider": "mistal"}),
+            "model_list[0].litellm_params.custom_llm_provider:"
+            " unknown provider 'mistal'; did you mean 'mistral'?",
+        ),
+        (
+            one({"model": "openai/"}),
+            "model_list[0].litellm_params.model: names provider 'openai' but no model after it",
+        ),
+        (one({"api_key": "k"}), "model_list[0].litellm_params.model: is required"),
+        ({"model_list": [{"litellm_params": {"model": "gpt-4o"}}]}, "model_list[0].model_name: is required"),
+        ({"model_list": [{"model_name": "m"}]}, "model_list[0].litellm_params: is required"),
+        (
+            one({"model": "gpt-4o", "rpm": -1}),
+            "model_list[0].litellm_params.rpm: input should be greater than or equal to 0",
+        ),
+        (
+            one({"model": "gpt-4o", "tpm": "lots"}),
+            "model_list[0].litellm_params.tpm: input should be a valid integer,"
+            " unable to parse string as an integer",
+        ),
+        (
+            one({"model": "gpt-4o", "weight": 0}),
+            "model_list[0].litellm_params.weight: input should be greater than 0",
+        ),
+        (
+            one({"model": "gpt-4o", "temperature": 3}),
+            "model_list[0].litellm_params.temperature: temperature must be between 0 and 2",
+        ),
+        (
+            one({"model": "gpt-4o"}, {"input_cost_per_token": -1}),
+            "model_list[0].model_info.input_cost_per_token: input should be greater than or equal to 0",
+        ),
+        (
+            one({"model": "azure/gpt-4o"}),
+            "model_list[0].litellm_params.api_base: is required for provider 'azure'",
+        ),
+        (
+            one({"model": "openai/gpt-4o", "api_base": "api.openai.com"}),
+            "model_list[0].litellm_params.api_base: must be an http:// or https:// URL, not 'api.openai.com'",
+        ),
+        (
+            {"model_list": [{"model_name": "m", "params": {"model": "x"}, "litellm_params": {"model": "y"}}]},
+            "model_list[0]: give litellm_params or its alias params, not both",
+        ),
+        (
+            {"model_list": [one({"model": "gpt-4o"}, {"id": "a"})["model_list"][0]] * 2},
+            "model_list[1].model_info.id: 'a' is taken by model_list[0];"
+            " give each deployment its own model_info.id",
+        ),
+        (
+            {"model_list": [one({"model": "gpt-4o"})["model_list"][0]] * 2},
+            "model_list[1]: repeats by model_list[0]; give each deployment its own model_info.id",
+        ),
+        ({"model_list": {"model_name": "m"}}, "model_list: input should be a valid list"),
+        (
+            {"router_settings": {"routing_strategy": "fastest"}},
+            "router_settings.routing_strategy: input should be 'simple-shuffle', 'least-busy',"
+            " 'usage-based-routing', 'usage-based-routing-v2', 'latency-based-routing'"
+            " or 'cost-based-routing'",
+        ),
+        (
+            {"litellm_settings": {"cache": True, "cache_params": {"type": "s3"}}},
+            "litellm_settings.cache_params.type:"
+            " input should be 'local', 'redis', 'redis-semantic' or 'disk'",
+        ),
+        (
+            {"router_settings": {"fallbacks": [{"a": "b"}]}},
+            "router_settings.fallbacks[0].a: input should be a valid list",
+        ),
+        (
+            {"environment_variables": ["A=1"]},
+            "environment_variables: must be a mapping of variable names to values",
+        ),
+        ({"include": "other.yaml"}, "include: must be a list of file names"),
+    ],
+)
+def test_an_invalid_config_fails_naming_the_offending_path(source: dict[str, Any], message: str) -> None:
+    assert error_of(source) == message
+
+
+def test_every_problem_is_listed_in_one_error() -> None:
+    message = error_of(
+        {"model_list": [{"model_name": "m", "litellm_params": {"model": "x", "rpm": -1, "tpm": -1}}]}
+    )
+    assert message.splitlines() == [
+        "model_list[0].litellm_params.rpm: input should be greater than or equal to 0",
+        "model_list[0].litellm_params.tpm: input should be greater than or equal to 0",
+    ]
+
+
+def test_the_error_carries_the_path_apart_from_the_message() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(one({"model": "antropic/x"}), {})
+    assert caught.value.path == "model_list[0].litellm_params.model"
+
+
+def test_invalid_yaml_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("model_list:\n  - model_name: m\n    litellm_params: {model: [\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}:4:1: invalid YAML")
+
+
+def test_a_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
+    assert error_of(tmp_path / "nope.yaml").startswith(f"cannot read config file {tmp_path / 'nope.yaml'}")
+
+
+def test_a_config_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("- model_name: m\n")
+    assert "the config must be a mapping" in error_of(path)
+
+
+# --- the embedded default ------------------------------------------------------------------------------
+
+
+def test_the_default_config_without_provider_keys_serves_only_the_demo_model() -> None:
+    config = default_config({})
+    (demo,) = config.deployments
+    assert (demo.id, demo.model_name, demo.provider, demo.upstream_model) == ("demo", "demo", "mock", "demo")
+    assert (demo.capabilities.chat, demo.capabilities.embeddings) == (True, True)
+    assert config.warnings == () and config.ignored == ()
+    assert load_config(None, {}) == config
+    assert load_config("", {}) == config
+
+
+def test_the_default_config_adds_a_wildcard_for_each_provider_key_present() -> None:
+    config = default_config({"OPENAI_API_KEY": "sk-o", "GROQ_API_KEY": "gsk", "TOGETHERAI_API_KEY": "tg"})
+    wildcards = {d.model_name: d for d in config.deployments if d.model_name != "demo"}
+    assert set(wildcards) == {"openai/*", "groq/*", "together_ai/*"}
+    groq = wildcards["groq/*"]
+    assert (groq.provider, groq.upstream_model, groq.api_base) == (
+        "groq",
+        "*",
+        "https://api.groq.com/openai/v1",
+    )
+    assert groq.credentials.api_key == Secret("gsk")
+    assert wildcards["openai/*"].api_base == "https://api.openai.com/v1"
+    assert wildcards["together_ai/*"].api_base == "https://api.together.xyz/v1"
+
+
+@pytest.mark.parametrize(
+    ("env", "provider", "api_base"),
+    [
+        ("MISTRAL_API_KEY", "mistral", "https://api.mistral.ai/v1"),
+        ("DEEPSEEK_API_KEY", "deepseek", "https://api.deepseek.com"),
+        ("XAI_API_KEY", "xai", "https://api.x.ai/v1"),
+        ("FIREWORKS_AI_API_KEY", "fireworks_ai", "https://api.fireworks.ai/inference/v1"),
+        ("OPENROUTER_API_KEY", "openrouter", "https://openrouter.ai/api/v1"),
+        ("PERPLEXITYAI_API_KEY", "perplexity", "https://api.perplexity.ai"),
+        ("DEEPINFRA_API_KEY", "deepinfra", "https://api.deepinfra.com/v1/openai"),
+        ("CEREBRAS_API_KEY", "cerebras", "https://api.cerebras.ai/v1"),
+    ],
+)
+def test_each_openai_compatible_host_joins_the_default_with_its_key(
+    env: str, provider: str, api_base: str
+) -> None:
+    (_, added) = default_config({env: "k"}).deployments
+    assert (added.model_name, added.provider, added.api_base) == (f"{provider}/*", provider, api_base)
+
+
+def test_the_default_config_still_honours_the_master_key_variable() -> None:
+    assert default_config({"SWITCHYARD_MASTER_KEY": "sk-m"}).master_key == Secret("sk-m")
+
+
+def test_importing_the_config_package_does_not_import_yaml() -> None:
+    code = "import sys, adapters.config; print('yaml' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ), check=False
+    )
+    assert done.stdout.strip() == "False", done.stderr
