@@ -3,28 +3,31 @@ each port's adapter and starts and stops the resources (upstream HTTP clients)."
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
-from adapters.clock import SystemClock
-from adapters.config.loader import GatewayConfig
-from adapters.llm.mock.client import MockProvider
-from adapters.llm.openai.client import OpenAIProvider
-from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
 from dependency_injector import containers, providers
 from litestar import Litestar
 from litestar.di import Provide
 
+from adapters.clock import SystemClock
+from adapters.config.loader import GatewayConfig
 from adapters.http.app import create_app
 from adapters.llm.aiohttp_transport import AiohttpTransport
+from adapters.llm.mock.client import MockProvider
+from adapters.llm.openai.client import OpenAIProvider
 from adapters.telemetry import NoopTelemetry
+from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
 from application.catalog import ModelCatalog
 from application.completions import Completions
 from domain.deployments import Deployment
 from ports.llm_provider import LLMProvider
+
+T = TypeVar("T")
 
 # Provider prefix -> adapter family. The OpenAI-compatible hosts speak the OpenAI wire format.
 OPENAI_FAMILY = frozenset(
@@ -113,6 +116,12 @@ def build_container(config: GatewayConfig) -> Container:
     return Container(config=config)
 
 
+async def resolve(provider: providers.Provider[T]) -> T:
+    """The provider's object; those depending on an async resource hand back an awaitable first."""
+    value = provider()
+    return await value if inspect.isawaitable(value) else value
+
+
 def unwired_providers(config: GatewayConfig) -> list[str]:
     """Providers configured but not served by any adapter yet, for the startup report."""
     return sorted(
@@ -124,19 +133,23 @@ def create_http_app(container: Container) -> Litestar:
     """The gateway server: the Litestar app over the container, resources tied to its lifespan."""
     config: GatewayConfig = container.config()
 
+    services: dict[str, Any] = {}
+
     @asynccontextmanager
     async def resources(_: Litestar) -> AsyncIterator[None]:
         await container.init_resources()
         try:
+            services["completions"] = await resolve(container.completions)
+            services["catalog"] = await resolve(container.catalog)
             yield
         finally:
             await container.shutdown_resources()
 
-    def bridge(provider: providers.Provider[Any]) -> Provide:
-        return Provide(lambda: provider(), use_cache=True, sync_to_thread=False)
+    def bridge(name: str) -> Provide:
+        return Provide(lambda: services[name], use_cache=True, sync_to_thread=False)
 
     return create_app(
-        dependencies={"completions": bridge(container.completions), "catalog": bridge(container.catalog)},
+        dependencies={"completions": bridge("completions"), "catalog": bridge("catalog")},
         master_key=config.master_key.value if config.master_key else None,
         max_body_bytes=config.max_request_body_bytes,
         lifespan=[resources],

@@ -24,6 +24,8 @@ def fit_request(request: CompletionRequest, deployment: Deployment) -> Completio
         }
         if defaults:
             changes["params"] = dataclasses.replace(request.params, **defaults)
+        if request.mock_response is None and "mock_response" in deployment.extra_params:
+            changes["mock_response"] = str(deployment.extra_params["mock_response"])
     if request.tools and not caps.tools:
         _refuse_or_drop(deployment, "tools", changes, tools=(), tool_choice=None)
     if request.stream and not caps.streaming:

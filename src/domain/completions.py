@@ -12,10 +12,12 @@ from domain.messages import FunctionTool, Message, ResponseFormat, Role, ToolCal
 
 
 class ReasoningEffort(StrEnum):
+    NONE = "none"
     MINIMAL = "minimal"
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
+    XHIGH = "xhigh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +172,7 @@ class CompletionChunk:
     usage: Usage | None = None
     """Set on the final chunk only, when the caller asked for stream usage."""
     system_fingerprint: str | None = None
+    service_tier: str | None = None
 
 
 def assemble(chunks: list[CompletionChunk]) -> CompletionResponse:

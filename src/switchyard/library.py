@@ -12,8 +12,8 @@ from typing import Any
 
 from adapters.config.loader import GatewayConfig, load_config
 from adapters.openai_format import parse_chat_request, parse_embedding_request
-
-from bootstrap import Container, build_container
+from application.completions import Completions
+from bootstrap import Container, build_container, resolve
 from domain.completions import CompletionChunk, CompletionResponse
 from domain.embeddings import EmbeddingResponse
 
@@ -28,7 +28,7 @@ class Switchyard:
 
     def __init__(self, config: GatewayConfig) -> None:
         self._container: Container = build_container(config)
-        self._started = False
+        self._completions: Completions | None = None
 
     @classmethod
     def from_config(
@@ -37,15 +37,16 @@ class Switchyard:
         """`source` is a YAML file path, a dict shaped like the YAML, or None for the embedded default."""
         return cls(load_config(source, os.environ if environ is None else environ))
 
-    async def start(self) -> None:
-        if not self._started:
+    async def start(self) -> Completions:
+        if self._completions is None:
             await self._container.init_resources()
-            self._started = True
+            self._completions = await resolve(self._container.completions)
+        return self._completions
 
     async def aclose(self) -> None:
-        if self._started:
+        if self._completions is not None:
             await self._container.shutdown_resources()
-            self._started = False
+            self._completions = None
 
     async def __aenter__(self) -> Switchyard:
         await self.start()
@@ -60,15 +61,15 @@ class Switchyard:
         return [group.name for group in self._container.catalog().groups()]
 
     async def chat(self, **request: Any) -> CompletionResponse:
-        await self.start()
+        completions = await self.start()
         chat_request = parse_chat_request({**request, "stream": False})
-        served = await self._container.completions().chat(chat_request, call_id=_call_id())
+        served = await completions.chat(chat_request, call_id=_call_id())
         return served.value
 
     async def stream(self, **request: Any) -> AsyncIterator[CompletionChunk]:
-        await self.start()
+        completions = await self.start()
         chat_request = parse_chat_request({**request, "stream": True})
-        served = await self._container.completions().stream(chat_request, call_id=_call_id())
+        served = await completions.stream(chat_request, call_id=_call_id())
         try:
             async for chunk in served.value:
                 yield chunk
@@ -76,9 +77,9 @@ class Switchyard:
             await served.value.aclose()
 
     async def embeddings(self, **request: Any) -> EmbeddingResponse:
-        await self.start()
+        completions = await self.start()
         embedding_request = parse_embedding_request(request)
-        served = await self._container.completions().embed(embedding_request, call_id=_call_id())
+        served = await completions.embed(embedding_request, call_id=_call_id())
         return served.value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
 from litestar.response import Stream
 
 from adapters.http.exchange import JSON, exchange, served_headers
@@ -16,7 +17,7 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 class ChatController(Controller):
     @post(["/v1/chat/completions", "/chat/completions"], status_code=200)
-    async def create(self, request: Request, completions: Completions) -> Response:
+    async def create(self, request: Request, completions: NamedDependency[Completions]) -> Response:
         async def handle(body: object, call_id: str, started: float) -> Response:
             chat_request = parse_chat_request(body)
             if chat_request.stream:

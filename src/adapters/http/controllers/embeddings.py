@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
 
 from adapters.http.exchange import JSON, exchange, served_headers
 from adapters.openai_format import parse_embedding_request, render_embeddings
@@ -12,7 +13,7 @@ from application.completions import Completions
 
 class EmbeddingsController(Controller):
     @post(["/v1/embeddings", "/embeddings"], status_code=200)
-    async def create(self, request: Request, completions: Completions) -> Response:
+    async def create(self, request: Request, completions: NamedDependency[Completions]) -> Response:
         async def handle(body: object, call_id: str, started: float) -> Response:
             embedding_request = parse_embedding_request(body)
             served = await completions.embed(embedding_request, call_id=call_id)

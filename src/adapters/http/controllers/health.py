@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import orjson
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 
 from adapters.http.exchange import JSON
 from application.catalog import ModelCatalog
@@ -24,6 +25,6 @@ class HealthController(Controller):
         return Response(b'"I\'m alive!"', media_type=JSON)
 
     @get("/health/readiness")
-    async def readiness(self, catalog: ModelCatalog) -> Response:
+    async def readiness(self, catalog: NamedDependency[ModelCatalog]) -> Response:
         body = {"status": "healthy", "version": _version(), "models": len(catalog.groups())}
         return Response(orjson.dumps(body), media_type=JSON)

@@ -1,0 +1,149 @@
+"""The OpenAI provider: chat, streamed chat and embeddings over one pooled httpx client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import httpx
+import orjson
+
+from adapters.llm.openai import mapping
+from adapters.llm.openai.errors import transport_errors, upstream_error
+from adapters.llm.openai.sse import sse_events
+from adapters.openai_format import read_chunk, read_embeddings, read_response
+from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
+from domain.deployments import Deployment
+from domain.embeddings import EmbeddingRequest, EmbeddingResponse
+from domain.errors import BadGatewayError, BadRequestError
+from ports.llm_provider import ChunkStream, LLMProvider
+
+
+class OpenAIProvider(LLMProvider):
+    """Speaks OpenAI's API to `deployment.api_base` (OpenAI's own by default). The client is the
+    composition root's, pooled per upstream; each call brings its deployment's key and timeouts."""
+
+    name: ClassVar[str] = "openai"
+    supports_embeddings: ClassVar[bool] = True
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def complete(self, request: CompletionRequest, deployment: Deployment) -> CompletionResponse:
+        # The method called decides whether the upstream streams, whatever the request's flag says.
+        if request.stream:
+            request = dataclasses.replace(request, stream=False)
+        body = mapping.chat_body(request, deployment)
+        return read_response(await self._post(deployment, "/chat/completions", body))
+
+    async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
+        body = mapping.embedding_body(request, deployment)
+        return read_embeddings(await self._post(deployment, "/embeddings", body))
+
+    async def stream(self, request: CompletionRequest, deployment: Deployment) -> ChunkStream:
+        if not request.stream:
+            request = dataclasses.replace(request, stream=True)
+        limits = deployment.limits
+        timeout = httpx.Timeout(
+            limits.timeout, connect=limits.connect_timeout, read=limits.stream_timeout or limits.timeout
+        )
+        http_request = self._client.build_request(
+            "POST",
+            mapping.url(deployment, "/chat/completions"),
+            content=_encode(mapping.chat_body(request, deployment)),
+            headers=mapping.headers(deployment),
+            timeout=timeout,
+        )
+        with transport_errors():
+            response = await self._client.send(http_request, stream=True)
+        try:
+            if not response.is_success:
+                with transport_errors():
+                    content = await response.aread()
+                raise upstream_error(response.status_code, content, response.headers)
+            if response.headers.get("content-type", "").startswith("application/json"):
+                # A host that answered a stream request with one JSON object: an error, or a refusal.
+                with transport_errors():
+                    payload = _decode(await response.aread())
+                if isinstance(payload, dict) and payload.get("error"):
+                    raise upstream_error(None, payload)
+                raise BadGatewayError("The upstream answered a stream request without a stream.")
+        except BaseException:
+            await _close(response)
+            raise
+        return OpenAIChunkStream(response)
+
+    async def _post(self, deployment: Deployment, path: str, body: dict[str, Any]) -> object:
+        limits = deployment.limits
+        with transport_errors():
+            # httpx times each read, not the whole call; the outer timer bounds the whole call.
+            async with asyncio.timeout(limits.timeout):
+                response = await self._client.post(
+                    mapping.url(deployment, path),
+                    content=_encode(body),
+                    headers=mapping.headers(deployment),
+                    timeout=httpx.Timeout(limits.timeout, connect=limits.connect_timeout),
+                )
+        if not response.is_success:
+            raise upstream_error(response.status_code, response.content, response.headers)
+        payload = _decode(response.content)
+        if isinstance(payload, dict) and payload.get("error"):
+            raise upstream_error(None, payload)
+        return payload
+
+
+class OpenAIChunkStream(ChunkStream):
+    """Chunks parsed one SSE event at a time as they arrive; closing it closes the upstream response."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self._closed = False
+
+    async def __aiter__(self) -> AsyncIterator[CompletionChunk]:
+        if self._closed:
+            return
+        try:
+            with transport_errors():
+                async for event, data in sse_events(self._response.aiter_lines()):
+                    if data == "[DONE]":
+                        return
+                    payload = _decode(data)
+                    if event == "error" or (isinstance(payload, dict) and payload.get("error")):
+                        raise upstream_error(None, payload)
+                    yield read_chunk(payload)
+                    if self._closed:
+                        return
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await _close(self._response)
+
+
+async def _close(response: httpx.Response) -> None:
+    # Closing is best effort: the reply is abandoned either way, and a failure to close must not
+    # replace the error (or the cancellation) that made us close it.
+    with contextlib.suppress(httpx.HTTPError):
+        await response.aclose()
+
+
+def _decode(content: bytes | str) -> object:
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        shown = content[:200] if isinstance(content, str) else content[:200].decode("utf-8", "replace")
+        raise BadGatewayError(f"The upstream sent a body that is not JSON: {shown!r}") from exc
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:
+        # What a client can send and orjson cannot write: integers beyond 64 bits, lone surrogates,
+        # nesting deeper than 254 levels.
+        raise BadRequestError(f"The request cannot be sent upstream as JSON: {exc}") from exc

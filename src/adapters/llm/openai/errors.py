@@ -1,0 +1,185 @@
+"""Failures of an OpenAI-format upstream translated into the domain error tree, in one place.
+
+HTTP status (+ error body, + rate-limit headers)   -> the kind in _BY_STATUS, refined by the body's
+                                                      code: context_length_exceeded -> ContextWindow...,
+                                                      content_filter / content_policy_violation ->
+                                                      ContentPolicyViolationError
+error object with no status (mid-stream event,      -> the status its `type` stands for, then as above
+or a 200 whose body is an error)
+httpx.TimeoutException, an elapsed whole-call timer -> TimeoutError
+httpx.DecodingError                                 -> BadGatewayError
+httpx.TransportError (connect, reset, protocol)     -> APIConnectionError
+"""
+
+from __future__ import annotations
+
+import builtins
+import email.utils
+import re
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import httpx
+import orjson
+
+from domain import errors
+from domain.errors import SwitchyardError
+
+_BY_STATUS: dict[int, type[SwitchyardError]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    408: errors.TimeoutError,
+    409: errors.InternalServerError,  # OpenAI's "conflict, try again": transient, worth a retry
+    413: errors.BadRequestError,
+    422: errors.UnprocessableEntityError,
+    429: errors.RateLimitError,
+    500: errors.InternalServerError,
+    502: errors.BadGatewayError,
+    503: errors.ServiceUnavailableError,
+    504: errors.TimeoutError,
+}
+# An error object that arrives without a status (mid-stream) says what it is by its type.
+_STATUS_BY_TYPE = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "timeout_error": 408,
+    "rate_limit_error": 429,
+    "tokens": 429,
+    "requests": 429,
+    "insufficient_quota": 429,
+    "server_error": 500,
+    "api_error": 500,
+    "service_unavailable": 503,
+    "overloaded_error": 503,
+}
+_CONTEXT_CODES = frozenset({"context_length_exceeded"})
+_CONTEXT_WORDS = re.compile(r"maximum context length|context length|context window|prompt is too long", re.I)
+_POLICY_CODES = frozenset({"content_filter", "content_policy_violation"})
+_POLICY_WORDS = re.compile(r"content management policy|content policy", re.I)
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def upstream_error(
+    status: int | None, body: bytes | object, headers: Mapping[str, str] | None = None
+) -> SwitchyardError:
+    """The domain error for an upstream's error answer. `body` is the raw bytes or the decoded JSON
+    (`{"error": {...}}`); `status` is None for an error that came inside a stream."""
+    payload = _decode(body) if isinstance(body, bytes) else body
+    error = payload.get("error") if isinstance(payload, dict) else None
+    details = error if isinstance(error, dict) else {}
+    message = details.get("message") if details else error
+    if not isinstance(message, str) or not message:
+        message = _fallback_message(status, payload, body)
+    code = details.get("code")
+    code = str(code) if isinstance(code, str | int) and not isinstance(code, bool) else None
+    if status is None:
+        status = _status_of(details)
+    kind = _BY_STATUS.get(status) or _kind_of_unlisted(status)
+    if kind is errors.BadRequestError:
+        if code in _CONTEXT_CODES or _CONTEXT_WORDS.search(message):
+            kind, code = errors.ContextWindowExceededError, None
+        elif code in _POLICY_CODES or _POLICY_WORDS.search(message):
+            kind, code = errors.ContentPolicyViolationError, None
+    param = details.get("param")
+    fields = {"code": code, "param": param if isinstance(param, str) else None}
+    if kind is errors.RateLimitError:
+        return errors.RateLimitError(message, retry_after=retry_after(headers or {}), **fields)
+    return kind(message, **fields)
+
+
+def transport_error(exc: Exception) -> SwitchyardError:
+    """The domain error for a failure to talk to the upstream at all."""
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException | builtins.TimeoutError):
+        return errors.TimeoutError(f"The upstream did not answer in time: {detail}")
+    if isinstance(exc, httpx.DecodingError):
+        return errors.BadGatewayError(f"The upstream sent a body that cannot be decoded: {detail}")
+    return errors.APIConnectionError(f"Could not talk to the upstream: {detail}")
+
+
+@contextmanager
+def transport_errors() -> Iterator[None]:
+    """Wraps calls into httpx so that none of its exceptions leaves the adapter."""
+    try:
+        yield
+    except (httpx.HTTPError, httpx.InvalidURL, builtins.TimeoutError) as exc:
+        raise transport_error(exc) from exc
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait before the next call, from Retry-After(-ms) or OpenAI's x-ratelimit-reset-*."""
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(float(value) * scale, 0.0)
+            except ValueError:
+                pass
+    value = headers.get("retry-after")
+    if value:
+        try:
+            return max(email.utils.parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+        except (TypeError, ValueError):
+            pass
+    resets = [
+        seconds
+        for name in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
+        if (seconds := _duration(headers.get(name))) is not None
+    ]
+    # Which limit was hit is not said; waiting for the later reset is the safe choice.
+    return max(resets) if resets else None
+
+
+def _duration(value: str | None) -> float | None:
+    """OpenAI writes resets as Go durations ("1s", "6m0s", "20ms"); Azure as plain seconds."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(value)
+    if not parts or "".join(number + unit for number, unit in parts) != value:
+        return None
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+
+
+def _kind_of_unlisted(status: int) -> type[SwitchyardError]:
+    if status >= 500:
+        return errors.InternalServerError
+    if status >= 400:
+        return errors.BadRequestError
+    return errors.BadGatewayError  # a redirect or other answer that is no reply
+
+
+def _status_of(details: Mapping[str, object]) -> int:
+    for key in ("status", "status_code", "code"):
+        value = details.get(key)
+        if isinstance(value, int) and 400 <= value < 600:
+            return value
+    kind = details.get("type")
+    return _STATUS_BY_TYPE.get(kind, 500) if isinstance(kind, str) else 500
+
+
+def _decode(body: bytes) -> object:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _fallback_message(status: int | None, payload: object, body: object) -> str:
+    # Some OpenAI-compatible hosts (vLLM, FastAPI apps) put the message at the top level.
+    for key in ("message", "detail"):
+        if isinstance(payload, dict) and isinstance(payload.get(key), str) and payload[key]:
+            return payload[key]
+    text = body.decode("utf-8", "replace").strip()[:200] if isinstance(body, bytes) else ""
+    answered = f"HTTP {status}" if status is not None else "an error"
+    return f"The upstream answered {answered}" + (f": {text}" if text else ".")

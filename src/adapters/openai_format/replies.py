@@ -1,0 +1,181 @@
+"""What an OpenAI-format upstream answered, read into domain replies: tolerant of extra fields, nulls
+and the small liberties OpenAI-compatible hosts take, strict about a body that is not a reply at all."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from adapters.openai_format import wire
+from adapters.openai_format.validation import param_name
+from adapters.openai_format.vectors import decode_vector
+from domain.completions import (
+    Choice,
+    ChunkChoice,
+    CompletionChunk,
+    CompletionResponse,
+    Delta,
+    FinishReason,
+    ToolCallDelta,
+    Usage,
+)
+from domain.embeddings import Embedding, EmbeddingResponse
+from domain.errors import BadGatewayError
+from domain.messages import Message, Role, ToolCall
+
+# OpenAI's five reasons, and what some compatible hosts say instead. Any other reason reads as `stop`:
+# the generation ended, and clients only know these five.
+_FINISH = {reason.value: reason for reason in FinishReason} | {
+    "eos": FinishReason.STOP,
+    "end_turn": FinishReason.STOP,
+    "max_tokens": FinishReason.LENGTH,
+    "tool_use": FinishReason.TOOL_CALLS,
+}
+
+
+def read_response(body: object) -> CompletionResponse:
+    """A decoded `chat.completion` body; BadGatewayError when it is not one."""
+    try:
+        reply = wire.Completion.model_validate(body)
+    except ValidationError as exc:
+        raise _malformed("chat.completion", exc) from exc
+    return CompletionResponse(
+        id=reply.id or "",
+        created=reply.created or 0,
+        model=reply.model or "",
+        choices=tuple(_choice(choice, position) for position, choice in enumerate(reply.choices)),
+        usage=_usage(reply.usage),
+        system_fingerprint=reply.system_fingerprint,
+        service_tier=reply.service_tier,
+    )
+
+
+def read_chunk(body: object) -> CompletionChunk:
+    """A decoded `chat.completion.chunk`; BadGatewayError when it is not one."""
+    try:
+        reply = wire.Chunk.model_validate(body)
+    except ValidationError as exc:
+        raise _malformed("chat.completion.chunk", exc) from exc
+    return CompletionChunk(
+        id=reply.id or "",
+        created=reply.created or 0,
+        model=reply.model or "",
+        choices=tuple(_chunk_choice(choice, position) for position, choice in enumerate(reply.choices or ())),
+        usage=_usage(reply.usage),
+        system_fingerprint=reply.system_fingerprint,
+        service_tier=reply.service_tier,
+    )
+
+
+def read_embeddings(body: object) -> EmbeddingResponse:
+    """A decoded embeddings list, vectors as floats or base64; BadGatewayError when it is not one."""
+    try:
+        reply = wire.Embeddings.model_validate(body)
+        data = tuple(
+            Embedding(
+                index=position if item.index is None else item.index,
+                vector=decode_vector(item.embedding) if isinstance(item.embedding, str) else item.embedding,
+            )
+            for position, item in enumerate(reply.data)
+        )
+    except ValidationError as exc:
+        raise _malformed("embeddings list", exc) from exc
+    except ValueError as exc:
+        raise BadGatewayError(f"The upstream sent an embedding that is not base64 float32: {exc}") from exc
+    return EmbeddingResponse(model=reply.model or "", data=data, usage=_usage(reply.usage) or Usage())
+
+
+def _malformed(what: str, exc: ValidationError) -> BadGatewayError:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    where = param_name(error["loc"])
+    detail = f" ({where}: {error['msg']})" if where else ""
+    return BadGatewayError(f"The upstream sent a malformed {what}{detail}.")
+
+
+def _choice(choice: wire.ReplyChoice, position: int) -> Choice:
+    message = choice.message or wire.ReplyMessage()
+    return Choice(
+        index=position if choice.index is None else choice.index,
+        message=Message(
+            role=Role.ASSISTANT,
+            content=_text(message.content),
+            tool_calls=_tool_calls(message),
+            reasoning_content=message.reasoning_content or message.reasoning,
+            refusal=message.refusal,
+        ),
+        finish_reason=_finish(choice.finish_reason),
+        logprobs=choice.logprobs,
+    )
+
+
+def _chunk_choice(choice: wire.ChunkChoice, position: int) -> ChunkChoice:
+    delta = choice.delta or wire.ReplyMessage()
+    return ChunkChoice(
+        index=position if choice.index is None else choice.index,
+        delta=Delta(
+            role=delta.role,
+            content=_text(delta.content),
+            reasoning_content=delta.reasoning_content or delta.reasoning,
+            refusal=delta.refusal,
+            tool_calls=tuple(
+                ToolCallDelta(
+                    index=position if call.index is None else call.index,
+                    id=call.id,
+                    name=call.function.name if call.function else None,
+                    arguments=_arguments(call.function.arguments) if call.function else None,
+                )
+                for position, call in enumerate(delta.tool_calls or ())
+            ),
+        ),
+        finish_reason=_finish(choice.finish_reason),
+        logprobs=choice.logprobs,
+    )
+
+
+def _text(content: str | Sequence[dict[str, Any]] | None) -> str | None:
+    if content is None or isinstance(content, str):
+        return content
+    # Some hosts answer with content parts; the reply's text is what their text parts spell.
+    return "".join(text for part in content if isinstance(text := part.get("text"), str))
+
+
+def _tool_calls(message: wire.ReplyMessage) -> tuple[ToolCall, ...]:
+    calls = tuple(
+        ToolCall(
+            id=call.id or f"call_{position}",
+            name=(call.function.name if call.function else None) or "",
+            arguments=(_arguments(call.function.arguments) if call.function else None) or "",
+        )
+        for position, call in enumerate(message.tool_calls or ())
+    )
+    legacy = message.function_call
+    if legacy is not None and legacy.name:
+        arguments = _arguments(legacy.arguments) or ""
+        calls += (ToolCall(id=f"call_{legacy.name}", name=legacy.name, arguments=arguments),)
+    return calls
+
+
+def _arguments(arguments: str | dict[str, Any] | None) -> str | None:
+    # A few hosts send the arguments as an object rather than the JSON text of one.
+    return json.dumps(arguments) if isinstance(arguments, dict) else arguments
+
+
+def _finish(reason: str | None) -> FinishReason | None:
+    return None if reason is None else _FINISH.get(reason, FinishReason.STOP)
+
+
+def _usage(usage: wire.ReplyUsage | None) -> Usage | None:
+    if usage is None:
+        return None
+    prompt = usage.prompt_tokens_details
+    completion = usage.completion_tokens_details
+    return Usage(
+        prompt_tokens=usage.prompt_tokens or 0,
+        completion_tokens=usage.completion_tokens or 0,
+        cached_tokens=(prompt.cached_tokens or 0) if prompt else 0,
+        cache_creation_tokens=(prompt.cache_write_tokens or 0) if prompt else 0,
+        reasoning_tokens=(completion.reasoning_tokens or 0) if completion else 0,
+    )

@@ -1,0 +1,268 @@
+"""What the OpenAI adapter puts on the wire: URL, headers, body and per-call timeouts, exactly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+import pytest
+
+from domain.completions import ReasoningEffort, SamplingParams
+from domain.deployments import Credentials, Limits
+from domain.embeddings import EmbeddingRequest, EncodingFormat
+from domain.errors import APIConnectionError, BadRequestError, TimeoutError
+from domain.messages import (
+    ImageDetail,
+    ImagePart,
+    Message,
+    NamedToolChoice,
+    ResponseFormat,
+    ResponseFormatType,
+    Role,
+    TextPart,
+    ToolCall,
+)
+from tests.contract.llm_harnesses import WEATHER_TOOL, OpenAIHarness, chat_request
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[OpenAIHarness]:
+    harness = OpenAIHarness()
+    yield harness
+    await harness.close()
+
+
+def _body(request: httpx.Request) -> object:
+    return orjson.loads(request.content)
+
+
+async def test_a_chat_is_posted_to_the_deployments_base_with_its_key_and_organization(
+    harness: OpenAIHarness,
+) -> None:
+    script = harness.text_reply(stream=False)
+
+    await harness.provider.complete(script.request, harness.deployment)
+
+    (sent,) = harness.upstream.sent
+    assert sent.method == "POST"
+    assert str(sent.url) == "https://api.openai.example/v1/chat/completions"
+    assert sent.headers["authorization"] == "Bearer sk-test-123"
+    assert sent.headers["openai-organization"] == "org-test"
+    assert sent.headers["content-type"] == "application/json"
+
+
+async def test_the_chat_body_holds_every_set_field_in_openai_form_and_nothing_of_the_gateway(
+    harness: OpenAIHarness,
+) -> None:
+    harness.text_reply(stream=False)
+    messages = (
+        Message(Role.DEVELOPER, "Answer tersely."),
+        Message(
+            Role.USER,
+            (TextPart("What is here?"), ImagePart("https://example.com/a.png", ImageDetail.LOW)),
+            name="ada",
+        ),
+        Message(Role.ASSISTANT, None, tool_calls=(ToolCall("call_1", "get_current_weather", '{"a":1}'),)),
+        Message(Role.TOOL, '{"temp": 21}', tool_call_id="call_1"),
+    )
+    request = chat_request(
+        messages=messages,
+        params=SamplingParams(
+            temperature=0.2,
+            max_tokens=64,
+            stop=("END",),
+            seed=7,
+            logit_bias={"50256": -100.0},
+            user="user-1",
+            reasoning_effort=ReasoningEffort.LOW,
+        ),
+        tools=(WEATHER_TOOL,),
+        tool_choice=NamedToolChoice("get_current_weather"),
+        response_format=ResponseFormat(
+            ResponseFormatType.JSON_SCHEMA, name="weather", schema={"type": "object"}, strict=True
+        ),
+        metadata={"trace": "t-1"},
+        controls={"num_retries": 3, "cache": {"no-cache": True}},
+        extra_body={"store": False, "service_tier": "flex"},
+    )
+
+    await harness.provider.complete(request, harness.deployment)
+
+    assert _body(harness.upstream.sent[0]) == {
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "developer", "content": "Answer tersely."},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is here?"},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "low"}},
+                ],
+                "name": "ada",
+            },
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_current_weather", "arguments": '{"a":1}'},
+                    }
+                ],
+            },
+            {"role": "tool", "content": '{"temp": 21}', "tool_call_id": "call_1"},
+        ],
+        "temperature": 0.2,
+        "max_tokens": 64,
+        "seed": 7,
+        "user": "user-1",
+        "stop": ["END"],
+        "logit_bias": {"50256": -100.0},
+        "reasoning_effort": "low",
+        "tools": [
+            {
+                "type": "function",
+                "function": {
+                    "name": "get_current_weather",
+                    "description": WEATHER_TOOL.description,
+                    "parameters": WEATHER_TOOL.parameters,
+                },
+            }
+        ],
+        "tool_choice": {"type": "function", "function": {"name": "get_current_weather"}},
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "weather", "schema": {"type": "object"}, "strict": True},
+        },
+        "store": False,
+        "service_tier": "flex",
+    }
+
+
+async def test_a_stream_always_asks_the_upstream_for_usage(harness: OpenAIHarness) -> None:
+    harness.text_reply(stream=True)
+
+    stream = await harness.provider.stream(chat_request(stream=True, include_usage=False), harness.deployment)
+    await stream.aclose()
+
+    body = _body(harness.upstream.sent[0])
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+
+
+async def test_each_call_carries_its_deployments_timeouts(harness: OpenAIHarness) -> None:
+    harness.text_reply(stream=False)
+    await harness.provider.complete(chat_request(), harness.deployment)
+    harness.text_reply(stream=True)
+    await (await harness.provider.stream(chat_request(stream=True), harness.deployment)).aclose()
+
+    chat, stream = (sent.extensions["timeout"] for sent in harness.upstream.sent)
+    assert chat == {"connect": 2.0, "read": 30.0, "write": 30.0, "pool": 30.0}
+    assert stream == {"connect": 2.0, "read": 5.0, "write": 30.0, "pool": 30.0}
+
+
+async def test_without_a_base_or_a_key_it_calls_openai_itself_unauthenticated() -> None:
+    harness = OpenAIHarness(api_base=None, credentials=Credentials())
+    harness.text_reply(stream=False)
+
+    await harness.provider.complete(chat_request(), harness.deployment)
+    await harness.close()
+
+    (sent,) = harness.upstream.sent
+    assert str(sent.url) == "https://api.openai.com/v1/chat/completions"
+    assert "authorization" not in sent.headers
+    assert "openai-organization" not in sent.headers
+
+
+async def test_a_trailing_slash_on_the_base_is_not_doubled() -> None:
+    harness = OpenAIHarness(api_base="http://127.0.0.1:8000/v1/")
+    harness.text_reply(stream=False)
+
+    await harness.provider.complete(chat_request(), harness.deployment)
+    await harness.close()
+
+    assert str(harness.upstream.sent[0].url) == "http://127.0.0.1:8000/v1/chat/completions"
+
+
+async def test_embeddings_are_asked_for_in_base64_whatever_the_client_wants(harness: OpenAIHarness) -> None:
+    harness.embeddings(wire="base64")
+    request = EmbeddingRequest(
+        model="embed-x", inputs=("hello",), encoding_format=EncodingFormat.FLOAT, dimensions=8, user="u"
+    )
+
+    await harness.provider.embed(request, harness.deployment)
+
+    (sent,) = harness.upstream.sent
+    assert str(sent.url) == "https://api.openai.example/v1/embeddings"
+    assert _body(sent) == {
+        "model": "gpt-4o-mini",
+        "input": ["hello"],
+        "encoding_format": "base64",
+        "dimensions": 8,
+        "user": "u",
+    }
+
+
+async def test_token_array_inputs_are_sent_as_arrays(harness: OpenAIHarness) -> None:
+    harness.embeddings(wire="float")
+
+    await harness.provider.embed(EmbeddingRequest(model="e", inputs=((1, 2), (3,))), harness.deployment)
+
+    assert _body(harness.upstream.sent[0])["input"] == [[1, 2], [3]]
+
+
+async def test_a_reasoning_model_gets_max_tokens_as_max_completion_tokens() -> None:
+    harness = OpenAIHarness(upstream_model="o3-mini")
+    harness.text_reply(stream=False)
+
+    await harness.provider.complete(chat_request(params=SamplingParams(max_tokens=50)), harness.deployment)
+    await harness.close()
+
+    body = _body(harness.upstream.sent[0])
+    assert body["max_completion_tokens"] == 50
+    assert "max_tokens" not in body
+
+
+async def test_transport_failures_keep_the_httpx_exception_as_their_cause(harness: OpenAIHarness) -> None:
+    request = harness.failure("connection_refused", stream=False)
+
+    with pytest.raises(APIConnectionError) as raised:
+        await harness.provider.complete(request, harness.deployment)
+
+    assert isinstance(raised.value.__cause__, httpx.ConnectError)
+
+
+async def test_a_call_slower_than_the_deployments_timeout_is_cut_off() -> None:
+    harness = OpenAIHarness(limits=Limits(timeout=0.05))
+
+    async def slow(_: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(1)
+        return httpx.Response(200)
+
+    harness.upstream.answer = slow  # type: ignore[assignment]
+
+    with pytest.raises(TimeoutError):
+        await harness.provider.complete(chat_request(), harness.deployment)
+    await harness.close()
+
+
+async def test_a_request_json_cannot_carry_is_refused_before_anything_is_sent(harness: OpenAIHarness) -> None:
+    request = chat_request(params=SamplingParams(seed=2**70))
+
+    with pytest.raises(BadRequestError):
+        await harness.provider.complete(request, harness.deployment)
+
+    assert harness.upstream.sent == []
+
+
+async def test_the_method_called_decides_whether_the_upstream_streams(harness: OpenAIHarness) -> None:
+    harness.text_reply(stream=False)
+    await harness.provider.complete(chat_request(stream=True), harness.deployment)
+    harness.text_reply(stream=True)
+    await (await harness.provider.stream(chat_request(stream=False), harness.deployment)).aclose()
+
+    whole, streamed = (_body(sent) for sent in harness.upstream.sent)
+    assert "stream" not in whole and "stream_options" not in whole
+    assert streamed["stream"] is True

@@ -1,0 +1,83 @@
+"""End-to-end fixtures: a scripted upstream and the real `switchyard serve` process in front of it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.e2e.upstream import FakeUpstream
+
+MASTER_KEY = "sk-e2e-master"
+SCENARIOS = ["ok", "tools", "rate-limited", "too-long", "broken", "drop", "slow-stream"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}: {process.stderr.read()}")
+        try:
+            if httpx.get(f"{url}/health/liveliness", timeout=0.5).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError("the server did not become healthy")
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def gateway_url(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    common = {"api_base": upstream.base_url, "api_key": "sk-upstream"}
+    model_list = [
+        {"model_name": f"e2e-{name}", "litellm_params": {"model": f"openai/{name}", **common}}
+        for name in SCENARIOS
+    ]
+    model_list.append(
+        {
+            "model_name": "e2e-embed",
+            "litellm_params": {"model": "openai/text-embedding-3-small", **common},
+            "model_info": {"mode": "embedding"},
+        }
+    )
+    model_list.append({"model_name": "demo", "litellm_params": {"model": "mock/demo"}})
+    config = {"model_list": model_list, "general_settings": {"master_key": MASTER_KEY}}
+    path = Path(tmp_path_factory.mktemp("e2e")) / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.pop("SWITCHYARD_MASTER_KEY", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "switchyard.cli", "serve", "--config", str(path), "--host", "127.0.0.1",
+         "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

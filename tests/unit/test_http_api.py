@@ -1,0 +1,276 @@
+"""The HTTP edge through Litestar's test client, with the use cases on fake providers."""
+
+from __future__ import annotations
+
+import base64
+import random
+import struct
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+from litestar.di import Provide
+from litestar.testing import AsyncTestClient
+
+from adapters.http.app import create_app
+from application.catalog import ModelCatalog
+from application.completions import Completions
+from domain.deployments import Capabilities, Deployment
+from domain.errors import ContextWindowExceededError, RateLimitError
+from tests.fakes import FakeClock, FakeLLMProvider, FakeTelemetry, chunks_of, reply
+
+MASTER_KEY = "sk-master-test"
+CHAT = {"model": "gpt-x", "messages": [{"role": "user", "content": "Hi"}]}
+
+
+def _app(provider: FakeLLMProvider, *, master_key: str | None = None, max_body: int = 100_000):
+    deployments = [
+        Deployment(id="dep-1", model_name="gpt-x", provider="openai", upstream_model="gpt-4o-mini"),
+        Deployment(
+            id="dep-e",
+            model_name="embedder",
+            provider="openai",
+            upstream_model="text-embedding-3-small",
+            capabilities=Capabilities(chat=False, embeddings=True),
+        ),
+    ]
+    catalog = ModelCatalog(deployments=deployments, created=1700000000)
+    completions = Completions(
+        catalog=catalog,
+        providers={d.id: provider for d in deployments},
+        mock=provider,
+        clock=FakeClock(),
+        telemetry=FakeTelemetry(),
+        rng=random.Random(1),
+    )
+    return create_app(
+        dependencies={
+            "completions": Provide(lambda: completions, use_cache=True, sync_to_thread=False),
+            "catalog": Provide(lambda: catalog, use_cache=True, sync_to_thread=False),
+        },
+        master_key=master_key,
+        max_body_bytes=max_body,
+    )
+
+
+@pytest.fixture
+def provider() -> FakeLLMProvider:
+    return FakeLLMProvider()
+
+
+@pytest.fixture
+async def client(provider: FakeLLMProvider) -> AsyncIterator[AsyncTestClient]:
+    async with AsyncTestClient(_app(provider)) as test_client:
+        yield test_client
+
+
+def _error(response) -> dict:
+    body = response.json()
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    return body["error"]
+
+
+async def test_a_chat_completion_answers_in_openai_format_with_gateway_headers(client, provider) -> None:
+    provider.replies.append(reply("Hello!"))
+
+    response = await client.post("/v1/chat/completions", json=CHAT)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["object"] == "chat.completion"
+    assert body["choices"][0]["message"] == {"role": "assistant", "content": "Hello!"} | {
+        k: v for k, v in body["choices"][0]["message"].items() if k not in ("role", "content")
+    }
+    assert body["choices"][0]["finish_reason"] == "stop"
+    assert body["usage"]["total_tokens"] == 7
+    assert response.headers["x-switchyard-model-id"] == "dep-1"
+    assert response.headers["x-switchyard-call-id"]
+    assert float(response.headers["x-switchyard-overhead-duration-ms"]) >= 0
+
+
+async def test_the_unversioned_path_serves_chat_too(client) -> None:
+    response = await client.post("/chat/completions", json=CHAT)
+
+    assert response.status_code == 200
+
+
+async def test_invalid_json_is_a_400_saying_so(client) -> None:
+    response = await client.post(
+        "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    error = _error(response)
+    assert error["type"] == "invalid_request_error"
+    assert "JSON" in error["message"]
+
+
+async def test_an_empty_body_is_a_400(client) -> None:
+    response = await client.post("/v1/chat/completions", content=b"")
+
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"messages": [{"role": "user", "content": "x"}]}, "model"),
+        ({"model": "gpt-x"}, "messages"),
+        ({**CHAT, "temperature": "hot"}, "temperature"),
+        ({**CHAT, "messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
+    ],
+)
+async def test_a_missing_or_wrong_typed_field_is_a_400_naming_it(client, body, param) -> None:
+    response = await client.post("/v1/chat/completions", json=body)
+
+    assert response.status_code == 400
+    assert _error(response)["param"] == param
+
+
+async def test_an_unknown_model_is_a_404_model_not_found(client) -> None:
+    response = await client.post("/v1/chat/completions", json={**CHAT, "model": "nope"})
+
+    assert response.status_code == 404
+    assert _error(response)["code"] == "model_not_found"
+
+
+async def test_a_too_large_body_is_a_413_in_openai_shape(provider) -> None:
+    async with AsyncTestClient(_app(provider, max_body=200)) as client:
+        big = {**CHAT, "messages": [{"role": "user", "content": "x" * 1000}]}
+        response = await client.post("/v1/chat/completions", json=big)
+
+    assert response.status_code == 413
+    assert _error(response)["type"] == "invalid_request_error"
+
+
+async def test_an_unknown_route_is_a_404_in_openai_shape(client) -> None:
+    response = await client.post("/v1/nothing-here", json={})
+
+    assert response.status_code == 404
+    _error(response)
+
+
+async def test_an_upstream_rate_limit_keeps_429_and_retry_after(client, provider) -> None:
+    provider.replies.append(RateLimitError("Rate limit reached", retry_after=7))
+
+    response = await client.post("/v1/chat/completions", json=CHAT)
+
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "7"
+    assert _error(response)["type"] == "rate_limit_error"
+    assert response.headers["x-switchyard-call-id"]
+
+
+async def test_a_context_window_error_is_a_400_with_its_code(client, provider) -> None:
+    provider.replies.append(ContextWindowExceededError("too long"))
+
+    response = await client.post("/v1/chat/completions", json=CHAT)
+
+    assert response.status_code == 400
+    assert _error(response)["code"] == "context_length_exceeded"
+
+
+def _events(text: str) -> list[str]:
+    assert text.endswith("\n\n")
+    return [event.removeprefix("data: ") for event in text.strip().split("\n\n")]
+
+
+async def test_a_stream_is_sse_chunk_per_event_ending_with_done(client, provider) -> None:
+    provider.streams.append(chunks_of("Hello there"))
+
+    response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["x-switchyard-model-id"] == "dep-1"
+    events = _events(response.text)
+    assert events[-1] == "[DONE]"
+    chunks = [orjson.loads(e) for e in events[:-1]]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == "Hellothere"
+    assert all(c.get("usage") is None for c in chunks)
+
+
+async def test_a_stream_ends_with_a_usage_chunk_when_asked(client, provider) -> None:
+    provider.streams.append(chunks_of("Hi"))
+
+    body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+    response = await client.post("/v1/chat/completions", json=body)
+
+    last = orjson.loads(_events(response.text)[-2])
+    assert last["choices"] == []
+    assert last["usage"]["total_tokens"] == 7
+
+
+async def test_an_error_before_the_stream_opens_keeps_its_status(client, provider) -> None:
+    provider.streams.append(RateLimitError("busy", retry_after=2))
+
+    response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
+
+    assert response.status_code == 429
+    assert _error(response)["type"] == "rate_limit_error"
+
+
+async def test_an_error_mid_stream_is_sent_as_the_last_event_and_the_upstream_closed(
+    client, provider
+) -> None:
+    provider.streams.append([*chunks_of("a b")[:2], RateLimitError("cut")])
+
+    response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
+
+    events = _events(response.text)
+    assert orjson.loads(events[-1])["error"]["type"] == "rate_limit_error"
+    assert provider.opened[0].closed
+
+
+async def test_models_lists_every_public_model_name(client) -> None:
+    response = await client.get("/v1/models")
+
+    assert response.status_code == 200
+    assert {m["id"] for m in response.json()["data"]} == {"gpt-x", "embedder"}
+    assert response.json()["object"] == "list"
+
+
+async def test_embeddings_answer_in_float_or_base64(client) -> None:
+    floats = await client.post("/v1/embeddings", json={"model": "embedder", "input": "a"})
+    packed = await client.post(
+        "/v1/embeddings", json={"model": "embedder", "input": ["a"], "encoding_format": "base64"}
+    )
+
+    assert floats.json()["data"][0]["embedding"] == [0.5, -0.25, 1.0]
+    raw = base64.b64decode(packed.json()["data"][0]["embedding"])
+    assert struct.unpack("<3f", raw) == (0.5, -0.25, 1.0)
+    assert packed.headers["x-switchyard-model-id"] == "dep-e"
+
+
+async def test_health_probes_answer_without_a_key(provider) -> None:
+    async with AsyncTestClient(_app(provider, master_key=MASTER_KEY)) as client:
+        assert (await client.get("/health/liveliness")).status_code == 200
+        assert (await client.get("/health/liveness")).status_code == 200
+        assert (await client.get("/health/readiness")).json()["status"] == "healthy"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"authorization": f"Bearer {MASTER_KEY}"},
+        {"api-key": MASTER_KEY},
+        {"x-api-key": MASTER_KEY},
+    ],
+)
+async def test_the_master_key_is_accepted_in_each_supported_header(provider, headers) -> None:
+    async with AsyncTestClient(_app(provider, master_key=MASTER_KEY)) as client:
+        response = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("headers", [{}, {"authorization": "Bearer sk-wrong"}, {"authorization": "Basic x"}])
+async def test_api_routes_refuse_a_missing_or_wrong_key_with_401(provider, headers) -> None:
+    async with AsyncTestClient(_app(provider, master_key=MASTER_KEY)) as client:
+        for path in ("/v1/models", "/v1/chat/completions"):
+            response = await client.request(
+                "GET" if path.endswith("models") else "POST", path, json=CHAT, headers=headers
+            )
+            assert response.status_code == 401
+            assert _error(response)["type"] == "authentication_error"
