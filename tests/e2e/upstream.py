@@ -65,7 +65,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-        self.server.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        self.server.requests.append({"path": self.path, "headers": headers, "body": body})
         model = body.get("model", "")
         if self.path.endswith("/embeddings"):
             return self._embeddings(body)
