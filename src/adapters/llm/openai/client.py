@@ -47,15 +47,14 @@ class OpenAIProvider(LLMProvider):
         if not request.stream:
             request = dataclasses.replace(request, stream=True)
         limits = deployment.limits
-        timeout = httpx.Timeout(
-            limits.timeout, connect=limits.connect_timeout, read=limits.stream_timeout or limits.timeout
-        )
-        http_request = self._client.build_request(
+        http_request = httpx.Request(
             "POST",
             mapping.url(deployment, "/chat/completions"),
             content=_encode(mapping.chat_body(request, deployment)),
             headers=mapping.headers(deployment),
-            timeout=timeout,
+            extensions={
+                "timeout": mapping.timeouts(limits.timeout, limits.connect_timeout, limits.stream_timeout)
+            },
         )
         with transport_errors():
             response = await self._client.send(http_request, stream=True)
@@ -78,15 +77,18 @@ class OpenAIProvider(LLMProvider):
 
     async def _post(self, deployment: Deployment, path: str, body: dict[str, Any]) -> object:
         limits = deployment.limits
+        # A request built directly and sent skips httpx's per-call merging of client defaults.
+        http_request = httpx.Request(
+            "POST",
+            mapping.url(deployment, path),
+            content=_encode(body),
+            headers=mapping.headers(deployment),
+            extensions={"timeout": mapping.timeouts(limits.timeout, limits.connect_timeout, None)},
+        )
         with transport_errors():
             # httpx times each read, not the whole call; the outer timer bounds the whole call.
             async with asyncio.timeout(limits.timeout):
-                response = await self._client.post(
-                    mapping.url(deployment, path),
-                    content=_encode(body),
-                    headers=mapping.headers(deployment),
-                    timeout=httpx.Timeout(limits.timeout, connect=limits.connect_timeout),
-                )
+                response = await self._client.send(http_request)
         if not response.is_success:
             raise upstream_error(response.status_code, response.content, response.headers)
         payload = _decode(response.content)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
+
+import httpx
 
 from adapters.openai_format import chat_request_body, embedding_request_body
 from domain.completions import CompletionRequest
@@ -30,8 +33,20 @@ def embedding_body(request: EmbeddingRequest, deployment: Deployment) -> dict[st
     return embedding_request_body(request, model=deployment.upstream_model)
 
 
-def url(deployment: Deployment, path: str) -> str:
-    return (deployment.api_base or DEFAULT_API_BASE).rstrip("/") + path
+def url(deployment: Deployment, path: str) -> httpx.URL:
+    return _parsed_url(deployment.api_base or DEFAULT_API_BASE, path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_url(api_base: str, path: str) -> httpx.URL:
+    # Parsing a URL costs httpx more than the rest of building a request: do it once per upstream.
+    return httpx.URL(api_base.rstrip("/") + path)
+
+
+@functools.lru_cache(maxsize=1024)
+def timeouts(total: float, connect: float, read: float | None) -> dict[str, float]:
+    """httpx's per-request timeout extension."""
+    return {"connect": connect, "read": read or total, "write": total, "pool": total}
 
 
 def headers(deployment: Deployment) -> dict[str, str]:
