@@ -32,8 +32,13 @@ class Report:
     def __init__(self) -> None:
         self.ignored: list[str] = []
         self.warnings: list[str] = []
+        self._warned: set[str] = set()
 
     def warn(self, path: str, message: str) -> None:
+        """One warning per path: the first says what is wrong there, more would only repeat it."""
+        if path and path in self._warned:
+            return
+        self._warned.add(path)
         self.warnings.append(f"{path}: {message}" if path else message)
 
     def ignore(self, path: str) -> None:

@@ -27,6 +27,14 @@ from domain.errors import ConfigurationError
 _SECTIONS = ("model_list", "litellm_settings", "router_settings", "general_settings", "environment_variables")
 _FALLBACK_LISTS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks")
 _REDIS_CACHES = ("redis", "redis-semantic")
+# Validated today so that mistakes fail at startup, but acted on by parts of the gateway still to come
+# (routing, retries, cooldowns, limits, caching, persistence): a config that sets them hears so.
+_NOT_ACTED_ON_YET = {
+    "router_settings": frozenset(RouterSettings.model_fields) - {"timeout"},
+    "litellm_settings": frozenset({"num_retries", "cache", "cache_params", *_FALLBACK_LISTS}),
+    "general_settings": frozenset({"database_url", "max_parallel_requests"}),
+}
+_DEPLOYMENT_LIMITS_NOT_ACTED_ON_YET = ("rpm", "tpm", "max_parallel_requests")
 
 
 def load_config(source: str | Path | Mapping[str, Any] | None, environ: Mapping[str, str]) -> GatewayConfig:
@@ -160,6 +168,13 @@ def _check_entries(model_list: Any) -> None:
 
 def _report_unknown_keys(config: ConfigFile, report: Report) -> None:
     report.ignore_unknown("", config.model_extra, _SECTIONS)
+    for section, names in _NOT_ACTED_ON_YET.items():
+        for name in sorted(getattr(config, section).model_fields_set & names):
+            report.ignore(path_of(section, name))
+    for index, entry in enumerate(config.model_list):
+        for name in _DEPLOYMENT_LIMITS_NOT_ACTED_ON_YET:
+            if name in entry.litellm_params.model_fields_set:
+                report.ignore(path_of("model_list", index, "litellm_params", name))
     for name in ("litellm_settings", "router_settings", "general_settings"):
         section = getattr(config, name)
         report.ignore_unknown(name, section.model_extra, type(section).model_fields)
