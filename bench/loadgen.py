@@ -1,0 +1,434 @@
+"""A lean closed-loop HTTP/1.1 load generator (its own process; raw asyncio Protocols, uvloop when installed).
+
+`--concurrency` keep-alive connections each send a pre-built request, read the whole response (Content-Length,
+chunked, or until close), record the latency and send the next one at once, until `--duration` has passed.
+Everything runs in protocol callbacks: no coroutine, no header dict and no JSON parsing per request.
+Each response is checked cheaply (status 200, the expected shape; for streams the SSE event count and the
+terminating `data: [DONE]`), and the gateway's `x-*-overhead-duration-ms` header is collected when present.
+
+Prints one JSON object on stdout: requests, rps, latency percentiles (ms), time to the first body chunk for
+streams, errors, and this process's own CPU use (so one can see it is not the bottleneck).
+
+Run: python -m bench.loadgen --url http://127.0.0.1:4010 --scenario chat --concurrency 1 --duration 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import resource
+import sys
+import time
+from urllib.parse import urlsplit
+
+try:
+    import orjson
+
+    _loads = orjson.loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
+perf = time.perf_counter
+
+CHAT_BODY = {
+    "model": "bench-chat",
+    "messages": [
+        {"role": "system", "content": "You are a concise assistant. Answer in one sentence."},
+        {"role": "user", "content": "What is the capital of France, and which river runs through it?"},
+    ],
+    "temperature": 0.2,
+    "max_tokens": 64,
+}
+STREAM_BODY = {**CHAT_BODY, "stream": True, "stream_options": {"include_usage": True}}
+EMBED_TEXT = "The food was delicious and the waiter was friendly; we will certainly come back next week."
+
+
+class Scenario:
+    def __init__(self, name: str, path: str, body: dict, kind: str, marker: bytes, events: int = 0) -> None:
+        self.name = name
+        self.path = path
+        self.body = json.dumps(body, separators=(",", ":")).encode()
+        self.kind = kind  # "json" or "stream"
+        self.marker = marker  # bytes every good response body contains
+        self.events = events  # for streams: SSE events expected, [DONE] included
+
+
+SCENARIOS = {
+    "chat": Scenario("chat", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),
+    # 20 content chunks + the finish chunk + the usage chunk + [DONE] (see bench/mock_upstream.py)
+    "stream": Scenario("stream", "/v1/chat/completions", STREAM_BODY, "stream", b"[DONE]", events=23),
+    "embed": Scenario(
+        "embed",
+        "/v1/embeddings",
+        {"model": "bench-embed", "input": EMBED_TEXT, "encoding_format": "base64"},
+        "json",
+        b'"embedding"',
+    ),
+    "embed-float": Scenario(
+        "embed-float",
+        "/v1/embeddings",
+        {"model": "bench-embed", "input": EMBED_TEXT, "encoding_format": "float"},
+        "json",
+        b'"embedding"',
+    ),
+}
+
+
+def build_request(sc: Scenario, host: str, api_key: str) -> bytes:
+    head = (
+        f"POST {sc.path} HTTP/1.1\r\n"
+        f"Host: {host}\r\n"
+        "User-Agent: switchyard-bench/1.0\r\n"
+        f"Accept: {'text/event-stream' if sc.kind == 'stream' else 'application/json'}\r\n"
+        "Accept-Encoding: identity\r\n"
+        "Content-Type: application/json\r\n"
+        f"Authorization: Bearer {api_key}\r\n"
+        f"Content-Length: {len(sc.body)}\r\n"
+        "\r\n"
+    )
+    return head.encode() + sc.body
+
+
+HEAD, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE = range(4)
+
+
+class Conn(asyncio.Protocol):
+    """One keep-alive connection; sends the next request from the callback that completes the last one."""
+
+    def __init__(self, gen: Generator) -> None:
+        self.gen = gen
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.pos = 0
+        self.state = HEAD
+        self.busy = False
+        self.reset()
+
+    def reset(self) -> None:
+        self.status = 0
+        self.need = 0
+        self.keep_alive = True
+        self.parts: list[bytes] = []
+        self.t0 = 0.0
+        self.t_first = 0.0
+        self.overhead = -1.0
+
+    # --- asyncio callbacks -------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.busy:
+            if self.state == BODY_CLOSE:
+                self.parts.append(bytes(self.buf[self.pos :]))
+                self.finish()
+            else:
+                self.busy = False
+                self.gen.failed(self, "connection_lost" if exc is None else type(exc).__name__)
+        else:
+            self.gen.dropped(self)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.busy:
+            return
+        self.buf += data
+        self.parse()
+        if self.pos:
+            del self.buf[: self.pos]
+            self.pos = 0
+
+    # --- request / response ------------------------------------------------------------------------
+    def send(self, request: bytes) -> None:
+        self.reset()
+        self.busy = True
+        self.state = HEAD
+        self.t0 = perf()
+        self.transport.write(request)
+
+    def parse(self) -> None:
+        buf = self.buf
+        while self.busy:
+            state = self.state
+            if state == HEAD:
+                he = buf.find(b"\r\n\r\n", self.pos)
+                if he < 0:
+                    return
+                head = bytes(buf[self.pos : he]).lower()
+                self.pos = he + 4
+                try:
+                    self.status = int(head[9:12])
+                except ValueError:
+                    self.status = -1
+                if self.status in (100, 103):  # interim response: the real one follows
+                    continue
+                i = head.find(b"overhead-duration-ms:")
+                if i >= 0:
+                    j = head.find(b"\r\n", i)
+                    with contextlib.suppress(ValueError):
+                        self.overhead = float(head[i + 21 : j if j >= 0 else len(head)])
+                self.keep_alive = b"\r\nconnection: close" not in head and not head.startswith(b"http/1.0")
+                i = head.find(b"\r\ncontent-length:")
+                if i >= 0:
+                    j = head.find(b"\r\n", i + 17)
+                    self.need = int(head[i + 17 : j if j >= 0 else len(head)])
+                    self.state = BODY_LENGTH
+                elif b"\r\ntransfer-encoding: chunked" in head:
+                    self.state = BODY_CHUNKED
+                    self.need = -1
+                elif self.status in (204, 304):
+                    self.need = 0
+                    self.state = BODY_LENGTH
+                else:
+                    self.state = BODY_CLOSE
+                    self.keep_alive = False
+            elif state == BODY_LENGTH:
+                have = len(buf) - self.pos
+                if have and not self.t_first:
+                    self.t_first = perf()
+                if have < self.need:
+                    return
+                self.parts.append(bytes(buf[self.pos : self.pos + self.need]))
+                self.pos += self.need
+                self.finish()
+                return
+            elif state == BODY_CHUNKED:
+                if self.need < 0:  # expecting a chunk-size line
+                    eol = buf.find(b"\r\n", self.pos)
+                    if eol < 0:
+                        return
+                    size = int(bytes(buf[self.pos : eol]).split(b";", 1)[0], 16)
+                    self.pos = eol + 2
+                    if size == 0:
+                        self.state = -1  # trailers until the empty line
+                        continue
+                    self.need = size
+                if len(buf) - self.pos < self.need + 2:
+                    return
+                self.parts.append(bytes(buf[self.pos : self.pos + self.need]))
+                if not self.t_first:
+                    self.t_first = perf()
+                self.pos += self.need + 2
+                self.need = -1
+            elif state == -1:
+                eol = buf.find(b"\r\n", self.pos)
+                if eol < 0:
+                    return
+                done = eol == self.pos
+                self.pos = eol + 2
+                if done:
+                    self.finish()
+                    return
+            else:  # BODY_CLOSE: everything until the server closes
+                if len(buf) > self.pos and not self.t_first:
+                    self.t_first = perf()
+                return
+
+    def finish(self) -> None:
+        t1 = perf()
+        self.busy = False
+        body = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+        self.gen.completed(self, t1, body)
+
+
+class Generator:
+    def __init__(self, args: argparse.Namespace) -> None:
+        url = urlsplit(args.url)
+        self.host = url.hostname or "127.0.0.1"
+        self.port = url.port or 80
+        self.scenario = SCENARIOS[args.scenario]
+        self.request = build_request(self.scenario, f"{self.host}:{self.port}", args.api_key)
+        self.concurrency = args.concurrency
+        self.duration = args.duration
+        self.loop = asyncio.get_running_loop()
+        self.latencies: list[float] = []
+        self.first_chunk: list[float] = []
+        self.overheads: list[float] = []
+        self.errors: dict[str, int] = {}
+        self.invalid = 0
+        self.responses = 0
+        self.sample: str | None = None
+        self.checked_json = False
+        self.deadline = 0.0
+        self.t_last = 0.0
+        self.active = 0
+        self.done = self.loop.create_future()
+
+    async def connect(self) -> Conn:
+        _, conn = await self.loop.create_connection(lambda: Conn(self), self.host, self.port)
+        return conn  # type: ignore[return-value]
+
+    async def run(self) -> float:
+        conns = await asyncio.gather(*(self.connect() for _ in range(self.concurrency)))
+        self.active = len(conns)
+        t_start = perf()
+        self.deadline = t_start + self.duration
+        for c in conns:
+            c.send(self.request)
+        try:
+            await asyncio.wait_for(asyncio.shield(self.done), self.duration + 30.0)
+        except TimeoutError:
+            self.errors["timeout"] = self.errors.get("timeout", 0) + self.active
+        return t_start
+
+    def _retire(self, conn: Conn) -> None:
+        self.active -= 1
+        if conn.transport is not None:
+            conn.transport.close()
+        if self.active == 0 and not self.done.done():
+            self.done.set_result(None)
+
+    def completed(self, conn: Conn, t1: float, body: bytes) -> None:
+        sc = self.scenario
+        self.responses += 1
+        ok = conn.status == 200
+        if not ok:
+            key = f"http_{conn.status}"
+            self.errors[key] = self.errors.get(key, 0) + 1
+            if self.sample is None:
+                self.sample = body[:500].decode(errors="replace")
+        else:
+            valid = sc.marker in body
+            if valid and sc.kind == "stream":
+                valid = body.count(b"data:") == sc.events and b"[DONE]" in body[-32:]
+            elif valid and not self.checked_json:
+                self.checked_json = True
+                try:
+                    _loads(body)
+                except ValueError:
+                    valid = False
+            if not valid:
+                self.invalid += 1
+                if self.sample is None and sc.kind == "stream":
+                    events = body.count(b"data:")
+                    tail = body[-600:].decode(errors="replace")
+                    self.sample = f"{events} SSE events (expected {sc.events}); body ends: {tail}"
+                elif self.sample is None:
+                    self.sample = body[:800].decode(errors="replace")
+            self.latencies.append((t1 - conn.t0) * 1000.0)
+            if sc.kind == "stream" and conn.t_first:
+                self.first_chunk.append((conn.t_first - conn.t0) * 1000.0)
+            if conn.overhead >= 0:
+                self.overheads.append(conn.overhead)
+        self.t_last = t1
+        if t1 >= self.deadline:
+            self._retire(conn)
+        elif conn.keep_alive and conn.transport is not None:
+            conn.send(self.request)
+        else:
+            if conn.transport is not None:
+                conn.transport.close()
+            conn.transport = None
+            self.loop.create_task(self.replace())
+
+    def failed(self, conn: Conn, reason: str) -> None:
+        self.errors[reason] = self.errors.get(reason, 0) + 1
+        if perf() >= self.deadline:
+            self._retire(conn)
+        else:
+            self.loop.create_task(self.replace(0.01))
+
+    def dropped(self, conn: Conn) -> None:
+        """An idle connection closed by the server (keep-alive timeout): nothing was lost."""
+
+    async def replace(self, delay: float = 0.0) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        while perf() < self.deadline:
+            try:
+                conn = await self.connect()
+            except OSError as exc:
+                key = f"connect_{type(exc).__name__}"
+                self.errors[key] = self.errors.get(key, 0) + 1
+                await asyncio.sleep(0.05)
+                continue
+            conn.send(self.request)
+            return
+        self.active -= 1
+        if self.active == 0 and not self.done.done():
+            self.done.set_result(None)
+
+
+def summarize(values: list[float]) -> dict | None:
+    if not values:
+        return None
+    s = sorted(values)
+    n = len(s)
+
+    def pct(p: float) -> float:
+        return round(s[min(n - 1, max(0, math.ceil(p / 100.0 * n) - 1))], 4)
+
+    return {
+        "n": n,
+        "mean": round(sum(s) / n, 4),
+        "min": round(s[0], 4),
+        "p50": pct(50),
+        "p90": pct(90),
+        "p99": pct(99),
+        "p999": pct(99.9),
+        "max": round(s[-1], 4),
+    }
+
+
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+async def amain(args: argparse.Namespace) -> dict:
+    gen = Generator(args)
+    cpu0 = _cpu()
+    t_start = await gen.run()
+    cpu = _cpu() - cpu0
+    wall = max(1e-9, (gen.t_last or perf()) - t_start)
+    n = len(gen.latencies)
+    return {
+        "scenario": args.scenario,
+        "url": args.url,
+        "concurrency": args.concurrency,
+        "duration_s": round(wall, 3),
+        "requests": n,
+        "responses": gen.responses,
+        "rps": round(n / wall, 1),
+        "latency_ms": summarize(gen.latencies),
+        "first_chunk_ms": summarize(gen.first_chunk),
+        "overhead_header_ms": summarize(gen.overheads),
+        "errors": gen.errors,
+        "invalid": gen.invalid,
+        "sample": gen.sample,
+        "loadgen_cpu_s": round(cpu, 3),
+        "loadgen_cpu_util": round(cpu / wall, 3),
+        "loadgen_cpu_us_per_request": round(cpu / n * 1e6, 1) if n else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    p.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:4010")
+    p.add_argument("--scenario", choices=sorted(SCENARIOS), default="chat")
+    p.add_argument("--concurrency", type=int, default=1)
+    p.add_argument("--duration", type=float, default=5.0, help="seconds to keep sending")
+    p.add_argument("--api-key", default="sk-bench-master")
+    p.add_argument("--cpu", type=int, action="append", help="pin to this CPU (repeatable)")
+    args = p.parse_args(argv)
+    if args.cpu:
+        os.sched_setaffinity(0, set(args.cpu))
+    import gc
+
+    gc.disable()  # nothing here makes cycles; keep collector pauses out of the latencies
+    try:
+        import uvloop
+    except ImportError:
+        result = asyncio.run(amain(args))
+    else:
+        result = uvloop.run(amain(args)) if hasattr(uvloop, "run") else asyncio.run(amain(args))
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

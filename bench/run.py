@@ -1,0 +1,691 @@
+"""Switchyard benchmark: `make bench` or `.venv/bin/python -m bench.run [--duration S] [--gateway-cmd CMD]`.
+
+Starts bench/mock_upstream.py, measures it directly with bench/loadgen.py, starts the gateway against it,
+measures the gateway, prints a table with a pass/fail column against the performance budget and writes
+bench/results/latest.json. See bench/README.md for what each number means and how it is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import select
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+HOST = "127.0.0.1"
+
+DEFAULT_SWITCHYARD = Path(sys.executable).parent / "switchyard"
+DEFAULT_GATEWAY_CMD = (
+    f"{DEFAULT_SWITCHYARD if DEFAULT_SWITCHYARD.exists() else 'switchyard'} serve "
+    "--config {config} --host {host} --port {port} --workers 1"
+)
+SCENARIO_LABELS = {
+    "chat": "chat (non-stream)",
+    "stream": "chat stream (20 chunks)",
+    "embed": "embeddings (base64)",
+    "embed-float": "embeddings (float)",
+}
+
+# The performance budget: (check name, unit, limit, "<=" or ">=").
+BUDGET_OVERHEAD_P50_MS = 1.0
+BUDGET_CPU_MS = {"chat": 1.0, "stream": 2.0}
+BUDGET_RPS = {"chat": 1000.0}
+BUDGET_RSS_MB = 100.0
+BUDGET_STARTUP_S = 1.5
+
+
+# --- /proc helpers ---------------------------------------------------------------------------------
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data[data.rfind(b")") + 2 :].decode().split()  # fields from `state` (field 3) on
+
+
+def process_tree(root: int) -> list[int]:
+    """root and all its descendants (uvicorn workers, multiprocessing helpers...)."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        fields = _stat_fields(int(name))
+        if fields:
+            children.setdefault(int(fields[1]), []).append(int(name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime (all threads) summed over the processes, from /proc/<pid>/stat."""
+    ticks = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields:
+            ticks += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+    return ticks / CLK_TCK
+
+
+def _status_kb(pid: int, key: str, path: str = "status") -> int:
+    try:
+        with open(f"/proc/{pid}/{path}") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def memory_mb(root: int) -> dict:
+    pids = process_tree(root)
+    rss = sum(_status_kb(p, "VmRSS:") for p in pids)
+    pss = sum(_status_kb(p, "Pss:", "smaps_rollup") for p in pids)
+    return {
+        "rss_mb": round(rss / 1024, 1),
+        "pss_mb": round(pss / 1024, 1) if pss else None,
+        "processes": len(pids),
+    }
+
+
+# --- processes ---------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _pin(cpus: set[int] | None):  # type: ignore[no-untyped-def]
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """SIGTERM the process group we created for proc (start_new_session), SIGKILL it if it lingers."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def start_mock(port: int, cpus: set[int] | None, log: Path) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.mock_upstream", "--host", HOST, "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=open(log, "w"),  # noqa: SIM115 - the child owns it
+        preexec_fn=_pin(cpus),
+        start_new_session=True,
+    )
+    ready, _, _ = select.select([proc.stdout], [], [], 15)
+    line = proc.stdout.readline().decode() if ready else ""
+    if not line.startswith("READY"):
+        stop_process(proc)
+        raise SystemExit(f"mock upstream did not start; see {log}")
+    return proc, int(line.split()[1])
+
+
+def http_get(port: int, path: str, timeout: float = 1.0) -> tuple[int, bytes]:
+    with socket.create_connection((HOST, port), timeout=timeout) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    status = int(data[9:12]) if data.startswith(b"HTTP/") else 0
+    return status, data.partition(b"\r\n\r\n")[2]
+
+
+def start_gateway(
+    cmd: list[str], port: int, health: str, cpus: set[int] | None, log: IO, timeout: float
+) -> tuple[subprocess.Popen, float]:
+    """Launch and poll `health` every 5 ms; seconds from launch to the first 200."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_pin(cpus), start_new_session=True
+    )
+    while True:
+        try:
+            status, _ = http_get(port, health, timeout=2.0)
+            if status == 200:
+                return proc, time.perf_counter() - t0
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"gateway exited with code {proc.returncode} before it was healthy")
+        if time.perf_counter() - t0 > timeout:
+            stop_process(proc)
+            raise RuntimeError(f"gateway not healthy after {timeout:.0f}s")
+        time.sleep(0.005)
+
+
+def upstream_requests(port: int) -> int | None:
+    try:
+        status, body = http_get(port, "/__stats")
+        return json.loads(body)["requests"] if status == 200 else None
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+# --- CPU speed probe ---------------------------------------------------------------------------------
+_PROBE_DOC = {
+    "model": "bench-chat",
+    "messages": [{"role": "user", "content": "What is the capital of France? " * 4}] * 4,
+    "temperature": 0.2,
+    "choices": [{"index": i, "delta": {"content": "token"}, "finish_reason": None} for i in range(8)],
+}
+
+
+def speed_probe(cpus: set[int] | None) -> float:
+    """ms for a fixed pure-Python workload (JSON round trips) on `cpus`, best of 5.
+
+    A shared or throttled host makes the gateway slower without any change in its code; this number moves
+    with it, so runs (and phases within a run) can be compared for the speed of the CPU they had.
+    """
+    before = os.sched_getaffinity(0)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        best = float("inf")
+        for _ in range(5):
+            t = time.perf_counter()
+            for _ in range(200):
+                json.loads(json.dumps(_PROBE_DOC))
+            best = min(best, time.perf_counter() - t)
+    finally:
+        os.sched_setaffinity(0, before)
+    return round(best * 1000, 3)
+
+
+# --- load ---------------------------------------------------------------------------------------------
+class Load:
+    def __init__(
+        self, args: argparse.Namespace, cpus: set[int] | None, gw_cpus: set[int] | None, mock_pid: int
+    ) -> None:
+        self.args = args
+        self.cpus = cpus
+        self.gw_cpus = gw_cpus
+        self.mock_pid = mock_pid
+
+    def loadgen(self, port: int, scenario: str, concurrency: int, duration: float) -> dict:
+        cmd = [
+            sys.executable, "-m", "bench.loadgen", "--url", f"http://{HOST}:{port}", "--scenario", scenario,
+            "--concurrency", str(concurrency), "--duration", str(duration), "--api-key", self.args.api_key,
+        ]  # fmt: skip
+        try:
+            out = subprocess.run(
+                cmd,
+                cwd=ROOT,
+                capture_output=True,
+                timeout=duration + 90,
+                preexec_fn=_pin(self.cpus),
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return {"requests": 0, "responses": 0, "errors": {"loadgen_timeout": 1}, "latency_ms": None}
+        if out.returncode != 0:
+            err = out.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+            return {"requests": 0, "responses": 0, "errors": {f"loadgen: {err[0]}": 1}, "latency_ms": None}
+        return json.loads(out.stdout)
+
+    def phase(
+        self,
+        port: int,
+        scenario: str,
+        concurrency: int,
+        duration: float,
+        server_pid: int | None,
+        label: str | None = None,
+    ) -> dict:
+        """Warm up, then one measured run; CPU of the server tree and of the mock over the measured run."""
+        probe = speed_probe(self.gw_cpus)
+        if self.args.warmup > 0:
+            self.loadgen(port, scenario, concurrency, self.args.warmup)
+        pids = process_tree(server_pid) if server_pid else []
+        up0 = upstream_requests(self.args.upstream_port_actual)
+        cpu0, mock0 = cpu_seconds(pids), cpu_seconds([self.mock_pid])
+        res = self.loadgen(port, scenario, concurrency, duration)
+        cpu1, mock1 = cpu_seconds(pids), cpu_seconds([self.mock_pid])
+        up1 = upstream_requests(self.args.upstream_port_actual)
+        res["speed_probe_ms"] = probe
+        n = res.get("requests") or 0  # successful responses: a gateway failing fast gets no credit
+        wall = res.get("duration_s") or 0
+        if n:
+            res["mock_cpu_us_per_request"] = round((mock1 - mock0) / n * 1e6, 1)
+            res["mock_cpu_util"] = round((mock1 - mock0) / wall, 3) if wall else None
+            if server_pid:
+                res["server_cpu_ms_per_request"] = round((cpu1 - cpu0) / n * 1000, 3)
+                res["server_cpu_util"] = round((cpu1 - cpu0) / wall, 3) if wall else None
+            if server_pid and up0 is not None and up1 is not None:
+                res["upstream_calls_per_request"] = round((up1 - up0) / n, 3)
+        _progress(res, scenario, concurrency, label or ("gateway" if server_pid else "direct"))
+        return res
+
+
+def _progress(res: dict, scenario: str, concurrency: int, target: str) -> None:
+    lat = res.get("latency_ms") or {}
+    extra = ""
+    if "server_cpu_ms_per_request" in res:
+        extra = f"  cpu {res['server_cpu_ms_per_request']:.3f} ms/req"
+    bad = sum((res.get("errors") or {}).values()) + (res.get("invalid") or 0)
+    print(
+        f"  {target:7} {scenario:11} c={concurrency:<3} {res.get('requests', 0):>7} req "
+        f"{res.get('rps', 0):>9.1f} rps  p50 {lat.get('p50', float('nan')):8.3f} ms  "
+        f"p99 {lat.get('p99', float('nan')):8.3f} ms{extra}" + (f"  ERRORS {bad}" if bad else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+# --- report -------------------------------------------------------------------------------------------
+def _get(d: dict | None, *keys: str) -> float | None:
+    for k in keys:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(k)
+    return d if isinstance(d, int | float) else None
+
+
+def _sub(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else round(a - b, 4)
+
+
+def _fmt(v: float | None, digits: int = 3) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        cells = zip(r, widths, strict=True)
+        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(cells))
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def build_checks(result: dict) -> list[dict]:
+    checks: list[dict] = []
+    gw = result.get("gateway") or {}
+
+    def check(name: str, value: float | None, limit: float, op: str, unit: str) -> None:
+        ok = None if value is None else (value <= limit if op == "<=" else value >= limit)
+        checks.append({"check": name, "value": value, "budget": f"{op} {limit:g} {unit}", "pass": ok})
+
+    if gw and not gw.get("error"):
+        check("startup to healthy (median)", gw.get("startup_s_median"), BUDGET_STARTUP_S, "<=", "s")
+        check("RSS after start", _get(gw, "memory_after_start", "rss_mb"), BUDGET_RSS_MB, "<=", "MB")
+        check("RSS after load", _get(gw, "memory_after_load", "rss_mb"), BUDGET_RSS_MB, "<=", "MB")
+    for sc, ov in (result.get("overhead") or {}).items():
+        check(f"overhead p50, {SCENARIO_LABELS[sc]}", ov.get("p50_ms"), BUDGET_OVERHEAD_P50_MS, "<=", "ms")
+    for sc, per in (gw.get("scenarios") or {}).items():
+        c = f"c{result['options']['concurrency']}"
+        if sc in BUDGET_CPU_MS:
+            cpu = _get(per, c, "server_cpu_ms_per_request")
+            check(f"gateway CPU per request, {SCENARIO_LABELS[sc]}", cpu, BUDGET_CPU_MS[sc], "<=", "ms")
+        if sc in BUDGET_RPS:
+            check(f"throughput at {c.replace('c', 'concurrency ')}, {SCENARIO_LABELS[sc]}",
+                  _get(per, c, "rps"), BUDGET_RPS[sc], ">=", "req/s")  # fmt: skip
+    bad = 0
+    for per in (gw.get("scenarios") or {}).values():
+        for res in per.values():
+            bad += sum((res.get("errors") or {}).values()) + (res.get("invalid") or 0)
+    if gw.get("scenarios"):
+        checks.append({"check": "gateway responses all 200 and well-formed", "value": bad, "budget": "0 bad",
+                       "pass": bad == 0})  # fmt: skip
+    return checks
+
+
+def render(result: dict) -> str:
+    opts = result["options"]
+    c = f"c{opts['concurrency']}"
+    direct = result["direct"]
+    gw = result.get("gateway") or {}
+    gws = gw.get("scenarios") or {}
+    out = []
+    m = result["meta"]
+    out.append(
+        f"Switchyard benchmark  {m['time']}  commit {m.get('commit') or '?'}  {m['cpu_model']} x{m['cpus']}\n"
+        f"gateway: {'(not run: --direct-only)' if opts['direct_only'] else opts['gateway_cmd']}\n"
+        f"pinning: {opts['pinning']}\n"
+        f"phases: {opts['duration']:g}s measured after {opts['warmup']:g}s warm-up;  CPU speed probe "
+        f"{_get(result, 'speed_probe_ms', 'median')} ms (median; lower is a faster CPU, compare across runs)"
+    )
+    rows = []
+    for sc in opts["scenarios"]:
+        d1, dc = direct[sc].get("c1"), direct[sc].get(c)
+        g1, gc = (gws.get(sc) or {}).get("c1"), (gws.get(sc) or {}).get(c)
+        ov = (result.get("overhead") or {}).get(sc) or {}
+        rows.append([
+            SCENARIO_LABELS[sc],
+            f"{_fmt(_get(d1, 'latency_ms', 'p50'))} / {_fmt(_get(d1, 'latency_ms', 'p99'))}",
+            f"{_fmt(_get(g1, 'latency_ms', 'p50'))} / {_fmt(_get(g1, 'latency_ms', 'p99'))}",
+            f"{_fmt(ov.get('p50_ms'))} / {_fmt(ov.get('p99_ms'))}",
+            _fmt(_get(g1, "overhead_header_ms", "p50")),
+            _fmt(_get(gc, "rps"), 0),
+            _fmt(_get(dc, "rps"), 0),
+            f"{_fmt(_get(gc, 'server_cpu_ms_per_request'))} / {_fmt(_get(g1, 'server_cpu_ms_per_request'))}",
+        ])  # fmt: skip
+    out.append(
+        "\nLatency in ms at concurrency 1 (p50 / p99); throughput at concurrency " + str(opts["concurrency"])
+    )
+    out.append(table(rows, [
+        "scenario", "direct p50/p99", "gateway p50/p99", "overhead p50/p99", "hdr overhead p50",
+        f"gw req/s {c}", f"direct req/s {c}", f"gw CPU ms/req {c} / c1",
+    ]))  # fmt: skip
+    streams = [sc for sc in opts["scenarios"] if sc == "stream"]
+    for sc in streams:
+        d1, g1 = direct[sc].get("c1"), (gws.get(sc) or {}).get("c1")
+        out.append(
+            f"stream first chunk p50: direct {_fmt(_get(d1, 'first_chunk_ms', 'p50'))} ms, "
+            f"gateway {_fmt(_get(g1, 'first_chunk_ms', 'p50'))} ms"
+        )
+    floor = result.get("hop_floor")
+    if floor and "chat" in direct:
+        f50, f99 = _get(floor, "latency_ms", "p50"), _get(floor, "latency_ms", "p99")
+        d1 = direct["chat"].get("c1")
+        out.append(
+            f"hop floor (chat c=1, loadgen -> a mock on the gateway's CPU): "
+            f"p50 {_fmt(f50)} / p99 {_fmt(f99)} ms, i.e. {_fmt(_sub(f50, _get(d1, 'latency_ms', 'p50')))} / "
+            f"{_fmt(_sub(f99, _get(d1, 'latency_ms', 'p99')))} ms of overhead is the cross-core hop itself"
+        )
+    if gw.get("error"):
+        out.append(f"\nGATEWAY NOT MEASURED: {gw['error']}")
+    elif gw:
+        ms, ml = gw.get("memory_after_start") or {}, gw.get("memory_after_load") or {}
+        out.append(
+            f"\nstartup to healthy: {_fmt(gw.get('startup_s_median'))} s median of "
+            f"{[round(x, 3) for x in gw.get('startup_s', [])]}\n"
+            f"memory (gateway tree, {ms.get('processes')} process(es)): "
+            f"RSS {ms.get('rss_mb')} MB after start, "
+            f"{ml.get('rss_mb')} MB after load (PSS {ms.get('pss_mb')} / {ml.get('pss_mb')} MB)"
+        )
+        load_side = []
+        for sc in opts["scenarios"]:
+            r = (gws.get(sc) or {}).get(c) or {}
+            load_side.append(
+                f"{sc}: loadgen {_fmt(r.get('loadgen_cpu_util'), 2)} + mock {_fmt(r.get('mock_cpu_util'), 2)}"
+                f" cores, gateway {_fmt(r.get('server_cpu_util'), 2)} cores"
+                + (f", upstream calls/request {r.get('upstream_calls_per_request')}"
+                   if r.get("upstream_calls_per_request") not in (None, 1.0) else "")
+            )  # fmt: skip
+        out.append(f"CPU used at {c} (load side shares one core):  " + ";  ".join(load_side))
+    for sc in opts["scenarios"]:
+        for target, per in (("direct", direct.get(sc)), ("gateway", gws.get(sc))):
+            for conc, res in (per or {}).items():
+                if not isinstance(res, dict) or "latency_ms" not in res:
+                    continue
+                bad = dict(res.get("errors") or {})
+                if res.get("invalid"):
+                    bad["malformed"] = res["invalid"]
+                if bad:
+                    sample = (res.get("sample") or "").replace("\n", " ")[:300]
+                    out.append(f"ERRORS {target} {sc} {conc}: {bad}  first bad body: {sample}")
+    for w in result.get("warnings", []):
+        out.append(f"WARNING: {w}")
+    checks = result.get("checks") or []
+    if checks:
+        out.append("\nBudget")
+        rows = [
+            [ch["check"], _fmt(ch["value"]) if isinstance(ch["value"], float) else str(ch["value"]),
+             ch["budget"], {True: "PASS", False: "FAIL", None: "n/a"}[ch["pass"]]]
+            for ch in checks
+        ]  # fmt: skip
+        out.append(table(rows, ["check", "measured", "budget", "result"]))
+    return "\n".join(out)
+
+
+def _meta() -> dict:
+    cpu_model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu_model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+
+    def git(*a: str) -> str | None:
+        try:
+            return subprocess.run(
+                ["git", *a], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if commit and git("status", "--porcelain", "--untracked-files=no"):
+        commit += "+dirty"
+    return {
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "commit": commit,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_model": cpu_model,
+        "cpus": os.cpu_count(),
+        "clk_tck": CLK_TCK,
+    }
+
+
+def _cpus(spec: str | None) -> set[int] | None:
+    return {int(x) for x in spec.split(",")} if spec else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n", 1)[0])
+    p.add_argument("--duration", type=float, default=5.0, help="seconds of each measured phase (default 5)")
+    p.add_argument(
+        "--warmup", type=float, default=1.0, help="seconds of warm-up before each phase (default 1)"
+    )
+    p.add_argument("--gateway-cmd", default=DEFAULT_GATEWAY_CMD,
+                   help="command that starts the gateway; {config} {host} {port} are filled in "
+                        "(e.g. 'litellm --config {config} --host {host} --port {port}')")  # fmt: skip
+    p.add_argument("--health-path", default="/health/liveliness")
+    p.add_argument("--json", default=str(RESULTS / "latest.json"), help="where to write the results")
+    p.add_argument(
+        "--config", default=str(BENCH / "config.yaml"), help="config template (upstream port rewritten)"
+    )
+    p.add_argument(
+        "--scenarios", default="chat,stream,embed", help=f"comma list of {','.join(SCENARIO_LABELS)}"
+    )
+    p.add_argument("--concurrency", type=int, default=32, help="concurrency of the throughput phases")
+    p.add_argument(
+        "--startup-runs", type=int, default=3, help="gateway launches timed (the last one is measured)"
+    )
+    p.add_argument("--startup-timeout", type=float, default=60.0)
+    p.add_argument("--api-key", default="sk-bench-master")
+    p.add_argument("--gateway-port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--upstream-port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--gateway-cpus", help="CPUs for the gateway (default: 0 when the machine has 2+ CPUs)")
+    p.add_argument("--load-cpus", help="CPUs for loadgen + mock upstream (default: all the others)")
+    p.add_argument("--no-pin", action="store_true", help="do not pin CPU affinity")
+    p.add_argument(
+        "--direct-only", action="store_true", help="measure the mock upstream directly, no gateway"
+    )
+    p.add_argument("--strict", action="store_true", help="exit 1 when a budget check fails")
+    args = p.parse_args(argv)
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    for s in scenarios:
+        if s not in SCENARIO_LABELS:
+            p.error(f"unknown scenario {s!r}")
+
+    ncpu = len(os.sched_getaffinity(0))
+    gw_cpus = load_cpus = None
+    if not args.no_pin and ncpu >= 2:
+        allowed = sorted(os.sched_getaffinity(0))
+        gw_cpus = _cpus(args.gateway_cpus) or {allowed[0]}
+        load_cpus = _cpus(args.load_cpus) or (set(allowed) - gw_cpus) or set(allowed)
+        os.sched_setaffinity(0, load_cpus)
+    pinning = (
+        f"gateway on CPU {sorted(gw_cpus)}, loadgen + mock on CPU {sorted(load_cpus)}" if gw_cpus else "none"
+    )
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result: dict = {
+        "meta": _meta(),
+        "options": {
+            "duration": args.duration,
+            "warmup": args.warmup,
+            "concurrency": args.concurrency,
+            "scenarios": scenarios,
+            "gateway_cmd": args.gateway_cmd,
+            "pinning": pinning,
+            "direct_only": args.direct_only,
+        },
+        "direct": {},
+        "warnings": [],
+    }
+    c = f"c{args.concurrency}"
+    mock, gateway = None, None
+    gw_log = open(RESULTS / "gateway.log", "w")  # noqa: SIM115
+    try:
+        mock, up_port = start_mock(args.upstream_port, load_cpus, RESULTS / "mock_upstream.log")
+        args.upstream_port_actual = up_port
+        load = Load(args, load_cpus, gw_cpus, mock.pid)
+        print(f"mock upstream on :{up_port} (pid {mock.pid}); {pinning}", file=sys.stderr)
+
+        for sc in scenarios:
+            result["direct"][sc] = {
+                "c1": load.phase(up_port, sc, 1, args.duration, None),
+                c: load.phase(up_port, sc, args.concurrency, max(1.0, args.duration / 2), None),
+            }
+        if gw_cpus and not args.direct_only:
+            # The cost of the extra hop alone: loadgen -> a second mock on the gateway's core, chat at c=1.
+            floor_mock, floor_port = start_mock(0, gw_cpus, RESULTS / "mock_floor.log")
+            try:
+                result["hop_floor"] = load.phase(
+                    floor_port, "chat", 1, min(3.0, args.duration), None, "floor"
+                )
+            finally:
+                stop_process(floor_mock)
+
+        if not args.direct_only:
+            gw: dict = {"scenarios": {}}
+            result["gateway"] = gw
+            port = args.gateway_port or free_port()
+            template = Path(args.config).read_text()
+            config = RESULTS / "config.yaml"
+            config.write_text(re.sub(r"(api_base:\s*https?://[^:/\s]+:)\d+", rf"\g<1>{up_port}", template))
+            cmd = shlex.split(args.gateway_cmd.format(config=config, host=HOST, port=port))
+            for db in RESULTS.glob("*.db*"):  # a fresh default SQLite file beside the config each run
+                db.unlink()
+            try:
+                times = []
+                for i in range(max(1, args.startup_runs)):
+                    gw_log.write(f"===== launch {i + 1}: {shlex.join(cmd)}\n")
+                    gw_log.flush()
+                    gateway, secs = start_gateway(cmd, port, args.health_path, gw_cpus, gw_log,
+                                                  args.startup_timeout)  # fmt: skip
+                    times.append(secs)
+                    print(f"gateway healthy in {secs:.3f} s (pid {gateway.pid})", file=sys.stderr, flush=True)
+                    if i < args.startup_runs - 1:
+                        stop_process(gateway)
+                        gateway = None
+                        time.sleep(0.3)
+                gw["startup_s"] = [round(t, 4) for t in times]
+                gw["startup_s_median"] = round(statistics.median(times), 4)
+                time.sleep(0.5)
+                gw["memory_after_start"] = memory_mb(gateway.pid)
+                for sc in scenarios:
+                    gw["scenarios"][sc] = {
+                        "c1": load.phase(port, sc, 1, args.duration, gateway.pid),
+                        c: load.phase(port, sc, args.concurrency, args.duration, gateway.pid),
+                    }
+                    gw["scenarios"][sc]["memory_after"] = memory_mb(gateway.pid)
+                gw["memory_after_load"] = memory_mb(gateway.pid)
+            except RuntimeError as exc:
+                gw["error"] = f"{exc} (see {RESULTS / 'gateway.log'})"
+                print(f"gateway: {gw['error']}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if gateway is not None:
+            stop_process(gateway)
+        if mock is not None:
+            stop_process(mock)
+        gw_log.close()
+
+    overhead = {}
+    for sc in scenarios:
+        d1 = result["direct"][sc]["c1"]
+        g1 = ((result.get("gateway") or {}).get("scenarios") or {}).get(sc, {}).get("c1")
+        if g1:
+            overhead[sc] = {
+                "p50_ms": _sub(_get(g1, "latency_ms", "p50"), _get(d1, "latency_ms", "p50")),
+                "p99_ms": _sub(_get(g1, "latency_ms", "p99"), _get(d1, "latency_ms", "p99")),
+                "mean_ms": _sub(_get(g1, "latency_ms", "mean"), _get(d1, "latency_ms", "mean")),
+                "first_chunk_p50_ms": _sub(
+                    _get(g1, "first_chunk_ms", "p50"), _get(d1, "first_chunk_ms", "p50")
+                ),
+                "self_reported_p50_ms": _get(g1, "overhead_header_ms", "p50"),
+            }
+    result["overhead"] = overhead
+    for sc, per in ((result.get("gateway") or {}).get("scenarios") or {}).items():
+        r = per.get(c) or {}
+        side = (r.get("loadgen_cpu_util") or 0) + (r.get("mock_cpu_util") or 0)
+        if side > 0.8 * max(1, len(load_cpus or ())):
+            result["warnings"].append(
+                f"{sc} at {c}: loadgen + mock used {side:.2f} cores; the load side may limit the throughput"
+            )
+    probes = [
+        r["speed_probe_ms"]
+        for per in (result["direct"], (result.get("gateway") or {}).get("scenarios") or {})
+        for phases in per.values()
+        for r in phases.values()
+        if isinstance(r, dict) and r.get("speed_probe_ms")
+    ]
+    if probes:
+        result["speed_probe_ms"] = {
+            "min": min(probes),
+            "median": statistics.median(probes),
+            "max": max(probes),
+        }
+        if max(probes) > 1.2 * min(probes):
+            result["warnings"].append(
+                f"the CPU speed probe varied from {min(probes)} to {max(probes)} ms during the run: the host "
+                "was busy or throttled for part of it; re-run before trusting a difference"
+            )
+    result["checks"] = build_checks(result)
+    checked = [ch["pass"] for ch in result["checks"] if ch["pass"] is not None]
+    result["pass"] = bool(checked) and all(checked)
+
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    print(render(result))
+    print(f"\nresults: {args.json}")
+    return 1 if args.strict and not result["pass"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
