@@ -20,6 +20,7 @@ from adapters.http.app import create_app
 from adapters.llm.aiohttp_transport import AiohttpTransport
 from adapters.llm.mock.client import MockProvider
 from adapters.llm.openai.client import OpenAIProvider
+from adapters.llm.upstream_client import UpstreamClient
 from adapters.telemetry import NoopTelemetry
 from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
 from application.catalog import ModelCatalog
@@ -48,7 +49,7 @@ def upstream_key(deployment: Deployment) -> str:
 def new_upstream_client() -> httpx.AsyncClient:
     # Timeouts are set per call from each deployment's limits; the pool stays warm between calls.
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=256, keepalive_expiry=30.0)
-    return httpx.AsyncClient(
+    return UpstreamClient(
         transport=AiohttpTransport(limits),
         timeout=httpx.Timeout(600.0, connect=10.0),
         follow_redirects=False,

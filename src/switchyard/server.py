@@ -9,9 +9,9 @@ import sys
 from collections.abc import Mapping
 
 import structlog
-from adapters.config.loader import GatewayConfig, load_config
 from litestar import Litestar
 
+from adapters.config.loader import GatewayConfig, load_config
 from bootstrap import build_container, create_http_app, unwired_providers
 from domain.errors import ConfigurationError
 
@@ -21,6 +21,9 @@ _log = structlog.get_logger("switchyard")
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(message)s", stream=sys.stderr)
+    # httpx logs every upstream call at INFO: a line per request is a cost on the hot path, not a log.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         cache_logger_on_first_use=True,

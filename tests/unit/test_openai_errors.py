@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from adapters.llm.openai.errors import retry_after, transport_error, upstream_error
-from adapters.llm.openai.sse import sse_events
 from domain import errors
 
 
@@ -163,33 +161,6 @@ def test_an_integer_code_is_rendered_as_a_string() -> None:
 )
 def test_transport_failures_map_by_meaning(exc: Exception, kind: type[errors.SwitchyardError]) -> None:
     assert type(transport_error(exc)) is kind
-
-
-async def _lines(*lines: str) -> AsyncIterator[str]:
-    for line in lines:
-        yield line
-
-
-async def _events(*lines: str) -> list[tuple[str, str]]:
-    return [event async for event in sse_events(_lines(*lines))]
-
-
-async def test_sse_joins_multi_line_data_and_skips_comments_ids_and_retries() -> None:
-    events = await _events(
-        ": keep-alive", "id: 1", "retry: 100", 'data: {"a":', "data: 1}", "", "", "data:x", ""
-    )
-
-    assert events == [("", '{"a":\n1}'), ("", "x")]
-
-
-async def test_sse_keeps_the_event_type_for_its_event_only() -> None:
-    events = await _events("event: error", 'data: {"error": {}}', "", "data: [DONE]", "")
-
-    assert events == [("error", '{"error": {}}'), ("", "[DONE]")]
-
-
-async def test_sse_delivers_an_event_the_stream_ended_without_closing() -> None:
-    assert await _events("data: last") == [("", "last")]
 
 
 @pytest.mark.parametrize(

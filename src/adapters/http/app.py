@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Litestar, Router
 from litestar.di import Provide
 
-from adapters.http.auth import master_key_guard
+from adapters.http.auth import master_key_middleware
 from adapters.http.controllers.chat import ChatController
 from adapters.http.controllers.embeddings import EmbeddingsController
 from adapters.http.controllers.health import HealthController
@@ -26,11 +26,10 @@ def create_app(
 ) -> Litestar:
     """`dependencies` are the bridges to the use cases (`completions`, `catalog`), built by the
     composition root; with a `master_key`, every API route requires it."""
-    guards = [master_key_guard(master_key)] if master_key else []
     api = Router(
         path="/",
         route_handlers=[ChatController, EmbeddingsController, ModelsController],
-        guards=guards,
+        middleware=[master_key_middleware(master_key)] if master_key else [],
     )
     return Litestar(
         route_handlers=[api, HealthController],

@@ -13,7 +13,7 @@ import orjson
 
 from adapters.llm.openai import mapping
 from adapters.llm.openai.errors import transport_errors, upstream_error
-from adapters.llm.openai.sse import sse_events
+from adapters.llm.sse import sse_events
 from adapters.openai_format import read_chunk, read_embeddings, read_response
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
 from domain.deployments import Deployment
@@ -109,8 +109,8 @@ class OpenAIChunkStream(ChunkStream):
             return
         try:
             with transport_errors():
-                async for event, data in sse_events(self._response.aiter_lines()):
-                    if data == "[DONE]":
+                async for event, data in sse_events(self._response.aiter_bytes()):
+                    if data == b"[DONE]":
                         return
                     payload = _decode(data)
                     if event == "error" or (isinstance(payload, dict) and payload.get("error")):

@@ -1,0 +1,53 @@
+"""Server-sent events parsed from raw bytes as they arrive, as the WHATWG spec reads them.
+
+Working on bytes, not decoded lines, spares a text decode and a line split per network read; the data
+of an event stays bytes because JSON parsers take bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+
+
+class _EventReader:
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+        self.event = ""
+
+    def feed(self, lines: list[bytes]) -> Iterator[tuple[str, bytes]]:
+        for line in lines:
+            if not line:
+                if self.data:
+                    yield self.event, self.data[0] if len(self.data) == 1 else b"\n".join(self.data)
+                    self.data = []
+                self.event = ""
+                continue
+            if line[0] == 58:  # b":" opens a comment
+                continue
+            field, _, value = line.partition(b":")
+            if value[:1] == b" ":
+                value = value[1:]
+            if field == b"data":
+                self.data.append(value)
+            elif field == b"event":
+                self.event = value.decode("utf-8", "replace")
+
+
+async def sse_events(pieces: AsyncIterable[bytes]) -> AsyncIterator[tuple[str, bytes]]:
+    """(event type, data) per event: `data:` lines of one event joined by newlines, comments and the
+    `id:` / `retry:` fields skipped. An event cut off by the end of the stream is still delivered,
+    because some hosts end without the final blank line. Lines may end in LF, CRLF or CR."""
+    reader = _EventReader()
+    buffer = b""
+    async for piece in pieces:
+        buffer = buffer + piece if buffer else piece
+        if b"\r" in buffer:
+            if buffer[-1] == 13:  # a CRLF may be split across reads: wait for what follows the CR
+                continue
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *lines, buffer = buffer.split(b"\n")
+        for event in reader.feed(lines):
+            yield event
+    tail = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    for event in reader.feed([*tail, b""]):
+        yield event
