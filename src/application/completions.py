@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -169,16 +169,17 @@ class _MeteredStream(ChunkStream):
         self._recorded = False
 
     async def __aiter__(self) -> AsyncIterator[CompletionChunk]:
+        async for batch in self.batches():
+            for chunk in batch:
+                yield chunk
+
+    async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
         error: SwitchyardError | None = None
         try:
-            async for chunk in self._inner:
-                if chunk.usage is not None:
-                    self._usage = chunk.usage
-                    if not self._include_usage:
-                        if not chunk.choices:
-                            continue
-                        chunk = dataclasses.replace(chunk, usage=None)
-                yield chunk
+            async for batch in self._inner.batches():
+                shown = [seen for chunk in batch if (seen := self._meter(chunk)) is not None]
+                if shown:
+                    yield shown
         except SwitchyardError as exc:
             deployment = self._deployment
             error = exc.at(
@@ -187,6 +188,15 @@ class _MeteredStream(ChunkStream):
             raise
         finally:
             self._finish(error)
+
+    def _meter(self, chunk: CompletionChunk) -> CompletionChunk | None:
+        """The chunk as the caller sees it (None: not at all), its usage noted."""
+        if chunk.usage is None:
+            return chunk
+        self._usage = chunk.usage
+        if self._include_usage:
+            return chunk
+        return dataclasses.replace(chunk, usage=None) if chunk.choices else None
 
     async def aclose(self) -> None:
         try:

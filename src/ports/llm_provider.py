@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import ClassVar
 
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
@@ -13,11 +13,19 @@ from domain.errors import UnsupportedParameterError
 
 
 class ChunkStream(ABC):
-    """An open upstream stream of chunks. Iterate it to the end, or `aclose()` it to cancel the
-    upstream call (a client that went away must not keep the upstream busy)."""
+    """An open upstream stream of chunks. Iterate it (chunk by chunk, or by `batches()`) to the end,
+    or `aclose()` it to cancel the upstream call (a client that went away must not keep the upstream
+    busy)."""
 
     @abstractmethod
     def __aiter__(self) -> AsyncIterator[CompletionChunk]: ...
+
+    async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
+        """The same chunks, grouped by what became available at once (one network read, say). A group
+        is handed over as soon as it is complete, never held back for more, so a consumer that writes a
+        group at a time adds no latency and saves a write per chunk."""
+        async for chunk in self:
+            yield (chunk,)
 
     @abstractmethod
     async def aclose(self) -> None: ...

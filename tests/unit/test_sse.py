@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.llm.sse import sse_events
+from adapters.llm.sse import sse_event_batches, sse_events
 
 
 async def _pieces(*pieces: bytes) -> AsyncIterator[bytes]:
@@ -54,3 +54,14 @@ async def test_the_event_type_holds_for_its_own_event_only() -> None:
 async def test_an_event_the_stream_ended_without_closing_is_still_delivered() -> None:
     assert await _events(b"data: last") == [("", b"last")]
     assert await _events(b"data: a\ndata: b\n") == [("", b"a\nb")]
+
+
+async def test_events_completed_by_one_network_read_come_out_together() -> None:
+    batches = [
+        batch
+        async for batch in sse_event_batches(
+            _pieces(b"data: a\n\ndata: b\n\ndata: c", b"\n\n", b"data: d\n\n")
+        )
+    ]
+
+    assert batches == [[("", b"a"), ("", b"b")], [("", b"c")], [("", b"d")]]

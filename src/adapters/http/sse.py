@@ -18,8 +18,9 @@ DONE = b"data: [DONE]\n\n"
 
 async def sse_events(stream: ChunkStream) -> AsyncIterator[bytes]:
     try:
-        async for chunk in stream:
-            yield b"data: " + orjson.dumps(render_chunk(chunk)) + b"\n\n"
+        async for batch in stream.batches():
+            # Chunks that arrived together leave together: one write, not one per chunk.
+            yield b"".join(b"data: " + orjson.dumps(render_chunk(chunk)) + b"\n\n" for chunk in batch)
         yield DONE
     except SwitchyardError as exc:
         # The status line is long gone: the error travels as the stream's last event, as OpenAI does.

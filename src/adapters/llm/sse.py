@@ -37,6 +37,13 @@ async def sse_events(pieces: AsyncIterable[bytes]) -> AsyncIterator[tuple[str, b
     """(event type, data) per event: `data:` lines of one event joined by newlines, comments and the
     `id:` / `retry:` fields skipped. An event cut off by the end of the stream is still delivered,
     because some hosts end without the final blank line. Lines may end in LF, CRLF or CR."""
+    async for batch in sse_event_batches(pieces):
+        for event in batch:
+            yield event
+
+
+async def sse_event_batches(pieces: AsyncIterable[bytes]) -> AsyncIterator[list[tuple[str, bytes]]]:
+    """The events of `sse_events`, a list per network read that completed any."""
     reader = _EventReader()
     buffer = b""
     async for piece in pieces:
@@ -46,8 +53,8 @@ async def sse_events(pieces: AsyncIterable[bytes]) -> AsyncIterator[tuple[str, b
                 continue
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         *lines, buffer = buffer.split(b"\n")
-        for event in reader.feed(lines):
-            yield event
+        if lines and (events := list(reader.feed(lines))):
+            yield events
     tail = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-    for event in reader.feed([*tail, b""]):
-        yield event
+    if events := list(reader.feed([*tail, b""])):
+        yield events

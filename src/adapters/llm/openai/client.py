@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -13,7 +13,7 @@ import orjson
 
 from adapters.llm.openai import mapping
 from adapters.llm.openai.errors import transport_errors, upstream_error
-from adapters.llm.sse import sse_events
+from adapters.llm.sse import sse_event_batches
 from adapters.openai_format import read_chunk, read_embeddings, read_response
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
 from domain.deployments import Deployment
@@ -98,25 +98,41 @@ class OpenAIProvider(LLMProvider):
 
 
 class OpenAIChunkStream(ChunkStream):
-    """Chunks parsed one SSE event at a time as they arrive; closing it closes the upstream response."""
+    """Chunks parsed from SSE events as they arrive, a batch per network read; closing it closes the
+    upstream response."""
 
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
         self._closed = False
 
     async def __aiter__(self) -> AsyncIterator[CompletionChunk]:
+        async for batch in self.batches():
+            for chunk in batch:
+                yield chunk
+
+    async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
         if self._closed:
             return
         try:
             with transport_errors():
-                async for event, data in sse_events(self._response.aiter_bytes()):
-                    if data == b"[DONE]":
-                        return
-                    payload = _decode(data)
-                    if event == "error" or (isinstance(payload, dict) and payload.get("error")):
-                        raise upstream_error(None, payload)
-                    yield read_chunk(payload)
-                    if self._closed:
+                async for events in sse_event_batches(self._response.aiter_bytes()):
+                    batch: list[CompletionChunk] = []
+                    failure: Exception | None = None
+                    done = False
+                    for event, data in events:
+                        if data == b"[DONE]":
+                            done = True
+                            break
+                        payload = _decode(data)
+                        if event == "error" or (isinstance(payload, dict) and payload.get("error")):
+                            failure = upstream_error(None, payload)
+                            break
+                        batch.append(read_chunk(payload))
+                    if batch:
+                        yield batch
+                    if failure is not None:
+                        raise failure
+                    if done or self._closed:
                         return
         finally:
             await self.aclose()
