@@ -1,12 +1,16 @@
-"""Server-sent events: each chunk flushed as it arrives, `[DONE]` at the end, errors as a last event."""
+"""Server-sent events: chunks written as they arrive, `[DONE]` at the end, errors as a last event; a
+client that hangs up cancels the upstream call at once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any
 
 import orjson
 import structlog
-from anyio import CancelScope
+from litestar import Response
+from litestar.types import Receive, Scope, Send
 
 from adapters.openai_format import render_chunk, render_error
 from domain.errors import InternalServerError, SwitchyardError
@@ -14,9 +18,14 @@ from ports.llm_provider import ChunkStream
 
 _log = structlog.get_logger("switchyard.http")
 DONE = b"data: [DONE]\n\n"
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
 
 
-async def sse_events(stream: ChunkStream) -> AsyncIterator[bytes]:
+async def sse_events(stream: ChunkStream) -> AsyncGenerator[bytes, None]:
     try:
         async for batch in stream.batches():
             # Chunks that arrived together leave together: one write, not one per chunk.
@@ -29,7 +38,53 @@ async def sse_events(stream: ChunkStream) -> AsyncIterator[bytes]:
         _log.exception("stream failed", error=repr(exc))
         yield b"data: " + orjson.dumps(render_error(InternalServerError("The stream failed"))) + b"\n\n"
     finally:
-        # On a client disconnect this runs inside a cancelled scope; shield it so the upstream call is
-        # really closed instead of left running.
-        with CancelScope(shield=True):
-            await stream.aclose()
+        await stream.aclose()
+
+
+class EventStream(Response[bytes]):
+    """A `text/event-stream` reply of the given events.
+
+    Its own small ASGI body rather than Litestar's `Stream`: that one runs an anyio task group per
+    response, which costs a stream as much again as the rest of its framing (measured in bench/)."""
+
+    def __init__(self, events: AsyncGenerator[bytes, None], headers: Mapping[str, str]) -> None:
+        super().__init__(b"", status_code=200, headers=dict(headers))
+        self._events = events
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> _EventStreamBody:  # type: ignore[override]
+        headers = _SSE_HEADERS + [(name.encode(), value.encode()) for name, value in self.headers.items()]
+        return _EventStreamBody(self._events, headers)
+
+
+class _EventStreamBody:
+    __slots__ = ("_events", "_headers")
+
+    def __init__(self, events: AsyncGenerator[bytes, None], headers: list[tuple[bytes, bytes]]) -> None:
+        self._events = events
+        self._headers = headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        task = asyncio.current_task()
+        state = {"finished": False, "gone": False}
+
+        async def watch_for_hang_up() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if not state["finished"] and task is not None:
+                state["gone"] = True
+                task.cancel()
+
+        watcher = asyncio.ensure_future(watch_for_hang_up())
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self._headers})
+            async for data in self._events:
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+            state["finished"] = True
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not state["gone"] or task is None:
+                raise
+            task.uncancel()  # our own cancellation, for a client that left: the call simply ends
+        finally:
+            watcher.cancel()
+            await self._events.aclose()  # runs the generator's cleanup: the upstream call is closed

@@ -5,14 +5,11 @@ from __future__ import annotations
 import orjson
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
-from litestar.response import Stream
 
 from adapters.http.exchange import JSON, exchange, served_headers
-from adapters.http.sse import sse_events
+from adapters.http.sse import EventStream, sse_events
 from adapters.openai_format import parse_chat_request, render_response
 from application.completions import Completions
-
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 class ChatController(Controller):
@@ -22,8 +19,7 @@ class ChatController(Controller):
             chat_request = parse_chat_request(body)
             if chat_request.stream:
                 opened = await completions.stream(chat_request, call_id=call_id)
-                headers = served_headers(call_id, opened, started) | SSE_HEADERS
-                return Stream(sse_events(opened.value), media_type="text/event-stream", headers=headers)
+                return EventStream(sse_events(opened.value), served_headers(call_id, opened, started))
             served = await completions.chat(chat_request, call_id=call_id)
             return Response(
                 orjson.dumps(render_response(served.value)),
