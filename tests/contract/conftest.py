@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.contract.llm_harnesses import MockHarness, OpenAIHarness, ProviderHarness
+from tests.contract import harnesses
+from tests.contract.harnesses.base import ProviderHarness
 
-HARNESSES = {"mock": MockHarness, "openai": OpenAIHarness}
+
+def _all_harnesses() -> dict[str, type[ProviderHarness]]:
+    found: dict[str, type[ProviderHarness]] = {}
+    for module in pkgutil.iter_modules(harnesses.__path__):
+        found |= getattr(importlib.import_module(f"{harnesses.__name__}.{module.name}"), "HARNESSES", {})
+    return found
+
+
+HARNESSES = _all_harnesses()
 
 
 @pytest.fixture(params=sorted(HARNESSES))

@@ -10,7 +10,7 @@ import pytest
 from domain import errors
 from domain.completions import CompletionChunk, FinishReason, assemble
 from ports.llm_provider import ChunkStream
-from tests.contract.llm_harnesses import ProviderHarness
+from tests.contract.harnesses.base import ProviderHarness
 
 FAILURES: dict[str, type[errors.SwitchyardError]] = {
     "bad_request": errors.BadRequestError,

@@ -24,7 +24,8 @@ from domain.messages import (
     TextPart,
     ToolCall,
 )
-from tests.contract.llm_harnesses import WEATHER_TOOL, OpenAIHarness, chat_request
+from tests.contract.harnesses.base import WEATHER_TOOL, chat_request
+from tests.contract.harnesses.openai import OpenAIHarness
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -45,23 +46,11 @@ def upstream() -> Iterator[FakeUpstream]:
         yield server
 
 
-@pytest.fixture(scope="session")
-def gateway_url(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    common = {"api_base": upstream.base_url, "api_key": "sk-upstream"}
-    model_list = [
-        {"model_name": f"e2e-{name}", "litellm_params": {"model": f"openai/{name}", **common}}
-        for name in SCENARIOS
-    ]
-    model_list.append(
-        {
-            "model_name": "e2e-embed",
-            "litellm_params": {"model": "openai/text-embedding-3-small", **common},
-            "model_info": {"mode": "embedding"},
-        }
-    )
-    model_list.append({"model_name": "demo", "litellm_params": {"model": "mock/demo"}})
-    config = {"model_list": model_list, "general_settings": {"master_key": MASTER_KEY}}
-    path = Path(tmp_path_factory.mktemp("e2e")) / "config.yaml"
+@contextmanager
+def running_gateway(config: dict, directory: Path) -> Iterator[str]:
+    """`switchyard serve` on `config` in its own process, as a user starts it; yields its base URL.
+    Provider keys from this machine's environment are kept out of it."""
+    path = directory / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
@@ -81,3 +70,29 @@ def gateway_url(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def gateway_url(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    common = {"api_base": upstream.base_url, "api_key": "sk-upstream"}
+    model_list = [
+        {"model_name": f"e2e-{name}", "litellm_params": {"model": f"openai/{name}", **common}}
+        for name in SCENARIOS
+    ]
+    model_list.append(
+        {
+            "model_name": "e2e-embed",
+            "litellm_params": {"model": "openai/text-embedding-3-small", **common},
+            "model_info": {"mode": "embedding"},
+        }
+    )
+    model_list.append({"model_name": "demo", "litellm_params": {"model": "mock/demo"}})
+    config = {"model_list": model_list, "general_settings": {"master_key": MASTER_KEY}}
+    with running_gateway(config, tmp_path_factory.mktemp("e2e")) as url:
+        yield url

@@ -1,0 +1,1 @@
+"""One harness module per LLMProvider adapter; the contract suite finds them all."""
