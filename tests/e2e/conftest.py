@@ -40,12 +40,6 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 20.0) -> 
     raise RuntimeError("the server did not become healthy")
 
 
-@pytest.fixture(scope="session")
-def upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as server:
-        yield server
-
-
 @contextmanager
 def running_gateway(config: dict, directory: Path) -> Iterator[str]:
     """`switchyard serve` on `config` in its own process, as a user starts it; yields its base URL.
