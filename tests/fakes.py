@@ -81,6 +81,13 @@ class FakeLLMProvider(LLMProvider):
         self.embeddings = list(embeddings)
         self.requests: list[tuple[CompletionRequest | EmbeddingRequest, Deployment]] = []
         self.opened: list[FakeChunkStream] = []
+        self.cannot: frozenset[str] = frozenset()
+        """Parameters this fake declares it cannot honour, when the request sets them."""
+
+    def unsupported_params(self, request: CompletionRequest, deployment: Deployment) -> list[str]:
+        present = {name for name in self.cannot if getattr(request.params, name, None) is not None}
+        present |= {name for name in self.cannot if name in request.extra_body}
+        return sorted(present)
 
     async def complete(self, request: CompletionRequest, deployment: Deployment) -> CompletionResponse:
         self.requests.append((request, deployment))

@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 
 from application.catalog import ModelCatalog
 from domain.calls import CallRecord
-from domain.compatibility import fit_request
+from domain.compatibility import Fitted, fit_request
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -31,6 +31,8 @@ class Served(Generic[T]):
     deployment: Deployment
     upstream_seconds: float
     """Time spent waiting on the upstream (for a stream: until it was open)."""
+    dropped_params: tuple[str, ...] = ()
+    """Parameters taken out of the request because the deployment cannot honour them (drop_params)."""
 
 
 class Completions:
@@ -53,23 +55,22 @@ class Completions:
 
     async def chat(self, request: CompletionRequest, *, call_id: str = "") -> Served[CompletionResponse]:
         deployment = self._route(request.model)
-        request = self._fit(request, deployment)
-        provider = self._mock if request.mock_response is not None else self._provider(deployment)
-        return await self._call(
-            call_id, "chat", deployment, lambda: provider.complete(request, deployment), _usage_of
+        provider, fitted = self._fit(request, deployment)
+        served = await self._call(
+            call_id, "chat", deployment, lambda: provider.complete(fitted.request, deployment), _usage_of
         )
+        return dataclasses.replace(served, dropped_params=fitted.dropped) if fitted.dropped else served
 
     async def stream(self, request: CompletionRequest, *, call_id: str = "") -> Served[ChunkStream]:
         deployment = self._route(request.model)
-        request = self._fit(request, deployment)
-        provider = self._mock if request.mock_response is not None else self._provider(deployment)
+        provider, fitted = self._fit(request, deployment)
         served = await self._call(
-            call_id, "stream", deployment, lambda: provider.stream(request, deployment), None
+            call_id, "stream", deployment, lambda: provider.stream(fitted.request, deployment), None
         )
         metered = _MeteredStream(
             served.value, self, call_id, deployment, self._clock.monotonic(), request.include_usage
         )
-        return Served(metered, deployment, served.upstream_seconds)
+        return Served(metered, deployment, served.upstream_seconds, fitted.dropped)
 
     async def embed(self, request: EmbeddingRequest, *, call_id: str = "") -> Served[EmbeddingResponse]:
         group = self._catalog.group(request.model)
@@ -83,12 +84,18 @@ class Completions:
     def _route(self, model: str) -> Deployment:
         return weighted_choice(self._catalog.group(model).deployments, self._rng)
 
-    def _fit(self, request: CompletionRequest, deployment: Deployment) -> CompletionRequest:
+    def _fit(self, request: CompletionRequest, deployment: Deployment) -> tuple[LLMProvider, Fitted]:
+        """The provider to call and the request fitted to it."""
+        provider = self._mock if request.mock_response is not None else self._provider(deployment)
         try:
-            return fit_request(request, deployment)
+            unsupported = provider.unsupported_params(request, deployment)
+            fitted = fit_request(request, deployment, unsupported=unsupported, provider=provider.name)
         except SwitchyardError as exc:
             exc.at(provider=deployment.provider, model=request.model, deployment=deployment.id)
             raise
+        if fitted.request.mock_response is not None and provider is not self._mock:
+            return self._mock, fitted  # the deployment's configured mock_response
+        return provider, fitted
 
     def _provider(self, deployment: Deployment) -> LLMProvider:
         provider = self._providers.get(deployment.id)

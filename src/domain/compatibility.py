@@ -1,56 +1,98 @@
-"""Fitting a request to what a deployment can take: defaults filled in, unsupported features refused
-(or dropped, when the deployment says `drop_params`)."""
+"""Fitting a request to what a deployment can take: configured defaults filled in, and parameters the
+provider or the model cannot honour refused by name, or dropped when `drop_params` says so."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
+from dataclasses import dataclass
 
 from domain.completions import CompletionRequest, SamplingParams
 from domain.deployments import Deployment
 from domain.errors import UnsupportedParameterError
-from domain.messages import ImagePart
+from domain.messages import ImagePart, ResponseFormatType
 
 _SAMPLING_FIELDS = frozenset(field.name for field in dataclasses.fields(SamplingParams))
 
 
-def fit_request(request: CompletionRequest, deployment: Deployment) -> CompletionRequest:
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    request: CompletionRequest
+    dropped: tuple[str, ...] = ()
+    """The parameters taken out of the request, by their OpenAI names."""
+
+
+def fit_request(
+    request: CompletionRequest,
+    deployment: Deployment,
+    *,
+    unsupported: Collection[str] = (),
+    provider: str | None = None,
+) -> Fitted:
+    """`unsupported` names what the provider cannot honour for this request (OpenAI parameter names).
+    With what the deployment's declared capabilities rule out, each is dropped when the deployment or
+    the request (`drop_params`) allows it; otherwise the call fails naming the first."""
+    request = _with_defaults(request, deployment)
     caps = deployment.capabilities
-    changes: dict[str, object] = {}
-    if deployment.extra_params:
-        defaults = {
-            name: value
-            for name, value in deployment.extra_params.items()
-            if name in _SAMPLING_FIELDS and getattr(request.params, name) is None
-        }
-        if defaults:
-            changes["params"] = dataclasses.replace(request.params, **defaults)
-        if request.mock_response is None and "mock_response" in deployment.extra_params:
-            changes["mock_response"] = str(deployment.extra_params["mock_response"])
-    if request.tools and not caps.tools:
-        _refuse_or_drop(deployment, "tools", changes, tools=(), tool_choice=None)
     if request.stream and not caps.streaming:
         raise UnsupportedParameterError(
-            f"deployment {deployment.id} of {deployment.model_name} cannot stream", param="stream"
+            f"model {deployment.model_name} cannot stream", param="stream", provider=provider
         )
-    wants_schema = request.response_format is not None and request.response_format.type == "json_schema"
-    if wants_schema and not caps.response_schema:
-        _refuse_or_drop(deployment, "response_format", changes, response_format=None)
     if not caps.vision and _has_images(request):
         raise UnsupportedParameterError(
-            f"model {deployment.model_name} does not accept images", param="messages"
+            f"model {deployment.model_name} does not accept images", param="messages", provider=provider
         )
+    refused = list(dict.fromkeys(unsupported))
+    if request.tools and not caps.tools and "tools" not in refused:
+        refused.append("tools")
+    format_ = request.response_format
+    if format_ is not None and format_.type is ResponseFormatType.JSON_SCHEMA and not caps.response_schema:
+        refused.append("response_format")
+    if not refused:
+        return Fitted(request)
+    if not (deployment.drop_params or request.controls.get("drop_params")):
+        raise UnsupportedParameterError(
+            f"{provider or deployment.provider} does not support the parameter '{refused[0]}' for model "
+            f"{deployment.model_name}; send drop_params: true (or set it in the config) to drop it.",
+            param=refused[0],
+            provider=provider or deployment.provider,
+        )
+    return Fitted(without(request, refused), tuple(refused))
+
+
+def without(request: CompletionRequest, names: Collection[str]) -> CompletionRequest:
+    """The request with the named parameters taken out: sampling fields unset, tools and formats
+    removed, passthrough fields deleted."""
+    changes: dict[str, object] = {}
+    sampling = {name: None for name in names if name in _SAMPLING_FIELDS}
+    if sampling:
+        changes["params"] = dataclasses.replace(request.params, **sampling)
+    if "tools" in names:
+        changes["tools"] = ()
+        changes["tool_choice"] = None
+    if "tool_choice" in names:
+        changes["tool_choice"] = None
+    if "response_format" in names:
+        changes["response_format"] = None
+    if any(name in request.extra_body for name in names):
+        changes["extra_body"] = {k: v for k, v in request.extra_body.items() if k not in names}
     return dataclasses.replace(request, **changes) if changes else request
 
 
-def _refuse_or_drop(
-    deployment: Deployment, param: str, changes: dict[str, object], **dropped: object
-) -> None:
-    if not deployment.drop_params:
-        raise UnsupportedParameterError(
-            f"model {deployment.model_name} does not support {param}; set drop_params to drop it",
-            param=param,
-        )
-    changes.update(dropped)
+def _with_defaults(request: CompletionRequest, deployment: Deployment) -> CompletionRequest:
+    if not deployment.extra_params:
+        return request
+    changes: dict[str, object] = {}
+    defaults = {
+        name: value
+        for name, value in deployment.extra_params.items()
+        if name in _SAMPLING_FIELDS and getattr(request.params, name) is None
+    }
+    if defaults:
+        changes["params"] = dataclasses.replace(request.params, **defaults)
+    if request.mock_response is None and "mock_response" in deployment.extra_params:
+        changes["mock_response"] = str(deployment.extra_params["mock_response"])
+    return dataclasses.replace(request, **changes) if changes else request
 
 
 def _has_images(request: CompletionRequest) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from typing import ClassVar
 
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
@@ -46,7 +46,7 @@ class LLMProvider(ABC):
     - Every failure is a `domain.errors.SwitchyardError`: upstream status and error bodies mapped to
       their kind, connect failures to APIConnectionError, timeouts to TimeoutError, malformed bodies to
       BadGatewayError. Nothing of the transport library leaks out.
-    - A request using a feature the provider lacks raises UnsupportedParameterError naming it.
+    - What the provider cannot honour it names in `unsupported_params`; it never drops anything silently.
     """
 
     name: ClassVar[str]
@@ -55,6 +55,13 @@ class LLMProvider(ABC):
     supports_embeddings: ClassVar[bool] = False
     supports_tools: ClassVar[bool] = True
     supports_vision: ClassVar[bool] = True
+
+    def unsupported_params(self, request: CompletionRequest, deployment: Deployment) -> Collection[str]:
+        """The parameters of `request` (by their OpenAI names: `logit_bias`, `seed`, `n`, `tools`,
+        `response_format`, or a passthrough field) this provider cannot honour for `deployment`. The
+        application drops them when drop_params allows, or refuses the call naming them, before
+        `complete` or `stream` is called; adapters may then assume none is set."""
+        return ()
 
     @abstractmethod
     async def complete(self, request: CompletionRequest, deployment: Deployment) -> CompletionResponse: ...

@@ -184,3 +184,41 @@ async def test_embeddings_go_to_a_deployment_that_serves_embeddings() -> None:
     assert served.deployment.id == "embed"
     assert len(served.value.data) == 2
     assert telemetry.records[0].kind == "embeddings"
+
+
+async def test_a_parameter_the_provider_cannot_honour_is_refused_naming_it_and_the_provider() -> None:
+    provider = FakeLLMProvider()
+    provider.cannot = frozenset({"seed"})
+    completions, _, _ = service(provider=provider)
+
+    with pytest.raises(UnsupportedParameterError) as caught:
+        await completions.chat(ask(params=SamplingParams(seed=7)))
+
+    assert caught.value.param == "seed"
+    assert "fake" in caught.value.message
+    assert provider.requests == []
+
+
+async def test_the_request_may_ask_to_drop_what_the_provider_cannot_honour() -> None:
+    provider = FakeLLMProvider()
+    provider.cannot = frozenset({"seed", "logit_bias"})
+    completions, _, _ = service(provider=provider)
+
+    served = await completions.chat(
+        ask(params=SamplingParams(seed=7, temperature=0.5), controls={"drop_params": True})
+    )
+
+    sent = provider.requests[0][0].params
+    assert (sent.seed, sent.temperature) == (None, 0.5)
+    assert served.dropped_params == ("seed",)
+
+
+async def test_a_deployments_configured_mock_response_answers_without_the_upstream() -> None:
+    mocked = deployment(extra_params={"mock_response": "canned"})
+    mock = FakeLLMProvider(replies=[reply("canned")])
+    completions, upstream, _ = service(mocked, mock=mock)
+
+    served = await completions.chat(ask())
+
+    assert served.value.choices[0].message.content == "canned"
+    assert upstream.requests == []

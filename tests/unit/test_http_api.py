@@ -274,3 +274,14 @@ async def test_api_routes_refuse_a_missing_or_wrong_key_with_401(provider, heade
             )
             assert response.status_code == 401
             assert _error(response)["type"] == "authentication_error"
+
+
+async def test_dropped_parameters_are_listed_in_a_response_header(client, provider) -> None:
+    provider.cannot = frozenset({"seed"})
+
+    response = await client.post("/v1/chat/completions", json={**CHAT, "seed": 3, "drop_params": True})
+    refused = await client.post("/v1/chat/completions", json={**CHAT, "seed": 3})
+
+    assert response.headers["x-switchyard-dropped-params"] == "seed"
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "seed"

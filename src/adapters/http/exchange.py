@@ -28,11 +28,14 @@ async def read_json(request: Request) -> object:
 
 def served_headers(call_id: str, served: Served[object], started: float) -> dict[str, str]:
     overhead_ms = (perf_counter() - started - served.upstream_seconds) * 1000
-    return {
+    headers = {
         "x-switchyard-call-id": call_id,
         "x-switchyard-model-id": served.deployment.id,
         "x-switchyard-overhead-duration-ms": f"{max(overhead_ms, 0.0):.3f}",
     }
+    if served.dropped_params:
+        headers["x-switchyard-dropped-params"] = ",".join(served.dropped_params)
+    return headers
 
 
 async def exchange(request: Request, handle: Callable[[object, str, float], Awaitable[Response]]) -> Response:

@@ -146,10 +146,11 @@ class GatewayFields(_Strict):
     tags: list[str] | None = None
     caching: bool | None = None
     ttl: float | None = Field(None, ge=0)
+    drop_params: bool | None = None
     metadata: dict[str, Any] | None = None
 
 
-CONTROL_FIELDS = ("cache", "fallbacks", "num_retries", "tags", "caching", "ttl")
+CONTROL_FIELDS = ("cache", "fallbacks", "num_retries", "tags", "caching", "ttl", "drop_params")
 
 
 class ChatRequest(GatewayFields):
