@@ -30,20 +30,23 @@ from ports.llm_provider import LLMProvider
 
 T = TypeVar("T")
 
-# Provider prefix -> adapter family. The OpenAI-compatible hosts speak the OpenAI wire format.
-OPENAI_FAMILY = frozenset(
-    {
+AdapterFactory = Callable[[httpx.AsyncClient], LLMProvider]
+
+# Provider prefix -> the adapter that speaks its wire format, built around the upstream's pooled client.
+# Adding a provider family is a row here; OpenAI-compatible hosts are rows of the OpenAI adapter.
+ADAPTERS: dict[str, AdapterFactory] = {
+    name: OpenAIProvider
+    for name in (
         "openai", "azure_ai", "mistral", "groq", "deepseek", "xai", "together_ai", "fireworks_ai",
         "openrouter", "perplexity", "deepinfra", "cerebras", "nvidia_nim", "sambanova", "hosted_vllm",
         "lm_studio", "llamafile",
-    }
-)  # fmt: skip
-DEFAULT_OPENAI_BASE = "https://api.openai.com/v1"
+    )
+}  # fmt: skip
 
 
-def upstream_key(deployment: Deployment) -> str:
-    """Deployments that share a family and base URL share one pooled client."""
-    return f"openai {(deployment.api_base or DEFAULT_OPENAI_BASE).rstrip('/')}"
+def upstream_key(deployment: Deployment) -> tuple[AdapterFactory, str]:
+    """Deployments that share an adapter and a base URL share one pooled client and one adapter."""
+    return ADAPTERS[deployment.provider], (deployment.api_base or "").rstrip("/")
 
 
 def new_upstream_client() -> httpx.AsyncClient:
@@ -59,8 +62,8 @@ def new_upstream_client() -> httpx.AsyncClient:
 async def open_upstream_clients(
     deployments: Iterable[Deployment],
     client_factory: Callable[[], httpx.AsyncClient] = new_upstream_client,
-) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    clients = {upstream_key(d): client_factory() for d in deployments if d.provider in OPENAI_FAMILY}
+) -> AsyncIterator[dict[tuple[AdapterFactory, str], httpx.AsyncClient]]:
+    clients = {upstream_key(d): client_factory() for d in deployments if d.provider in ADAPTERS}
     try:
         yield clients
     finally:
@@ -69,18 +72,20 @@ async def open_upstream_clients(
 
 
 def wire_providers(
-    deployments: Iterable[Deployment], clients: Mapping[str, httpx.AsyncClient], mock: LLMProvider
+    deployments: Iterable[Deployment],
+    clients: Mapping[tuple[AdapterFactory, str], httpx.AsyncClient],
+    mock: LLMProvider,
 ) -> dict[str, LLMProvider]:
     """One provider adapter per upstream; the mapping is keyed by deployment id."""
-    by_upstream: dict[str, LLMProvider] = {}
+    by_upstream: dict[tuple[AdapterFactory, str], LLMProvider] = {}
     wired: dict[str, LLMProvider] = {}
     for deployment in deployments:
         if deployment.provider == "mock":
             wired[deployment.id] = mock
-        elif deployment.provider in OPENAI_FAMILY:
+        elif deployment.provider in ADAPTERS:
             key = upstream_key(deployment)
             if key not in by_upstream:
-                by_upstream[key] = OpenAIProvider(clients[key])
+                by_upstream[key] = key[0](clients[key])
             wired[deployment.id] = by_upstream[key]
     return wired
 
@@ -126,7 +131,7 @@ async def resolve(provider: providers.Provider[T]) -> T:
 def unwired_providers(config: GatewayConfig) -> list[str]:
     """Providers configured but not served by any adapter yet, for the startup report."""
     return sorted(
-        {d.provider for d in config.deployments if d.provider != "mock" and d.provider not in OPENAI_FAMILY}
+        {d.provider for d in config.deployments if d.provider != "mock" and d.provider not in ADAPTERS}
     )
 
 
