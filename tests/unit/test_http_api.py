@@ -285,3 +285,13 @@ async def test_dropped_parameters_are_listed_in_a_response_header(client, provid
     assert response.headers["x-switchyard-dropped-params"] == "seed"
     assert refused.status_code == 400
     assert refused.json()["error"]["param"] == "seed"
+
+
+async def test_an_unexpected_failure_is_a_500_in_openai_shape_not_a_crash(client, provider) -> None:
+    provider.replies.append(RuntimeError("a bug"))
+
+    response = await client.post("/v1/chat/completions", json=CHAT)
+
+    assert response.status_code == 500
+    assert _error(response)["type"] == "server_error"
+    assert "a bug" not in response.text
