@@ -3,6 +3,7 @@ each port's adapter and starts and stops the resources (upstream HTTP clients)."
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -49,6 +50,19 @@ def upstream_key(deployment: Deployment) -> tuple[AdapterFactory, str]:
     return ADAPTERS[deployment.provider], (deployment.api_base or "").rstrip("/")
 
 
+def served_deployments(deployments: Iterable[Deployment]) -> tuple[Deployment, ...]:
+    """The configured deployments, each one's capabilities limited to what its adapter can carry, so that
+    the catalog shows and the application enforces what will really work."""
+    served = []
+    for deployment in deployments:
+        adapter = MockProvider if deployment.provider == "mock" else ADAPTERS.get(deployment.provider)
+        if isinstance(adapter, type) and issubclass(adapter, LLMProvider):
+            capabilities = deployment.capabilities.limited_to(adapter.capabilities())
+            deployment = dataclasses.replace(deployment, capabilities=capabilities)
+        served.append(deployment)
+    return tuple(served)
+
+
 def new_upstream_client() -> httpx.AsyncClient:
     # Timeouts are set per call from each deployment's limits; the pool stays warm between calls.
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=256, keepalive_expiry=30.0)
@@ -92,7 +106,7 @@ def wire_providers(
 
 class Container(containers.DeclarativeContainer):
     config = providers.Dependency(instance_of=GatewayConfig)
-    deployments = providers.Callable(lambda config: config.deployments, config)
+    deployments = providers.Singleton(lambda config: served_deployments(config.deployments), config)
 
     clock = providers.Singleton(SystemClock)
     telemetry = providers.Singleton(NoopTelemetry)

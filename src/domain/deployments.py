@@ -66,6 +66,20 @@ class Capabilities:
     max_input_tokens: int | None = None
     max_output_tokens: int | None = None
 
+    def limited_to(self, other: Capabilities) -> Capabilities:
+        """What both allow: a model's declared features, as far as its provider adapter can carry them."""
+        return Capabilities(
+            chat=self.chat and other.chat,
+            embeddings=self.embeddings and other.embeddings,
+            streaming=self.streaming and other.streaming,
+            tools=self.tools and other.tools,
+            vision=self.vision and other.vision,
+            response_schema=self.response_schema and other.response_schema,
+            reasoning=self.reasoning and other.reasoning,
+            max_input_tokens=self.max_input_tokens or other.max_input_tokens,
+            max_output_tokens=self.max_output_tokens or other.max_output_tokens,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Deployment:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from typing import ClassVar
 
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
-from domain.deployments import Deployment
+from domain.deployments import Capabilities, Deployment
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from domain.errors import UnsupportedParameterError
 
@@ -55,6 +55,21 @@ class LLMProvider(ABC):
     supports_embeddings: ClassVar[bool] = False
     supports_tools: ClassVar[bool] = True
     supports_vision: ClassVar[bool] = True
+    supports_response_schema: ClassVar[bool] = True
+    supports_reasoning: ClassVar[bool] = True
+
+    @classmethod
+    def capabilities(cls) -> Capabilities:
+        """What the adapter can carry at all; a deployment's own capabilities are limited to these."""
+        return Capabilities(
+            chat=cls.supports_chat,
+            embeddings=cls.supports_embeddings,
+            streaming=cls.supports_streaming,
+            tools=cls.supports_tools,
+            vision=cls.supports_vision,
+            response_schema=cls.supports_response_schema,
+            reasoning=cls.supports_reasoning,
+        )
 
     def unsupported_params(self, request: CompletionRequest, deployment: Deployment) -> Collection[str]:
         """The parameters of `request` (by their OpenAI names: `logit_bias`, `seed`, `n`, `tools`,

@@ -295,3 +295,22 @@ async def test_an_unexpected_failure_is_a_500_in_openai_shape_not_a_crash(client
     assert response.status_code == 500
     assert _error(response)["type"] == "server_error"
     assert "a bug" not in response.text
+
+
+async def test_models_show_what_each_model_can_do(client) -> None:
+    models = {m["id"]: m for m in (await client.get("/v1/models")).json()["data"]}
+
+    assert models["gpt-x"]["capabilities"]["chat"] is True
+    assert models["embedder"]["capabilities"] == models["embedder"]["capabilities"] | {
+        "embeddings": True,
+        "chat": False,
+    }
+
+
+async def test_model_info_describes_every_deployment_without_its_credentials(client) -> None:
+    info = (await client.get("/v1/model/info")).json()["data"]
+
+    by_id = {entry["model_info"]["id"]: entry for entry in info}
+    assert by_id["dep-e"]["model_info"]["mode"] == "embedding"
+    assert by_id["dep-1"]["litellm_params"] == {"model": "openai/gpt-4o-mini", "api_base": None}
+    assert by_id["dep-1"]["model_info"]["supports_function_calling"] is True

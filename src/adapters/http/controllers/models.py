@@ -1,4 +1,4 @@
-"""GET /v1/models: the public model names."""
+"""GET /v1/models (the public model names) and GET /v1/model/info (LiteLLM's per-deployment view)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,51 @@ from litestar.params import FromPath
 
 from adapters.http.exchange import JSON
 from application.catalog import ModelCatalog
-from domain.deployments import ModelGroup
+from domain.deployments import Capabilities, Deployment, ModelGroup
+
+_FEATURES = ("chat", "embeddings", "streaming", "tools", "vision", "response_schema", "reasoning")
+
+
+def _features(capabilities: list[Capabilities]) -> dict[str, bool]:
+    # A model name promises a feature only when every deployment behind it has it.
+    return {name: all(getattr(c, name) for c in capabilities) for name in _FEATURES}
 
 
 def _model_object(group: ModelGroup, created: int) -> dict[str, object]:
-    return {"id": group.name, "object": "model", "created": created, "owned_by": "switchyard"}
+    return {
+        "id": group.name,
+        "object": "model",
+        "created": created,
+        "owned_by": "switchyard",
+        "capabilities": _features([d.capabilities for d in group.deployments]),
+    }
+
+
+def _deployment_info(deployment: Deployment) -> dict[str, object]:
+    """LiteLLM's shape; never a credential."""
+    caps, prices = deployment.capabilities, deployment.prices
+    return {
+        "model_name": deployment.model_name,
+        "litellm_params": {
+            "model": f"{deployment.provider}/{deployment.upstream_model}",
+            "api_base": deployment.api_base,
+        },
+        "model_info": {
+            "id": deployment.id,
+            "mode": "embedding" if caps.embeddings and not caps.chat else "chat",
+            "litellm_provider": deployment.provider,
+            "supports_native_streaming": caps.streaming,
+            "supports_function_calling": caps.tools,
+            "supports_vision": caps.vision,
+            "supports_response_schema": caps.response_schema,
+            "supports_reasoning": caps.reasoning,
+            "supports_embeddings": caps.embeddings,
+            "max_input_tokens": caps.max_input_tokens,
+            "max_output_tokens": caps.max_output_tokens,
+            "input_cost_per_token": float(prices.input_per_token),
+            "output_cost_per_token": float(prices.output_per_token),
+        },
+    }
 
 
 class ModelsController(Controller):
@@ -26,3 +66,8 @@ class ModelsController(Controller):
     async def get_model(self, model: FromPath[str], catalog: NamedDependency[ModelCatalog]) -> Response:
         group = catalog.group(model.lstrip("/"))
         return Response(orjson.dumps(_model_object(group, catalog.created)), media_type=JSON)
+
+    @get(["/v1/model/info", "/model/info"])
+    async def model_info(self, catalog: NamedDependency[ModelCatalog]) -> Response:
+        data = [_deployment_info(deployment) for deployment in catalog.deployments()]
+        return Response(orjson.dumps({"data": data}), media_type=JSON)
