@@ -305,6 +305,18 @@ def test_a_bare_model_is_openais_and_custom_llm_provider_names_the_provider() ->
     assert (found.provider, found.upstream_model) == ("mistral", "mistral-large")
 
 
+@pytest.mark.parametrize(
+    ("model", "provider"),
+    [("claude-sonnet-4-5", "anthropic"), ("gemini-2.5-flash", "gemini"), ("command-r-plus", "cohere"),
+     ("mistral-large-latest", "mistral"), ("grok-4", "xai"), ("deepseek-chat", "deepseek"),
+     ("o3-mini", "openai"), ("text-embedding-3-small", "openai")],
+)  # fmt: skip
+def test_a_well_known_bare_model_name_is_inferred_to_its_provider(model: str, provider: str) -> None:
+    found = deployment(load_config(one({"model": model, "api_key": "k"}), {}))
+
+    assert (found.provider, found.upstream_model) == (provider, model)
+
+
 def test_wildcard_model_names_are_kept_as_they_are() -> None:
     config = load_config(
         {

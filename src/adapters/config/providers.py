@@ -35,6 +35,26 @@ PROVIDERS = frozenset(
     }
 )
 
+# Bare model ids whose provider is plain from the name, as LiteLLM infers them; anything else is OpenAI's.
+_BARE_NAMES = (
+    ("claude-", "anthropic"),
+    ("gemini-", "gemini"),
+    ("gemma-", "gemini"),
+    ("text-embedding-004", "gemini"),
+    ("command-", "cohere"),
+    ("embed-english-", "cohere"),
+    ("embed-multilingual-", "cohere"),
+    ("mistral-", "mistral"),
+    ("open-mistral-", "mistral"),
+    ("open-mixtral-", "mistral"),
+    ("codestral-", "mistral"),
+    ("ministral-", "mistral"),
+    ("pixtral-", "mistral"),
+    ("magistral-", "mistral"),
+    ("deepseek-", "deepseek"),
+    ("grok-", "xai"),
+)
+
 # Route prefixes LiteLLM puts between the provider and the model id; they pick an API, not a model.
 _ROUTE_PREFIXES = {"bedrock": ("converse/",)}
 
@@ -43,7 +63,8 @@ def split_model(model: str, custom_llm_provider: str | None = None) -> tuple[str
     """(provider, upstream model id). Raises ValueError with a message fit for the `model` path.
 
     `custom_llm_provider` names the provider outright (the model id may then carry no prefix); a model
-    without a prefix is OpenAI's, as in LiteLLM.
+    without a prefix belongs to the provider its name makes plain (`claude-...`, `gemini-...`), else to
+    OpenAI, as in LiteLLM.
     """
     model = model.strip()
     if not model:
@@ -56,7 +77,8 @@ def split_model(model: str, custom_llm_provider: str | None = None) -> tuple[str
         provider, upstream = model.split("/", 1)
         _check(provider)
     else:
-        provider, upstream = "openai", model
+        provider = next((p for prefix, p in _BARE_NAMES if model.startswith(prefix)), "openai")
+        upstream = model
     for prefix in _ROUTE_PREFIXES.get(provider, ()):
         upstream = upstream.removeprefix(prefix)
     if not upstream:
