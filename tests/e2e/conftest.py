@@ -41,7 +41,7 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 20.0) -> 
 
 
 @contextmanager
-def running_gateway(config: dict, directory: Path) -> Iterator[str]:
+def running_gateway(config: dict, directory: Path, *arguments: str) -> Iterator[str]:
     """`switchyard serve` on `config` in its own process, as a user starts it; yields its base URL.
     Provider keys from this machine's environment are kept out of it."""
     path = directory / "config.yaml"
@@ -51,7 +51,7 @@ def running_gateway(config: dict, directory: Path) -> Iterator[str]:
     env.pop("SWITCHYARD_MASTER_KEY", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "switchyard.cli", "serve", "--config", str(path), "--host", "127.0.0.1",
-         "--port", str(port)],
+         "--port", str(port), *arguments],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
