@@ -12,9 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.config.diagnostics import Report, did_you_mean, path_of
-from adapters.config.hosts import CREDENTIAL_ENV, HOSTS, KEYLESS, NEEDS_API_BASE, Host, first_set
 from adapters.config.providers import PROVIDERS, split_model
 from adapters.config.schema import LiteLLMParams, ModelEntry
+from adapters.llm.hosts import CREDENTIAL_ENV, HOSTS, KEYLESS, NEEDS_API_BASE, Host, first_set
 from domain.completions import ReasoningEffort, SamplingParams
 from domain.deployments import Capabilities, Credentials, Deployment, Limits, Prices, Secret
 from domain.errors import BadRequestError, ConfigurationError

@@ -19,8 +19,8 @@ from adapters.config.gateway_config import (
     DEFAULT_REQUEST_TIMEOUT,
     GatewayConfig,
 )
-from adapters.config.hosts import HOSTS, KEYLESS, first_set
 from adapters.config.schema import CacheSettings, ConfigFile, RouterSettings
+from adapters.llm.hosts import HOSTS, KEYLESS, first_set
 from domain.deployments import Deployment, Secret
 from domain.errors import ConfigurationError
 

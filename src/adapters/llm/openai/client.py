@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -32,6 +32,10 @@ class OpenAIProvider(LLMProvider):
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
+    def unsupported_params(self, request: CompletionRequest, deployment: Deployment) -> Collection[str]:
+        # An OpenAI-compatible host refuses what its row in the hosts table says it does.
+        return mapping.unsupported(request, deployment)
+
     async def complete(self, request: CompletionRequest, deployment: Deployment) -> CompletionResponse:
         # The method called decides whether the upstream streams, whatever the request's flag says.
         if request.stream:
@@ -49,9 +53,9 @@ class OpenAIProvider(LLMProvider):
         limits = deployment.limits
         http_request = httpx.Request(
             "POST",
-            mapping.url(deployment, "/chat/completions"),
+            self._url(deployment, "/chat/completions"),
             content=_encode(mapping.chat_body(request, deployment)),
-            headers=mapping.headers(deployment),
+            headers=await self._headers(deployment),
             extensions={
                 "timeout": mapping.timeouts(limits.timeout, limits.connect_timeout, limits.stream_timeout)
             },
@@ -80,9 +84,9 @@ class OpenAIProvider(LLMProvider):
         # A request built directly and sent skips httpx's per-call merging of client defaults.
         http_request = httpx.Request(
             "POST",
-            mapping.url(deployment, path),
+            self._url(deployment, path),
             content=_encode(body),
-            headers=mapping.headers(deployment),
+            headers=await self._headers(deployment),
             extensions={"timeout": mapping.timeouts(limits.timeout, limits.connect_timeout, None)},
         )
         with transport_errors():
@@ -95,6 +99,16 @@ class OpenAIProvider(LLMProvider):
         if isinstance(payload, dict) and payload.get("error"):
             raise upstream_error(None, payload)
         return payload
+
+    def _url(self, deployment: Deployment, path: str) -> httpx.URL:
+        """Where a call for `path` (/chat/completions, /embeddings) goes; hosts that route otherwise
+        (Azure's deployments) override it."""
+        return mapping.url(deployment, path)
+
+    async def _headers(self, deployment: Deployment) -> dict[str, str]:
+        """The call's headers, credentials included; hosts that authenticate otherwise (Azure's api-key,
+        Entra ID tokens) override it."""
+        return mapping.headers(deployment)
 
 
 class OpenAIChunkStream(ChunkStream):
@@ -127,7 +141,11 @@ class OpenAIChunkStream(ChunkStream):
                         if event == "error" or (isinstance(payload, dict) and payload.get("error")):
                             failure = upstream_error(None, payload)
                             break
-                        batch.append(read_chunk(payload))
+                        chunk = read_chunk(payload)
+                        # A chunk with neither a choice nor usage tells the client nothing (Azure opens
+                        # its streams with one carrying only prompt_filter_results).
+                        if chunk.choices or chunk.usage is not None:
+                            batch.append(chunk)
                     if batch:
                         yield batch
                     if failure is not None:

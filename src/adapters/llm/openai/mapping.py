@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from typing import Any
 
 import httpx
 
+from adapters.llm.hosts import HOSTS
 from adapters.openai_format import chat_request_body, embedding_request_body
-from domain.completions import CompletionRequest
+from domain.completions import CompletionRequest, SamplingParams
 from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest
+from domain.messages import ResponseFormatType
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 # OpenAI's reasoning models refuse `max_tokens` and take the same limit as `max_completion_tokens`.
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
+_SAMPLING_FIELDS = frozenset(field.name for field in dataclasses.fields(SamplingParams))
 
 
 def chat_body(request: CompletionRequest, deployment: Deployment) -> dict[str, Any]:
@@ -26,7 +30,39 @@ def chat_body(request: CompletionRequest, deployment: Deployment) -> dict[str, A
         and _REASONING_MODEL.match(deployment.upstream_model)
     ):
         body["max_completion_tokens"] = body.pop("max_tokens")
+    host = HOSTS.get(deployment.provider)
+    if host is not None and host.renamed:
+        for ours, theirs in host.renamed.items():
+            if ours in body:
+                body[theirs] = body.pop(ours)
     return body
+
+
+def unsupported(request: CompletionRequest, deployment: Deployment) -> list[str]:
+    """The parameters of `request` the deployment's host refuses, by the hosts table."""
+    host = HOSTS.get(deployment.provider)
+    if host is None:
+        return []
+    refused = [name for name in sorted(host.unsupported) if _is_set(request, name)]
+    params = request.params
+    if host.max_choices is not None and params.n is not None and params.n > host.max_choices:
+        refused.append("n")
+    format_ = request.response_format
+    if not host.json_schema and format_ is not None and format_.type is ResponseFormatType.JSON_SCHEMA:
+        refused.append("response_format")
+    return refused
+
+
+def _is_set(request: CompletionRequest, name: str) -> bool:
+    if name in _SAMPLING_FIELDS:
+        return getattr(request.params, name) is not None
+    if name == "tools":
+        return bool(request.tools)
+    if name == "tool_choice":
+        return request.tool_choice is not None
+    if name == "response_format":
+        return request.response_format is not None
+    return name in request.extra_body
 
 
 def embedding_body(request: EmbeddingRequest, deployment: Deployment) -> dict[str, Any]:
@@ -57,4 +93,10 @@ def headers(deployment: Deployment) -> dict[str, str]:
     organization = credentials.extra.get("organization")
     if organization:
         out["OpenAI-Organization"] = str(organization)
+    host = HOSTS.get(deployment.provider)
+    if host is not None and host.headers_from:
+        for credential, header in host.headers_from.items():
+            value = credentials.extra.get(credential)
+            if value:
+                out[header] = str(value)
     return out

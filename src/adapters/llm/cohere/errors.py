@@ -1,0 +1,86 @@
+"""Cohere's failures translated into the domain error tree, in one place.
+
+Cohere answers errors with `{"message": "..."}` (docs.cohere.com/reference/errors) and these statuses:
+
+    400 BadRequestError        "too many tokens: ..." about the prompt -> ContextWindowExceededError
+    401, 498 AuthenticationError  (498: invalid token, in the SDK)
+    402 PermissionDeniedError  (billing limit reached)
+    403 PermissionDeniedError · 404 NotFoundError · 408 TimeoutError · 422 UnprocessableEntityError
+    429 RateLimitError         (retry_after from Retry-After)
+    499 InternalServerError    (request cancelled upstream; the docs say to try again)
+    500 InternalServerError · 502 BadGatewayError · 503 ServiceUnavailableError · 504 TimeoutError
+A generation that ends with finish_reason ERROR is an InternalServerError, TIMEOUT a TimeoutError.
+Transport failures are translated by the shared `transport_errors`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import orjson
+
+from adapters.llm.openai.errors import retry_after
+from domain import errors
+from domain.errors import SwitchyardError
+
+_BY_STATUS: dict[int, type[SwitchyardError]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    402: errors.PermissionDeniedError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    408: errors.TimeoutError,
+    413: errors.BadRequestError,
+    422: errors.UnprocessableEntityError,
+    429: errors.RateLimitError,
+    498: errors.AuthenticationError,
+    499: errors.InternalServerError,
+    500: errors.InternalServerError,
+    502: errors.BadGatewayError,
+    503: errors.ServiceUnavailableError,
+    504: errors.TimeoutError,
+}
+# "too many tokens" also opens the refusal of an oversized max_tokens, which is no context overflow.
+_CONTEXT = re.compile(r"too many tokens|context length|context window", re.I)
+_OUTPUT_CAP = re.compile(r"max[ _]tokens must be", re.I)
+
+
+def upstream_error(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> SwitchyardError:
+    """The domain error for Cohere's error answer (the raw body as sent)."""
+    message = _message(status, body)
+    kind = _BY_STATUS.get(status) or _unlisted(status)
+    if kind is errors.BadRequestError and _CONTEXT.search(message) and not _OUTPUT_CAP.search(message):
+        kind = errors.ContextWindowExceededError
+    if kind is errors.RateLimitError:
+        return errors.RateLimitError(message, retry_after=retry_after(headers or {}))
+    return kind(message)
+
+
+def generation_failed(finish_reason: str, detail: str | None) -> SwitchyardError:
+    """The error for a reply that ended in ERROR or TIMEOUT instead of an answer."""
+    if finish_reason == "TIMEOUT":
+        return errors.TimeoutError(detail or "Cohere timed out while generating the reply.")
+    return errors.InternalServerError(detail or "Cohere failed while generating the reply.")
+
+
+def _message(status: int, body: bytes) -> str:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        payload = None
+    if isinstance(payload, dict):
+        for key in ("message", "error", "detail"):
+            value = payload.get(key)
+            if isinstance(value, str) and value:
+                return value
+    text = body.decode("utf-8", "replace").strip()[:200]
+    return f"Cohere answered HTTP {status}" + (f": {text}" if text else ".")
+
+
+def _unlisted(status: int) -> type[SwitchyardError]:
+    if status >= 500:
+        return errors.InternalServerError
+    if status >= 400:
+        return errors.BadRequestError
+    return errors.BadGatewayError  # a redirect or other answer that is no reply

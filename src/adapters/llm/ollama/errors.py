@@ -1,0 +1,72 @@
+"""Ollama's failures translated into the domain error tree, in one place.
+
+Ollama answers errors as `{"error": "..."}` (docs/api/errors.mdx), with 400 (bad request), 404 (model
+not found: `model "x" not found, try pulling it first`), 429 (rate limited, for cloud models), 500 and
+502 (a cloud model out of reach); a failure after a stream began is a line `{"error": "..."}` of the
+stream itself. A message about the context length (`the input length exceeds the context length`,
+`the prompt is longer than the context length ...`) is a ContextWindowExceededError whatever the status.
+Transport failures are translated by the shared `transport_errors`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import orjson
+
+from adapters.llm.openai.errors import retry_after
+from domain import errors
+from domain.errors import SwitchyardError
+
+_BY_STATUS: dict[int, type[SwitchyardError]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    408: errors.TimeoutError,
+    413: errors.BadRequestError,
+    422: errors.UnprocessableEntityError,
+    429: errors.RateLimitError,
+    500: errors.InternalServerError,
+    502: errors.BadGatewayError,
+    503: errors.ServiceUnavailableError,
+    504: errors.TimeoutError,
+}
+_CONTEXT = re.compile(r"context length|context window|exceeds maximum context", re.I)
+
+
+def upstream_error(
+    status: int | None, body: bytes | object, headers: Mapping[str, str] | None = None
+) -> SwitchyardError:
+    """The domain error for Ollama's error answer: the raw body with its status, or the decoded
+    `{"error": ...}` line of a stream (status None)."""
+    message = _message(status, body)
+    if _CONTEXT.search(message):
+        return errors.ContextWindowExceededError(message)
+    kind = errors.InternalServerError if status is None else _BY_STATUS.get(status) or _unlisted(status)
+    if kind is errors.RateLimitError:
+        return errors.RateLimitError(message, retry_after=retry_after(headers or {}))
+    return kind(message)
+
+
+def _message(status: int | None, body: bytes | object) -> str:
+    payload = body
+    if isinstance(body, bytes):
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            payload = None
+    if isinstance(payload, dict) and isinstance(payload.get("error"), str) and payload["error"]:
+        return payload["error"]
+    text = body.decode("utf-8", "replace").strip()[:200] if isinstance(body, bytes) else ""
+    answered = f"HTTP {status}" if status is not None else "an error"
+    return f"Ollama answered {answered}" + (f": {text}" if text else ".")
+
+
+def _unlisted(status: int) -> type[SwitchyardError]:
+    if status >= 500:
+        return errors.InternalServerError
+    if status >= 400:
+        return errors.BadRequestError
+    return errors.BadGatewayError  # a redirect or other answer that is no reply

@@ -1,0 +1,33 @@
+"""Harnesses of OpenAI-compatible hosts: the OpenAI adapter pointed at a host's row of the hosts table
+(its base URL, its quirks), answering in OpenAI's wire format as these hosts do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.llm.hosts import HOSTS
+from domain.deployments import Credentials, Secret
+from tests.contract.harnesses.openai import OpenAIHarness
+
+HOSTS_UNDER_TEST = ("groq", "mistral")
+
+
+def host_harness(host: str) -> type[OpenAIHarness]:
+    """A harness class for `host`, its deployment as the config loader would build it."""
+
+    class HostHarness(OpenAIHarness):
+        def __init__(self, **deployment_changes: Any) -> None:
+            settings: dict[str, Any] = {
+                "id": f"{host}-1",
+                "provider": host,
+                "upstream_model": "test-model",
+                "api_base": HOSTS[host].api_base,
+                "credentials": Credentials(api_key=Secret(f"{host}-key-123")),
+            }
+            super().__init__(**(settings | deployment_changes))
+
+    HostHarness.__name__ = HostHarness.__qualname__ = f"{host.title()}HostHarness"
+    return HostHarness
+
+
+HARNESSES = {host: host_harness(host) for host in HOSTS_UNDER_TEST}
