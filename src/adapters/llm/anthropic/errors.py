@@ -1,0 +1,149 @@
+"""Failures of the Messages API translated into the domain error tree, in one place.
+
+Anthropic answers `{"type": "error", "error": {"type", "message"}, "request_id"}` with these statuses:
+
+    400 invalid_request_error  -> BadRequestError; ContextWindowExceededError when the prompt is too long
+                                  ("prompt is too long: N tokens > M maximum", "... exceed context limit"),
+                                  ContentPolicyViolationError for "Output blocked by content filtering policy"
+    401 authentication_error   -> AuthenticationError
+    402 billing_error          -> PermissionDeniedError
+    403 permission_error       -> PermissionDeniedError
+    404 not_found_error        -> NotFoundError
+    413 request_too_large      -> BadRequestError
+    429 rate_limit_error       -> RateLimitError (retry_after: retry-after(-ms), else the
+                                  anthropic-ratelimit-*-reset times of the exhausted limits)
+    500 api_error              -> InternalServerError
+    504 timeout_error          -> TimeoutError
+    529 overloaded_error       -> ServiceUnavailableError (503)
+
+An `error` event inside a stream has no status: its `error.type` says which of the above it is. Other
+statuses (a proxy's 502 page, 503, ...) map as OpenAI-format upstreams do. Transport failures go through
+the shared `transport_errors` of the OpenAI adapter.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+from collections.abc import Mapping
+
+import orjson
+
+from adapters.llm.openai.errors import retry_after as _standard_retry_after
+from domain import errors
+from domain.errors import SwitchyardError
+
+_BY_STATUS: dict[int, type[SwitchyardError]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    402: errors.PermissionDeniedError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    408: errors.TimeoutError,
+    409: errors.InternalServerError,  # a conflict the SDK retries
+    413: errors.BadRequestError,
+    422: errors.UnprocessableEntityError,
+    429: errors.RateLimitError,
+    500: errors.InternalServerError,
+    502: errors.BadGatewayError,
+    503: errors.ServiceUnavailableError,
+    504: errors.TimeoutError,
+    529: errors.ServiceUnavailableError,
+}
+STATUS_BY_TYPE = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+_CONTEXT_WORDS = re.compile(r"prompt is too long|exceed context limit|context window|context length", re.I)
+_POLICY_WORDS = re.compile(r"content filtering policy|content policy", re.I)
+_RESETS = ("requests", "tokens", "input-tokens", "output-tokens")
+
+
+def upstream_error(
+    status: int | None, body: bytes | object, headers: Mapping[str, str] | None = None
+) -> SwitchyardError:
+    """The domain error for an error answer: `body` is the raw bytes or the decoded JSON; `status` is
+    None for an `error` event inside a stream."""
+    payload = _decode(body) if isinstance(body, bytes) else body
+    details = payload.get("error") if isinstance(payload, dict) else None
+    details = details if isinstance(details, dict) else {}
+    kind_name = details.get("type")
+    message = details.get("message")
+    if not isinstance(message, str) or not message:
+        message = _fallback_message(status, kind_name, body)
+    if status is None:
+        status = STATUS_BY_TYPE.get(kind_name, 500) if isinstance(kind_name, str) else 500
+    kind = _BY_STATUS.get(status) or _kind_of_unlisted(status)
+    if kind is errors.BadRequestError and status == 400:
+        if _CONTEXT_WORDS.search(message):
+            kind = errors.ContextWindowExceededError
+        elif _POLICY_WORDS.search(message):
+            kind = errors.ContentPolicyViolationError
+    code = kind_name if isinstance(kind_name, str) and kind.default_code is None else None
+    if kind is errors.RateLimitError:
+        return errors.RateLimitError(message, retry_after=retry_after(headers or {}))
+    return kind(message, code=code)
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait: retry-after(-ms) when sent, else until the latest reset of the limits that are
+    used up (anthropic-ratelimit-<limit>-remaining: 0), else until the latest reset given."""
+    standard = _standard_retry_after(headers)
+    if standard is not None:
+        return standard
+    now = time.time()
+    exhausted: list[float] = []
+    every: list[float] = []
+    for limit in _RESETS:
+        reset = _timestamp(headers.get(f"anthropic-ratelimit-{limit}-reset"))
+        if reset is None:
+            continue
+        seconds = max(reset - now, 0.0)
+        every.append(seconds)
+        if headers.get(f"anthropic-ratelimit-{limit}-remaining", "").strip() == "0":
+            exhausted.append(seconds)
+    chosen = exhausted or every
+    return max(chosen) if chosen else None
+
+
+def _timestamp(value: str | None) -> float | None:
+    """An RFC 3339 time (`2024-03-15T12:00:30Z`) as epoch seconds."""
+    if not value:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
+
+
+def _kind_of_unlisted(status: int) -> type[SwitchyardError]:
+    if status >= 500:
+        return errors.InternalServerError
+    if status >= 400:
+        return errors.BadRequestError
+    return errors.BadGatewayError  # a redirect or another answer that is no reply
+
+
+def _decode(body: bytes) -> object:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _fallback_message(status: int | None, kind_name: object, body: object) -> str:
+    text = body.decode("utf-8", "replace").strip()[:200] if isinstance(body, bytes) else ""
+    answered = f"HTTP {status}" if status is not None else f"an error event ({kind_name or 'untyped'})"
+    return f"Anthropic answered {answered}" + (f": {text}" if text else ".")
