@@ -1,0 +1,287 @@
+"""The Bedrock provider: Converse, ConverseStream and InvokeModel embeddings over one pooled httpx
+client, each request signed with SigV4 (or carrying a bearer token)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Collection, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from adapters.llm.bedrock import credentials, embeddings, mapping, replies
+from adapters.llm.bedrock.credentials import Access
+from adapters.llm.bedrock.errors import stream_exception, transport_errors, upstream_error
+from adapters.llm.bedrock.eventstream import EventStreamDecoder, EventStreamError
+from adapters.llm.bedrock.signing import signed_headers
+from adapters.llm.json_io import close_quietly, encode
+from adapters.llm.openai.mapping import timeouts
+from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage
+from domain.deployments import Deployment
+from domain.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
+from domain.errors import BadGatewayError
+from ports.llm_provider import ChunkStream, LLMProvider
+
+T = TypeVar("T")
+EVENT_STREAM = "application/vnd.amazon.eventstream"
+# A model id goes into the path with the characters that both httpx and aiohttp (yarl) send as they
+# are left unescaped, so the path signed is the path sent: `:` stays, an ARN's `/` becomes %2F.
+_PATH_SAFE = ":@!$&'()*+,;="
+_EMBEDDING_CONCURRENCY = 8  # Titan takes one text per call; this many are in flight at once
+
+
+class BedrockProvider(LLMProvider):
+    """Speaks Bedrock's runtime API to `deployment.api_base` (the region's endpoint by default). The
+    client is the composition root's; credentials are resolved once per deployment and kept."""
+
+    name: ClassVar[str] = "bedrock"
+    supports_streaming: ClassVar[bool] = True
+    supports_embeddings: ClassVar[bool] = True  # Amazon Titan Text and Cohere Embed models
+    supports_tools: ClassVar[bool] = True
+    supports_vision: ClassVar[bool] = True  # data: URLs and s3:// URIs; Bedrock fetches no web URL
+    supports_response_schema: ClassVar[bool] = True  # through a forced tool, as LiteLLM does
+    supports_reasoning: ClassVar[bool] = True  # Claude's extended thinking; reasoningContent read back
+
+    def __init__(self, client: httpx.AsyncClient, *, environ: Mapping[str, str] | None = None) -> None:
+        self._client = client
+        self._environ = environ  # None: the process environment, read when a deployment is first used
+        self._access: dict[str, tuple[Deployment, Access]] = {}
+        self._resolving: dict[str, asyncio.Future[Access]] = {}
+
+    def unsupported_params(self, request: CompletionRequest, deployment: Deployment) -> Collection[str]:
+        return mapping.unsupported(request, deployment)
+
+    async def complete(self, request: CompletionRequest, deployment: Deployment) -> CompletionResponse:
+        plan = mapping.converse_body(request, deployment)
+        response = await self._post(deployment, "converse", plan.body, stream=False)
+        if not response.is_success:
+            raise upstream_error(response.status_code, response.content, response.headers)
+        return replies.read_response(
+            response.content, plan, response_id=_response_id(response), created=int(time.time()),
+            model=deployment.upstream_model,
+        )  # fmt: skip
+
+    async def stream(self, request: CompletionRequest, deployment: Deployment) -> ChunkStream:
+        plan = mapping.converse_body(request, deployment)
+        response = await self._post(deployment, "converse-stream", plan.body, stream=True)
+        try:
+            if not response.is_success:
+                with transport_errors():
+                    content = await response.aread()
+                raise upstream_error(response.status_code, content, response.headers)
+            kind = response.headers.get("content-type", "")
+            if not kind.startswith(EVENT_STREAM):
+                with transport_errors():
+                    content = await response.aread()
+                raise BadGatewayError(
+                    f"Bedrock answered a stream request with {kind or 'no content type'}, not an event "
+                    f"stream: {content[:200].decode('utf-8', 'replace')!r}"
+                )
+        except BaseException:
+            await close_quietly(response)
+            raise
+        reader = replies.StreamReader(
+            response_id=_response_id(response), created=int(time.time()), model=deployment.upstream_model,
+            json_tool=plan.json_tool,
+        )  # fmt: skip
+        return BedrockChunkStream(response, reader)
+
+    async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
+        model = mapping.model_id(deployment)
+        kind = embeddings.family(model)
+        texts = embeddings.texts(request)
+        drop = deployment.drop_params or bool(request.controls.get("drop_params"))
+        size = embeddings.dimensions(request, model, kind, drop=drop)
+        embed = self._embed_titan if kind == "titan" else self._embed_cohere
+        vectors, tokens = await embed(deployment, texts, size, request.extra_body)
+        return EmbeddingResponse(
+            model=deployment.upstream_model,
+            data=tuple(Embedding(index=i, vector=vector) for i, vector in enumerate(vectors)),
+            usage=Usage(prompt_tokens=tokens),
+        )
+
+    async def _embed_titan(
+        self, deployment: Deployment, texts: Sequence[str], size: int | None, extra: Mapping[str, Any]
+    ) -> tuple[list[list[float]], int]:
+        """One call per text (Titan takes one), several at a time, the vectors in the texts' order."""
+        answers = await _bounded(
+            [self._invoke(deployment, embeddings.titan_body(text, size, extra)) for text in texts]
+        )
+        vectors, tokens = [], 0
+        for content, headers in answers:
+            vector, count = embeddings.read_titan(content)
+            vectors.append(vector)
+            tokens += count or embeddings.token_count(headers)
+        return vectors, tokens
+
+    async def _embed_cohere(
+        self, deployment: Deployment, texts: Sequence[str], size: int | None, extra: Mapping[str, Any]
+    ) -> tuple[list[list[float]], int]:
+        """One call per batch of up to 96 texts, several at a time."""
+        step = embeddings.COHERE_BATCH
+        batches = [texts[i : i + step] for i in range(0, len(texts), step)]
+        answers = await _bounded(
+            [self._invoke(deployment, embeddings.cohere_body(batch, size, extra)) for batch in batches]
+        )
+        vectors = [
+            vector
+            for batch, (content, _) in zip(batches, answers, strict=True)
+            for vector in embeddings.read_cohere(content, len(batch))
+        ]
+        return vectors, sum(embeddings.token_count(headers) for _, headers in answers)
+
+    async def _invoke(self, deployment: Deployment, body: dict[str, Any]) -> tuple[bytes, httpx.Headers]:
+        response = await self._post(deployment, "invoke", body, stream=False)
+        if not response.is_success:
+            raise upstream_error(response.status_code, response.content, response.headers)
+        return response.content, response.headers
+
+    async def _post(
+        self, deployment: Deployment, operation: str, body: dict[str, Any], *, stream: bool
+    ) -> httpx.Response:
+        """Sends the request; a streamed answer is returned once its status line and headers came, any
+        other once the whole of it came."""
+        access = await self._access_of(deployment)
+        url = _url(_base(deployment, access.region), mapping.model_id(deployment), operation)
+        content = encode(body)
+        if access.bearer is not None:
+            headers = {"content-type": "application/json", "authorization": f"Bearer {access.bearer}"}
+        else:
+            assert access.source is not None
+            headers = signed_headers(
+                await access.source.current(), host=url.netloc.decode("ascii"),
+                raw_path=url.raw_path.decode("ascii"), body=content, region=access.region,
+            )  # fmt: skip
+        if stream:
+            headers["accept"] = EVENT_STREAM
+        limits = deployment.limits
+        read = limits.stream_timeout if stream else None
+        http_request = httpx.Request(
+            "POST", url, content=content, headers=headers,
+            extensions={"timeout": timeouts(limits.timeout, limits.connect_timeout, read)},
+        )  # fmt: skip
+        with transport_errors():
+            # httpx times each read, not the whole call; the outer timer bounds the whole call (for a
+            # stream: until it opens).
+            async with asyncio.timeout(limits.timeout):
+                return await self._client.send(http_request, stream=stream)
+
+    async def _access_of(self, deployment: Deployment) -> Access:
+        known = self._access.get(deployment.id)
+        if known is not None and known[0] is deployment:
+            return known[1]
+        # One resolution per deployment, however many calls arrive while it runs; a caller that goes
+        # away does not cancel it for the others.
+        pending = self._resolving.get(deployment.id)
+        if pending is None:
+            pending = self._resolving[deployment.id] = asyncio.ensure_future(self._resolve(deployment))
+        return await asyncio.shield(pending)
+
+    async def _resolve(self, deployment: Deployment) -> Access:
+        environ = os.environ if self._environ is None else self._environ
+        try:
+            access = await credentials.resolve(deployment, environ)
+            self._access[deployment.id] = (deployment, access)
+            return access
+        finally:
+            del self._resolving[deployment.id]
+
+
+class BedrockChunkStream(ChunkStream):
+    """Chunks decoded from the event stream as it arrives, a batch per network read; closing it closes
+    the upstream response."""
+
+    def __init__(self, response: httpx.Response, reader: replies.StreamReader) -> None:
+        self._response = response
+        self._reader = reader
+        self._decoder = EventStreamDecoder()
+        self._closed = False
+
+    async def __aiter__(self) -> AsyncIterator[CompletionChunk]:
+        async for batch in self.batches():
+            for chunk in batch:
+                yield chunk
+
+    async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
+        if self._closed:
+            return
+        read = self._reader.read
+        try:
+            with transport_errors():
+                async for piece in self._response.aiter_bytes():
+                    batch: list[CompletionChunk] = []
+                    failure: Exception | None = None
+                    for message in _decoded(self._decoder, piece):
+                        headers = message.headers
+                        if headers.get(":message-type", "event") != "event":
+                            failure = stream_exception(headers, message.payload)
+                            break
+                        chunk = read(headers.get(":event-type"), message.payload)
+                        if chunk is not None:
+                            batch.append(chunk)
+                    if batch:
+                        yield batch
+                    if failure is not None:
+                        raise failure
+                    if self._closed:
+                        return
+                _decoded(self._decoder, None)
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await close_quietly(self._response)
+
+
+def _decoded(decoder: EventStreamDecoder, piece: bytes | None) -> list[Any]:
+    try:
+        if piece is None:
+            decoder.finish()
+            return []
+        return decoder.feed(piece)
+    except EventStreamError as exc:
+        raise BadGatewayError(f"Bedrock sent a malformed event stream: {exc}") from exc
+
+
+async def _bounded(calls: Sequence[Awaitable[T]]) -> list[T]:
+    """The results of `calls` in order, at most _EMBEDDING_CONCURRENCY at a time; the first failure
+    cancels the rest and is raised."""
+    gate = asyncio.Semaphore(_EMBEDDING_CONCURRENCY)
+
+    async def run(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    tasks = [asyncio.ensure_future(run(call)) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def _base(deployment: Deployment, region: str) -> str:
+    endpoint = deployment.credentials.extra.get("aws_bedrock_runtime_endpoint")
+    return deployment.api_base or (
+        str(endpoint) if endpoint else f"https://bedrock-runtime.{region}.amazonaws.com"
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _url(base: str, model: str, operation: str) -> httpx.URL:
+    # Parsing a URL costs httpx more than the rest of building a request: do it once per model.
+    return httpx.URL(f"{base.rstrip('/')}/model/{quote(model, safe=_PATH_SAFE)}/{operation}")
+
+
+def _response_id(response: httpx.Response) -> str:
+    request_id = response.headers.get("x-amzn-requestid")
+    return f"chatcmpl-{request_id or uuid.uuid4().hex}"

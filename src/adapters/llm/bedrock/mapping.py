@@ -1,0 +1,367 @@
+"""Domain chat requests as Converse bodies (Converse and ConverseStream take the same one). Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from domain.completions import CompletionRequest, ReasoningEffort
+from domain.deployments import Deployment
+from domain.errors import BadRequestError, UnsupportedParameterError
+from domain.messages import (
+    FunctionTool,
+    ImagePart,
+    Message,
+    NamedToolChoice,
+    ResponseFormatType,
+    Role,
+    TextPart,
+    ToolCall,
+    ToolChoiceMode,
+)
+
+JSON_TOOL = "json_tool_call"
+"""The forced tool that carries a `response_format` reply, as LiteLLM names it."""
+# Converse's own top-level fields: `extra_body` keys of these names go there, all others to the model.
+_TOP_LEVEL = frozenset(
+    {
+        "guardrailConfig",
+        "performanceConfig",
+        "requestMetadata",
+        "promptVariables",
+        "additionalModelResponseFieldPaths",
+        "serviceTier",
+        "outputConfig",
+    }
+)
+# reasoning_effort as Claude's extended-thinking budget (LiteLLM's budgets; 1024 is Claude's minimum).
+_THINKING_BUDGET = {
+    ReasoningEffort.MINIMAL: 1024,
+    ReasoningEffort.LOW: 1024,
+    ReasoningEffort.MEDIUM: 2048,
+    ReasoningEffort.HIGH: 4096,
+    ReasoningEffort.XHIGH: 8192,
+}
+_THINKING_HEADROOM = 4096  # output tokens left for the answer when the caller set no limit
+_IMAGE_FORMATS = {"png": "png", "jpeg": "jpeg", "jpg": "jpeg", "gif": "gif", "webp": "webp"}
+_DATA_URL = re.compile(r"^data:image/([a-zA-Z0-9.+-]+);base64,", re.I)
+_CLAUDE = re.compile(r"(^|[.:/])anthropic\.|claude", re.I)
+_NOVA = re.compile(r"(^|[.:/])amazon\.nova", re.I)
+_CACHE_POINT = {"cachePoint": {"type": "default"}}
+_INJECTION = "cache_control_injection_points"
+# Needed by Bedrock when the conversation holds tool calls but the request declares no tool.
+_PLACEHOLDER_TOOL = {
+    "toolSpec": {
+        "name": "no_tool_available",
+        "description": "No tool is available in this turn; do not call this.",
+        "inputSchema": {"json": {"type": "object", "properties": {}}},
+    }
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    body: dict[str, Any]
+    json_tool: str | None = None
+    """The forced tool whose input is the reply's content (response_format), when there is one."""
+
+
+def model_id(deployment: Deployment) -> str:
+    # `bedrock/converse/<id>` picks the API, not a model; the config loader strips it, callers may not.
+    return deployment.upstream_model.removeprefix("converse/")
+
+
+def is_claude(model: str) -> bool:
+    return _CLAUDE.search(model) is not None
+
+
+def unsupported(request: CompletionRequest, deployment: Deployment) -> list[str]:
+    """The OpenAI parameters of `request` Converse cannot honour for this deployment's model."""
+    params = request.params
+    names = [
+        name
+        for name in (
+            "logit_bias",
+            "seed",
+            "presence_penalty",
+            "frequency_penalty",
+            "logprobs",
+            "top_logprobs",
+        )
+        if getattr(params, name) is not None
+    ]
+    if params.user is not None:
+        names.append("user")
+    if params.n is not None and params.n > 1:
+        names.append("n")
+    if params.parallel_tool_calls is False:
+        names.append("parallel_tool_calls")
+    effort = params.reasoning_effort
+    if effort is not None and effort is not ReasoningEffort.NONE and not is_claude(model_id(deployment)):
+        names.append("reasoning_effort")
+    return names
+
+
+def converse_body(request: CompletionRequest, deployment: Deployment) -> Plan:
+    """The Converse (and ConverseStream) body: the two take the same one."""
+    model = model_id(deployment)
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    uses_tools = False
+    cached = _cache_points(request, deployment)
+    for index, message in enumerate(request.messages):
+        if message.role is Role.SYSTEM or message.role is Role.DEVELOPER:
+            system.extend({"text": text} for text in _texts(message) if text)
+            if index in cached and system:
+                system.append(_CACHE_POINT)
+            continue
+        if message.role is Role.TOOL:
+            role, blocks, uses_tools = "user", [_tool_result(message, index)], True
+        elif message.role is Role.ASSISTANT:
+            role, blocks = "assistant", _assistant_blocks(message, index)
+            uses_tools = uses_tools or bool(message.tool_calls)
+        else:
+            role, blocks = "user", _user_blocks(message, index)
+        if not blocks:
+            continue  # Bedrock refuses empty and blank content
+        if index in cached:
+            blocks.append(_CACHE_POINT)
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)  # Converse wants user and assistant turns to alternate
+        else:
+            turns.append({"role": role, "content": blocks})
+    body: dict[str, Any] = {"messages": turns}
+    if system:
+        body["system"] = system
+
+    extra = _extras(request, deployment)
+    fields: dict[str, Any] = dict(extra.pop("additionalModelRequestFields", None) or {})
+    thinking = _thinking(request, model, extra)
+    if thinking is not None:
+        fields["thinking"] = thinking
+    inference = _inference(request, thinking)
+    top_k = extra.pop("top_k", None)
+    if top_k is not None:
+        if _NOVA.search(model):
+            fields.setdefault("inferenceConfig", {})["topK"] = top_k
+        else:
+            fields["top_k"] = top_k
+    for name, value in extra.items():
+        (body if name in _TOP_LEVEL else fields)[name] = value
+    if inference:
+        body["inferenceConfig"] = inference
+    if fields:
+        body["additionalModelRequestFields"] = fields
+
+    json_tool = _json_tool(request)
+    tool_config = _tool_config(request, json_tool, thinking_on=thinking is not None, uses_tools=uses_tools)
+    if tool_config is not None:
+        body["toolConfig"] = tool_config
+    return Plan(body, json_tool["toolSpec"]["name"] if json_tool else None)
+
+
+def _cache_points(request: CompletionRequest, deployment: Deployment) -> set[int]:
+    """The messages to end with a cache point, from LiteLLM's `cache_control_injection_points` in the
+    deployment's config: `{location: message, role: system|user|assistant|tool}` marks every message of
+    that role, `{location: message, index: n}` (negative from the end) the message at n."""
+    points = deployment.extra_params.get(_INJECTION) or deployment.credentials.extra.get(_INJECTION)
+    if not isinstance(points, list | tuple):
+        return set()
+    messages = request.messages
+    marked: set[int] = set()
+    for point in points:
+        if not isinstance(point, Mapping) or point.get("location", "message") != "message":
+            continue
+        role, position = point.get("role"), point.get("index")
+        if isinstance(position, int) and -len(messages) <= position < len(messages):
+            marked.add(position % len(messages))
+        elif isinstance(role, str):
+            roles = {role, "developer"} if role == "system" else {role}
+            marked.update(i for i, message in enumerate(messages) if message.role.value in roles)
+    return marked
+
+
+def _extras(request: CompletionRequest, deployment: Deployment) -> dict[str, Any]:
+    """The caller's passthrough fields over the deployment's configured ones (top_k, thinking, extra_body)."""
+    defaults = deployment.extra_params
+    extra: dict[str, Any] = {}
+    if defaults:
+        extra.update(defaults.get("extra_body") or {})
+        extra.update({name: defaults[name] for name in ("top_k", "thinking") if name in defaults})
+    extra.update(request.extra_body)
+    return extra
+
+
+def _inference(request: CompletionRequest, thinking: Mapping[str, Any] | None) -> dict[str, Any]:
+    params = request.params
+    inference: dict[str, Any] = {}
+    limit = params.output_limit
+    if limit is None and thinking is not None and isinstance(thinking.get("budget_tokens"), int):
+        limit = thinking["budget_tokens"] + _THINKING_HEADROOM  # Claude wants max_tokens > budget_tokens
+    if limit is not None:
+        inference["maxTokens"] = limit
+    if params.temperature is not None:
+        inference["temperature"] = params.temperature
+    if params.top_p is not None:
+        inference["topP"] = params.top_p
+    if params.stop:
+        stops = [stop for stop in params.stop if stop]  # Converse refuses empty stop sequences
+        if stops:
+            inference["stopSequences"] = stops
+    return inference
+
+
+def _thinking(request: CompletionRequest, model: str, extra: dict[str, Any]) -> dict[str, Any] | None:
+    given = extra.pop("thinking", None)
+    if isinstance(given, dict):
+        return given
+    effort = request.params.reasoning_effort
+    if effort is None or effort is ReasoningEffort.NONE or not is_claude(model):
+        return None
+    return {"type": "enabled", "budget_tokens": _THINKING_BUDGET[effort]}
+
+
+def _json_tool(request: CompletionRequest) -> dict[str, Any] | None:
+    response_format = request.response_format
+    if response_format is None or response_format.type is ResponseFormatType.TEXT:
+        return None
+    if response_format.type is ResponseFormatType.JSON_SCHEMA:
+        schema = dict(response_format.schema or {})
+        name = response_format.name or JSON_TOOL
+    else:  # json_object: any object will do
+        schema, name = {"type": "object", "additionalProperties": True, "properties": {}}, JSON_TOOL
+    spec: dict[str, Any] = {"name": name, "inputSchema": {"json": schema}}
+    if response_format.description:
+        spec["description"] = response_format.description
+    return {"toolSpec": spec}
+
+
+def _tool_config(
+    request: CompletionRequest, json_tool: dict[str, Any] | None, *, thinking_on: bool, uses_tools: bool
+) -> dict[str, Any] | None:
+    choice = request.tool_choice
+    tools = [_tool(tool) for tool in request.tools]
+    if choice is ToolChoiceMode.NONE and not uses_tools:
+        tools = []  # Converse has no "none": a model without tools calls none
+    if json_tool is not None:
+        tools.append(json_tool)
+    if not tools:
+        return {"tools": [_PLACEHOLDER_TOOL]} if uses_tools else None
+    config: dict[str, Any] = {"tools": tools}
+    if json_tool is not None and not request.tools and not thinking_on:
+        # Claude refuses a forced tool while it thinks; then the schema's tool is merely offered.
+        config["toolChoice"] = {"tool": {"name": json_tool["toolSpec"]["name"]}}
+    elif isinstance(choice, NamedToolChoice):
+        config["toolChoice"] = {"tool": {"name": choice.name}}
+    elif choice is ToolChoiceMode.REQUIRED:
+        config["toolChoice"] = {"any": {}}
+    elif choice is ToolChoiceMode.AUTO:
+        config["toolChoice"] = {"auto": {}}
+    return config
+
+
+def _tool(tool: FunctionTool) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "name": tool.name,
+        "inputSchema": {
+            "json": dict(tool.parameters) if tool.parameters else {"type": "object", "properties": {}}
+        },
+    }
+    if tool.description:
+        spec["description"] = tool.description
+    return {"toolSpec": spec}
+
+
+def _texts(message: Message) -> list[str]:
+    content = message.content
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [content]
+    return [part.text for part in content if isinstance(part, TextPart)]
+
+
+def _user_blocks(message: Message, index: int) -> list[dict[str, Any]]:
+    content = message.content
+    if isinstance(content, str):
+        return [{"text": content}] if content.strip() else []
+    blocks: list[dict[str, Any]] = []
+    for position, part in enumerate(content or ()):
+        if isinstance(part, TextPart):
+            if part.text.strip():
+                blocks.append({"text": part.text})
+        else:
+            blocks.append(image_block(part, f"messages[{index}].content[{position}].image_url"))
+    return blocks
+
+
+def _assistant_blocks(message: Message, index: int) -> list[dict[str, Any]]:
+    text = message.text
+    blocks: list[dict[str, Any]] = [{"text": text}] if text.strip() else []
+    for position, call in enumerate(message.tool_calls):
+        blocks.append(
+            {
+                "toolUse": {
+                    "toolUseId": call.id,
+                    "name": call.name,
+                    "input": _arguments(call, f"messages[{index}].tool_calls[{position}].function.arguments"),
+                }
+            }
+        )
+    return blocks
+
+
+def _tool_result(message: Message, index: int) -> dict[str, Any]:
+    content = message.content
+    result: list[dict[str, Any]] = []
+    if isinstance(content, str):
+        if content:
+            result.append({"text": content})
+    else:
+        for position, part in enumerate(content or ()):
+            if isinstance(part, TextPart):
+                if part.text:
+                    result.append({"text": part.text})
+            else:
+                result.append(image_block(part, f"messages[{index}].content[{position}].image_url"))
+    # A tool that printed nothing still answered; Bedrock refuses an empty result.
+    return {"toolResult": {"toolUseId": message.tool_call_id, "content": result or [{"text": "."}]}}
+
+
+def _arguments(call: ToolCall, param: str) -> Any:
+    if not call.arguments.strip():
+        return {}
+    try:
+        return orjson.loads(call.arguments)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequestError(f"Invalid '{param}': not valid JSON ({exc}).", param=param) from exc
+
+
+def image_block(part: ImagePart, param: str) -> dict[str, Any]:
+    """An image as Converse takes it: the bytes of a `data:` URL (sent base64, as they came) or an
+    `s3://` object. Bedrock cannot fetch web URLs, and the gateway does not fetch them for it."""
+    url = part.url
+    found = _DATA_URL.match(url)
+    if found is not None:
+        image_format = _IMAGE_FORMATS.get(found.group(1).lower())
+        if image_format is None:
+            raise UnsupportedParameterError(
+                f"Bedrock takes png, jpeg, gif and webp images, not image/{found.group(1)}.", param=param
+            )
+        return {"image": {"format": image_format, "source": {"bytes": url[found.end() :]}}}
+    if url.startswith("s3://"):
+        image_format = _IMAGE_FORMATS.get(url.rsplit(".", 1)[-1].lower())
+        if image_format is None:
+            raise UnsupportedParameterError(
+                "An s3:// image needs a .png, .jpeg, .jpg, .gif or .webp name for Bedrock.", param=param
+            )
+        return {"image": {"format": image_format, "source": {"s3Location": {"uri": url}}}}
+    raise UnsupportedParameterError(
+        "Bedrock does not fetch images from URLs: send the image as a data: URL "
+        "(data:image/png;base64,...) or an s3:// URI.",
+        param=param,
+    )
