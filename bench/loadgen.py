@@ -44,23 +44,73 @@ CHAT_BODY = {
     "max_tokens": 64,
 }
 STREAM_BODY = {**CHAT_BODY, "stream": True, "stream_options": {"include_usage": True}}
+CLAUDE_BODY = {**CHAT_BODY, "model": "bench-claude"}
+CLAUDE_STREAM_BODY = {**STREAM_BODY, "model": "bench-claude"}
+# The same conversation in Anthropic's own format: what "direct" sends to the mock's /v1/messages.
+MESSAGES_BODY = {
+    "model": "claude-sonnet-4-5",
+    "system": CHAT_BODY["messages"][0]["content"],
+    "messages": [{"role": "user", "content": CHAT_BODY["messages"][1]["content"]}],
+    "temperature": 0.2,
+    "max_tokens": 64,
+}
 EMBED_TEXT = "The food was delicious and the waiter was friendly; we will certainly come back next week."
 
 
 class Scenario:
-    def __init__(self, name: str, path: str, body: dict, kind: str, marker: bytes, events: int = 0) -> None:
+    def __init__(
+        self,
+        name: str,
+        path: str,
+        body: dict,
+        kind: str,
+        marker: bytes,
+        events: int = 0,
+        end: bytes = b"[DONE]",
+        direct: Scenario | None = None,
+    ) -> None:
         self.name = name
         self.path = path
         self.body = json.dumps(body, separators=(",", ":")).encode()
         self.kind = kind  # "json" or "stream"
         self.marker = marker  # bytes every good response body contains
         self.events = events  # for streams: SSE events expected, [DONE] included
+        self.end = end  # for streams: what the last event holds
+        self.direct = direct  # the same call in the upstream's own format, for --direct (None: the same)
 
 
 SCENARIOS = {
     "chat": Scenario("chat", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),
     # 20 content chunks + the finish chunk + the usage chunk + [DONE] (see bench/mock_upstream.py)
     "stream": Scenario("stream", "/v1/chat/completions", STREAM_BODY, "stream", b"[DONE]", events=23),
+    # Through the gateway: OpenAI format in and out, Anthropic's between the gateway and the mock. The
+    # stream is the role chunk, 20 content chunks, the finish chunk, the usage chunk and [DONE].
+    "claude": Scenario(
+        "claude",
+        "/v1/chat/completions",
+        CLAUDE_BODY,
+        "json",
+        b'"chat.completion"',
+        direct=Scenario("claude", "/v1/messages", MESSAGES_BODY, "json", b'"type":"message"'),
+    ),
+    "claude-stream": Scenario(
+        "claude-stream",
+        "/v1/chat/completions",
+        CLAUDE_STREAM_BODY,
+        "stream",
+        b"[DONE]",
+        events=24,
+        # message_start, content_block_start, ping, 20 deltas, content_block_stop, message_delta, message_stop
+        direct=Scenario(
+            "claude-stream",
+            "/v1/messages",
+            {**MESSAGES_BODY, "stream": True},
+            "stream",
+            b"message_stop",
+            events=26,
+            end=b"message_stop",
+        ),
+    ),
     "embed": Scenario(
         "embed",
         "/v1/embeddings",
@@ -241,6 +291,8 @@ class Generator:
         self.host = url.hostname or "127.0.0.1"
         self.port = url.port or 80
         self.scenario = SCENARIOS[args.scenario]
+        if args.direct and self.scenario.direct is not None:
+            self.scenario = self.scenario.direct
         self.request = build_request(self.scenario, f"{self.host}:{self.port}", args.api_key)
         self.concurrency = args.concurrency
         self.duration = args.duration
@@ -294,7 +346,7 @@ class Generator:
         else:
             valid = sc.marker in body
             if valid and sc.kind == "stream":
-                valid = body.count(b"data:") == sc.events and b"[DONE]" in body[-32:]
+                valid = body.count(b"data:") == sc.events and sc.end in body[-32:]
             elif valid and not self.checked_json:
                 self.checked_json = True
                 try:
@@ -413,6 +465,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--duration", type=float, default=5.0, help="seconds to keep sending")
     p.add_argument("--api-key", default="sk-bench-master")
+    p.add_argument(
+        "--direct", action="store_true", help="talking to the upstream itself: send its own format"
+    )
     p.add_argument("--cpu", type=int, action="append", help="pin to this CPU (repeatable)")
     args = p.parse_args(argv)
     if args.cpu:

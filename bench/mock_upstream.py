@@ -8,6 +8,11 @@ response bytes, so one request costs a few microseconds of CPU. Routes:
                                 finish chunk (empty delta, finish_reason "stop"), a usage chunk
                                 (choices [], only with stream_options.include_usage, as OpenAI does)
                                 and `data: [DONE]`, each SSE event in its own HTTP chunk
+    POST /v1/messages           Anthropic's Messages API: non-stream, a `message` with usage; stream,
+                                Anthropic's SSE events (message_start, content_block_start, ping, 20
+                                text_delta content_block_delta events, content_block_stop,
+                                message_delta with the stop reason and usage, message_stop), each in
+                                its own HTTP chunk, with Anthropic's response headers
     POST .../embeddings         1536-dim vectors, float or base64 per `encoding_format`
                                 (OpenAI's API default is float), one per input, `dimensions` honoured
     GET  .../models             a model list
@@ -195,6 +200,121 @@ def build_stream_response(include_usage: bool, framing: str) -> list[bytes]:
     return pieces
 
 
+CLAUDE_MODEL = "claude-sonnet-4-5-20250929"
+MESSAGE_ID = "msg_01BenchSwitchyard000000000"
+
+
+def _anthropic_head(status: str, content_type: str, extra: str = "") -> str:
+    # The headers the Messages API sends (minus Cloudflare's), so a gateway parses a realistic block.
+    return (
+        f"HTTP/1.1 {status}\r\n"
+        f"date: {formatdate(usegmt=True)}\r\n"
+        f"content-type: {content_type}\r\n"
+        "anthropic-ratelimit-input-tokens-limit: 2000000\r\n"
+        "anthropic-ratelimit-input-tokens-remaining: 2000000\r\n"
+        "anthropic-ratelimit-input-tokens-reset: 2026-01-01T00:00:00Z\r\n"
+        "anthropic-ratelimit-output-tokens-limit: 400000\r\n"
+        "anthropic-ratelimit-output-tokens-remaining: 400000\r\n"
+        "anthropic-ratelimit-output-tokens-reset: 2026-01-01T00:00:00Z\r\n"
+        "anthropic-ratelimit-requests-limit: 4000\r\n"
+        "anthropic-ratelimit-requests-remaining: 3999\r\n"
+        "anthropic-ratelimit-requests-reset: 2026-01-01T00:00:00Z\r\n"
+        "anthropic-ratelimit-tokens-limit: 2400000\r\n"
+        "anthropic-ratelimit-tokens-remaining: 2400000\r\n"
+        "anthropic-ratelimit-tokens-reset: 2026-01-01T00:00:00Z\r\n"
+        "request-id: req_011CBenchSwitchyard0000000\r\n"
+        "strict-transport-security: max-age=31536000; includeSubDomains; preload\r\n"
+        "anthropic-organization-id: 00000000-0000-0000-0000-000000000000\r\n"
+        "x-envoy-upstream-service-time: 212\r\n"
+        f"{extra}"
+    )
+
+
+def _claude_usage(output_tokens: int) -> dict:
+    return {
+        "input_tokens": PROMPT_TOKENS,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "output_tokens": output_tokens,
+        "service_tier": "standard",
+    }
+
+
+def build_messages_response() -> bytes:
+    body = {
+        "id": MESSAGE_ID,
+        "type": "message",
+        "role": "assistant",
+        "model": CLAUDE_MODEL,
+        "content": [{"type": "text", "text": "".join(TOKENS)}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": _claude_usage(COMPLETION_TOKENS),
+    }
+    data = _dumps(body)
+    head = _anthropic_head(
+        "200 OK", "application/json", f"content-length: {len(data)}\r\nconnection: keep-alive\r\n"
+    )
+    return head.encode() + b"\r\n" + data
+
+
+def build_messages_events() -> list[bytes]:
+    """The SSE events of one streamed Message, each `event: <type>\\ndata: {...}\\n\\n`, as the API sends
+    them (ping included)."""
+    start = {
+        "id": MESSAGE_ID,
+        "type": "message",
+        "role": "assistant",
+        "model": CLAUDE_MODEL,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": _claude_usage(1),
+    }
+    payloads: list[tuple[str, dict]] = [
+        ("message_start", {"type": "message_start", "message": start}),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+        ("ping", {"type": "ping"}),
+    ]
+    payloads += [
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": tok}},
+        )
+        for tok in TOKENS
+    ]
+    payloads += [
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                           "usage": {"output_tokens": COMPLETION_TOKENS}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]  # fmt: skip
+    return [b"event: " + name.encode() + b"\ndata: " + _dumps(data) + b"\n\n" for name, data in payloads]
+
+
+def build_messages_stream(framing: str) -> list[bytes]:
+    """Pieces to write in order: the head glued to the first event, then one piece per event."""
+    events = build_messages_events()
+    ctype = "text/event-stream; charset=utf-8"
+    if framing == "chunked":
+        head = _anthropic_head(
+            "200 OK",
+            ctype,
+            "cache-control: no-cache\r\ntransfer-encoding: chunked\r\nconnection: keep-alive\r\n",
+        )
+        pieces = [b"%x\r\n%s\r\n" % (len(e), e) for e in events]
+        pieces[-1] += b"0\r\n\r\n"
+    else:
+        head = _anthropic_head("200 OK", ctype, "cache-control: no-cache\r\nconnection: close\r\n")
+        pieces = list(events)
+    pieces[0] = head.encode() + b"\r\n" + pieces[0]
+    return pieces
+
+
 def _unit_vector(seed: int, dims: int) -> list[float]:
     rnd = random.Random(seed)
     v = [rnd.gauss(0.0, 1.0) for _ in range(dims)]
@@ -262,6 +382,7 @@ class Stats:
     requests = 0
     chat = 0
     stream = 0
+    messages = 0
     embeddings = 0
     started = time.monotonic()
 
@@ -368,6 +489,26 @@ class UpstreamProtocol(asyncio.Protocol):
                     self._send_pieces(pieces, keep_alive)
                 return
             resp = app.chat
+        elif method == b"post" and path.endswith(b"/v1/messages"):
+            try:
+                req = _loads(body)
+            except ValueError:
+                self._send(BAD_JSON, keep_alive)
+                return
+            Stats.messages += 1
+            if req.get("stream"):
+                Stats.stream += 1
+                pieces = app.messages_stream
+                if app.framing == "close":
+                    keep_alive = False
+                if app.token_delay > 0:
+                    self._drip(pieces, 0, keep_alive)
+                elif app.latency > 0:
+                    self.loop.call_later(app.latency, self._send_pieces, pieces, keep_alive)
+                else:
+                    self._send_pieces(pieces, keep_alive)
+                return
+            resp = app.messages
         elif method == b"post" and path.endswith(b"/embeddings"):
             try:
                 req = _loads(body)
@@ -392,6 +533,7 @@ class UpstreamProtocol(asyncio.Protocol):
                         "requests": Stats.requests,
                         "chat": Stats.chat,
                         "stream": Stats.stream,
+                        "messages": Stats.messages,
                         "embeddings": Stats.embeddings,
                     }
                 ),
@@ -440,6 +582,10 @@ class App:
         if token_delay_ms <= 0:  # one write per stream: cheapest for the mock
             self.stream_usage = [b"".join(self.stream_usage)]
             self.stream_plain = [b"".join(self.stream_plain)]
+        self.messages = build_messages_response()
+        self.messages_stream = build_messages_stream(framing)
+        if token_delay_ms <= 0:
+            self.messages_stream = [b"".join(self.messages_stream)]
         self.embeddings = Embeddings()
         for fmt in ("float", "base64"):
             self.embeddings.response(1, fmt, EMBED_DIMS)
@@ -460,7 +606,8 @@ async def serve(host: str, port: int, app: App) -> None:
     up = time.monotonic() - Stats.started
     print(
         f"mock upstream: {Stats.requests} requests in {up:.1f}s "
-        f"(chat {Stats.chat}, stream {Stats.stream}, embeddings {Stats.embeddings})",
+        f"(chat {Stats.chat}, messages {Stats.messages}, stream {Stats.stream}, "
+        f"embeddings {Stats.embeddings})",
         file=sys.stderr,
     )
 

@@ -38,13 +38,15 @@ DEFAULT_GATEWAY_CMD = (
 SCENARIO_LABELS = {
     "chat": "chat (non-stream)",
     "stream": "chat stream (20 chunks)",
+    "claude": "claude (non-stream)",
+    "claude-stream": "claude stream (20 deltas)",
     "embed": "embeddings (base64)",
     "embed-float": "embeddings (float)",
 }
 
 # The performance budget: (check name, unit, limit, "<=" or ">=").
 BUDGET_OVERHEAD_P50_MS = 1.0
-BUDGET_CPU_MS = {"chat": 1.0, "stream": 2.0}
+BUDGET_CPU_MS = {"chat": 1.0, "stream": 2.0, "claude": 1.0, "claude-stream": 2.0}
 BUDGET_RPS = {"chat": 1000.0}
 BUDGET_RSS_MB = 100.0
 BUDGET_STARTUP_S = 1.5
@@ -239,11 +241,13 @@ class Load:
         self.gw_cpus = gw_cpus
         self.mock_pid = mock_pid
 
-    def loadgen(self, port: int, scenario: str, concurrency: int, duration: float) -> dict:
+    def loadgen(self, port: int, scenario: str, concurrency: int, duration: float, direct: bool) -> dict:
         cmd = [
             sys.executable, "-m", "bench.loadgen", "--url", f"http://{HOST}:{port}", "--scenario", scenario,
             "--concurrency", str(concurrency), "--duration", str(duration), "--api-key", self.args.api_key,
         ]  # fmt: skip
+        if direct:  # straight to the mock: scenarios with their own upstream format send that
+            cmd.append("--direct")
         try:
             out = subprocess.run(
                 cmd,
@@ -271,12 +275,13 @@ class Load:
     ) -> dict:
         """Warm up, then one measured run; CPU of the server tree and of the mock over the measured run."""
         probe = speed_probe(self.gw_cpus)
+        direct = server_pid is None
         if self.args.warmup > 0:
-            self.loadgen(port, scenario, concurrency, self.args.warmup)
+            self.loadgen(port, scenario, concurrency, self.args.warmup, direct)
         pids = process_tree(server_pid) if server_pid else []
         up0 = upstream_requests(self.args.upstream_port_actual)
         cpu0, mock0 = cpu_seconds(pids), cpu_seconds([self.mock_pid])
-        res = self.loadgen(port, scenario, concurrency, duration)
+        res = self.loadgen(port, scenario, concurrency, duration, direct)
         cpu1, mock1 = cpu_seconds(pids), cpu_seconds([self.mock_pid])
         up1 = upstream_requests(self.args.upstream_port_actual)
         res["speed_probe_ms"] = probe
@@ -405,11 +410,11 @@ def render(result: dict) -> str:
         "scenario", "direct p50/p99", "gateway p50/p99", "overhead p50/p99", "hdr overhead p50",
         f"gw req/s {c}", f"direct req/s {c}", f"gw CPU ms/req {c} / c1",
     ]))  # fmt: skip
-    streams = [sc for sc in opts["scenarios"] if sc == "stream"]
+    streams = [sc for sc in opts["scenarios"] if sc in ("stream", "claude-stream")]
     for sc in streams:
         d1, g1 = direct[sc].get("c1"), (gws.get(sc) or {}).get("c1")
         out.append(
-            f"stream first chunk p50: direct {_fmt(_get(d1, 'first_chunk_ms', 'p50'))} ms, "
+            f"{sc} first chunk p50: direct {_fmt(_get(d1, 'first_chunk_ms', 'p50'))} ms, "
             f"gateway {_fmt(_get(g1, 'first_chunk_ms', 'p50'))} ms"
         )
     floor = result.get("hop_floor")
@@ -516,7 +521,9 @@ def main(argv: list[str] | None = None) -> int:
         "--config", default=str(BENCH / "config.yaml"), help="config template (upstream port rewritten)"
     )
     p.add_argument(
-        "--scenarios", default="chat,stream,embed", help=f"comma list of {','.join(SCENARIO_LABELS)}"
+        "--scenarios",
+        default="chat,stream,claude,claude-stream,embed",
+        help=f"comma list of {','.join(SCENARIO_LABELS)}",
     )
     p.add_argument("--concurrency", type=int, default=32, help="concurrency of the throughput phases")
     p.add_argument(

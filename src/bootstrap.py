@@ -19,7 +19,14 @@ from adapters.clock import SystemClock
 from adapters.config.loader import GatewayConfig
 from adapters.http.app import create_app
 from adapters.llm.aiohttp_transport import AiohttpTransport
+from adapters.llm.anthropic.client import AnthropicProvider
+from adapters.llm.azure.client import AzureAIProvider, AzureOpenAIProvider
+from adapters.llm.bedrock.client import BedrockProvider
+from adapters.llm.cohere.client import CohereProvider
+from adapters.llm.gemini.client import GeminiProvider, VertexProvider
+from adapters.llm.hosts import HOSTS
 from adapters.llm.mock.client import MockProvider
+from adapters.llm.ollama.client import OllamaProvider
 from adapters.llm.openai.client import OpenAIProvider
 from adapters.llm.upstream_client import UpstreamClient
 from adapters.telemetry import NoopTelemetry
@@ -36,12 +43,17 @@ AdapterFactory = Callable[[httpx.AsyncClient], LLMProvider]
 # Provider prefix -> the adapter that speaks its wire format, built around the upstream's pooled client.
 # Adding a provider family is a row here; OpenAI-compatible hosts are rows of the OpenAI adapter.
 ADAPTERS: dict[str, AdapterFactory] = {
-    name: OpenAIProvider
-    for name in (
-        "openai", "azure_ai", "mistral", "groq", "deepseek", "xai", "together_ai", "fireworks_ai",
-        "openrouter", "perplexity", "deepinfra", "cerebras", "nvidia_nim", "sambanova", "hosted_vllm",
-        "lm_studio", "llamafile",
-    )
+    # OpenAI-compatible hosts are rows of the hosts table (adapters/llm/hosts.py), served by this adapter.
+    **{name: OpenAIProvider for name, host in HOSTS.items() if host.openai_compatible},
+    "azure": AzureOpenAIProvider,
+    "azure_ai": AzureAIProvider,
+    "cohere": CohereProvider,
+    "ollama": OllamaProvider,
+    "ollama_chat": OllamaProvider,
+    "anthropic": AnthropicProvider,
+    "bedrock": BedrockProvider,
+    "gemini": GeminiProvider,
+    "vertex_ai": VertexProvider,
 }  # fmt: skip
 
 

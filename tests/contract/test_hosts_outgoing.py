@@ -1,0 +1,126 @@
+"""OpenAI-compatible hosts are rows of one table: the OpenAI adapter applies each row's quirks on the wire
+and names what the host refuses, and the config loader takes its base URLs and key variables from it."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from adapters.config.loader import load_config
+from adapters.llm.hosts import HOSTS
+from adapters.llm.openai import OpenAIProvider
+from bootstrap import ADAPTERS
+from domain.completions import SamplingParams
+from domain.deployments import Credentials, Secret
+from domain.messages import ResponseFormat, ResponseFormatType
+from tests.contract.harnesses.base import WEATHER_TOOL, chat_request
+from tests.contract.harnesses.compatible_hosts import host_harness
+
+
+async def _sent(host: str, **changes: object) -> tuple[dict, dict[str, str], str]:
+    harness = host_harness(host)(**changes.pop("deployment", {}))  # type: ignore[arg-type]
+    harness.text_reply(stream=False)
+    await harness.provider.complete(chat_request(**changes), harness.deployment)
+    await harness.close()
+    (sent,) = harness.upstream.sent
+    return orjson.loads(sent.content), dict(sent.headers), str(sent.url)
+
+
+def _refused(host: str, **changes: object) -> list[str]:
+    harness = host_harness(host)()
+    return list(harness.provider.unsupported_params(chat_request(**changes), harness.deployment))
+
+
+def test_every_openai_compatible_host_of_the_table_is_served_by_the_openai_adapter() -> None:
+    compatible = {name for name, host in HOSTS.items() if host.openai_compatible}
+
+    assert {name for name in compatible if ADAPTERS.get(name) is OpenAIProvider} == compatible
+    assert {"mistral", "groq", "deepseek", "xai", "openrouter", "lm_studio", "llamafile"} <= compatible
+
+
+def test_the_config_loader_takes_a_hosts_base_url_and_key_variable_from_the_same_table() -> None:
+    config = load_config(
+        {"model_list": [{"model_name": "fast", "litellm_params": {"model": "groq/llama-3.3-70b-versatile"}}]},
+        {"GROQ_API_KEY": "gsk-env"},
+    )
+
+    (deployment,) = config.deployments
+    assert deployment.api_base == HOSTS["groq"].api_base == "https://api.groq.com/openai/v1"
+    assert deployment.credentials.api_key == Secret("gsk-env")
+
+
+async def test_a_groq_call_goes_to_groqs_base_with_the_body_unchanged() -> None:
+    body, headers, url = await _sent("groq", params=SamplingParams(max_completion_tokens=64, seed=3))
+
+    assert url == "https://api.groq.com/openai/v1/chat/completions"
+    assert headers["authorization"] == "Bearer groq-key-123"
+    assert body["max_completion_tokens"] == 64
+    assert body["seed"] == 3
+
+
+@pytest.mark.parametrize(
+    ("params", "refused"),
+    [
+        (SamplingParams(logprobs=True, top_logprobs=2), ["logprobs", "top_logprobs"]),
+        (SamplingParams(logit_bias={"50256": -100.0}), ["logit_bias"]),
+        (SamplingParams(n=2), ["n"]),
+        (SamplingParams(n=1, temperature=0.0, seed=1), []),
+    ],
+)
+def test_groq_refuses_logprobs_logit_bias_and_more_than_one_choice(
+    params: SamplingParams, refused: list[str]
+) -> None:
+    assert _refused("groq", params=params) == refused
+
+
+async def test_mistral_gets_its_own_names_for_the_seed_and_the_output_cap() -> None:
+    body, _, url = await _sent("mistral", params=SamplingParams(seed=7, max_completion_tokens=100, n=2))
+
+    assert url == "https://api.mistral.ai/v1/chat/completions"
+    assert body["random_seed"] == 7
+    assert body["max_tokens"] == 100
+    assert body["n"] == 2
+    assert "seed" not in body and "max_completion_tokens" not in body
+
+
+def test_mistral_refuses_what_its_schema_lacks() -> None:
+    params = SamplingParams(logit_bias={"1": 1.0}, user="u-1", n=3, presence_penalty=0.5)
+
+    assert _refused("mistral", params=params) == ["logit_bias", "user"]
+
+
+async def test_deepseek_takes_max_tokens_and_refuses_json_schema_but_not_json_object() -> None:
+    schema = ResponseFormat(ResponseFormatType.JSON_SCHEMA, name="x", schema={"type": "object"})
+
+    body, _, _ = await _sent("deepseek", params=SamplingParams(max_completion_tokens=50))
+
+    assert body["max_tokens"] == 50
+    assert _refused("deepseek", response_format=schema) == ["response_format"]
+    assert _refused("deepseek", response_format=ResponseFormat(ResponseFormatType.JSON_OBJECT)) == []
+
+
+def test_cerebras_refuses_penalties_and_perplexity_refuses_tools() -> None:
+    params = SamplingParams(presence_penalty=0.5, frequency_penalty=0.5)
+
+    assert _refused("cerebras", params=params) == ["frequency_penalty", "presence_penalty"]
+    assert _refused("perplexity", tools=(WEATHER_TOOL,)) == ["tools"]
+
+
+async def test_openrouter_gets_its_attribution_headers_when_configured() -> None:
+    extra = {"site_url": "https://switchyard.example", "app_name": "Switchyard"}
+    credentials = Credentials(api_key=Secret("sk-or-1"), extra=extra)
+
+    _, headers, url = await _sent("openrouter", deployment={"credentials": credentials})
+    _, plain, _ = await _sent("openrouter")
+
+    assert url == "https://openrouter.ai/api/v1/chat/completions"
+    assert headers["http-referer"] == "https://switchyard.example"
+    assert headers["x-title"] == "Switchyard"
+    assert "http-referer" not in plain and "x-title" not in plain
+
+
+def test_openai_itself_refuses_nothing_the_table_knows() -> None:
+    harness = host_harness("openai")()
+    request = chat_request(params=SamplingParams(logit_bias={"1": 1.0}, n=4, logprobs=True, user="u"))
+
+    assert list(harness.provider.unsupported_params(request, harness.deployment)) == []
