@@ -632,13 +632,22 @@ def test_the_default_config_adds_a_wildcard_for_each_provider_key_present() -> N
         ("PERPLEXITYAI_API_KEY", "perplexity", "https://api.perplexity.ai"),
         ("DEEPINFRA_API_KEY", "deepinfra", "https://api.deepinfra.com/v1/openai"),
         ("CEREBRAS_API_KEY", "cerebras", "https://api.cerebras.ai/v1"),
+        ("ANTHROPIC_API_KEY", "anthropic", "https://api.anthropic.com"),
+        ("GEMINI_API_KEY", "gemini", "https://generativelanguage.googleapis.com"),
+        ("COHERE_API_KEY", "cohere", "https://api.cohere.com"),
     ],
 )
-def test_each_openai_compatible_host_joins_the_default_with_its_key(
+def test_each_provider_a_key_alone_reaches_joins_the_default_with_its_key(
     env: str, provider: str, api_base: str
 ) -> None:
     (_, added) = default_config({env: "k"}).deployments
     assert (added.model_name, added.provider, added.api_base) == (f"{provider}/*", provider, api_base)
+
+
+def test_providers_that_need_more_than_a_key_stay_out_of_the_default() -> None:
+    environ = {"AZURE_API_KEY": "k", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "s"}
+
+    assert [d.model_name for d in default_config(environ).deployments] == ["demo"]
 
 
 def test_the_default_config_still_honours_the_master_key_variable() -> None:

@@ -27,6 +27,9 @@ from domain.errors import ConfigurationError
 _SECTIONS = ("model_list", "litellm_settings", "router_settings", "general_settings", "environment_variables")
 _FALLBACK_LISTS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks")
 _REDIS_CACHES = ("redis", "redis-semantic")
+# Native wire formats that need nothing but an API key (Azure needs its resource, Bedrock and Vertex AI
+# their cloud credentials, so a user configures those).
+_KEYED_NATIVE_PROVIDERS = frozenset({"anthropic", "gemini", "cohere"})
 # Validated today so that mistakes fail at startup, but acted on by parts of the gateway still to come
 # (routing, retries, cooldowns, limits, caching, persistence): a config that sets them hears so.
 _NOT_ACTED_ON_YET = {
@@ -53,13 +56,14 @@ def load_config(source: str | Path | Mapping[str, Any] | None, environ: Mapping[
 
 def default_config(environ: Mapping[str, str]) -> GatewayConfig:
     """The config of `switchyard serve` without --config: the offline `demo` model (mock provider, chat
-    and embeddings), and a wildcard deployment (`groq/*`, ...) for every OpenAI-compatible host whose
-    API key is in `environ`."""
+    and embeddings), and a wildcard deployment (`anthropic/*`, `groq/*`, ...) for every provider that a
+    key alone makes reachable, when that key is in `environ`."""
     models: list[dict[str, Any]] = [
         {"model_name": "demo", "litellm_params": {"model": "mock/demo"}, "model_info": {"id": "demo"}}
     ]
     for provider, host in HOSTS.items():
-        if host.openai_compatible and provider not in KEYLESS and first_set(environ, host.key_env):
+        by_key_alone = host.openai_compatible or provider in _KEYED_NATIVE_PROVIDERS
+        if by_key_alone and provider not in KEYLESS and first_set(environ, host.key_env):
             models.append({"model_name": f"{provider}/*", "litellm_params": {"model": f"{provider}/*"}})
     return _build({"model_list": models}, environ, None, Path.cwd())
 
