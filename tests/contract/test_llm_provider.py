@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -9,8 +10,9 @@ import pytest
 
 from domain import errors
 from domain.completions import CompletionChunk, FinishReason, assemble
+from domain.messages import ImagePart, Message, Role, TextPart, ToolCall
 from ports.llm_provider import ChunkStream
-from tests.contract.harnesses.base import ProviderHarness
+from tests.contract.harnesses.base import WEATHER_TOOL, ProviderHarness
 
 FAILURES: dict[str, type[errors.SwitchyardError]] = {
     "bad_request": errors.BadRequestError,
@@ -36,6 +38,21 @@ MID_STREAM_FAILURES: dict[str, type[errors.SwitchyardError]] = {
     "read_timeout": errors.TimeoutError,
     "malformed_chunk": errors.BadGatewayError,
 }
+
+
+PIXEL = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA"
+    "60e6kgAAAABJRU5ErkJggg=="
+)
+# A whole tool round trip, then an image: what every adapter must be able to send on.
+ROUND_TRIP = (
+    Message(Role.SYSTEM, "You are a helpful assistant."),
+    Message(Role.USER, "What is the weather in Paris?"),
+    Message(Role.ASSISTANT, tool_calls=(ToolCall("call_1", WEATHER_TOOL.name, '{"location": "Paris"}'),)),
+    Message(Role.TOOL, '{"temperature": 21, "unit": "celsius"}', tool_call_id="call_1"),
+    Message(Role.ASSISTANT, "It is 21 degrees in Paris."),
+    Message(Role.USER, (TextPart("And what is in this picture?"), ImagePart(PIXEL))),
+)
 
 
 async def _drain(stream: ChunkStream) -> list[CompletionChunk]:
@@ -181,3 +198,18 @@ async def test_a_stream_read_to_the_end_releases_the_upstream(harness: ProviderH
     await _drain(await harness.provider.stream(script.request, harness.deployment))
 
     assert harness.upstream_closed is not False
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_conversation_with_a_tool_round_trip_and_an_image_is_sent_on_and_answered(
+    harness: ProviderHarness, stream: bool
+) -> None:
+    script = harness.text_reply(stream=stream)
+    request = dataclasses.replace(script.request, messages=ROUND_TRIP, tools=(WEATHER_TOOL,))
+
+    if stream:
+        reply = assemble(await _drain(await harness.provider.stream(request, harness.deployment)))
+    else:
+        reply = await harness.provider.complete(request, harness.deployment)
+
+    assert reply.choices[0].message.text == script.text
