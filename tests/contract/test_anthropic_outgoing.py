@@ -4,10 +4,8 @@ the replies only Anthropic sends (forced-tool JSON answers, thinking, truncated 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import httpx
-import orjson
 import pytest
 
 from domain.completions import FinishReason, ReasoningEffort, SamplingParams, assemble
@@ -26,6 +24,7 @@ from domain.messages import (
 )
 from tests.contract.harnesses.anthropic import FIXTURES, AnthropicHarness
 from tests.contract.harnesses.base import WEATHER_TOOL, chat_request
+from tests.contract.outgoing import harness_fixture, sent_body, sent_chat, sent_json
 
 WEATHER_SCHEMA = {
     "type": "object",
@@ -38,31 +37,14 @@ WEATHER_FORMAT = ResponseFormat(
 )
 
 
-@pytest.fixture
-async def harness() -> AsyncIterator[AnthropicHarness]:
-    harness = AnthropicHarness()
-    yield harness
-    await harness.close()
-
-
-def _body(request: httpx.Request) -> dict:
-    return orjson.loads(request.content)
-
-
-async def _sent_body(harness: AnthropicHarness, **changes: object) -> dict:
-    harness.text_reply(stream=False)
-    await harness.provider.complete(chat_request(**changes), harness.deployment)
-    return _body(harness.upstream.sent[-1])
+harness = harness_fixture(AnthropicHarness)
 
 
 async def test_a_chat_is_posted_to_the_messages_endpoint_with_the_key_and_api_version(
     harness: AnthropicHarness,
 ) -> None:
-    harness.text_reply(stream=False)
+    (sent,) = await sent_chat(harness)
 
-    await harness.provider.complete(chat_request(), harness.deployment)
-
-    (sent,) = harness.upstream.sent
     assert sent.method == "POST"
     assert str(sent.url) == "https://api.anthropic.example/v1/messages"
     assert sent.headers["x-api-key"] == "sk-ant-test-123"
@@ -75,7 +57,7 @@ async def test_a_chat_is_posted_to_the_messages_endpoint_with_the_key_and_api_ve
 async def test_a_plain_chat_lifts_the_system_prompt_and_always_sends_max_tokens(
     harness: AnthropicHarness,
 ) -> None:
-    body = await _sent_body(harness)
+    body = await sent_body(harness)
 
     assert body == {
         "model": "claude-sonnet-4-5-20250929",
@@ -92,7 +74,7 @@ async def test_system_and_developer_messages_become_system_blocks_in_order(harne
         Message(Role.DEVELOPER, (TextPart("Answer in French."),)),
     )
 
-    body = await _sent_body(harness, messages=messages)
+    body = await sent_body(harness, messages=messages)
 
     assert body["system"] == [
         {"type": "text", "text": "Be brief."},
@@ -106,7 +88,7 @@ async def test_sampling_controls_are_mapped_to_their_anthropic_names(harness: An
         temperature=0.2, top_p=0.9, max_completion_tokens=50, stop=("END", "STOP"), user="u-1"
     )
 
-    body = await _sent_body(harness, params=params)
+    body = await sent_body(harness, params=params)
 
     assert body["temperature"] == 0.2
     assert body["top_p"] == 0.9
@@ -130,7 +112,7 @@ async def test_a_tool_round_trip_becomes_tool_use_and_tool_result_blocks_in_merg
         Message(Role.USER, "And tomorrow?"),
     )
 
-    body = await _sent_body(harness, messages=messages, tools=(WEATHER_TOOL,))
+    body = await sent_body(harness, messages=messages, tools=(WEATHER_TOOL,))
 
     assert body["messages"] == [
         {"role": "user", "content": "Weather in Paris and Lyon?"},
@@ -200,7 +182,7 @@ async def test_images_go_as_base64_sources_from_data_urls_and_url_sources_otherw
         ImagePart("https://example.com/cat.jpg"),
     )
 
-    body = await _sent_body(harness, messages=(Message(Role.USER, content),))
+    body = await sent_body(harness, messages=(Message(Role.USER, content),))
 
     assert body["messages"] == [
         {
@@ -232,7 +214,7 @@ async def test_images_go_as_base64_sources_from_data_urls_and_url_sources_otherw
 async def test_tool_choice_and_parallel_tool_calls_map_to_anthropics_tool_choice(
     harness: AnthropicHarness, choice: object, parallel: bool | None, expected: dict
 ) -> None:
-    body = await _sent_body(
+    body = await sent_body(
         harness,
         tools=(WEATHER_TOOL,),
         tool_choice=choice,
@@ -245,7 +227,7 @@ async def test_tool_choice_and_parallel_tool_calls_map_to_anthropics_tool_choice
 async def test_a_json_schema_goes_as_native_structured_output_where_the_model_has_it(
     harness: AnthropicHarness,
 ) -> None:
-    body = await _sent_body(harness, response_format=WEATHER_FORMAT)
+    body = await sent_body(harness, response_format=WEATHER_FORMAT)
 
     assert body["output_config"] == {"format": {"type": "json_schema", "schema": WEATHER_SCHEMA}}
     assert "tools" not in body and "tool_choice" not in body
@@ -264,7 +246,7 @@ async def test_on_older_models_a_json_schema_is_a_forced_tool_whose_input_comes_
     )
     await harness.close()
 
-    body = _body(harness.upstream.sent[0])
+    body = sent_json(harness.upstream.sent[0])
     assert body["tools"] == [
         {
             "name": "weather",
@@ -302,15 +284,15 @@ async def test_a_streamed_forced_tool_answer_arrives_as_content() -> None:
 
 
 async def test_json_object_mode_asks_for_json_in_the_system_prompt(harness: AnthropicHarness) -> None:
-    body = await _sent_body(harness, response_format=ResponseFormat(ResponseFormatType.JSON_OBJECT))
+    body = await sent_body(harness, response_format=ResponseFormat(ResponseFormatType.JSON_OBJECT))
 
     assert body["system"][0] == {"type": "text", "text": "You are a helpful assistant."}
     assert "JSON object" in body["system"][1]["text"]
 
 
 async def test_reasoning_effort_becomes_a_thinking_budget_below_max_tokens(harness: AnthropicHarness) -> None:
-    body = await _sent_body(harness, params=SamplingParams(reasoning_effort=ReasoningEffort.MEDIUM))
-    tight = await _sent_body(
+    body = await sent_body(harness, params=SamplingParams(reasoning_effort=ReasoningEffort.MEDIUM))
+    tight = await sent_body(
         harness, params=SamplingParams(reasoning_effort=ReasoningEffort.LOW, max_tokens=500)
     )
 
@@ -323,7 +305,7 @@ async def test_reasoning_effort_becomes_a_thinking_budget_below_max_tokens(harne
 async def test_on_adaptive_models_reasoning_effort_becomes_adaptive_thinking_at_that_effort() -> None:
     harness = AnthropicHarness(upstream_model="claude-opus-4-7")
 
-    body = await _sent_body(harness, params=SamplingParams(reasoning_effort=ReasoningEffort.HIGH))
+    body = await sent_body(harness, params=SamplingParams(reasoning_effort=ReasoningEffort.HIGH))
     await harness.close()
 
     assert body["thinking"] == {"type": "adaptive"}
@@ -334,7 +316,7 @@ async def test_on_adaptive_models_reasoning_effort_becomes_adaptive_thinking_at_
 async def test_extra_body_fields_pass_through_and_a_thinking_config_wins(harness: AnthropicHarness) -> None:
     extra = {"thinking": {"type": "enabled", "budget_tokens": 3000}, "top_k": 5, "anthropic_beta": ["b-1"]}
 
-    body = await _sent_body(
+    body = await sent_body(
         harness,
         params=SamplingParams(reasoning_effort=ReasoningEffort.HIGH, max_tokens=1000),
         extra_body=extra,
@@ -352,7 +334,7 @@ async def test_anthropic_beta_joins_the_deployments_and_the_requests_and_the_ver
     )
     harness = AnthropicHarness(credentials=credentials)
 
-    await _sent_body(harness, extra_body={"anthropic_beta": "b-2,c-3"})
+    await sent_body(harness, extra_body={"anthropic_beta": "b-2,c-3"})
     await harness.close()
 
     sent = harness.upstream.sent[0]
@@ -364,8 +346,8 @@ async def test_max_tokens_defaults_to_the_configured_output_limit_then_the_model
     configured = AnthropicHarness(capabilities=Capabilities(max_output_tokens=1234))
     unknown = AnthropicHarness(upstream_model="my-fine-tuned-claude")
 
-    assert (await _sent_body(configured))["max_tokens"] == 1234
-    assert (await _sent_body(unknown))["max_tokens"] == 4096
+    assert (await sent_body(configured))["max_tokens"] == 1234
+    assert (await sent_body(unknown))["max_tokens"] == 4096
     await configured.close()
     await unknown.close()
 
@@ -379,25 +361,14 @@ async def test_a_stream_asks_for_one_and_carries_the_same_headers(harness: Anthr
     (sent,) = harness.upstream.sent
     assert str(sent.url) == "https://api.anthropic.example/v1/messages"
     assert sent.headers["x-api-key"] == "sk-ant-test-123"
-    assert _body(sent)["stream"] is True
+    assert sent_json(sent)["stream"] is True
 
 
 async def test_the_method_called_decides_whether_the_upstream_streams(harness: AnthropicHarness) -> None:
     harness.text_reply(stream=False)
     await harness.provider.complete(chat_request(stream=True), harness.deployment)
 
-    assert "stream" not in _body(harness.upstream.sent[0])
-
-
-async def test_each_call_carries_its_deployments_timeouts(harness: AnthropicHarness) -> None:
-    harness.text_reply(stream=False)
-    await harness.provider.complete(chat_request(), harness.deployment)
-    harness.text_reply(stream=True)
-    await (await harness.provider.stream(chat_request(stream=True), harness.deployment)).aclose()
-
-    chat, stream = (sent.extensions["timeout"] for sent in harness.upstream.sent)
-    assert chat == {"connect": 2.0, "read": 30.0, "write": 30.0, "pool": 30.0}
-    assert stream == {"connect": 2.0, "read": 5.0, "write": 30.0, "pool": 30.0}
+    assert "stream" not in sent_json(harness.upstream.sent[0])
 
 
 @pytest.mark.parametrize(
@@ -412,7 +383,7 @@ async def test_each_call_carries_its_deployments_timeouts(harness: AnthropicHarn
 async def test_the_endpoint_is_found_from_any_base_a_user_may_write(api_base: str | None, url: str) -> None:
     harness = AnthropicHarness(api_base=api_base)
 
-    await _sent_body(harness)
+    await sent_body(harness)
     await harness.close()
 
     assert str(harness.upstream.sent[0].url) == url
@@ -486,8 +457,8 @@ async def test_a_deployments_preset_thinking_top_k_and_headers_apply_unless_the_
     }
     harness = AnthropicHarness(extra_params=presets)
 
-    preset = await _sent_body(harness)
-    overridden = await _sent_body(
+    preset = await sent_body(harness)
+    overridden = await sent_body(
         harness, params=SamplingParams(reasoning_effort=ReasoningEffort.NONE), extra_body={"top_k": 9}
     )
     await harness.close()

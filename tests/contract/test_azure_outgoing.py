@@ -4,10 +4,8 @@ bearer tokens (with the client-credentials exchange), and the Foundry models end
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import AsyncIterator
 
 import httpx
-import orjson
 import pytest
 
 from adapters.llm.azure import AzureAIProvider
@@ -18,16 +16,13 @@ from domain.embeddings import EmbeddingRequest
 from domain.errors import AuthenticationError, ContentPolicyViolationError
 from tests.contract.harnesses.azure import API_BASE, FIXTURES, AzureHarness
 from tests.contract.harnesses.base import chat_request
+from tests.contract.outgoing import harness_fixture, sent_chat, sent_json
 
 CLIENT_CREDENTIALS = {"tenant_id": "contoso-tenant", "client_id": "app-123", "client_secret": "s3cret"}
 TOKEN_URL = "https://login.microsoftonline.com/contoso-tenant/oauth2/v2.0/token"
 
 
-@pytest.fixture
-async def harness() -> AsyncIterator[AzureHarness]:
-    harness = AzureHarness()
-    yield harness
-    await harness.close()
+harness = harness_fixture(AzureHarness)
 
 
 def _token_then_chat(harness: AzureHarness, token_status: int = 200) -> None:
@@ -46,28 +41,21 @@ def _token_then_chat(harness: AzureHarness, token_status: int = 200) -> None:
 async def test_a_chat_goes_to_its_deployment_with_the_api_version_and_the_api_key_header(
     harness: AzureHarness,
 ) -> None:
-    harness.text_reply(stream=False)
+    (sent,) = await sent_chat(harness)
 
-    await harness.provider.complete(chat_request(), harness.deployment)
-
-    (sent,) = harness.upstream.sent
     assert (
         str(sent.url)
         == f"{API_BASE}/openai/deployments/gpt-4o-deployment/chat/completions?api-version=2024-10-21"
     )
     assert sent.headers["api-key"] == "azure-key-123"
     assert "authorization" not in sent.headers
-    assert orjson.loads(sent.content)["messages"][1] == {"role": "user", "content": "Hello!"}
+    assert sent_json(sent)["messages"][1] == {"role": "user", "content": "Hello!"}
 
 
 async def test_without_an_api_version_the_latest_ga_version_is_used() -> None:
-    harness = AzureHarness(credentials=Credentials(api_key=Secret("k")))
-    harness.text_reply(stream=False)
+    sent = await sent_chat(AzureHarness(credentials=Credentials(api_key=Secret("k"))))
 
-    await harness.provider.complete(chat_request(), harness.deployment)
-    await harness.close()
-
-    assert harness.upstream.sent[0].url.params["api-version"] == "2024-10-21"
+    assert sent[0].url.params["api-version"] == "2024-10-21"
 
 
 async def test_embeddings_go_to_the_deployments_embeddings(harness: AzureHarness) -> None:
@@ -94,28 +82,20 @@ async def test_the_v1_api_is_used_when_the_version_or_the_base_says_so(
 ) -> None:
     extra = {"api_version": version} if version else {}
     harness = AzureHarness(api_base=api_base, credentials=Credentials(api_key=Secret("k"), extra=extra))
-    harness.text_reply(stream=False)
 
-    await harness.provider.complete(chat_request(), harness.deployment)
-    await harness.close()
+    sent = (await sent_chat(harness))[0]
 
     expected = url or (
         f"{API_BASE}/openai/deployments/gpt-4o-deployment/chat/completions?api-version=2025-04-01-preview"
     )
-    sent = harness.upstream.sent[0]
     assert str(sent.url) == expected
-    assert orjson.loads(sent.content)["model"] == "gpt-4o-deployment"  # v1 picks the deployment by model
+    assert sent_json(sent)["model"] == "gpt-4o-deployment"  # v1 picks the deployment by model
 
 
 async def test_a_configured_entra_id_token_is_sent_as_a_bearer_token() -> None:
     extra = {"azure_ad_token": "eyJ-configured", "api_version": "2024-10-21"}
-    harness = AzureHarness(credentials=Credentials(extra=extra))
-    harness.text_reply(stream=False)
+    sent = (await sent_chat(AzureHarness(credentials=Credentials(extra=extra))))[0]
 
-    await harness.provider.complete(chat_request(), harness.deployment)
-    await harness.close()
-
-    sent = harness.upstream.sent[0]
     assert sent.headers["authorization"] == "Bearer eyJ-configured"
     assert "api-key" not in sent.headers
 
@@ -216,7 +196,7 @@ async def test_azure_ai_posts_to_the_foundry_models_endpoint_with_its_api_versio
         "https://switchyard-test.services.ai.azure.com/models/chat/completions?api-version=2024-05-01-preview"
     )
     assert sent.headers["api-key"] == "foundry-key"
-    assert orjson.loads(sent.content)["model"] == "mistral-large-2411"
+    assert sent_json(sent)["model"] == "mistral-large-2411"
 
 
 async def test_azure_ai_serverless_endpoints_take_the_key_as_a_bearer_token_without_an_api_version() -> None:

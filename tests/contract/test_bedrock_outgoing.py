@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import datetime
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 from unittest import mock
 
@@ -31,6 +30,7 @@ from domain.messages import (
 )
 from tests.contract.harnesses.base import WEATHER_TOOL, chat_request
 from tests.contract.harnesses.bedrock import ACCESS_KEY, CLAUDE, SECRET_KEY, BedrockHarness
+from tests.contract.outgoing import harness_fixture, sent_body, sent_json
 
 ENDPOINT = "https://bedrock-runtime.us-east-1.amazonaws.com"
 NAME = WEATHER_TOOL.name
@@ -47,21 +47,7 @@ WEATHER_SPEC = {
 }
 
 
-@pytest.fixture
-async def harness() -> AsyncIterator[BedrockHarness]:
-    harness = BedrockHarness()
-    yield harness
-    await harness.close()
-
-
-def _body(request: httpx.Request) -> dict:
-    return orjson.loads(request.content)
-
-
-async def _sent_body(harness: BedrockHarness, **changes: object) -> dict:
-    harness.reply(200, "converse.json")
-    await harness.provider.complete(chat_request(**changes), harness.deployment)
-    return _body(harness.upstream.sent[-1])
+harness = harness_fixture(BedrockHarness)
 
 
 async def test_a_chat_is_posted_to_the_regions_converse_endpoint_signed_with_sigv4(
@@ -176,7 +162,7 @@ async def test_the_converse_route_prefix_and_an_api_base_are_honoured(harness: B
 async def test_a_plain_chat_puts_the_system_prompt_apart_and_the_turns_in_content_blocks(
     harness: BedrockHarness,
 ) -> None:
-    assert await _sent_body(harness) == {
+    assert await sent_body(harness) == {
         "messages": [{"role": "user", "content": [{"text": "Hello!"}]}],
         "system": [{"text": "You are a helpful assistant."}],
     }
@@ -185,7 +171,7 @@ async def test_a_plain_chat_puts_the_system_prompt_apart_and_the_turns_in_conten
 async def test_sampling_fields_go_to_inference_config_and_model_extras_to_additional_fields(
     harness: BedrockHarness,
 ) -> None:
-    body = await _sent_body(
+    body = await sent_body(
         harness,
         params=SamplingParams(temperature=0.2, top_p=0.9, max_completion_tokens=64, stop=("END", "")),
         extra_body={"top_k": 40, "guardrailConfig": {"guardrailIdentifier": "gr-1", "guardrailVersion": "1"},
@@ -217,7 +203,7 @@ async def test_sampling_fields_go_to_inference_config_and_model_extras_to_additi
 async def test_reasoning_effort_becomes_claudes_thinking_budget_with_room_to_answer(
     harness: BedrockHarness,
 ) -> None:
-    body = await _sent_body(harness, params=SamplingParams(reasoning_effort=ReasoningEffort.MEDIUM))
+    body = await sent_body(harness, params=SamplingParams(reasoning_effort=ReasoningEffort.MEDIUM))
 
     assert body["additionalModelRequestFields"] == {"thinking": {"type": "enabled", "budget_tokens": 2048}}
     assert body["inferenceConfig"] == {"maxTokens": 2048 + 4096}
@@ -242,9 +228,7 @@ async def test_a_multi_turn_tool_round_trip_becomes_tool_use_and_tool_result_blo
         Message(Role.USER, "And in Celsius?"),
     )
 
-    body = await _sent_body(
-        harness, messages=messages, tools=(WEATHER_TOOL,), tool_choice=ToolChoiceMode.AUTO
-    )
+    body = await sent_body(harness, messages=messages, tools=(WEATHER_TOOL,), tool_choice=ToolChoiceMode.AUTO)
 
     assert body["messages"] == [
         {"role": "user", "content": [{"text": "Weather in Boston and Paris?"}]},
@@ -281,14 +265,14 @@ async def test_a_multi_turn_tool_round_trip_becomes_tool_use_and_tool_result_blo
 async def test_tool_choice_maps_to_converse_tool_choice(
     harness: BedrockHarness, choice: object, expected: dict | None
 ) -> None:
-    body = await _sent_body(harness, tools=(WEATHER_TOOL,), tool_choice=choice)
+    body = await sent_body(harness, tools=(WEATHER_TOOL,), tool_choice=choice)
 
     assert body["toolConfig"]["tools"] == [WEATHER_SPEC]
     assert body["toolConfig"].get("toolChoice") == expected
 
 
 async def test_tool_choice_none_sends_no_tools(harness: BedrockHarness) -> None:
-    body = await _sent_body(harness, tools=(WEATHER_TOOL,), tool_choice=ToolChoiceMode.NONE)
+    body = await sent_body(harness, tools=(WEATHER_TOOL,), tool_choice=ToolChoiceMode.NONE)
 
     assert "toolConfig" not in body
 
@@ -296,7 +280,7 @@ async def test_tool_choice_none_sends_no_tools(harness: BedrockHarness) -> None:
 async def test_a_data_url_image_is_sent_as_its_bytes_with_its_format(harness: BedrockHarness) -> None:
     content = (TextPart("What is here?"), ImagePart("data:image/jpeg;base64,/9j/4AAQSkZJRg=="))
 
-    body = await _sent_body(harness, messages=(Message(Role.USER, content),))
+    body = await sent_body(harness, messages=(Message(Role.USER, content),))
 
     assert body["messages"] == [
         {
@@ -312,7 +296,7 @@ async def test_a_data_url_image_is_sent_as_its_bytes_with_its_format(harness: Be
 async def test_an_s3_image_is_sent_as_its_location(harness: BedrockHarness) -> None:
     content = (ImagePart("s3://my-bucket/photos/cat.png"),)
 
-    body = await _sent_body(harness, messages=(Message(Role.USER, content),))
+    body = await sent_body(harness, messages=(Message(Role.USER, content),))
 
     assert body["messages"][0]["content"] == [
         {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://my-bucket/photos/cat.png"}}}}
@@ -321,7 +305,7 @@ async def test_an_s3_image_is_sent_as_its_location(harness: BedrockHarness) -> N
 
 async def test_an_https_image_is_refused_naming_it_and_nothing_is_sent(harness: BedrockHarness) -> None:
     content = (TextPart("What is here?"), ImagePart("https://example.com/cat.png"))
-    harness.reply(200, "converse.json")
+    harness.answer_json(200, "converse.json")
 
     with pytest.raises(UnsupportedParameterError) as raised:
         await harness.provider.complete(
@@ -357,7 +341,7 @@ async def test_a_json_schema_response_format_is_a_forced_tool_whose_input_is_the
 
     response = await harness.provider.complete(request, harness.deployment)
 
-    assert _body(harness.upstream.sent[0])["toolConfig"] == {
+    assert sent_json(harness.upstream.sent[0])["toolConfig"] == {
         "tools": [{"toolSpec": {"name": "city_answer", "inputSchema": {"json": schema}}}],
         "toolChoice": {"tool": {"name": "city_answer"}},
     }
@@ -379,7 +363,7 @@ async def test_a_stream_is_posted_to_converse_stream_asking_for_an_event_stream(
     assert str(sent.url) == f"{ENDPOINT}/model/{CLAUDE}/converse-stream"
     assert sent.headers["accept"] == "application/vnd.amazon.eventstream"
     assert SIGNATURE.match(sent.headers["authorization"])
-    assert _body(sent) == {
+    assert sent_json(sent) == {
         "messages": [{"role": "user", "content": [{"text": "Hello!"}]}],
         "system": [{"text": "You are a helpful assistant."}],
     }
@@ -387,7 +371,7 @@ async def test_a_stream_is_posted_to_converse_stream_asking_for_an_event_stream(
 
 async def test_titan_embeddings_are_one_invoke_call_per_text(harness: BedrockHarness) -> None:
     harness.deployment = _with(harness, upstream_model="amazon.titan-embed-text-v2:0")
-    harness.reply(200, "titan_embedding.json")
+    harness.answer_json(200, "titan_embedding.json")
 
     response = await harness.provider.embed(
         EmbeddingRequest(model="embed-x", inputs=("first text", "second text"), dimensions=256),
@@ -398,9 +382,12 @@ async def test_titan_embeddings_are_one_invoke_call_per_text(harness: BedrockHar
         sorted(str(sent.url) for sent in harness.upstream.sent)
         == [f"{ENDPOINT}/model/amazon.titan-embed-text-v2:0/invoke"] * 2
     )
-    assert sorted(_body(sent)["inputText"] for sent in harness.upstream.sent) == ["first text", "second text"]
+    assert sorted(sent_json(sent)["inputText"] for sent in harness.upstream.sent) == [
+        "first text",
+        "second text",
+    ]
     assert all(
-        _body(sent) == {"inputText": _body(sent)["inputText"], "dimensions": 256}
+        sent_json(sent) == {"inputText": sent_json(sent)["inputText"], "dimensions": 256}
         for sent in harness.upstream.sent
     )
     assert [item.index for item in response.data] == [0, 1]
@@ -409,7 +396,7 @@ async def test_titan_embeddings_are_one_invoke_call_per_text(harness: BedrockHar
 
 async def test_cohere_embeddings_ask_for_float_search_documents(harness: BedrockHarness) -> None:
     harness.deployment = _with(harness, upstream_model="cohere.embed-english-v3")
-    harness.reply(200, "cohere_embeddings_by_type.json")
+    harness.answer_json(200, "cohere_embeddings_by_type.json")
 
     await harness.provider.embed(
         EmbeddingRequest(model="embed-x", inputs=("a", "b"), extra_body={"truncate": "END"}),
@@ -418,7 +405,7 @@ async def test_cohere_embeddings_ask_for_float_search_documents(harness: Bedrock
 
     (sent,) = harness.upstream.sent
     assert str(sent.url) == f"{ENDPOINT}/model/cohere.embed-english-v3/invoke"
-    assert _body(sent) == {
+    assert sent_json(sent) == {
         "texts": ["a", "b"],
         "input_type": "search_document",
         "embedding_types": ["float"],

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import httpx
-import orjson
 import pytest
 
 from domain.completions import ReasoningEffort, SamplingParams
@@ -27,36 +23,19 @@ from domain.messages import (
 )
 from tests.contract.harnesses.base import WEATHER_TOOL, chat_request
 from tests.contract.harnesses.cohere import CohereHarness
+from tests.contract.outgoing import harness_fixture, sent_body, sent_chat, sent_json
 
-
-@pytest.fixture
-async def harness() -> AsyncIterator[CohereHarness]:
-    harness = CohereHarness()
-    yield harness
-    await harness.close()
-
-
-def _body(request: httpx.Request) -> dict:
-    return orjson.loads(request.content)
-
-
-async def _sent_body(harness: CohereHarness, **changes: object) -> dict:
-    harness.text_reply(stream=False)
-    await harness.provider.complete(chat_request(**changes), harness.deployment)
-    return _body(harness.upstream.sent[-1])
+harness = harness_fixture(CohereHarness)
 
 
 async def test_a_chat_is_posted_to_v2_chat_with_the_key_as_a_bearer_token(harness: CohereHarness) -> None:
-    harness.text_reply(stream=False)
+    (sent,) = await sent_chat(harness)
 
-    await harness.provider.complete(chat_request(), harness.deployment)
-
-    (sent,) = harness.upstream.sent
     assert sent.method == "POST"
     assert str(sent.url) == "https://api.cohere.example/v2/chat"
     assert sent.headers["authorization"] == "Bearer co-test-123"
     assert sent.headers["content-type"] == "application/json"
-    assert _body(sent) == {
+    assert sent_json(sent) == {
         "model": "command-a-03-2025",
         "messages": [
             {"role": "system", "content": "You are a helpful assistant."},
@@ -66,23 +45,15 @@ async def test_a_chat_is_posted_to_v2_chat_with_the_key_as_a_bearer_token(harnes
 
 
 async def test_without_a_base_it_calls_cohere_itself() -> None:
-    harness = CohereHarness(api_base=None)
-    harness.text_reply(stream=False)
+    sent = await sent_chat(CohereHarness(api_base=None))
 
-    await harness.provider.complete(chat_request(), harness.deployment)
-    await harness.close()
-
-    assert str(harness.upstream.sent[0].url) == "https://api.cohere.com/v2/chat"
+    assert str(sent[0].url) == "https://api.cohere.com/v2/chat"
 
 
 async def test_a_base_written_with_its_version_segment_is_not_doubled() -> None:
-    harness = CohereHarness(api_base="https://api.cohere.com/v2/")
-    harness.text_reply(stream=False)
+    sent = await sent_chat(CohereHarness(api_base="https://api.cohere.com/v2/"))
 
-    await harness.provider.complete(chat_request(), harness.deployment)
-    await harness.close()
-
-    assert str(harness.upstream.sent[0].url) == "https://api.cohere.com/v2/chat"
+    assert str(sent[0].url) == "https://api.cohere.com/v2/chat"
 
 
 async def test_sampling_parameters_take_coheres_names(harness: CohereHarness) -> None:
@@ -97,7 +68,7 @@ async def test_sampling_parameters_take_coheres_names(harness: CohereHarness) ->
         reasoning_effort=ReasoningEffort.HIGH,
     )
 
-    body = await _sent_body(harness, params=params, extra_body={"k": 40, "safety_mode": "STRICT"})
+    body = await sent_body(harness, params=params, extra_body={"k": 40, "safety_mode": "STRICT"})
 
     assert {key: value for key, value in body.items() if key not in ("model", "messages")} == {
         "temperature": 0.3,
@@ -114,7 +85,7 @@ async def test_sampling_parameters_take_coheres_names(harness: CohereHarness) ->
 
 
 async def test_reasoning_effort_none_turns_thinking_off(harness: CohereHarness) -> None:
-    body = await _sent_body(harness, params=SamplingParams(reasoning_effort=ReasoningEffort.NONE))
+    body = await sent_body(harness, params=SamplingParams(reasoning_effort=ReasoningEffort.NONE))
 
     assert body["thinking"] == {"type": "disabled"}
 
@@ -132,7 +103,7 @@ async def test_a_tool_round_trip_carries_the_call_its_plan_and_the_result(harnes
         Message(Role.TOOL, '{"temp": 21}', tool_call_id="call_1"),
     )
 
-    body = await _sent_body(harness, messages=messages, tools=(WEATHER_TOOL,))
+    body = await sent_body(harness, messages=messages, tools=(WEATHER_TOOL,))
 
     assert body["messages"] == [
         {"role": "system", "content": "Answer tersely."},
@@ -165,7 +136,7 @@ async def test_a_tool_round_trip_carries_the_call_its_plan_and_the_result(harnes
 async def test_a_tool_without_parameters_gets_an_empty_object_schema_and_strict_tools_is_asked(
     harness: CohereHarness,
 ) -> None:
-    body = await _sent_body(harness, tools=(FunctionTool("ping", strict=True),))
+    body = await sent_body(harness, tools=(FunctionTool("ping", strict=True),))
 
     assert body["tools"] == [
         {"type": "function", "function": {"name": "ping", "parameters": {"type": "object", "properties": {}}}}
@@ -180,7 +151,7 @@ async def test_a_tool_without_parameters_gets_an_empty_object_schema_and_strict_
 async def test_tool_choice_modes_are_coheres_upper_case_words(
     harness: CohereHarness, choice: ToolChoiceMode, sent: str | None
 ) -> None:
-    body = await _sent_body(harness, tools=(WEATHER_TOOL,), tool_choice=choice)
+    body = await sent_body(harness, tools=(WEATHER_TOOL,), tool_choice=choice)
 
     assert body.get("tool_choice") == sent
 
@@ -198,7 +169,7 @@ async def test_images_go_as_image_url_parts_by_data_url_or_https(harness: Cohere
         ImagePart("https://example.com/cat.jpg"),
     )
 
-    body = await _sent_body(harness, messages=(Message(Role.USER, content),))
+    body = await sent_body(harness, messages=(Message(Role.USER, content),))
 
     assert body["messages"] == [
         {
@@ -219,13 +190,13 @@ async def test_a_json_schema_format_is_a_json_object_with_its_schema(harness: Co
     schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
     format_ = ResponseFormat(ResponseFormatType.JSON_SCHEMA, name="city", schema=schema)
 
-    body = await _sent_body(harness, response_format=format_)
+    body = await sent_body(harness, response_format=format_)
 
     assert body["response_format"] == {"type": "json_object", "json_schema": schema}
 
 
 async def test_a_json_object_format_is_sent_without_a_schema(harness: CohereHarness) -> None:
-    body = await _sent_body(harness, response_format=ResponseFormat(ResponseFormatType.JSON_OBJECT))
+    body = await sent_body(harness, response_format=ResponseFormat(ResponseFormatType.JSON_OBJECT))
 
     assert body["response_format"] == {"type": "json_object"}
 
@@ -237,13 +208,13 @@ async def test_a_stream_asks_for_events(harness: CohereHarness) -> None:
     await stream.aclose()
 
     (sent,) = harness.upstream.sent
-    assert _body(sent)["stream"] is True
+    assert sent_json(sent)["stream"] is True
     assert sent.headers["accept"] == "text/event-stream"
     assert sent.extensions["timeout"] == {"connect": 2.0, "read": 5.0, "write": 30.0, "pool": 30.0}
 
 
 async def test_the_method_called_decides_whether_the_upstream_streams(harness: CohereHarness) -> None:
-    body = await _sent_body(harness, stream=True)
+    body = await sent_body(harness, stream=True)
 
     assert "stream" not in body
 
@@ -277,7 +248,7 @@ async def test_embeddings_ask_for_floats_for_search_documents_by_default(harness
     (sent,) = harness.upstream.sent
     assert str(sent.url) == "https://api.cohere.example/v2/embed"
     assert sent.headers["authorization"] == "Bearer co-test-123"
-    assert _body(sent) == {
+    assert sent_json(sent) == {
         "model": "command-a-03-2025",
         "texts": ["hello", "world"],
         "input_type": "search_document",
@@ -292,7 +263,7 @@ async def test_the_caller_may_name_the_input_type(harness: CohereHarness) -> Non
 
     await harness.provider.embed(request, harness.deployment)
 
-    assert _body(harness.upstream.sent[0])["input_type"] == "search_query"
+    assert sent_json(harness.upstream.sent[0])["input_type"] == "search_query"
 
 
 async def test_token_array_inputs_are_refused_before_anything_is_sent(harness: CohereHarness) -> None:
@@ -303,20 +274,16 @@ async def test_token_array_inputs_are_refused_before_anything_is_sent(harness: C
 
 
 async def test_without_a_key_no_authorization_is_sent() -> None:
-    harness = CohereHarness(credentials=Credentials())
-    harness.text_reply(stream=False)
+    sent = await sent_chat(CohereHarness(credentials=Credentials()))
 
-    await harness.provider.complete(chat_request(), harness.deployment)
-    await harness.close()
-
-    assert "authorization" not in harness.upstream.sent[0].headers
+    assert "authorization" not in sent[0].headers
 
 
 async def test_top_k_is_coheres_k_and_the_deployments_presets_apply_unless_the_caller_overrides() -> None:
     harness = CohereHarness(extra_params={"top_k": 20, "extra_body": {"safety_mode": "CONTEXTUAL"}})
 
-    preset = await _sent_body(harness)
-    overridden = await _sent_body(harness, extra_body={"top_k": 5, "safety_mode": "STRICT"})
+    preset = await sent_body(harness)
+    overridden = await sent_body(harness, extra_body={"top_k": 5, "safety_mode": "STRICT"})
     await harness.close()
 
     assert (preset["k"], preset["safety_mode"]) == (20, "CONTEXTUAL")

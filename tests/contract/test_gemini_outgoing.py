@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-import orjson
 import pytest
 
 from adapters.llm.gemini.mapping import call_id
@@ -30,6 +27,7 @@ from domain.messages import (
 )
 from tests.contract.harnesses.base import WEATHER_TOOL, chat_request
 from tests.contract.harnesses.gemini import USER_CREDENTIALS, GeminiHarness, VertexHarness
+from tests.contract.outgoing import harness_fixture, sent_body, sent_json
 
 SIGNATURE = (
     "CikBcsjafFK168IbtVtoxVV0Tsn8O+eU45rzJahzwuKGmMbdMdfpmNpgBwplAXLI2nyA/pIFcnZw"
@@ -37,34 +35,16 @@ SIGNATURE = (
 )
 
 
-@pytest.fixture
-async def harness() -> AsyncIterator[GeminiHarness]:
-    harness = GeminiHarness()
-    yield harness
-    await harness.close()
+harness = harness_fixture(GeminiHarness)
 
 
-@pytest.fixture
-async def vertex() -> AsyncIterator[VertexHarness]:
-    harness = VertexHarness()
-    yield harness
-    await harness.close()
-
-
-def _body(request: httpx.Request) -> Any:
-    return orjson.loads(request.content)
-
-
-async def _sent_body(harness: GeminiHarness, **changes: Any) -> Any:
-    harness.text_reply(stream=False)
-    await harness.provider.complete(chat_request(**changes), harness.deployment)
-    return _body(harness.upstream.sent[-1])
+vertex = harness_fixture(VertexHarness, "vertex")
 
 
 async def test_a_chat_goes_to_generate_content_with_the_key_in_a_header_never_in_the_url(
     harness: GeminiHarness,
 ) -> None:
-    await _sent_body(harness)
+    await sent_body(harness)
 
     (sent,) = harness.upstream.sent
     assert sent.method == "POST"
@@ -85,7 +65,7 @@ async def test_a_stream_goes_to_stream_generate_content_as_server_sent_events(ha
     assert str(sent.url) == (
         "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     )
-    assert _body(sent) == {
+    assert sent_json(sent) == {
         "contents": [{"role": "user", "parts": [{"text": "Hello!"}]}],
         "systemInstruction": {"parts": [{"text": "You are a helpful assistant."}]},
     }
@@ -102,7 +82,7 @@ async def test_a_stream_goes_to_stream_generate_content_as_server_sent_events(ha
 async def test_a_base_with_or_without_the_version_reaches_the_same_url(api_base: str) -> None:
     harness = GeminiHarness(api_base=api_base, upstream_model="models/gemini-2.5-flash")
 
-    await _sent_body(harness)
+    await sent_body(harness)
     await harness.close()
 
     assert str(harness.upstream.sent[0].url) == (
@@ -123,7 +103,7 @@ async def test_system_and_developer_messages_become_the_system_instruction_and_t
         Message(Role.USER, "Merci"),
     )
 
-    body = await _sent_body(harness, messages=messages)
+    body = await sent_body(harness, messages=messages)
 
     assert body == {
         "contents": [
@@ -154,7 +134,7 @@ async def test_a_tool_round_trip_sends_function_calls_and_responses_by_name_with
         Message(Role.USER, "Thanks!"),
     )
 
-    body = await _sent_body(harness, messages=messages, tools=(WEATHER_TOOL,))
+    body = await sent_body(harness, messages=messages, tools=(WEATHER_TOOL,))
 
     assert body["contents"] == [
         {"role": "user", "parts": [{"text": "Weather in Paris and Rome?"}]},
@@ -214,7 +194,7 @@ async def test_a_gemini_3_history_call_without_a_signature_gets_googles_stand_in
         Message(Role.TOOL, "sunny", tool_call_id="call_1"),
     )
 
-    body = await _sent_body(harness, messages=messages, tools=(WEATHER_TOOL,))
+    body = await sent_body(harness, messages=messages, tools=(WEATHER_TOOL,))
     await harness.close()
 
     (part,) = body["contents"][1]["parts"]
@@ -232,7 +212,7 @@ async def test_images_go_inline_from_data_urls_and_by_reference_from_https_and_g
         ImagePart("https://example.com/image"),
     )
 
-    body = await _sent_body(harness, messages=(Message(Role.USER, content),))
+    body = await sent_body(harness, messages=(Message(Role.USER, content),))
 
     assert body["contents"][0]["parts"] == [
         {"text": "What is in these?"},
@@ -268,7 +248,7 @@ async def test_a_json_schema_response_format_sends_the_reduced_schema(harness: G
         ResponseFormatType.JSON_SCHEMA, name="weather", schema=schema, strict=True
     )
 
-    body = await _sent_body(harness, response_format=response_format)
+    body = await sent_body(harness, response_format=response_format)
 
     assert body["generationConfig"] == {
         "responseMimeType": "application/json",
@@ -298,7 +278,7 @@ async def test_a_json_schema_response_format_sends_the_reduced_schema(harness: G
 
 
 async def test_a_json_object_response_format_asks_for_json(harness: GeminiHarness) -> None:
-    body = await _sent_body(harness, response_format=ResponseFormat(ResponseFormatType.JSON_OBJECT))
+    body = await sent_body(harness, response_format=ResponseFormat(ResponseFormatType.JSON_OBJECT))
 
     assert body["generationConfig"] == {"responseMimeType": "application/json"}
 
@@ -318,7 +298,7 @@ async def test_a_json_object_response_format_asks_for_json(harness: GeminiHarnes
 async def test_each_tool_choice_becomes_a_function_calling_mode(
     harness: GeminiHarness, choice: ToolChoice, config: dict[str, Any]
 ) -> None:
-    body = await _sent_body(harness, tools=(WEATHER_TOOL,), tool_choice=choice)
+    body = await sent_body(harness, tools=(WEATHER_TOOL,), tool_choice=choice)
 
     assert body["toolConfig"] == {"functionCallingConfig": config}
 
@@ -339,7 +319,7 @@ async def test_sampling_parameters_go_to_the_generation_config_by_their_gemini_n
         top_logprobs=3,
     )
 
-    body = await _sent_body(
+    body = await sent_body(
         harness,
         params=params,
         extra_body={"top_k": 40, "safety_settings": [{"category": "X", "threshold": "Y"}]},
@@ -376,7 +356,7 @@ async def test_reasoning_effort_becomes_a_thinking_budget_or_level_by_model(
 ) -> None:
     harness = GeminiHarness(upstream_model=model)
 
-    body = await _sent_body(harness, params=SamplingParams(reasoning_effort=effort))
+    body = await sent_body(harness, params=SamplingParams(reasoning_effort=effort))
     await harness.close()
 
     assert body["generationConfig"] == {"thinkingConfig": thinking}
@@ -397,17 +377,6 @@ async def test_what_gemini_cannot_honour_is_named_and_the_rest_is_not(harness: G
     ]
 
 
-async def test_each_call_carries_its_deployments_timeouts(harness: GeminiHarness) -> None:
-    harness.text_reply(stream=False)
-    await harness.provider.complete(chat_request(), harness.deployment)
-    harness.text_reply(stream=True)
-    await (await harness.provider.stream(chat_request(stream=True), harness.deployment)).aclose()
-
-    chat, stream = (sent.extensions["timeout"] for sent in harness.upstream.sent)
-    assert chat == {"connect": 2.0, "read": 30.0, "write": 30.0, "pool": 30.0}
-    assert stream == {"connect": 2.0, "read": 5.0, "write": 30.0, "pool": 30.0}
-
-
 async def test_one_text_is_embedded_with_embed_content(harness: GeminiHarness) -> None:
     harness.upstream.json(200, "embed_content.json")
     request = EmbeddingRequest(
@@ -418,7 +387,7 @@ async def test_one_text_is_embedded_with_embed_content(harness: GeminiHarness) -
 
     (sent,) = harness.upstream.sent
     assert str(sent.url).endswith("/v1beta/models/gemini-2.5-flash:embedContent")
-    assert _body(sent) == {
+    assert sent_json(sent) == {
         "content": {"parts": [{"text": "hello"}]},
         "outputDimensionality": 8,
         "taskType": "RETRIEVAL_QUERY",
@@ -433,7 +402,7 @@ async def test_several_texts_are_embedded_in_one_batch_naming_the_model(harness:
 
     (sent,) = harness.upstream.sent
     assert str(sent.url).endswith("/v1beta/models/gemini-2.5-flash:batchEmbedContents")
-    assert _body(sent) == {
+    assert sent_json(sent) == {
         "requests": [
             {"model": "models/gemini-2.5-flash", "content": {"parts": [{"text": "a"}]}},
             {"model": "models/gemini-2.5-flash", "content": {"parts": [{"text": "b"}]}},
@@ -444,7 +413,7 @@ async def test_several_texts_are_embedded_in_one_batch_naming_the_model(harness:
 async def test_vertex_calls_its_regional_endpoint_with_a_bearer_token_from_the_credentials(
     vertex: VertexHarness,
 ) -> None:
-    await _sent_body(vertex)
+    await sent_body(vertex)
 
     (sent,) = vertex.upstream.sent
     assert str(sent.url) == (
@@ -491,7 +460,7 @@ async def test_vertex_hosts_follow_the_location_unless_a_base_replaces_them(
 async def test_vertex_takes_the_project_of_the_credentials_when_the_deployment_names_none() -> None:
     harness = VertexHarness(credentials=Credentials(extra={"vertex_credentials": USER_CREDENTIALS}))
 
-    await _sent_body(harness)
+    await sent_body(harness)
     await harness.close()
 
     assert "/projects/switchyard-quota/locations/us-central1/" in str(harness.upstream.sent[0].url)
@@ -531,7 +500,7 @@ async def test_vertex_embeds_text_embedding_models_with_predict(vertex: VertexHa
 
     (sent,) = vertex.upstream.sent
     assert str(sent.url).endswith("/publishers/google/models/text-embedding-005:predict")
-    assert _body(sent) == {
+    assert sent_json(sent) == {
         "instances": [
             {"content": "a", "task_type": "RETRIEVAL_DOCUMENT"},
             {"content": "b", "task_type": "RETRIEVAL_DOCUMENT"},
@@ -545,7 +514,7 @@ async def test_a_gemini_key_is_never_sent_to_vertex_and_vertex_needs_no_key() ->
     extra = {"vertex_project": "p", "vertex_credentials": USER_CREDENTIALS}
     harness = VertexHarness(credentials=Credentials(api_key=Secret("AIza-unused"), extra=extra))
 
-    await _sent_body(harness)
+    await sent_body(harness)
     await harness.close()
 
     assert "x-goog-api-key" not in harness.upstream.sent[0].headers
@@ -564,7 +533,7 @@ async def test_gemini_fields_configured_on_the_deployment_apply_unless_the_reque
     settings = [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}]
     harness = GeminiHarness(extra_params={"safety_settings": settings, "top_k": 3, "temperature": 0.1})
 
-    body = await _sent_body(harness, extra_body={"top_k": 7})
+    body = await sent_body(harness, extra_body={"top_k": 7})
     await harness.close()
 
     assert body["safetySettings"] == settings

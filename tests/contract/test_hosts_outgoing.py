@@ -3,7 +3,6 @@ and names what the host refuses, and the config loader takes its base URLs and k
 
 from __future__ import annotations
 
-import orjson
 import pytest
 
 from adapters.config.loader import load_config
@@ -15,15 +14,13 @@ from domain.deployments import Credentials, Secret
 from domain.messages import ResponseFormat, ResponseFormatType
 from tests.contract.harnesses.base import WEATHER_TOOL, chat_request
 from tests.contract.harnesses.compatible_hosts import host_harness
+from tests.contract.outgoing import sent_chat, sent_json
 
 
 async def _sent(host: str, **changes: object) -> tuple[dict, dict[str, str], str]:
     harness = host_harness(host)(**changes.pop("deployment", {}))  # type: ignore[arg-type]
-    harness.text_reply(stream=False)
-    await harness.provider.complete(chat_request(**changes), harness.deployment)
-    await harness.close()
-    (sent,) = harness.upstream.sent
-    return orjson.loads(sent.content), dict(sent.headers), str(sent.url)
+    (sent,) = await sent_chat(harness, chat_request(**changes))
+    return sent_json(sent), dict(sent.headers), str(sent.url)
 
 
 def _refused(host: str, **changes: object) -> list[str]:

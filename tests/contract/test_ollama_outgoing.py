@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import httpx
-import orjson
 import pytest
 
 from domain.completions import ReasoningEffort, SamplingParams
@@ -25,36 +21,19 @@ from domain.messages import (
 )
 from tests.contract.harnesses.base import WEATHER_TOOL, chat_request
 from tests.contract.harnesses.ollama import OllamaHarness
+from tests.contract.outgoing import harness_fixture, sent_body, sent_chat, sent_json
 
-
-@pytest.fixture
-async def harness() -> AsyncIterator[OllamaHarness]:
-    harness = OllamaHarness()
-    yield harness
-    await harness.close()
-
-
-def _body(request: httpx.Request) -> dict:
-    return orjson.loads(request.content)
-
-
-async def _sent_body(harness: OllamaHarness, **changes: object) -> dict:
-    harness.text_reply(stream=False)
-    await harness.provider.complete(chat_request(**changes), harness.deployment)
-    return _body(harness.upstream.sent[-1])
+harness = harness_fixture(OllamaHarness)
 
 
 async def test_a_chat_is_posted_to_api_chat_unstreamed(harness: OllamaHarness) -> None:
-    harness.text_reply(stream=False)
+    (sent,) = await sent_chat(harness)
 
-    await harness.provider.complete(chat_request(), harness.deployment)
-
-    (sent,) = harness.upstream.sent
     assert sent.method == "POST"
     assert str(sent.url) == "http://ollama.example:11434/api/chat"
     assert sent.headers["content-type"] == "application/json"
     assert "authorization" not in sent.headers
-    assert _body(sent) == {
+    assert sent_json(sent) == {
         "model": "llama3.2",
         "messages": [
             {"role": "system", "content": "You are a helpful assistant."},
@@ -66,21 +45,14 @@ async def test_a_chat_is_posted_to_api_chat_unstreamed(harness: OllamaHarness) -
 
 async def test_ollama_and_ollama_chat_deployments_both_use_api_chat_on_localhost_by_default() -> None:
     for provider in ("ollama", "ollama_chat"):
-        harness = OllamaHarness(provider=provider, api_base=None)
-        harness.text_reply(stream=False)
-        await harness.provider.complete(chat_request(), harness.deployment)
-        await harness.close()
-        assert str(harness.upstream.sent[0].url) == "http://localhost:11434/api/chat"
+        sent = await sent_chat(OllamaHarness(provider=provider, api_base=None))
+        assert str(sent[0].url) == "http://localhost:11434/api/chat"
 
 
 async def test_a_configured_key_goes_as_a_bearer_token() -> None:
-    harness = OllamaHarness(credentials=Credentials(api_key=Secret("ollama-cloud-key")))
-    harness.text_reply(stream=False)
+    sent = await sent_chat(OllamaHarness(credentials=Credentials(api_key=Secret("ollama-cloud-key"))))
 
-    await harness.provider.complete(chat_request(), harness.deployment)
-    await harness.close()
-
-    assert harness.upstream.sent[0].headers["authorization"] == "Bearer ollama-cloud-key"
+    assert sent[0].headers["authorization"] == "Bearer ollama-cloud-key"
 
 
 async def test_sampling_parameters_become_options_and_max_tokens_num_predict(harness: OllamaHarness) -> None:
@@ -94,7 +66,7 @@ async def test_sampling_parameters_become_options_and_max_tokens_num_predict(har
         frequency_penalty=1.0,
     )
 
-    body = await _sent_body(
+    body = await sent_body(
         harness, params=params, extra_body={"options": {"num_ctx": 8192}, "keep_alive": "5m"}
     )
 
@@ -124,7 +96,7 @@ async def test_sampling_parameters_become_options_and_max_tokens_num_predict(har
 async def test_reasoning_effort_becomes_think(
     harness: OllamaHarness, effort: ReasoningEffort, think: bool | str
 ) -> None:
-    body = await _sent_body(harness, params=SamplingParams(reasoning_effort=effort))
+    body = await sent_body(harness, params=SamplingParams(reasoning_effort=effort))
 
     assert body["think"] == think
 
@@ -142,7 +114,7 @@ async def test_a_tool_round_trip_sends_arguments_as_an_object_and_names_the_tool
         Message(Role.TOOL, "11 degrees celsius", tool_call_id="call_1"),
     )
 
-    body = await _sent_body(harness, messages=messages, tools=(WEATHER_TOOL,))
+    body = await sent_body(harness, messages=messages, tools=(WEATHER_TOOL,))
 
     assert body["messages"] == [
         {"role": "user", "content": "What is the weather in Toronto?"},
@@ -191,7 +163,7 @@ async def test_tool_arguments_that_are_not_json_are_refused_before_anything_is_s
 
 
 async def test_tool_choice_none_sends_no_tools(harness: OllamaHarness) -> None:
-    body = await _sent_body(harness, tools=(WEATHER_TOOL,), tool_choice=ToolChoiceMode.NONE)
+    body = await sent_body(harness, tools=(WEATHER_TOOL,), tool_choice=ToolChoiceMode.NONE)
 
     assert "tools" not in body
     assert "tool_choice" not in body
@@ -210,7 +182,7 @@ async def test_a_data_url_image_goes_as_bare_base64_in_the_messages_images(harne
         ImagePart("data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=="),
     )
 
-    body = await _sent_body(harness, messages=(Message(Role.USER, content),))
+    body = await sent_body(harness, messages=(Message(Role.USER, content),))
 
     assert body["messages"] == [
         {"role": "user", "content": "What is in this picture?", "images": ["iVBORw0KGgoAAAANSUhEUg=="]}
@@ -233,7 +205,7 @@ async def test_an_https_image_is_refused_clearly_before_anything_is_sent(harness
 async def test_a_json_schema_format_is_the_schema_itself(harness: OllamaHarness) -> None:
     schema = {"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]}
 
-    body = await _sent_body(
+    body = await sent_body(
         harness, response_format=ResponseFormat(ResponseFormatType.JSON_SCHEMA, name="age", schema=schema)
     )
 
@@ -241,7 +213,7 @@ async def test_a_json_schema_format_is_the_schema_itself(harness: OllamaHarness)
 
 
 async def test_a_json_object_format_is_json_mode(harness: OllamaHarness) -> None:
-    body = await _sent_body(harness, response_format=ResponseFormat(ResponseFormatType.JSON_OBJECT))
+    body = await sent_body(harness, response_format=ResponseFormat(ResponseFormatType.JSON_OBJECT))
 
     assert body["format"] == "json"
 
@@ -253,7 +225,7 @@ async def test_a_stream_is_asked_for_with_stream_true(harness: OllamaHarness) ->
     await stream.aclose()
 
     (sent,) = harness.upstream.sent
-    assert _body(sent)["stream"] is True
+    assert sent_json(sent)["stream"] is True
     assert sent.extensions["timeout"] == {"connect": 2.0, "read": 5.0, "write": 30.0, "pool": 30.0}
 
 
@@ -284,14 +256,14 @@ async def test_embeddings_are_posted_to_api_embed_with_the_inputs_as_a_list(harn
 
     (sent,) = harness.upstream.sent
     assert str(sent.url) == "http://ollama.example:11434/api/embed"
-    assert _body(sent) == {"model": "llama3.2", "input": ["a", "b"], "dimensions": 8}
+    assert sent_json(sent) == {"model": "llama3.2", "input": ["a", "b"], "dimensions": 8}
 
 
 async def test_top_k_is_an_option_and_the_deployments_presets_apply_unless_the_caller_overrides() -> None:
     harness = OllamaHarness(extra_params={"top_k": 20, "extra_body": {"keep_alive": "10m"}})
 
-    preset = await _sent_body(harness)
-    overridden = await _sent_body(harness, extra_body={"top_k": 5})
+    preset = await sent_body(harness)
+    overridden = await sent_body(harness, extra_body={"top_k": 5})
     await harness.close()
 
     assert (preset["options"], preset["keep_alive"]) == ({"top_k": 20}, "10m")

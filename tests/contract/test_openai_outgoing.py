@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
-import orjson
 import pytest
 
 from domain.completions import ReasoningEffort, SamplingParams
@@ -26,17 +24,9 @@ from domain.messages import (
 )
 from tests.contract.harnesses.base import WEATHER_TOOL, chat_request
 from tests.contract.harnesses.openai import OpenAIHarness
+from tests.contract.outgoing import harness_fixture, sent_chat, sent_json
 
-
-@pytest.fixture
-async def harness() -> AsyncIterator[OpenAIHarness]:
-    harness = OpenAIHarness()
-    yield harness
-    await harness.close()
-
-
-def _body(request: httpx.Request) -> object:
-    return orjson.loads(request.content)
+harness = harness_fixture(OpenAIHarness)
 
 
 async def test_a_chat_is_posted_to_the_deployments_base_with_its_key_and_organization(
@@ -91,7 +81,7 @@ async def test_the_chat_body_holds_every_set_field_in_openai_form_and_nothing_of
 
     await harness.provider.complete(request, harness.deployment)
 
-    assert _body(harness.upstream.sent[0]) == {
+    assert sent_json(harness.upstream.sent[0]) == {
         "model": "gpt-4o-mini",
         "messages": [
             {"role": "developer", "content": "Answer tersely."},
@@ -148,43 +138,23 @@ async def test_a_stream_always_asks_the_upstream_for_usage(harness: OpenAIHarnes
     stream = await harness.provider.stream(chat_request(stream=True, include_usage=False), harness.deployment)
     await stream.aclose()
 
-    body = _body(harness.upstream.sent[0])
+    body = sent_json(harness.upstream.sent[0])
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
 
 
-async def test_each_call_carries_its_deployments_timeouts(harness: OpenAIHarness) -> None:
-    harness.text_reply(stream=False)
-    await harness.provider.complete(chat_request(), harness.deployment)
-    harness.text_reply(stream=True)
-    await (await harness.provider.stream(chat_request(stream=True), harness.deployment)).aclose()
-
-    chat, stream = (sent.extensions["timeout"] for sent in harness.upstream.sent)
-    assert chat == {"connect": 2.0, "read": 30.0, "write": 30.0, "pool": 30.0}
-    assert stream == {"connect": 2.0, "read": 5.0, "write": 30.0, "pool": 30.0}
-
-
 async def test_without_a_base_or_a_key_it_calls_openai_itself_unauthenticated() -> None:
-    harness = OpenAIHarness(api_base=None, credentials=Credentials())
-    harness.text_reply(stream=False)
+    (sent,) = await sent_chat(OpenAIHarness(api_base=None, credentials=Credentials()))
 
-    await harness.provider.complete(chat_request(), harness.deployment)
-    await harness.close()
-
-    (sent,) = harness.upstream.sent
     assert str(sent.url) == "https://api.openai.com/v1/chat/completions"
     assert "authorization" not in sent.headers
     assert "openai-organization" not in sent.headers
 
 
 async def test_a_trailing_slash_on_the_base_is_not_doubled() -> None:
-    harness = OpenAIHarness(api_base="http://127.0.0.1:8000/v1/")
-    harness.text_reply(stream=False)
+    sent = await sent_chat(OpenAIHarness(api_base="http://127.0.0.1:8000/v1/"))
 
-    await harness.provider.complete(chat_request(), harness.deployment)
-    await harness.close()
-
-    assert str(harness.upstream.sent[0].url) == "http://127.0.0.1:8000/v1/chat/completions"
+    assert str(sent[0].url) == "http://127.0.0.1:8000/v1/chat/completions"
 
 
 async def test_embeddings_are_asked_for_in_base64_whatever_the_client_wants(harness: OpenAIHarness) -> None:
@@ -197,7 +167,7 @@ async def test_embeddings_are_asked_for_in_base64_whatever_the_client_wants(harn
 
     (sent,) = harness.upstream.sent
     assert str(sent.url) == "https://api.openai.example/v1/embeddings"
-    assert _body(sent) == {
+    assert sent_json(sent) == {
         "model": "gpt-4o-mini",
         "input": ["hello"],
         "encoding_format": "base64",
@@ -211,17 +181,15 @@ async def test_token_array_inputs_are_sent_as_arrays(harness: OpenAIHarness) -> 
 
     await harness.provider.embed(EmbeddingRequest(model="e", inputs=((1, 2), (3,))), harness.deployment)
 
-    assert _body(harness.upstream.sent[0])["input"] == [[1, 2], [3]]
+    assert sent_json(harness.upstream.sent[0])["input"] == [[1, 2], [3]]
 
 
 async def test_a_reasoning_model_gets_max_tokens_as_max_completion_tokens() -> None:
-    harness = OpenAIHarness(upstream_model="o3-mini")
-    harness.text_reply(stream=False)
+    sent = await sent_chat(
+        OpenAIHarness(upstream_model="o3-mini"), chat_request(params=SamplingParams(max_tokens=50))
+    )
 
-    await harness.provider.complete(chat_request(params=SamplingParams(max_tokens=50)), harness.deployment)
-    await harness.close()
-
-    body = _body(harness.upstream.sent[0])
+    body = sent_json(sent[0])
     assert body["max_completion_tokens"] == 50
     assert "max_tokens" not in body
 
@@ -264,6 +232,6 @@ async def test_the_method_called_decides_whether_the_upstream_streams(harness: O
     harness.text_reply(stream=True)
     await (await harness.provider.stream(chat_request(stream=False), harness.deployment)).aclose()
 
-    whole, streamed = (_body(sent) for sent in harness.upstream.sent)
+    whole, streamed = (sent_json(sent) for sent in harness.upstream.sent)
     assert "stream" not in whole and "stream_options" not in whole
     assert streamed["stream"] is True

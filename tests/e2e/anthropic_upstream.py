@@ -9,8 +9,8 @@ content_block_start / _delta / _stop, ping, message_delta and message_stop, one 
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.e2e.fake_server import FakeHandler, FakeServer
 
 TEXT = ["Hello", " from", " Claude", "!"]
 TOOL = {"id": "toolu_01E2EWeatherCall", "name": "get_weather"}
@@ -75,74 +75,34 @@ def stream_events(model: str) -> list[tuple[str, dict]]:
     return events
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     server: FakeAnthropic
-
-    def log_message(self, *args: object) -> None:
-        pass
+    json_headers = {"request-id": "req_01E2E"}
 
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        self.server.requests.append({"path": self.path, "headers": headers, "body": body})
+        body = json.loads(self.read_body())
+        self.record(body)
         model = body.get("model", "")
         if self.path != "/v1/messages":
-            return self._json(404, error_body("not_found_error", f"Not found: {self.path}"))
+            return self.send_json(404, error_body("not_found_error", f"Not found: {self.path}"))
         if model == "claude-overloaded":
-            return self._json(529, error_body("overloaded_error", "Overloaded"))
+            return self.send_json(529, error_body("overloaded_error", "Overloaded"))
         if model == "claude-rate-limited":
             text = "This request would exceed the rate limit for your organization of 50 requests per minute."
-            return self._json(429, error_body("rate_limit_error", text), {"retry-after": "4"})
+            return self.send_json(429, error_body("rate_limit_error", text), {"retry-after": "4"})
         if body.get("stream"):
             return self._stream(model)
         if model == "claude-tools":
             block = {"type": "tool_use", **TOOL, "input": json.loads("".join(ARGUMENT_PIECES))}
-            return self._json(200, message(model, [block], "tool_use"))
-        return self._json(200, message(model, [{"type": "text", "text": "".join(TEXT)}], "end_turn"))
-
-    def _json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.send_header("request-id", "req_01E2E")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+            return self.send_json(200, message(model, [block], "tool_use"))
+        return self.send_json(200, message(model, [{"type": "text", "text": "".join(TEXT)}], "end_turn"))
 
     def _stream(self, model: str) -> None:
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream; charset=utf-8")
-        self.send_header("cache-control", "no-cache")
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
+        self.start_chunks("text/event-stream; charset=utf-8", {"cache-control": "no-cache"})
         for name, data in stream_events(model):
-            self._send_chunk(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
-        self._send_chunk(b"")
-
-    def _send_chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
+            self.send_chunk(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+        self.send_chunk(b"")
 
 
-class FakeAnthropic(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.requests: list[dict] = []
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> FakeAnthropic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown()
-        self.server_close()
+class FakeAnthropic(FakeServer):
+    handler = _Handler

@@ -14,10 +14,10 @@ import hashlib
 import hmac
 import json
 import struct
-import threading
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, unquote
+
+from tests.e2e.fake_server import FakeHandler, FakeServer
 
 ACCESS_KEY = "AKIDE2EBEDROCK"
 SECRET_KEY = "e2e/bedrock+secret"
@@ -105,34 +105,22 @@ def signature_holds(method: str, raw_path: str, headers: dict[str, str], body: b
     )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     server: FakeBedrock
-
-    def log_message(self, *args: object) -> None:
-        pass
+    json_headers = {"x-amzn-requestid": "e2e-0000-1111"}
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["content-length"]))
-        headers = {name.lower(): value for name, value in self.headers.items()}
+        body = self.read_body()
         _, _, encoded_model, operation = self.path.split("/", 3)
         model = unquote(encoded_model)
-        self.server.requests.append(
-            {
-                "path": self.path,
-                "model": model,
-                "operation": operation,
-                "headers": headers,
-                "body": json.loads(body),
-            }
-        )
-        if not signature_holds("POST", self.path, headers, body):
+        sent = self.record(json.loads(body), model=model, operation=operation)
+        if not signature_holds("POST", self.path, sent["headers"], body):
             message = "The request signature we calculated does not match the signature you provided."
             return self._error(403, "InvalidSignatureException", message)
         if operation == "invoke":
             text = json.loads(body)["inputText"]
             vector = [round(0.25 * (len(text) % 4), 2), -0.5, 1.0]
-            return self._json(200, {"embedding": vector, "inputTextTokenCount": len(text.split())})
+            return self.send_json(200, {"embedding": vector, "inputTextTokenCount": len(text.split())})
         if "e2e-throttled" in model:
             return self._error(
                 429, "ThrottlingException", "Too many requests, please wait before trying again."
@@ -143,54 +131,22 @@ class _Handler(BaseHTTPRequestHandler):
             return self._stream(model)
         if "e2e-tools" in model:
             content = [{"toolUse": {**TOOL_USE, "input": {"city": "Paris"}}}]
-            return self._json(200, {"output": {"message": {"role": "assistant", "content": content}},
-                                    "stopReason": "tool_use", "usage": USAGE})  # fmt: skip
-        content = [{"text": "".join(TEXT)}]
-        return self._json(200, {"output": {"message": {"role": "assistant", "content": content}},
-                                "stopReason": "end_turn", "usage": USAGE})  # fmt: skip
+            return self._reply(content, "tool_use")
+        return self._reply([{"text": "".join(TEXT)}], "end_turn")
 
-    def _json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.send_header("x-amzn-requestid", "e2e-0000-1111")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+    def _reply(self, content: list[dict], stop: str) -> None:
+        message = {"role": "assistant", "content": content}
+        self.send_json(200, {"output": {"message": message}, "stopReason": stop, "usage": USAGE})
 
     def _error(self, status: int, error_type: str, message: str) -> None:
         type_header = f"{error_type}:http://internal.amazon.com/coral/com.amazon.bedrock/"
-        self._json(status, {"message": message}, {"x-amzn-errortype": type_header})
+        self.send_json(status, {"message": message}, {"x-amzn-errortype": type_header})
 
     def _stream(self, model: str) -> None:
-        self.send_response(200)
-        self.send_header("content-type", "application/vnd.amazon.eventstream")
-        self.send_header("x-amzn-requestid", "e2e-0000-2222")
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
+        self.start_chunks("application/vnd.amazon.eventstream", {"x-amzn-requestid": "e2e-0000-2222"})
         for data in [*stream_events(model), b""]:
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.flush()
+            self.send_chunk(data)
 
 
-class FakeBedrock(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.requests: list[dict] = []
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> FakeBedrock:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown()
-        self.server_close()
+class FakeBedrock(FakeServer):
+    handler = _Handler

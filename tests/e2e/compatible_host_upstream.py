@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from tests.e2e.fake_server import FakeHandler, FakeServer
 from tests.e2e.upstream import TOOL_CALL, chunk, completion, error_body, usage_chunk
 
 _AZURE_PATH = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/chat/completions$")
@@ -37,49 +36,33 @@ CONTENT_FILTER_ERROR = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     server: FakeCompatibleHost
 
-    def log_message(self, *args: object) -> None:
-        pass
-
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        body = json.loads(self.read_body())
         url = urlsplit(self.path)
-        headers = {name.lower(): value for name, value in self.headers.items()}
         query = {name: values[0] for name, values in parse_qs(url.query).items()}
-        self.server.requests.append({"path": url.path, "query": query, "headers": headers, "body": body})
+        self.record(body, path=url.path, query=query)
         azure = _AZURE_PATH.match(url.path)
         model = azure.group("deployment") if azure else body.get("model", "")
         if model == "filtered":
-            return self._json(400, CONTENT_FILTER_ERROR)
+            return self.send_json(400, CONTENT_FILTER_ERROR)
         if model == "rate-limited":
-            return self._json(429, error_body("Rate limit reached", "requests", "rate_limit_exceeded"),
-                              {"retry-after": "2"})  # fmt: skip
+            limited = error_body("Rate limit reached", "requests", "rate_limit_exceeded")
+            return self.send_json(429, limited, {"retry-after": "2"})
         if body.get("stream"):
             return self._stream(model, azure is not None)
         if model == "tools":
             call = {**TOOL_CALL, "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
             message = {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}
-            return self._json(200, completion(model, message, "tool_calls"))
-        return self._json(200, completion(model, {"role": "assistant", "content": "Hello from the host!"}))
-
-    def _json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+            return self.send_json(200, completion(model, message, "tool_calls"))
+        return self.send_json(
+            200, completion(model, {"role": "assistant", "content": "Hello from the host!"})
+        )
 
     def _stream(self, model: str, azure: bool) -> None:
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
+        self.start_chunks("text/event-stream")
         events: list[dict] = []
         if azure:
             prompt_filter = [{"prompt_index": 0, "content_filter_results": {}}]
@@ -100,31 +83,10 @@ class _Handler(BaseHTTPRequestHandler):
             events.append(chunk(model, {}, "stop"))
         events.append(usage_chunk(model))
         for event in events:
-            self._send_chunk(b"data: " + json.dumps(event).encode() + b"\n\n")
-        self._send_chunk(b"data: [DONE]\n\n")
-        self._send_chunk(b"")
-
-    def _send_chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
+            self.send_chunk(b"data: " + json.dumps(event).encode() + b"\n\n")
+        self.send_chunk(b"data: [DONE]\n\n")
+        self.send_chunk(b"")
 
 
-class FakeCompatibleHost(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.requests: list[dict] = []
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def root(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> FakeCompatibleHost:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown()
-        self.server_close()
+class FakeCompatibleHost(FakeServer):
+    handler = _Handler

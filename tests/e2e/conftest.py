@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 import yaml
 
@@ -19,6 +20,15 @@ from tests.e2e.upstream import FakeUpstream
 
 MASTER_KEY = "sk-e2e-master"
 SCENARIOS = ["ok", "tools", "rate-limited", "too-long", "broken", "drop", "slow-stream"]
+USER = [{"role": "user", "content": "Hello"}]
+MESSAGES = [{"role": "system", "content": "Be brief."}, *USER]
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
 
 
 def free_port() -> int:
@@ -64,6 +74,21 @@ def running_gateway(config: dict, directory: Path, *arguments: str) -> Iterator[
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def gateway_client(url: str) -> openai.OpenAI:
+    """The official client of the gateway at `url`, with the master key; it never retries, so that each
+    test sees the gateway's first answer."""
+    return openai.OpenAI(base_url=f"{url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=10)
+
+
+@contextmanager
+def gateway_serving(model_list: list[dict], directory: Path, **settings: object) -> Iterator[openai.OpenAI]:
+    """A client of a gateway started in `directory` on `model_list` (and other `settings` of the config),
+    with the master key."""
+    config = {"model_list": model_list, **settings, "general_settings": {"master_key": MASTER_KEY}}
+    with running_gateway(config, directory) as url:
+        yield gateway_client(url)
 
 
 @pytest.fixture(scope="session")

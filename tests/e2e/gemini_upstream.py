@@ -10,8 +10,8 @@ signature), `gemini-quota` (429 RESOURCE_EXHAUSTED with a RetryInfo delay).
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.e2e.fake_server import FakeHandler, FakeServer
 
 SIGNATURE = (
     "CikBcsjafFK168IbtVtoxVV0Tsn8O+eU45rzJahzwuKGmMbdMdfpmNpgBwplAXLI2nyA/pIFcnZw"
@@ -46,37 +46,27 @@ QUOTA = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     server: GeminiUpstream
-
-    def log_message(self, *args: object) -> None:
-        pass
+    json_type = "application/json; charset=UTF-8"
 
     def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers["content-length"]))
-        headers = {name.lower(): value for name, value in self.headers.items()}
+        raw = self.read_body()
         if self.path == "/token":
             self.server.token_requests.append(raw.decode())
-            return self._json(200, {"access_token": ACCESS_TOKEN, "expires_in": 3599, "token_type": "Bearer"})
+            return self.send_json(
+                200, {"access_token": ACCESS_TOKEN, "expires_in": 3599, "token_type": "Bearer"}
+            )
         body = json.loads(raw)
-        self.server.requests.append({"path": self.path, "headers": headers, "body": body})
+        self.record(body)
         model, _, method = self.path.rsplit("/", 1)[-1].partition(":")
         if model == "gemini-quota":
-            return self._json(429, QUOTA)
+            return self.send_json(429, QUOTA)
         if method.startswith("streamGenerateContent"):
             return self._stream(model)
         if model == "gemini-tools":
-            return self._json(200, reply([CALL], "STOP", USAGE))
-        return self._json(200, reply([{"text": "Hello from Gemini!"}], "STOP", USAGE))
-
-    def _json(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json; charset=UTF-8")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+            return self.send_json(200, reply([CALL], "STOP", USAGE))
+        return self.send_json(200, reply([{"text": "Hello from Gemini!"}], "STOP", USAGE))
 
     def _stream(self, model: str) -> None:
         if model == "gemini-tools":
@@ -85,36 +75,15 @@ class _Handler(BaseHTTPRequestHandler):
             words = ["Hello", " from", " Gemini", "!"]
             events = [reply([{"text": word}], None, USAGE) for word in words[:-1]]
             events.append(reply([{"text": words[-1]}], "STOP", USAGE))
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
+        self.start_chunks("text/event-stream")
         for event in events:
-            self._send_chunk(b"data: " + json.dumps(event).encode() + b"\r\n\r\n")
-        self._send_chunk(b"")
-
-    def _send_chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
+            self.send_chunk(b"data: " + json.dumps(event).encode() + b"\r\n\r\n")
+        self.send_chunk(b"")
 
 
-class GeminiUpstream(ThreadingHTTPServer):
-    daemon_threads = True
+class GeminiUpstream(FakeServer):
+    handler = _Handler
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.requests: list[dict] = []
+        super().__init__()
         self.token_requests: list[str] = []
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> GeminiUpstream:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown()
-        self.server_close()

@@ -10,19 +10,11 @@ import openai
 import pytest
 
 from tests.e2e.anthropic_upstream import FakeAnthropic
-from tests.e2e.conftest import MASTER_KEY, running_gateway
+from tests.e2e.conftest import MESSAGES, WEATHER_TOOL, gateway_serving
 
 pytestmark = pytest.mark.e2e
 
 SCENARIOS = ["claude-ok", "claude-tools", "claude-overloaded", "claude-rate-limited"]
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +31,8 @@ def client(
     model_list = [
         {"model_name": name, "litellm_params": {"model": f"anthropic/{name}", **common}} for name in SCENARIOS
     ]
-    config = {"model_list": model_list, "general_settings": {"master_key": MASTER_KEY}}
-    with running_gateway(config, Path(tmp_path_factory.mktemp("e2e-anthropic"))) as url:
-        yield openai.OpenAI(base_url=f"{url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=10)
+    with gateway_serving(model_list, Path(tmp_path_factory.mktemp("e2e-anthropic"))) as client:
+        yield client
 
 
 def test_a_chat_reaches_anthropic_in_its_own_format_and_comes_back_in_openais(

@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from tests.e2e.bedrock_upstream import ACCESS_KEY, SECRET_KEY, FakeBedrock
-from tests.e2e.conftest import MASTER_KEY, running_gateway
+from tests.e2e.conftest import MESSAGES, WEATHER_TOOL, gateway_serving
 
 pytestmark = pytest.mark.e2e
 
@@ -23,14 +23,6 @@ MODELS = {
     "bedrock-throttled": "bedrock/anthropic.claude-e2e-throttled-v1:0",
     "bedrock-too-long": "bedrock/anthropic.claude-e2e-too-long-v1:0",
     "bedrock-broken-stream": "bedrock/anthropic.claude-e2e-broken-stream-v1:0",
-}
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
 }
 
 
@@ -58,9 +50,8 @@ def client(bedrock: FakeBedrock, tmp_path_factory: pytest.TempPathFactory) -> It
             "model_info": {"mode": "embedding"},
         }
     )
-    config = {"model_list": model_list, "general_settings": {"master_key": MASTER_KEY}}
-    with running_gateway(config, Path(tmp_path_factory.mktemp("e2e-bedrock"))) as url:
-        yield openai.OpenAI(base_url=f"{url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=10)
+    with gateway_serving(model_list, Path(tmp_path_factory.mktemp("e2e-bedrock"))) as client:
+        yield client
 
 
 def test_a_signed_chat_reaches_converse_and_comes_back_in_openais_format(

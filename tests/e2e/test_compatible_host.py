@@ -12,18 +12,9 @@ import openai
 import pytest
 
 from tests.e2e.compatible_host_upstream import FakeCompatibleHost
-from tests.e2e.conftest import MASTER_KEY, running_gateway
+from tests.e2e.conftest import USER, WEATHER_TOOL, gateway_serving
 
 pytestmark = pytest.mark.e2e
-
-USER = [{"role": "user", "content": "Hello"}]
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +41,8 @@ def client(host: FakeCompatibleHost, tmp_path_factory: pytest.TempPathFactory) -
         entry("azure-filtered", "azure/filtered", **azure),
         entry("azure-v1", "azure/ok", **(azure | {"api_version": "v1"})),
     ]
-    config = {"model_list": model_list, "general_settings": {"master_key": MASTER_KEY}}
-    with running_gateway(config, Path(tmp_path_factory.mktemp("e2e-hosts"))) as url:
-        yield openai.OpenAI(base_url=f"{url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=10)
+    with gateway_serving(model_list, Path(tmp_path_factory.mktemp("e2e-hosts"))) as client:
+        yield client
 
 
 def test_mistral_gets_its_own_names_for_the_seed_and_the_output_cap(

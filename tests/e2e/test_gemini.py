@@ -10,19 +10,10 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.e2e.conftest import MASTER_KEY, running_gateway
+from tests.e2e.conftest import MASTER_KEY, USER, WEATHER_TOOL, gateway_client, running_gateway
 from tests.e2e.gemini_upstream import ACCESS_TOKEN, SIGNATURE, GeminiUpstream
 
 pytestmark = pytest.mark.e2e
-
-USER = [{"role": "user", "content": "Hello"}]
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +65,7 @@ def gateway(gemini_upstream: GeminiUpstream, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture
 def client(gateway: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gateway}/v1", api_key=MASTER_KEY, max_retries=0, timeout=10)
+    return gateway_client(gateway)
 
 
 def test_a_chat_reaches_gemini_with_the_key_in_a_header_and_comes_back(

@@ -9,19 +9,10 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.e2e.conftest import MASTER_KEY, running_gateway
+from tests.e2e.conftest import MESSAGES, WEATHER_TOOL, gateway_serving
 from tests.e2e.ollama_upstream import FakeOllama
 
 pytestmark = pytest.mark.e2e
-
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +35,8 @@ def client(ollama: FakeOllama, tmp_path_factory: pytest.TempPathFactory) -> Iter
             "model_info": {"mode": "embedding"},
         },
     ]
-    config = {"model_list": model_list, "general_settings": {"master_key": MASTER_KEY}}
-    with running_gateway(config, Path(tmp_path_factory.mktemp("e2e-ollama"))) as url:
-        yield openai.OpenAI(base_url=f"{url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=10)
+    with gateway_serving(model_list, Path(tmp_path_factory.mktemp("e2e-ollama"))) as client:
+        yield client
 
 
 @pytest.mark.parametrize("model", ["llama", "llama-plain"])

@@ -9,24 +9,14 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import MASTER_KEY
+from tests.e2e.conftest import MASTER_KEY, USER, WEATHER_TOOL, gateway_client
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def client(gateway_url: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=10)
-
-
-USER = [{"role": "user", "content": "Hello"}]
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
+    return gateway_client(gateway_url)
 
 
 def test_chat_reaches_the_upstream_and_comes_back(client, upstream) -> None:

@@ -8,9 +8,9 @@ the gateway hangs up).
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.e2e.fake_server import FakeHandler, FakeServer
 
 
 def completion(model: str, message: dict, finish_reason: str = "stop") -> dict:
@@ -56,17 +56,12 @@ def error_body(message: str, type_: str, code: str | None, param: str | None = N
 TOOL_CALL = {"id": "call_abc123", "type": "function", "function": {"name": "get_weather", "arguments": ""}}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     server: FakeUpstream
 
-    def log_message(self, *args: object) -> None:
-        pass
-
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        self.server.requests.append({"path": self.path, "headers": headers, "body": body})
+        body = json.loads(self.read_body())
+        self.record(body)
         model = body.get("model", "")
         if self.path.endswith("/embeddings"):
             return self._embeddings(body)
@@ -75,38 +70,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
             return None
         if model == "rate-limited":
-            return self._json(429, error_body("Rate limit reached", "requests", "rate_limit_exceeded"),
-                              {"retry-after": "3"})  # fmt: skip
+            limited = error_body("Rate limit reached", "requests", "rate_limit_exceeded")
+            return self.send_json(429, limited, {"retry-after": "3"})
         if model == "too-long":
             message = "This model's maximum context length is 8192 tokens."
-            return self._json(
+            return self.send_json(
                 400, error_body(message, "invalid_request_error", "context_length_exceeded", "messages")
             )
         if model == "broken":
-            return self._json(500, error_body("The server had an error", "server_error", None))
+            return self.send_json(500, error_body("The server had an error", "server_error", None))
         if body.get("stream"):
             return self._stream(model, body)
         if model == "tools":
             call = {**TOOL_CALL, "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
             message = {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}
-            return self._json(200, completion(model, message, "tool_calls"))
-        return self._json(200, completion(model, {"role": "assistant", "content": "Hello from upstream!"}))
-
-    def _json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+            return self.send_json(200, completion(model, message, "tool_calls"))
+        return self.send_json(
+            200, completion(model, {"role": "assistant", "content": "Hello from upstream!"})
+        )
 
     def _stream(self, model: str, body: dict) -> None:
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
+        self.start_chunks("text/event-stream")
         if model == "tools":
             events = [
                 chunk(
@@ -124,18 +108,14 @@ class _Handler(BaseHTTPRequestHandler):
         events.append(usage_chunk(model))
         try:
             for event in events:
-                self._send_chunk(b"data: " + json.dumps(event).encode() + b"\n\n")
+                self.send_chunk(b"data: " + json.dumps(event).encode() + b"\n\n")
                 if model == "slow-stream":
                     time.sleep(0.05)
-            self._send_chunk(b"data: [DONE]\n\n")
-            self._send_chunk(b"")
+            self.send_chunk(b"data: [DONE]\n\n")
+            self.send_chunk(b"")
         except OSError:
             self.server.hangups.append(time.monotonic())
             self.close_connection = True
-
-    def _send_chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
 
     def _embeddings(self, body: dict) -> None:
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
@@ -148,27 +128,17 @@ class _Handler(BaseHTTPRequestHandler):
 
             packed = base64.b64encode(struct.pack("<3f", 0.25, -0.5, 1.0)).decode()
             data = [{**item, "embedding": packed} for item in data]
-        self._json(200, {"object": "list", "data": data, "model": body["model"],
-                         "usage": {"prompt_tokens": 4, "total_tokens": 4}})  # fmt: skip
+        usage = {"prompt_tokens": 4, "total_tokens": 4}
+        self.send_json(200, {"object": "list", "data": data, "model": body["model"], "usage": usage})
 
 
-class FakeUpstream(ThreadingHTTPServer):
-    daemon_threads = True
+class FakeUpstream(FakeServer):
+    handler = _Handler
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.requests: list[dict] = []
+        super().__init__()
         self.hangups: list[float] = []
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-    def __enter__(self) -> FakeUpstream:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown()
-        self.server_close()
+        return f"{self.root}/v1"

@@ -56,4 +56,3 @@ def test_the_sync_wrapper_answers_and_streams(tmp_path) -> None:
 
     assert reply.choices[0].message.content == "Fixed reply"
     assert "".join(w or "" for w in words)
-

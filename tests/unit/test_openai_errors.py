@@ -8,7 +8,8 @@ import time
 import httpx
 import pytest
 
-from adapters.llm.openai.errors import retry_after, transport_error, upstream_error
+from adapters.llm.openai.errors import upstream_error
+from adapters.llm.upstream_errors import retry_after, transport_error
 from domain import errors
 
 

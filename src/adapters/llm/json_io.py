@@ -11,13 +11,23 @@ import orjson
 from domain.errors import BadGatewayError, BadRequestError
 
 
-def decode(content: bytes | str) -> Any:
-    """The JSON value of an upstream body; BadGatewayError when it is not JSON."""
+def decode(content: bytes | str, sender: str = "The upstream") -> Any:
+    """The JSON value of an upstream body; BadGatewayError, saying that `sender` sent it, when it is not
+    JSON."""
     try:
         return orjson.loads(content)
     except orjson.JSONDecodeError as exc:
         shown = content[:200] if isinstance(content, str) else content[:200].decode("utf-8", "replace")
-        raise BadGatewayError(f"The upstream sent a body that is not JSON: {shown!r}") from exc
+        raise BadGatewayError(f"{sender} sent a body that is not JSON: {shown!r}") from exc
+
+
+def decode_or_none(content: bytes) -> Any:
+    """The JSON value of an error body, or None when it is not JSON (a proxy's HTML page, say): an error
+    answer is read for what it says, never refused for its form."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def encode(body: dict[str, Any]) -> bytes:

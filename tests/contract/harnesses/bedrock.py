@@ -3,30 +3,27 @@ ConverseStream (binary event stream) and InvokeModel wire formats."""
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from adapters.llm.bedrock import BedrockProvider
-from domain.completions import CompletionRequest, Usage
+from domain.completions import Usage
 from domain.deployments import Credentials, Deployment, Limits
 from domain.embeddings import EmbeddingRequest
 from tests.contract.harnesses.base import (
     FIXTURES_ROOT,
-    REPLY,
     TEXTS,
-    WEATHER_TOOL,
-    FakeUpstream,
-    ProviderHarness,
-    RecordingStream,
-    Scripted,
+    Failure,
+    HttpHarness,
+    Reply,
     ScriptedEmbeddings,
-    chat_request,
 )
 
 FIXTURES = FIXTURES_ROOT / "bedrock"
@@ -82,26 +79,39 @@ def error_headers(error_type: str) -> dict[str, str]:
     }
 
 
-class BedrockHarness(ProviderHarness):
-    _STATUS = {
-        "bad_request": (400, "ValidationException", "errors/validation.json"),
-        "context_window": (400, "ValidationException", "errors/input_too_long.json"),
-        "content_policy": (400, "ValidationException", "errors/content_filtered.json"),
-        "unauthorized": (403, "UnrecognizedClientException", "errors/unrecognized_client.json"),
-        "forbidden": (403, "AccessDeniedException", "errors/access_denied.json"),
-        "not_found": (404, "ResourceNotFoundException", "errors/resource_not_found.json"),
-        "request_timeout": (408, "ModelTimeoutException", "errors/model_timeout.json"),
-        "rate_limited": (429, "ThrottlingException", "errors/throttling.json"),
-        "server_error": (500, "InternalServerException", "errors/internal_server.json"),
-        "unavailable": (503, "ServiceUnavailableException", "errors/service_unavailable.json"),
+class BedrockHarness(HttpHarness):
+    adapter = functools.partial(BedrockProvider, environ={})
+    fixtures = FIXTURES
+    text = Reply("converse_stream.jsonl", "converse.json", Usage(prompt_tokens=19, completion_tokens=10))
+    tool = Reply("converse_stream_tool_use.jsonl", "converse_tool_use.json", Usage(382, 71))
+    failures = {
+        "bad_request": Failure(400, "errors/validation.json", error_headers("ValidationException")),
+        "context_window": Failure(400, "errors/input_too_long.json", error_headers("ValidationException")),
+        "content_policy": Failure(400, "errors/content_filtered.json", error_headers("ValidationException")),
+        "unauthorized": Failure(
+            403, "errors/unrecognized_client.json", error_headers("UnrecognizedClientException")
+        ),
+        "forbidden": Failure(403, "errors/access_denied.json", error_headers("AccessDeniedException")),
+        "not_found": Failure(
+            404, "errors/resource_not_found.json", error_headers("ResourceNotFoundException")
+        ),
+        "request_timeout": Failure(408, "errors/model_timeout.json", error_headers("ModelTimeoutException")),
+        "rate_limited": Failure(429, "errors/throttling.json", error_headers("ThrottlingException")),
+        "server_error": Failure(500, "errors/internal_server.json", error_headers("InternalServerException")),
+        "bad_gateway": Failure(502, "errors/bad_gateway.html"),
+        "unavailable": Failure(
+            503, "errors/service_unavailable.json", error_headers("ServiceUnavailableException")
+        ),
+    }
+    unscripted = {
+        "unprocessable": "Bedrock never answers 422; its model errors are 424 (mapped to bad_gateway)"
     }
     retry_after = None  # Bedrock's ThrottlingException carries no Retry-After
+    malformed_body = b'{"metrics":{"latencyMs":1175},"output":{"message":{"role":"assistant","content":[{"te'
+    error_stream = "converse_stream_exception.jsonl"
 
-    def __init__(self, **deployment_changes: Any) -> None:
-        self.upstream = FakeUpstream(fixtures=FIXTURES)
-        self.client = httpx.AsyncClient(transport=httpx.MockTransport(self.upstream))
-        self.provider = BedrockProvider(self.client, environ={})
-        settings: dict[str, Any] = {
+    def settings(self) -> dict[str, Any]:
+        return {
             "id": "bedrock-1",
             "model_name": "claude-x",
             "provider": "bedrock",
@@ -115,39 +125,28 @@ class BedrockHarness(ProviderHarness):
             ),
             "limits": Limits(timeout=30.0, stream_timeout=5.0, connect_timeout=2.0),
         }
-        self.deployment = Deployment(**(settings | deployment_changes))
 
-    def reply(self, status: int, fixture: str, headers: dict[str, str] | None = None) -> None:
-        body = (FIXTURES / fixture).read_bytes()
-        kind = "text/html" if fixture.endswith(".html") else "application/json"
-        all_headers = {"content-type": kind, "x-amzn-requestid": REQUEST_ID, **(headers or {})}
-        self.upstream.answer = lambda _: httpx.Response(status, content=body, headers=all_headers)
+    def answer_json(self, status: int, fixture: str | Path, headers: Mapping[str, str] | None = None) -> None:
+        self.upstream.json(status, fixture, {"x-amzn-requestid": REQUEST_ID, **(headers or {})})
 
-    def stream_reply(self, body: bytes, *, then: Exception | None = None) -> None:
-        def answer(_: httpx.Request) -> httpx.Response:
-            stream = RecordingStream(body, then=then)
-            self.upstream.streams.append(stream)
-            headers = {"content-type": EVENT_STREAM, "x-amzn-requestid": REQUEST_ID}
-            return httpx.Response(200, headers=headers, stream=stream)
+    def answer_stream(self, body: bytes, *, then: Exception | None = None) -> None:
+        headers = {"content-type": EVENT_STREAM, "x-amzn-requestid": REQUEST_ID}
+        self.upstream.stream(body, then=then, headers=headers)
 
-        self.upstream.answer = answer
+    def stream_body(self, fixture: str | Path) -> bytes:
+        return event_stream(fixture)
 
-    def text_reply(self, *, stream: bool) -> Scripted:
-        if stream:
-            self.stream_reply(event_stream("converse_stream.jsonl"))
-        else:
-            self.reply(200, "converse.json")
-        request = chat_request(stream=stream, include_usage=stream)
-        return Scripted(request, text=REPLY, usage=Usage(prompt_tokens=19, completion_tokens=10))
+    def stream_head(self) -> bytes:
+        lines = (FIXTURES / "converse_stream.jsonl").read_text().splitlines()
+        return b"".join(event(**_event(line)) for line in lines[:2])
 
-    def tool_call(self, *, stream: bool) -> Scripted:
-        if stream:
-            self.stream_reply(event_stream("converse_stream_tool_use.jsonl"))
-        else:
-            self.reply(200, "converse_tool_use.json")
-        request = chat_request(tools=(WEATHER_TOOL,), stream=stream, include_usage=stream)
-        arguments = {"location": "Boston, MA"}
-        return Scripted(request, tool_name=WEATHER_TOOL.name, arguments=arguments, usage=Usage(382, 71))
+    @property
+    def malformed_event(self) -> bytes:  # type: ignore[override]
+        # The third message arrives with one payload byte flipped: its CRC no longer holds.
+        lines = (FIXTURES / "converse_stream.jsonl").read_text().splitlines()
+        third = bytearray(event(**_event(lines[2])))
+        third[-8] ^= 0xFF
+        return bytes(third) + event_stream("converse_stream.jsonl")
 
     def embeddings(self, *, wire: str) -> ScriptedEmbeddings:
         if wire == "base64":
@@ -159,58 +158,10 @@ class BedrockHarness(ProviderHarness):
             upstream_model="cohere.embed-v4:0",
             credentials=self.deployment.credentials,
         )
-        self.reply(200, "cohere_embeddings_by_type.json", {"x-amzn-bedrock-input-token-count": "12"})
+        self.answer_json(200, "cohere_embeddings_by_type.json", {"x-amzn-bedrock-input-token-count": "12"})
         vectors = json.loads((FIXTURES / "cohere_embeddings_by_type.json").read_text())["embeddings"]["float"]
         request = EmbeddingRequest(model="embed-x", inputs=TEXTS, dimensions=8)
         return ScriptedEmbeddings(request, dimensions=8, usage=Usage(12), vectors=vectors)
-
-    def failure(self, kind: str, *, stream: bool) -> CompletionRequest:
-        if kind in self._STATUS:
-            status, error_type, fixture = self._STATUS[kind]
-            self.reply(status, fixture, error_headers(error_type))
-        elif kind == "bad_gateway":
-            self.reply(502, "errors/bad_gateway.html")
-        elif kind == "unprocessable":
-            pytest.skip("Bedrock never answers 422; its model errors are 424 (mapped to bad_gateway)")
-        elif kind == "connection_refused":
-            self.upstream.fail(httpx.ConnectError("[Errno 111] Connection refused"))
-        elif kind == "connection_reset":
-            self.upstream.fail(httpx.ReadError("[Errno 104] Connection reset by peer"))
-        elif kind == "read_timeout":
-            self.upstream.fail(httpx.ReadTimeout("The read operation timed out"))
-        elif kind == "malformed_body":
-            body = b'{"metrics":{"latencyMs":1175},"output":{"message":{"role":"assistant","content":[{"te'
-            headers = {"content-type": "application/json"}
-            self.upstream.answer = lambda _: httpx.Response(200, content=body, headers=headers)
-        else:
-            raise AssertionError(f"unknown failure {kind}")
-        return chat_request(stream=stream, include_usage=stream)
-
-    def failure_mid_stream(self, kind: str) -> CompletionRequest:
-        head = event_stream("converse_stream.jsonl")
-        lines = (FIXTURES / "converse_stream.jsonl").read_text().splitlines()
-        first_two = b"".join(event(**_event(line)) for line in lines[:2])
-        if kind == "error_event":
-            self.stream_reply(event_stream("converse_stream_exception.jsonl"))
-        elif kind == "connection_reset":
-            self.stream_reply(first_two, then=httpx.ReadError("[Errno 104] Connection reset by peer"))
-        elif kind == "read_timeout":
-            self.stream_reply(first_two, then=httpx.ReadTimeout("The read operation timed out"))
-        elif kind == "malformed_chunk":
-            # The third message arrives with one payload byte flipped: its CRC no longer holds.
-            third = bytearray(event(**_event(lines[2])))
-            third[-8] ^= 0xFF
-            self.stream_reply(first_two + bytes(third) + head)
-        else:
-            raise AssertionError(f"unknown mid-stream failure {kind}")
-        return chat_request(stream=True, include_usage=True)
-
-    @property
-    def upstream_closed(self) -> bool | None:
-        return self.upstream.streams[-1].closed if self.upstream.streams else None
-
-    async def close(self) -> None:
-        await self.client.aclose()
 
 
 def _event(line: str) -> dict[str, Any]:

@@ -16,15 +16,14 @@ def host_harness(host: str) -> type[OpenAIHarness]:
     """A harness class for `host`, its deployment as the config loader would build it."""
 
     class HostHarness(OpenAIHarness):
-        def __init__(self, **deployment_changes: Any) -> None:
-            settings: dict[str, Any] = {
+        def settings(self) -> dict[str, Any]:
+            return super().settings() | {
                 "id": f"{host}-1",
                 "provider": host,
                 "upstream_model": "test-model",
                 "api_base": HOSTS[host].api_base,
                 "credentials": Credentials(api_key=Secret(f"{host}-key-123")),
             }
-            super().__init__(**(settings | deployment_changes))
 
     HostHarness.__name__ = HostHarness.__qualname__ = f"{host.title()}HostHarness"
     return HostHarness

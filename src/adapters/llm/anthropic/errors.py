@@ -17,8 +17,8 @@ Anthropic answers `{"type": "error", "error": {"type", "message"}, "request_id"}
     529 overloaded_error       -> ServiceUnavailableError (503)
 
 An `error` event inside a stream has no status: its `error.type` says which of the above it is. Other
-statuses (a proxy's 502 page, 503, ...) map as OpenAI-format upstreams do. Transport failures go through
-the shared `transport_errors` of the OpenAI adapter.
+statuses (a proxy's 502 page, 503, ...) map as OpenAI-format upstreams do. Unlisted statuses and transport
+failures are translated as adapters/llm/upstream_errors.py says.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import re
 import time
 from collections.abc import Mapping
 
-import orjson
-
-from adapters.llm.openai.errors import retry_after as _standard_retry_after
+from adapters.llm.json_io import decode_or_none
+from adapters.llm.upstream_errors import kind_of_unlisted
+from adapters.llm.upstream_errors import retry_after as _standard_retry_after
 from domain import errors
 from domain.errors import SwitchyardError
 
@@ -73,7 +73,7 @@ def upstream_error(
 ) -> SwitchyardError:
     """The domain error for an error answer: `body` is the raw bytes or the decoded JSON; `status` is
     None for an `error` event inside a stream."""
-    payload = _decode(body) if isinstance(body, bytes) else body
+    payload = decode_or_none(body) if isinstance(body, bytes) else body
     details = payload.get("error") if isinstance(payload, dict) else None
     details = details if isinstance(details, dict) else {}
     kind_name = details.get("type")
@@ -82,7 +82,7 @@ def upstream_error(
         message = _fallback_message(status, kind_name, body)
     if status is None:
         status = STATUS_BY_TYPE.get(kind_name, 500) if isinstance(kind_name, str) else 500
-    kind = _BY_STATUS.get(status) or _kind_of_unlisted(status)
+    kind = _BY_STATUS.get(status) or kind_of_unlisted(status)
     if kind is errors.BadRequestError and status == 400:
         if _CONTEXT_WORDS.search(message):
             kind = errors.ContextWindowExceededError
@@ -126,21 +126,6 @@ def _timestamp(value: str | None) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.UTC)
     return moment.timestamp()
-
-
-def _kind_of_unlisted(status: int) -> type[SwitchyardError]:
-    if status >= 500:
-        return errors.InternalServerError
-    if status >= 400:
-        return errors.BadRequestError
-    return errors.BadGatewayError  # a redirect or another answer that is no reply
-
-
-def _decode(body: bytes) -> object:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _fallback_message(status: int | None, kind_name: object, body: object) -> str:

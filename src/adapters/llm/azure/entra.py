@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
-from adapters.llm.openai.errors import retry_after, transport_errors
+from adapters.llm.upstream_errors import retry_after, transport_errors
 from domain import errors
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"

@@ -14,13 +14,13 @@ from urllib.parse import quote
 
 import httpx
 
+from adapters.llm import http_calls
 from adapters.llm.bedrock import credentials, embeddings, mapping, replies
 from adapters.llm.bedrock.credentials import Access
-from adapters.llm.bedrock.errors import stream_exception, transport_errors, upstream_error
+from adapters.llm.bedrock.errors import stream_exception, upstream_error
 from adapters.llm.bedrock.eventstream import EventStreamDecoder, EventStreamError
 from adapters.llm.bedrock.signing import signed_headers
-from adapters.llm.json_io import close_quietly, encode
-from adapters.llm.openai.mapping import timeouts
+from adapters.llm.json_io import encode
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Deployment
 from domain.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
@@ -59,8 +59,6 @@ class BedrockProvider(LLMProvider):
     async def complete(self, request: CompletionRequest, deployment: Deployment) -> CompletionResponse:
         plan = mapping.converse_body(request, deployment)
         response = await self._post(deployment, "converse", plan.body, stream=False)
-        if not response.is_success:
-            raise upstream_error(response.status_code, response.content, response.headers)
         return replies.read_response(
             response.content, plan, response_id=_response_id(response), created=int(time.time()),
             model=deployment.upstream_model,
@@ -69,22 +67,13 @@ class BedrockProvider(LLMProvider):
     async def stream(self, request: CompletionRequest, deployment: Deployment) -> ChunkStream:
         plan = mapping.converse_body(request, deployment)
         response = await self._post(deployment, "converse-stream", plan.body, stream=True)
-        try:
-            if not response.is_success:
-                with transport_errors():
-                    content = await response.aread()
-                raise upstream_error(response.status_code, content, response.headers)
-            kind = response.headers.get("content-type", "")
-            if not kind.startswith(EVENT_STREAM):
-                with transport_errors():
-                    content = await response.aread()
-                raise BadGatewayError(
-                    f"Bedrock answered a stream request with {kind or 'no content type'}, not an event "
-                    f"stream: {content[:200].decode('utf-8', 'replace')!r}"
-                )
-        except BaseException:
-            await close_quietly(response)
-            raise
+        kind = response.headers.get("content-type", "")
+        if not kind.startswith(EVENT_STREAM):
+            content = await http_calls.read_and_close(response)
+            raise BadGatewayError(
+                f"Bedrock answered a stream request with {kind or 'no content type'}, not an event "
+                f"stream: {content[:200].decode('utf-8', 'replace')!r}"
+            )
         reader = replies.StreamReader(
             response_id=_response_id(response), created=int(time.time()), model=deployment.upstream_model,
             json_tool=plan.json_tool,
@@ -137,15 +126,13 @@ class BedrockProvider(LLMProvider):
 
     async def _invoke(self, deployment: Deployment, body: dict[str, Any]) -> tuple[bytes, httpx.Headers]:
         response = await self._post(deployment, "invoke", body, stream=False)
-        if not response.is_success:
-            raise upstream_error(response.status_code, response.content, response.headers)
         return response.content, response.headers
 
     async def _post(
         self, deployment: Deployment, operation: str, body: dict[str, Any], *, stream: bool
     ) -> httpx.Response:
         """Sends the request; a streamed answer is returned once its status line and headers came, any
-        other once the whole of it came."""
+        other once the whole of it came. A failure status is raised as its domain error."""
         access = await self._access_of(deployment)
         url = _url(_base(deployment, access.region), mapping.model_id(deployment), operation)
         content = encode(body)
@@ -157,19 +144,16 @@ class BedrockProvider(LLMProvider):
                 await access.source.current(), host=url.netloc.decode("ascii"),
                 raw_path=url.raw_path.decode("ascii"), body=content, region=access.region,
             )  # fmt: skip
-        if stream:
-            headers["accept"] = EVENT_STREAM
         limits = deployment.limits
-        read = limits.stream_timeout if stream else None
-        http_request = httpx.Request(
-            "POST", url, content=content, headers=headers,
-            extensions={"timeout": timeouts(limits.timeout, limits.connect_timeout, read)},
-        )  # fmt: skip
-        with transport_errors():
-            # httpx times each read, not the whole call; the outer timer bounds the whole call (for a
-            # stream: until it opens).
-            async with asyncio.timeout(limits.timeout):
-                return await self._client.send(http_request, stream=stream)
+        if not stream:
+            return await http_calls.post(
+                self._client, url, content, headers, limits=limits, failed=upstream_error
+            )
+        headers["accept"] = EVENT_STREAM
+        # The whole-call timer bounds a stream too, until it opens.
+        return await http_calls.open_stream(
+            self._client, url, content, headers, limits=limits, failed=upstream_error, timed=True
+        )
 
     async def _access_of(self, deployment: Deployment) -> Access:
         known = self._access.get(deployment.id)
@@ -192,52 +176,37 @@ class BedrockProvider(LLMProvider):
             del self._resolving[deployment.id]
 
 
-class BedrockChunkStream(ChunkStream):
-    """Chunks decoded from the event stream as it arrives, a batch per network read; closing it closes
-    the upstream response."""
+class BedrockChunkStream(http_calls.ResponseChunkStream):
+    """Chunks decoded from the event stream as it arrives, a batch per network read."""
 
     def __init__(self, response: httpx.Response, reader: replies.StreamReader) -> None:
-        self._response = response
+        super().__init__(response)
         self._reader = reader
         self._decoder = EventStreamDecoder()
-        self._closed = False
-
-    async def __aiter__(self) -> AsyncIterator[CompletionChunk]:
-        async for batch in self.batches():
-            for chunk in batch:
-                yield chunk
 
     async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
         if self._closed:
             return
         read = self._reader.read
-        try:
-            with transport_errors():
-                async for piece in self._response.aiter_bytes():
-                    batch: list[CompletionChunk] = []
-                    failure: Exception | None = None
-                    for message in _decoded(self._decoder, piece):
-                        headers = message.headers
-                        if headers.get(":message-type", "event") != "event":
-                            failure = stream_exception(headers, message.payload)
-                            break
-                        chunk = read(headers.get(":event-type"), message.payload)
-                        if chunk is not None:
-                            batch.append(chunk)
-                    if batch:
-                        yield batch
-                    if failure is not None:
-                        raise failure
-                    if self._closed:
-                        return
-                _decoded(self._decoder, None)
-        finally:
-            await self.aclose()
-
-    async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await close_quietly(self._response)
+        async with self._reading():
+            async for piece in self._response.aiter_bytes():
+                batch: list[CompletionChunk] = []
+                failure: Exception | None = None
+                for message in _decoded(self._decoder, piece):
+                    headers = message.headers
+                    if headers.get(":message-type", "event") != "event":
+                        failure = stream_exception(headers, message.payload)
+                        break
+                    chunk = read(headers.get(":event-type"), message.payload)
+                    if chunk is not None:
+                        batch.append(chunk)
+                if batch:
+                    yield batch
+                if failure is not None:
+                    raise failure
+                if self._closed:
+                    return
+            _decoded(self._decoder, None)
 
 
 def _decoded(decoder: EventStreamDecoder, piece: bytes | None) -> list[Any]:

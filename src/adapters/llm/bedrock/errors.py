@@ -17,7 +17,7 @@ or a stream exception's `:exception-type`, `throttlingException`), else from the
     ModelErrorException, ModelStreamErrorException  -> the kind of the model's own status, else
                                                        BadGatewayError
     a malformed event stream                        -> BadGatewayError
-    httpx failures                                  -> as the OpenAI adapter's transport_errors
+    an unlisted status, httpx failures              -> as adapters/llm/upstream_errors.py says
 """
 
 from __future__ import annotations
@@ -25,14 +25,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-import orjson
-
 from adapters.llm.bedrock.eventstream import HeaderValue
-from adapters.llm.openai.errors import retry_after, transport_errors
+from adapters.llm.json_io import decode_or_none
+from adapters.llm.upstream_errors import kind_of_unlisted, retry_after
 from domain import errors
 from domain.errors import SwitchyardError
-
-__all__ = ["stream_exception", "transport_errors", "upstream_error"]
 
 _BY_TYPE: dict[str, type[SwitchyardError]] = {
     "ValidationException": errors.BadRequestError,
@@ -81,7 +78,7 @@ _POLICY_WORDS = re.compile(r"content filter|blocked by .*filters|responsible ai 
 
 def upstream_error(status: int, body: bytes, headers: Mapping[str, str]) -> SwitchyardError:
     """The domain error for a Bedrock error answer: status, JSON body `{"message": ...}`, headers."""
-    payload = _decode(body)
+    payload = decode_or_none(body)
     error_type = _error_type(headers.get("x-amzn-errortype") or _field(payload, "__type", "code") or "")
     details = payload if isinstance(payload, dict) else {}
     message = _field(details, "message", "Message") or _fallback_message(status, body)
@@ -95,7 +92,7 @@ def stream_exception(headers: Mapping[str, HeaderValue], payload: bytes) -> Swit
         message = str(headers.get(":error-message") or "") or f"Bedrock failed mid-stream ({code})."
         return _error(_error_type(code), message, None, {}, {})
     exception_type = str(headers.get(":exception-type") or "")
-    details = _decode(payload)
+    details = decode_or_none(payload)
     details = details if isinstance(details, dict) else {}
     message = _field(details, "message", "Message") or f"Bedrock failed mid-stream ({exception_type})."
     return _error(_error_type(exception_type), message, None, details, {})
@@ -117,7 +114,7 @@ def _error(
             message = f"{message} {details['originalMessage']}"
     if kind is None:
         kind = _BY_STATUS.get(status) if status is not None else errors.InternalServerError
-        kind = kind or _kind_of_unlisted(status or 500)
+        kind = kind or kind_of_unlisted(status or 500)
     if kind is errors.BadRequestError:
         if _CONTEXT_WORDS.search(message):
             kind = errors.ContextWindowExceededError
@@ -138,14 +135,6 @@ def _error_type(raw: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def _kind_of_unlisted(status: int) -> type[SwitchyardError]:
-    if status >= 500:
-        return errors.InternalServerError
-    if status >= 400:
-        return errors.BadRequestError
-    return errors.BadGatewayError  # a redirect or other answer that is no reply
-
-
 def _field(payload: object, *names: str) -> str | None:
     if not isinstance(payload, dict):
         return None
@@ -154,13 +143,6 @@ def _field(payload: object, *names: str) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
-
-
-def _decode(body: bytes) -> object:
-    try:
-        return orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _fallback_message(status: int, body: bytes) -> str:

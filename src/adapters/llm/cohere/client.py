@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
@@ -10,11 +9,10 @@ from typing import Any, ClassVar
 
 import httpx
 
-from adapters.llm import json_io
+from adapters.llm import http_calls
 from adapters.llm.cohere import mapping
 from adapters.llm.cohere.errors import upstream_error
-from adapters.llm.openai.errors import transport_errors
-from adapters.llm.openai.mapping import timeouts
+from adapters.llm.json_io import close_quietly, decode, encode
 from adapters.llm.sse import sse_event_batches
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
 from domain.deployments import Deployment
@@ -46,28 +44,19 @@ class CohereProvider(LLMProvider):
         return mapping.read_embeddings(payload, model=deployment.upstream_model)
 
     async def stream(self, request: CompletionRequest, deployment: Deployment) -> ChunkStream:
-        limits = deployment.limits
         headers = mapping.headers(deployment)
         headers["Accept"] = "text/event-stream"
-        http_request = httpx.Request(
-            "POST",
+        response = await http_calls.open_stream(
+            self._client,
             mapping.url(deployment, "/v2/chat"),
-            content=json_io.encode(mapping.chat_body(request, deployment, stream=True)),
-            headers=headers,
-            extensions={"timeout": timeouts(limits.timeout, limits.connect_timeout, limits.stream_timeout)},
+            encode(mapping.chat_body(request, deployment, stream=True)),
+            headers,
+            limits=deployment.limits,
+            failed=upstream_error,
         )
-        with transport_errors():
-            response = await self._client.send(http_request, stream=True)
-        try:
-            if not response.is_success:
-                with transport_errors():
-                    content = await response.aread()
-                raise upstream_error(response.status_code, content, response.headers)
-            if response.headers.get("content-type", "").startswith("application/json"):
-                raise BadGatewayError("Cohere answered a stream request without a stream.")
-        except BaseException:
-            await json_io.close_quietly(response)
-            raise
+        if http_calls.is_json(response):
+            await close_quietly(response)
+            raise BadGatewayError("Cohere answered a stream request without a stream.")
         reader = mapping.StreamReader(
             model=deployment.upstream_model,
             created=int(time.time()),
@@ -76,68 +65,48 @@ class CohereProvider(LLMProvider):
         return CohereChunkStream(response, reader)
 
     async def _post(self, deployment: Deployment, path: str, body: dict[str, Any]) -> object:
-        limits = deployment.limits
-        http_request = httpx.Request(
-            "POST",
+        response = await http_calls.post(
+            self._client,
             mapping.url(deployment, path),
-            content=json_io.encode(body),
-            headers=mapping.headers(deployment),
-            extensions={"timeout": timeouts(limits.timeout, limits.connect_timeout, None)},
+            encode(body),
+            mapping.headers(deployment),
+            limits=deployment.limits,
+            failed=upstream_error,
         )
-        with transport_errors():
-            async with asyncio.timeout(limits.timeout):  # httpx times each read; this, the whole call
-                response = await self._client.send(http_request)
-        if not response.is_success:
-            raise upstream_error(response.status_code, response.content, response.headers)
-        return json_io.decode(response.content)
+        return decode(response.content)
 
 
-class CohereChunkStream(ChunkStream):
-    """Chunks read from Cohere's SSE events as they arrive, a batch per network read; closing it closes
-    the upstream response."""
+class CohereChunkStream(http_calls.ResponseChunkStream):
+    """Chunks read from Cohere's SSE events as they arrive, a batch per network read."""
 
     def __init__(self, response: httpx.Response, reader: mapping.StreamReader) -> None:
-        self._response = response
+        super().__init__(response)
         self._reader = reader
-        self._closed = False
-
-    async def __aiter__(self) -> AsyncIterator[CompletionChunk]:
-        async for batch in self.batches():
-            for chunk in batch:
-                yield chunk
 
     async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
         if self._closed:
             return
-        try:
-            with transport_errors():
-                async for events in sse_event_batches(self._response.aiter_bytes()):
-                    batch: list[CompletionChunk] = []
-                    failure: Exception | None = None
-                    ended = False
-                    for _, data in events:
-                        if data == b"[DONE]":
-                            ended = True
-                            break
-                        try:
-                            chunk = self._reader.read(json_io.decode(data))
-                        except SwitchyardError as exc:  # a failed generation or a malformed event
-                            failure = exc
-                            break
-                        if chunk is not None:
-                            batch.append(chunk)
-                            if chunk.choices[0].finish_reason is not None:
-                                ended = True  # message-end is the last event that matters
-                    if batch:
-                        yield batch
-                    if failure is not None:
-                        raise failure
-                    if ended or self._closed:
-                        return
-        finally:
-            await self.aclose()
-
-    async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await json_io.close_quietly(self._response)
+        async with self._reading():
+            async for events in sse_event_batches(self._response.aiter_bytes()):
+                batch: list[CompletionChunk] = []
+                failure: Exception | None = None
+                ended = False
+                for _, data in events:
+                    if data == b"[DONE]":
+                        ended = True
+                        break
+                    try:
+                        chunk = self._reader.read(decode(data))
+                    except SwitchyardError as exc:  # a failed generation or a malformed event
+                        failure = exc
+                        break
+                    if chunk is not None:
+                        batch.append(chunk)
+                        if chunk.choices[0].finish_reason is not None:
+                            ended = True  # message-end is the last event that matters
+                if batch:
+                    yield batch
+                if failure is not None:
+                    raise failure
+                if ended or self._closed:
+                    return

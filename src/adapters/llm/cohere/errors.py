@@ -10,7 +10,7 @@ Cohere answers errors with `{"message": "..."}` (docs.cohere.com/reference/error
     499 InternalServerError    (request cancelled upstream; the docs say to try again)
     500 InternalServerError · 502 BadGatewayError · 503 ServiceUnavailableError · 504 TimeoutError
 A generation that ends with finish_reason ERROR is an InternalServerError, TIMEOUT a TimeoutError.
-Transport failures are translated by the shared `transport_errors`.
+Unlisted statuses and transport failures are translated as adapters/llm/upstream_errors.py says.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-import orjson
-
-from adapters.llm.openai.errors import retry_after
+from adapters.llm.json_io import decode_or_none
+from adapters.llm.upstream_errors import kind_of_unlisted, retry_after
 from domain import errors
 from domain.errors import SwitchyardError
 
@@ -49,7 +48,7 @@ _OUTPUT_CAP = re.compile(r"max[ _]tokens must be", re.I)
 def upstream_error(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> SwitchyardError:
     """The domain error for Cohere's error answer (the raw body as sent)."""
     message = _message(status, body)
-    kind = _BY_STATUS.get(status) or _unlisted(status)
+    kind = _BY_STATUS.get(status) or kind_of_unlisted(status)
     if kind is errors.BadRequestError and _CONTEXT.search(message) and not _OUTPUT_CAP.search(message):
         kind = errors.ContextWindowExceededError
     if kind is errors.RateLimitError:
@@ -65,10 +64,7 @@ def generation_failed(finish_reason: str, detail: str | None) -> SwitchyardError
 
 
 def _message(status: int, body: bytes) -> str:
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        payload = None
+    payload = decode_or_none(body)
     if isinstance(payload, dict):
         for key in ("message", "error", "detail"):
             value = payload.get(key)
@@ -76,11 +72,3 @@ def _message(status: int, body: bytes) -> str:
                 return value
     text = body.decode("utf-8", "replace").strip()[:200]
     return f"Cohere answered HTTP {status}" + (f": {text}" if text else ".")
-
-
-def _unlisted(status: int) -> type[SwitchyardError]:
-    if status >= 500:
-        return errors.InternalServerError
-    if status >= 400:
-        return errors.BadRequestError
-    return errors.BadGatewayError  # a redirect or other answer that is no reply

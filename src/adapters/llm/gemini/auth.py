@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import orjson
 
-from adapters.llm.openai.errors import transport_errors
+from adapters.llm.upstream_errors import transport_errors
 from domain.errors import AuthenticationError, ServiceUnavailableError, SwitchyardError
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"

@@ -15,14 +15,13 @@ from typing import Any, ClassVar
 import httpx
 import orjson
 
+from adapters.llm import http_calls
 from adapters.llm.gemini import mapping, replies
 from adapters.llm.gemini.auth import CachedTokens, token_source
 from adapters.llm.gemini.errors import google_error
-from adapters.llm.json_io import close_quietly as _close
-from adapters.llm.json_io import decode as _decode
-from adapters.llm.json_io import encode as _encode
-from adapters.llm.openai.errors import transport_errors
+from adapters.llm.json_io import close_quietly, decode, encode
 from adapters.llm.sse import sse_event_batches
+from adapters.llm.upstream_errors import transport_errors
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Deployment
 from domain.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
@@ -53,55 +52,42 @@ class _GoogleProvider(LLMProvider):
         return replies.read_response(payload, model=deployment.upstream_model, created=int(time.time()))
 
     async def stream(self, request: CompletionRequest, deployment: Deployment) -> ChunkStream:
-        body = _encode(_body(request, deployment, vertex=self.vertex))
-        limits = deployment.limits
-        timeouts = _timeouts(limits.timeout, limits.connect_timeout, limits.stream_timeout)
-        http_request = await self._request(deployment, _STREAM, body, timeouts)
-        with transport_errors():
-            response = await self._client.send(http_request, stream=True)
+        content = encode(_body(request, deployment, vertex=self.vertex))
+        url, headers = await self._target(deployment, _STREAM)
+        response = await http_calls.open_stream(
+            self._client,
+            url,
+            content,
+            headers,
+            limits=deployment.limits,
+            failed=functools.partial(self._failed, deployment),
+            not_streamed=_not_streamed,
+        )
         try:
-            if not response.is_success:
-                with transport_errors():
-                    content = await response.aread()
-                raise self._failed(deployment, response.status_code, content, response.headers)
-            if response.headers.get("content-type", "").startswith("application/json"):
-                with transport_errors():
-                    payload = _decode(await response.aread())
-                raise (
-                    google_error(None, payload)
-                    if _is_error(payload)
-                    else BadGatewayError("Gemini answered a stream request without a stream.")
-                )
             reader = replies.StreamReader(model=deployment.upstream_model, created=int(time.time()))
             stream = GeminiChunkStream(response, reader)
             # The first event decides what must fail up front: a blocked prompt, an error event.
             await stream.prime()
         except BaseException:
-            await _close(response)
+            await close_quietly(response)
             raise
         return stream
 
     async def _post(self, deployment: Deployment, method: str, body: dict[str, Any]) -> object:
-        limits = deployment.limits
-        timeouts = _timeouts(limits.timeout, limits.connect_timeout, None)
-        http_request = await self._request(deployment, method, _encode(body), timeouts)
-        with transport_errors():
-            # httpx times each read, not the whole call; the outer timer bounds the whole call.
-            async with asyncio.timeout(limits.timeout):
-                response = await self._client.send(http_request)
-        if not response.is_success:
-            raise self._failed(deployment, response.status_code, response.content, response.headers)
-        payload = _decode(response.content)
+        content = encode(body)
+        url, headers = await self._target(deployment, method)
+        response = await http_calls.post(
+            self._client,
+            url,
+            content,
+            headers,
+            limits=deployment.limits,
+            failed=functools.partial(self._failed, deployment),
+        )
+        payload = decode(response.content)
         if _is_error(payload):
             raise google_error(None, payload)
         return payload
-
-    async def _request(
-        self, deployment: Deployment, method: str, content: bytes, timeouts: dict[str, float]
-    ) -> httpx.Request:
-        url, headers = await self._target(deployment, method)
-        # A request built directly and sent skips httpx's per-call merging of client defaults.
-        return httpx.Request("POST", url, content=content, headers=headers, extensions={"timeout": timeouts})
 
     def _failed(self, deployment: Deployment, status: int, content: bytes, headers: Any) -> SwitchyardError:
         return google_error(status, content, headers)
@@ -202,18 +188,17 @@ class VertexProvider(_GoogleProvider):
         return tokens
 
 
-class GeminiChunkStream(ChunkStream):
-    """Chunks read from the SSE events of streamGenerateContent as they arrive, a batch per network read;
-    closing it closes the upstream response."""
+class GeminiChunkStream(http_calls.ResponseChunkStream):
+    """Chunks read from the SSE events of streamGenerateContent as they arrive, a batch per network
+    read."""
 
     def __init__(self, response: httpx.Response, reader: replies.StreamReader) -> None:
-        self._response = response
+        super().__init__(response)
         self._reader = reader
         self._events = sse_event_batches(response.aiter_bytes())
         self._primed: list[CompletionChunk] | None = None
         self._failure: SwitchyardError | None = None
         self._ended = False
-        self._closed = False
 
     async def prime(self) -> None:
         """Reads up to the first chunk, so that what fails at once fails before the stream is handed out."""
@@ -222,15 +207,10 @@ class GeminiChunkStream(ChunkStream):
             if batch:
                 self._primed = batch
 
-    async def __aiter__(self) -> AsyncIterator[CompletionChunk]:
-        async for batch in self.batches():
-            for chunk in batch:
-                yield chunk
-
     async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
         if self._closed:
             return
-        try:
+        async with self._reading():
             if self._primed:
                 batch, self._primed = self._primed, []
                 yield batch
@@ -240,15 +220,13 @@ class GeminiChunkStream(ChunkStream):
                     return
                 if batch:
                     yield batch
-        finally:
-            await self.aclose()
 
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
             with contextlib.suppress(RuntimeError):  # the event reader may be mid-read in another task
                 await self._events.aclose()
-            await _close(self._response)
+            await close_quietly(self._response)
 
     async def _read(self) -> list[CompletionChunk] | None:
         """The chunks of the next network read (maybe none); None once the stream is over. A failure
@@ -312,10 +290,12 @@ def vertex_url(api_base: str | None, project: str, location: str, model: str, me
     return httpx.URL(f"{root}/{path}:{method}")
 
 
-@functools.lru_cache(maxsize=1024)
-def _timeouts(total: float, connect: float, read: float | None) -> dict[str, float]:
-    """httpx's per-request timeout extension."""
-    return {"connect": connect, "read": read or total, "write": total, "pool": total}
+def _not_streamed(body: bytes) -> SwitchyardError:
+    # A stream request answered with one JSON object: an error, or a refusal.
+    payload = decode(body)
+    if _is_error(payload):
+        return google_error(None, payload)
+    return BadGatewayError("Gemini answered a stream request without a stream.")
 
 
 def _is_error(payload: object) -> bool:

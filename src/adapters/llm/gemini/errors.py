@@ -16,7 +16,7 @@ a one-element list), read by its canonical `status` name, else by the HTTP statu
     DEADLINE_EXCEEDED                          504  TimeoutError
 
 A body that is not Google's (a proxy's HTML page, say) is read by its HTTP status as for OpenAI-format
-upstreams; transport failures go through the same `transport_errors` as theirs.
+upstreams; transport failures are translated as adapters/llm/upstream_errors.py says.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-import orjson
-
-from adapters.llm.openai.errors import retry_after, upstream_error
+from adapters.llm.json_io import decode_or_none
+from adapters.llm.openai.errors import upstream_error
+from adapters.llm.upstream_errors import retry_after
 from domain import errors
 from domain.errors import SwitchyardError
 
@@ -75,7 +75,7 @@ def google_error(
 ) -> SwitchyardError:
     """The domain error for an error answer: `body` raw or decoded, `status` None for one that came
     inside a stream (or in a 200)."""
-    payload = _decode(body) if isinstance(body, bytes) else body
+    payload = decode_or_none(body) if isinstance(body, bytes) else body
     if isinstance(payload, list) and len(payload) == 1:
         payload = payload[0]
     error = payload.get("error") if isinstance(payload, dict) else None
@@ -119,10 +119,3 @@ def _retry_delay(details: list[object]) -> float | None:
             if found:
                 return float(found.group(1))
     return None
-
-
-def _decode(body: bytes) -> object:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None

@@ -3,17 +3,15 @@ httpx client."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Collection, Sequence
 from typing import Any, ClassVar
 
 import httpx
 
-from adapters.llm import json_io
+from adapters.llm import http_calls
+from adapters.llm.json_io import decode, encode
 from adapters.llm.ollama import mapping
 from adapters.llm.ollama.errors import upstream_error
-from adapters.llm.openai.errors import transport_errors
-from adapters.llm.openai.mapping import timeouts
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
 from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -44,99 +42,72 @@ class OllamaProvider(LLMProvider):
         return mapping.read_embeddings(payload, model=deployment.upstream_model)
 
     async def stream(self, request: CompletionRequest, deployment: Deployment) -> ChunkStream:
-        limits = deployment.limits
-        http_request = httpx.Request(
-            "POST",
+        response = await http_calls.open_stream(
+            self._client,
             mapping.url(deployment, "/api/chat"),
-            content=json_io.encode(mapping.chat_body(request, deployment, stream=True)),
-            headers=mapping.headers(deployment),
-            extensions={"timeout": timeouts(limits.timeout, limits.connect_timeout, limits.stream_timeout)},
+            encode(mapping.chat_body(request, deployment, stream=True)),
+            mapping.headers(deployment),
+            limits=deployment.limits,
+            failed=upstream_error,
         )
-        with transport_errors():
-            response = await self._client.send(http_request, stream=True)
         whole: bytes | None = None
-        if not response.is_success or response.headers.get("content-type", "").startswith("application/json"):
-            try:
-                with transport_errors():
-                    whole = await response.aread()
-            finally:
-                await json_io.close_quietly(response)
-            if not response.is_success:
-                raise upstream_error(response.status_code, whole, response.headers)
+        if http_calls.is_json(response):
             # One JSON object instead of a stream: an error, or a whole reply read as a one-line stream.
-            payload = json_io.decode(whole)
+            whole = await http_calls.read_and_close(response)
+            payload = decode(whole)
             if isinstance(payload, dict) and payload.get("error"):
                 raise upstream_error(None, payload)
         reader = mapping.StreamReader(model=deployment.upstream_model, call_id=mapping.new_call_id())
         return OllamaChunkStream(response, reader, whole)
 
     async def _post(self, deployment: Deployment, path: str, body: dict[str, Any]) -> object:
-        limits = deployment.limits
-        http_request = httpx.Request(
-            "POST",
+        response = await http_calls.post(
+            self._client,
             mapping.url(deployment, path),
-            content=json_io.encode(body),
-            headers=mapping.headers(deployment),
-            extensions={"timeout": timeouts(limits.timeout, limits.connect_timeout, None)},
+            encode(body),
+            mapping.headers(deployment),
+            limits=deployment.limits,
+            failed=upstream_error,
         )
-        with transport_errors():
-            async with asyncio.timeout(limits.timeout):  # httpx times each read; this, the whole call
-                response = await self._client.send(http_request)
-        if not response.is_success:
-            raise upstream_error(response.status_code, response.content, response.headers)
-        payload = json_io.decode(response.content)
+        payload = decode(response.content)
         if isinstance(payload, dict) and payload.get("error"):
             raise upstream_error(None, payload)
         return payload
 
 
-class OllamaChunkStream(ChunkStream):
-    """Chunks read from Ollama's NDJSON lines as they arrive, a batch per network read; closing it
-    closes the upstream response."""
+class OllamaChunkStream(http_calls.ResponseChunkStream):
+    """Chunks read from Ollama's NDJSON lines as they arrive, a batch per network read; `whole`, a body
+    already read (one JSON object), is read as a one-line stream."""
 
     def __init__(
         self, response: httpx.Response, reader: mapping.StreamReader, whole: bytes | None = None
     ) -> None:
-        self._response = response
+        super().__init__(response)
         self._reader = reader
         self._whole = whole
-        self._closed = False
-
-    async def __aiter__(self) -> AsyncIterator[CompletionChunk]:
-        async for batch in self.batches():
-            for chunk in batch:
-                yield chunk
 
     async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
         if self._closed:
             return
-        try:
-            with transport_errors():
-                pieces = self._response.aiter_bytes() if self._whole is None else _once(self._whole)
-                async for lines in _line_batches(pieces):
-                    batch: list[CompletionChunk] = []
-                    failure: SwitchyardError | None = None
-                    for line in lines:
-                        try:
-                            chunk = self._reader.read(json_io.decode(line))
-                        except SwitchyardError as exc:  # an error line, or one that is no JSON
-                            failure = exc
-                            break
-                        if chunk is not None:
-                            batch.append(chunk)
-                    if batch:
-                        yield batch
-                    if failure is not None:
-                        raise failure
-                    if self._closed or (batch and batch[-1].choices[0].finish_reason is not None):
-                        return  # the `done` line is the last
-        finally:
-            await self.aclose()
-
-    async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await json_io.close_quietly(self._response)
+        async with self._reading():
+            pieces = self._response.aiter_bytes() if self._whole is None else _once(self._whole)
+            async for lines in _line_batches(pieces):
+                batch: list[CompletionChunk] = []
+                failure: SwitchyardError | None = None
+                for line in lines:
+                    try:
+                        chunk = self._reader.read(decode(line))
+                    except SwitchyardError as exc:  # an error line, or one that is no JSON
+                        failure = exc
+                        break
+                    if chunk is not None:
+                        batch.append(chunk)
+                if batch:
+                    yield batch
+                if failure is not None:
+                    raise failure
+                if self._closed or (batch and batch[-1].choices[0].finish_reason is not None):
+                    return  # the `done` line is the last
 
 
 async def _line_batches(pieces: AsyncIterable[bytes]) -> AsyncIterator[list[bytes]]:

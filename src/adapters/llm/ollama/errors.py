@@ -5,7 +5,7 @@ not found: `model "x" not found, try pulling it first`), 429 (rate limited, for 
 502 (a cloud model out of reach); a failure after a stream began is a line `{"error": "..."}` of the
 stream itself. A message about the context length (`the input length exceeds the context length`,
 `the prompt is longer than the context length ...`) is a ContextWindowExceededError whatever the status.
-Transport failures are translated by the shared `transport_errors`.
+Unlisted statuses and transport failures are translated as adapters/llm/upstream_errors.py says.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-import orjson
-
-from adapters.llm.openai.errors import retry_after
+from adapters.llm.json_io import decode_or_none
+from adapters.llm.upstream_errors import kind_of_unlisted, retry_after
 from domain import errors
 from domain.errors import SwitchyardError
 
@@ -44,29 +43,18 @@ def upstream_error(
     message = _message(status, body)
     if _CONTEXT.search(message):
         return errors.ContextWindowExceededError(message)
-    kind = errors.InternalServerError if status is None else _BY_STATUS.get(status) or _unlisted(status)
+    kind = (
+        errors.InternalServerError if status is None else _BY_STATUS.get(status) or kind_of_unlisted(status)
+    )
     if kind is errors.RateLimitError:
         return errors.RateLimitError(message, retry_after=retry_after(headers or {}))
     return kind(message)
 
 
 def _message(status: int | None, body: bytes | object) -> str:
-    payload = body
-    if isinstance(body, bytes):
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            payload = None
+    payload = decode_or_none(body) if isinstance(body, bytes) else body
     if isinstance(payload, dict) and isinstance(payload.get("error"), str) and payload["error"]:
         return payload["error"]
     text = body.decode("utf-8", "replace").strip()[:200] if isinstance(body, bytes) else ""
     answered = f"HTTP {status}" if status is not None else "an error"
     return f"Ollama answered {answered}" + (f": {text}" if text else ".")
-
-
-def _unlisted(status: int) -> type[SwitchyardError]:
-    if status >= 500:
-        return errors.InternalServerError
-    if status >= 400:
-        return errors.BadRequestError
-    return errors.BadGatewayError  # a redirect or other answer that is no reply

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import functools
 import time
 import urllib.parse
 import uuid
@@ -15,6 +14,7 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
+from adapters.llm.http_calls import joined_url
 from adapters.llm.ollama import wire
 from adapters.llm.ollama.errors import upstream_error
 from adapters.llm.passthrough import passthrough
@@ -208,12 +208,7 @@ def new_call_id() -> str:
 
 
 def url(deployment: Deployment, path: str) -> httpx.URL:
-    return _parsed_url(deployment.api_base or DEFAULT_API_BASE, path)
-
-
-@functools.lru_cache(maxsize=1024)
-def _parsed_url(api_base: str, path: str) -> httpx.URL:
-    return httpx.URL(api_base.rstrip("/") + path)
+    return joined_url(deployment.api_base or DEFAULT_API_BASE, path)
 
 
 def headers(deployment: Deployment) -> dict[str, str]:

@@ -6,23 +6,17 @@ HTTP status (+ error body, + rate-limit headers)   -> the kind in _BY_STATUS, re
                                                       ContentPolicyViolationError
 error object with no status (mid-stream event,      -> the status its `type` stands for, then as above
 or a 200 whose body is an error)
-httpx.TimeoutException, an elapsed whole-call timer -> TimeoutError
-httpx.DecodingError                                 -> BadGatewayError
-httpx.TransportError (connect, reset, protocol)     -> APIConnectionError
+a status the table does not list; a transport      -> as adapters/llm/upstream_errors.py says
+failure
 """
 
 from __future__ import annotations
 
-import builtins
-import email.utils
 import re
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 
-import httpx
-import orjson
-
+from adapters.llm.json_io import decode_or_none
+from adapters.llm.upstream_errors import kind_of_unlisted, retry_after
 from domain import errors
 from domain.errors import SwitchyardError
 
@@ -61,8 +55,6 @@ _CONTEXT_CODES = frozenset({"context_length_exceeded"})
 _CONTEXT_WORDS = re.compile(r"maximum context length|context length|context window|prompt is too long", re.I)
 _POLICY_CODES = frozenset({"content_filter", "content_policy_violation"})
 _POLICY_WORDS = re.compile(r"content management policy|content policy", re.I)
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
-_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 
 def upstream_error(
@@ -70,7 +62,7 @@ def upstream_error(
 ) -> SwitchyardError:
     """The domain error for an upstream's error answer. `body` is the raw bytes or the decoded JSON
     (`{"error": {...}}`); `status` is None for an error that came inside a stream."""
-    payload = _decode(body) if isinstance(body, bytes) else body
+    payload = decode_or_none(body) if isinstance(body, bytes) else body
     error = payload.get("error") if isinstance(payload, dict) else None
     details = error if isinstance(error, dict) else {}
     message = details.get("message") if details else error
@@ -80,7 +72,7 @@ def upstream_error(
     code = str(code) if isinstance(code, str | int) and not isinstance(code, bool) else None
     if status is None:
         status = _status_of(details)
-    kind = _BY_STATUS.get(status) or _kind_of_unlisted(status)
+    kind = _BY_STATUS.get(status) or kind_of_unlisted(status)
     if kind is errors.BadRequestError:
         if code in _CONTEXT_CODES or _CONTEXT_WORDS.search(message):
             kind, code = errors.ContextWindowExceededError, None
@@ -93,72 +85,6 @@ def upstream_error(
     return kind(message, **fields)
 
 
-def transport_error(exc: Exception) -> SwitchyardError:
-    """The domain error for a failure to talk to the upstream at all."""
-    detail = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException | builtins.TimeoutError):
-        return errors.TimeoutError(f"The upstream did not answer in time: {detail}")
-    if isinstance(exc, httpx.DecodingError):
-        return errors.BadGatewayError(f"The upstream sent a body that cannot be decoded: {detail}")
-    return errors.APIConnectionError(f"Could not talk to the upstream: {detail}")
-
-
-@contextmanager
-def transport_errors() -> Iterator[None]:
-    """Wraps calls into httpx so that none of its exceptions leaves the adapter."""
-    try:
-        yield
-    except (httpx.HTTPError, httpx.InvalidURL, builtins.TimeoutError) as exc:
-        raise transport_error(exc) from exc
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait before the next call, from Retry-After(-ms) or OpenAI's x-ratelimit-reset-*."""
-    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value:
-            try:
-                return max(float(value) * scale, 0.0)
-            except ValueError:
-                pass
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(email.utils.parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-        except (TypeError, ValueError):
-            pass
-    resets = [
-        seconds
-        for name in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
-        if (seconds := _duration(headers.get(name))) is not None
-    ]
-    # Which limit was hit is not said; waiting for the later reset is the safe choice.
-    return max(resets) if resets else None
-
-
-def _duration(value: str | None) -> float | None:
-    """OpenAI writes resets as Go durations ("1s", "6m0s", "20ms"); Azure as plain seconds."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    parts = _DURATION.findall(value)
-    if not parts or "".join(number + unit for number, unit in parts) != value:
-        return None
-    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
-
-
-def _kind_of_unlisted(status: int) -> type[SwitchyardError]:
-    if status >= 500:
-        return errors.InternalServerError
-    if status >= 400:
-        return errors.BadRequestError
-    return errors.BadGatewayError  # a redirect or other answer that is no reply
-
-
 def _status_of(details: Mapping[str, object]) -> int:
     for key in ("status", "status_code", "code"):
         value = details.get(key)
@@ -166,13 +92,6 @@ def _status_of(details: Mapping[str, object]) -> int:
             return value
     kind = details.get("type")
     return _STATUS_BY_TYPE.get(kind, 500) if isinstance(kind, str) else 500
-
-
-def _decode(body: bytes) -> object:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _fallback_message(status: int | None, payload: object, body: object) -> str:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 from typing import Any
 
 import httpx
 
 from adapters.llm.hosts import HOSTS
+from adapters.llm.http_calls import joined_url
 from adapters.openai_format import chat_request_body, embedding_request_body
 from domain.completions import CompletionRequest, SamplingParams
 from domain.deployments import Deployment
@@ -70,19 +70,7 @@ def embedding_body(request: EmbeddingRequest, deployment: Deployment) -> dict[st
 
 
 def url(deployment: Deployment, path: str) -> httpx.URL:
-    return _parsed_url(deployment.api_base or DEFAULT_API_BASE, path)
-
-
-@functools.lru_cache(maxsize=1024)
-def _parsed_url(api_base: str, path: str) -> httpx.URL:
-    # Parsing a URL costs httpx more than the rest of building a request: do it once per upstream.
-    return httpx.URL(api_base.rstrip("/") + path)
-
-
-@functools.lru_cache(maxsize=1024)
-def timeouts(total: float, connect: float, read: float | None) -> dict[str, float]:
-    """httpx's per-request timeout extension."""
-    return {"connect": connect, "read": read or total, "write": total, "pool": total}
+    return joined_url(deployment.api_base or DEFAULT_API_BASE, path)
 
 
 def headers(deployment: Deployment) -> dict[str, str]:

@@ -1,0 +1,174 @@
+"""The HTTP calls every provider adapter makes: a POST sent whole or opened as a stream, with the
+deployment's timeouts and the adapter's own reading of a failure status, and the chunk stream read from
+an opened reply."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Callable, Sequence
+from types import TracebackType
+
+import httpx
+
+from adapters.llm.json_io import close_quietly
+from adapters.llm.upstream_errors import TRANSPORT_FAILURES, transport_error, transport_errors
+from domain.completions import CompletionChunk
+from domain.deployments import Limits
+from domain.errors import SwitchyardError
+from ports.llm_provider import ChunkStream
+
+StatusError = Callable[[int, bytes, httpx.Headers], SwitchyardError]
+"""An adapter's error translation: the domain error for a failure status, its body and its headers."""
+BodyError = Callable[[bytes], SwitchyardError]
+"""An adapter's reading of one JSON object sent where a stream was asked for (an error, or a refusal)."""
+
+
+async def post(
+    client: httpx.AsyncClient,
+    url: httpx.URL,
+    content: bytes,
+    headers: dict[str, str],
+    *,
+    limits: Limits,
+    failed: StatusError,
+) -> httpx.Response:
+    """The whole answer to a POST of `content`; a failure status is raised as the error `failed` makes
+    of it."""
+    request = _request(url, content, headers, limits, None)
+    with transport_errors():
+        # httpx times each read, not the whole call; the outer timer bounds the whole call.
+        async with asyncio.timeout(limits.timeout):
+            response = await client.send(request)
+    if not response.is_success:
+        raise failed(response.status_code, response.content, response.headers)
+    return response
+
+
+async def open_stream(
+    client: httpx.AsyncClient,
+    url: httpx.URL,
+    content: bytes,
+    headers: dict[str, str],
+    *,
+    limits: Limits,
+    failed: StatusError,
+    not_streamed: BodyError | None = None,
+    timed: bool = False,
+) -> httpx.Response:
+    """The answer to a POST of `content` once its status line and headers came, its body left to stream
+    (each read bounded by the stream timeout). A failure status is raised as the error `failed` makes of
+    it; with `not_streamed`, so is one JSON object answered instead of a stream. Whatever is raised, the
+    response is closed first. `timed` bounds the opening by the whole-call timeout too."""
+    request = _request(url, content, headers, limits, limits.stream_timeout)
+    with transport_errors():
+        if timed:
+            async with asyncio.timeout(limits.timeout):
+                response = await client.send(request, stream=True)
+        else:
+            response = await client.send(request, stream=True)
+    if not response.is_success:
+        raise failed(response.status_code, await read_and_close(response), response.headers)
+    if not_streamed is not None and is_json(response):
+        raise not_streamed(await read_and_close(response))
+    return response
+
+
+def is_json(response: httpx.Response) -> bool:
+    """Whether a stream request was answered with one JSON object instead of a stream."""
+    return response.headers.get("content-type", "").startswith("application/json")
+
+
+async def read_and_close(response: httpx.Response) -> bytes:
+    """The rest of the body of a reply that will not be streamed; the reply is closed whatever happens."""
+    try:
+        with transport_errors():
+            return await response.aread()
+    finally:
+        await close_quietly(response)
+
+
+def _request(
+    url: httpx.URL, content: bytes, headers: dict[str, str], limits: Limits, read: float | None
+) -> httpx.Request:
+    # A request built directly and sent skips httpx's per-call merging of client defaults.
+    return httpx.Request(
+        "POST",
+        url,
+        content=content,
+        headers=headers,
+        extensions={"timeout": timeouts(limits.timeout, limits.connect_timeout, read)},
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def joined_url(api_base: str, path: str) -> httpx.URL:
+    """`path` under `api_base`, whether or not the base ends with a slash."""
+    # Parsing a URL costs httpx more than the rest of building a request: do it once per upstream.
+    return httpx.URL(api_base.rstrip("/") + path)
+
+
+@functools.lru_cache(maxsize=1024)
+def timeouts(total: float, connect: float, read: float | None) -> dict[str, float]:
+    """httpx's per-request timeout extension."""
+    return {"connect": connect, "read": read or total, "write": total, "pool": total}
+
+
+class ResponseChunkStream(ChunkStream):
+    """Chunks read from an opened upstream reply as they arrive, a batch per network read; closing the
+    stream closes the reply.
+
+    A subclass writes `batches()`, turning the reply's bytes into batches, in this shape:
+
+        async def batches(self):
+            if self._closed:
+                return
+            async with self._reading():
+                async for piece in self._response.aiter_bytes():
+                    ...
+
+    It is the subclass's own generator, not one this class wraps, because a wrapping generator would
+    cost every chunk one more hop; `_reading()` costs once per stream."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self._closed = False
+
+    async def __aiter__(self) -> AsyncIterator[CompletionChunk]:
+        async for batch in self.batches():
+            for chunk in batch:
+                yield chunk
+
+    @abstractmethod
+    def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
+        """The reply's chunks, a batch per network read; nothing once the stream is closed."""
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await close_quietly(self._response)
+
+    def _reading(self) -> _Reading:
+        """Around the reading of the reply: httpx's failures become domain errors, and the stream is
+        closed when the reading ends, however it ends."""
+        return _Reading(self)
+
+
+class _Reading:
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: ResponseChunkStream) -> None:
+        self._stream = stream
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        try:
+            if isinstance(exc, TRANSPORT_FAILURES):
+                raise transport_error(exc) from exc
+        finally:
+            await self._stream.aclose()
