@@ -4,6 +4,8 @@ each port's adapter and starts and stops the resources (upstream HTTP clients)."
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
 import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -19,15 +21,8 @@ from adapters.clock import SystemClock
 from adapters.config.loader import GatewayConfig
 from adapters.http.app import create_app
 from adapters.llm.aiohttp_transport import AiohttpTransport
-from adapters.llm.anthropic.client import AnthropicProvider
-from adapters.llm.azure.client import AzureAIProvider, AzureOpenAIProvider
-from adapters.llm.bedrock.client import BedrockProvider
-from adapters.llm.cohere.client import CohereProvider
-from adapters.llm.gemini.client import GeminiProvider, VertexProvider
 from adapters.llm.hosts import HOSTS
 from adapters.llm.mock.client import MockProvider
-from adapters.llm.ollama.client import OllamaProvider
-from adapters.llm.openai.client import OpenAIProvider
 from adapters.llm.upstream_client import UpstreamClient
 from adapters.telemetry import NoopTelemetry
 from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
@@ -38,28 +33,41 @@ from ports.llm_provider import LLMProvider
 
 T = TypeVar("T")
 
-AdapterFactory = Callable[[httpx.AsyncClient], LLMProvider]
+# Provider prefix -> the adapter that speaks its wire format ("module:class"). Adapters are imported when
+# a configured deployment needs one, so start-up pays only for the providers in the config. Adding a
+# provider family is a row here; an OpenAI-compatible host is a row of the hosts table.
+_OPENAI = "adapters.llm.openai.client:OpenAIProvider"
+ADAPTERS: dict[str, str] = {
+    **{name: _OPENAI for name, host in HOSTS.items() if host.openai_compatible},
+    "azure": "adapters.llm.azure.client:AzureOpenAIProvider",
+    "azure_ai": "adapters.llm.azure.client:AzureAIProvider",
+    "cohere": "adapters.llm.cohere.client:CohereProvider",
+    "ollama": "adapters.llm.ollama.client:OllamaProvider",
+    "ollama_chat": "adapters.llm.ollama.client:OllamaProvider",
+    "anthropic": "adapters.llm.anthropic.client:AnthropicProvider",
+    "bedrock": "adapters.llm.bedrock.client:BedrockProvider",
+    "gemini": "adapters.llm.gemini.client:GeminiProvider",
+    "vertex_ai": "adapters.llm.gemini.client:VertexProvider",
+}
 
-# Provider prefix -> the adapter that speaks its wire format, built around the upstream's pooled client.
-# Adding a provider family is a row here; OpenAI-compatible hosts are rows of the OpenAI adapter.
-ADAPTERS: dict[str, AdapterFactory] = {
-    # OpenAI-compatible hosts are rows of the hosts table (adapters/llm/hosts.py), served by this adapter.
-    **{name: OpenAIProvider for name, host in HOSTS.items() if host.openai_compatible},
-    "azure": AzureOpenAIProvider,
-    "azure_ai": AzureAIProvider,
-    "cohere": CohereProvider,
-    "ollama": OllamaProvider,
-    "ollama_chat": OllamaProvider,
-    "anthropic": AnthropicProvider,
-    "bedrock": BedrockProvider,
-    "gemini": GeminiProvider,
-    "vertex_ai": VertexProvider,
-}  # fmt: skip
+
+@functools.cache
+def adapter_for(provider: str) -> type[LLMProvider] | None:
+    """The adapter class serving `provider`, imported on first use; None for a provider without one."""
+    if provider == "mock":
+        return MockProvider
+    target = ADAPTERS.get(provider)
+    if target is None:
+        return None
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
-def upstream_key(deployment: Deployment) -> tuple[AdapterFactory, str]:
+def upstream_key(deployment: Deployment) -> tuple[type[LLMProvider], str]:
     """Deployments that share an adapter and a base URL share one pooled client and one adapter."""
-    return ADAPTERS[deployment.provider], (deployment.api_base or "").rstrip("/")
+    adapter = adapter_for(deployment.provider)
+    assert adapter is not None, deployment.provider
+    return adapter, (deployment.api_base or "").rstrip("/")
 
 
 def served_deployments(deployments: Iterable[Deployment]) -> tuple[Deployment, ...]:
@@ -67,8 +75,8 @@ def served_deployments(deployments: Iterable[Deployment]) -> tuple[Deployment, .
     the catalog shows and the application enforces what will really work."""
     served = []
     for deployment in deployments:
-        adapter = MockProvider if deployment.provider == "mock" else ADAPTERS.get(deployment.provider)
-        if isinstance(adapter, type) and issubclass(adapter, LLMProvider):
+        adapter = adapter_for(deployment.provider)
+        if adapter is not None:
             capabilities = deployment.capabilities.limited_to(adapter.capabilities())
             deployment = dataclasses.replace(deployment, capabilities=capabilities)
         served.append(deployment)
@@ -88,7 +96,7 @@ def new_upstream_client() -> httpx.AsyncClient:
 async def open_upstream_clients(
     deployments: Iterable[Deployment],
     client_factory: Callable[[], httpx.AsyncClient] = new_upstream_client,
-) -> AsyncIterator[dict[tuple[AdapterFactory, str], httpx.AsyncClient]]:
+) -> AsyncIterator[dict[tuple[type[LLMProvider], str], httpx.AsyncClient]]:
     clients = {upstream_key(d): client_factory() for d in deployments if d.provider in ADAPTERS}
     try:
         yield clients
@@ -99,11 +107,11 @@ async def open_upstream_clients(
 
 def wire_providers(
     deployments: Iterable[Deployment],
-    clients: Mapping[tuple[AdapterFactory, str], httpx.AsyncClient],
+    clients: Mapping[tuple[type[LLMProvider], str], httpx.AsyncClient],
     mock: LLMProvider,
 ) -> dict[str, LLMProvider]:
     """One provider adapter per upstream; the mapping is keyed by deployment id."""
-    by_upstream: dict[tuple[AdapterFactory, str], LLMProvider] = {}
+    by_upstream: dict[tuple[type[LLMProvider], str], LLMProvider] = {}
     wired: dict[str, LLMProvider] = {}
     for deployment in deployments:
         if deployment.provider == "mock":

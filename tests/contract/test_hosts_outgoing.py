@@ -8,7 +8,7 @@ import pytest
 from adapters.config.loader import load_config
 from adapters.llm.hosts import HOSTS
 from adapters.llm.openai import OpenAIProvider
-from bootstrap import ADAPTERS
+from bootstrap import adapter_for
 from domain.completions import SamplingParams
 from domain.deployments import Credentials, Secret
 from domain.messages import ResponseFormat, ResponseFormatType
@@ -31,7 +31,7 @@ def _refused(host: str, **changes: object) -> list[str]:
 def test_every_openai_compatible_host_of_the_table_is_served_by_the_openai_adapter() -> None:
     compatible = {name for name, host in HOSTS.items() if host.openai_compatible}
 
-    assert {name for name in compatible if ADAPTERS.get(name) is OpenAIProvider} == compatible
+    assert {name for name in compatible if adapter_for(name) is OpenAIProvider} == compatible
     assert {"mistral", "groq", "deepseek", "xai", "openrouter", "lm_studio", "llamafile"} <= compatible
 
 
