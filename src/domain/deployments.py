@@ -98,10 +98,16 @@ class Deployment:
     """Drop parameters the deployment cannot take instead of failing the call."""
     extra_params: Mapping[str, Any] = field(default_factory=dict)
     """Default request fields set in config (e.g. temperature), sent unless the caller sets them."""
+    order: int | None = None
+    """Priority tier (LiteLLM's `order`): the lowest available order takes every call; None comes last."""
+    tags: tuple[str, ...] = ()
+    """Routing tags (LiteLLM's `tags`); "default" marks the deployments untagged requests prefer."""
 
     def __post_init__(self) -> None:
         if self.weight <= 0:
             raise ConfigurationError("weight", "must be greater than 0")
+        if self.order is not None and (isinstance(self.order, bool) or self.order < 0):
+            raise ConfigurationError("order", "must be a whole number of at least 0")
 
 
 @dataclass(frozen=True, slots=True)
