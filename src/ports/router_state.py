@@ -21,7 +21,10 @@ class RouterState(ABC):
       tokens reached `tpm`.
     - `finish` is called exactly once for every admitted call, however the call ended; in-flight counts
       never go below zero.
-    - `now` is wall-clock seconds from the caller's Clock, so that tests (and a fleet) agree on minutes.
+    - `now` is wall-clock seconds from the caller's Clock, so that tests (and a fleet) agree on minutes; a
+      minute is `int(now // 60)`, and each method counts in the minute of the `now` it is given.
+    - The in-flight slots of a process that dies mid-call are released by themselves after a bounded time
+      (the adapter's to state), never held forever.
     - Implementations raise nothing of their backing store: an unreachable store raises
       `StateUnavailable`, and the caller decides to degrade.
     """
@@ -41,8 +44,10 @@ class RouterState(ABC):
         its latencies to the moving averages, counts a failure. Returns this minute's failures so far."""
 
     @abstractmethod
-    async def cool_down(self, deployment_id: str, until: float) -> None:
-        """Keeps the deployment out of routing until `until` (wall-clock seconds)."""
+    async def cool_down(self, deployment_id: str, until: float, now: float) -> None:
+        """Keeps the deployment out of routing until `until` (wall-clock seconds): its snapshot reads
+        `cooldown_until=until` while `now < until`. The latest call wins, shorter or longer; an `until` not
+        after `now` ends any cooldown."""
 
 
 class StateUnavailable(Exception):

@@ -1,4 +1,5 @@
-"""The LLMProvider contract suite runs once per adapter, each through its harness."""
+"""Each port's contract suite runs once per adapter: LLMProviders through their harnesses, RouterStates in
+memory and in the real Redis."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from adapters.cache.memory_router_state import InMemoryRouterState
+from ports.router_state import RouterState
 from tests.contract import harnesses
 from tests.contract.harnesses.base import ProviderHarness
+from tests.contract.redis_fleet import RedisFleet
 
 
 def _all_harnesses() -> dict[str, type[ProviderHarness]]:
@@ -27,3 +31,17 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[ProviderHarne
     harness = HARNESSES[request.param]()
     yield harness
     await harness.close()
+
+
+@pytest.fixture
+async def redis_fleet() -> AsyncIterator[RedisFleet]:
+    fleet = RedisFleet()
+    yield fleet
+    await fleet.close()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def router_state(request: pytest.FixtureRequest) -> RouterState:
+    if request.param == "memory":
+        return InMemoryRouterState()
+    return request.getfixturevalue("redis_fleet").instance()
