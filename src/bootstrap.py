@@ -17,6 +17,7 @@ from dependency_injector import containers, providers
 from litestar import Litestar
 from litestar.di import Provide
 
+from adapters.cache.memory_router_state import InMemoryRouterState
 from adapters.clock import SystemClock
 from adapters.config.loader import GatewayConfig
 from adapters.http.app import create_app
@@ -28,6 +29,7 @@ from adapters.telemetry import NoopTelemetry
 from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
 from application.catalog import ModelCatalog
 from application.completions import Completions
+from application.routing import Router
 from domain.deployments import Deployment
 from ports.llm_provider import LLMProvider
 
@@ -142,11 +144,19 @@ class Container(containers.DeclarativeContainer):
     catalog = providers.Singleton(
         ModelCatalog, deployments=deployments, created=providers.Callable(lambda: int(time.time()))
     )
+    router_state = providers.Singleton(InMemoryRouterState)
+    router = providers.Singleton(
+        Router,
+        state=router_state,
+        policy=providers.Callable(lambda config: config.router_policy, config),
+        clock=clock,
+    )
     completions = providers.Singleton(
         Completions,
         catalog=catalog,
         providers=llm_providers,
         mock=mock_provider,
+        router=router,
         clock=clock,
         telemetry=telemetry,
     )

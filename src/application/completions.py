@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import itertools
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from application.catalog import ModelCatalog
+from application.routing import Router
 from domain.calls import CallRecord
 from domain.compatibility import Fitted, fit_request
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage
-from domain.deployments import Deployment
+from domain.deployments import Deployment, ModelGroup
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from domain.errors import SwitchyardError, UnsupportedParameterError
-from domain.routing import weighted_choice
+from domain.fallbacks import fallback_models
+from domain.retries import retry_delay
 from ports.clock import Clock
 from ports.llm_provider import ChunkStream, LLMProvider
 from ports.telemetry import Telemetry
 
 T = TypeVar("T")
+R = TypeVar("R", CompletionRequest, EmbeddingRequest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,56 +38,130 @@ class Served(Generic[T]):
     """Time spent waiting on the upstream (for a stream: until it was open)."""
     dropped_params: tuple[str, ...] = ()
     """Parameters taken out of the request because the deployment cannot honour them (drop_params)."""
+    retries: int = 0
+    """Attempts made before the one that answered, fallbacks included (attempts minus one)."""
+    fallbacks: int = 0
+    """Fallback models taken before the one that answered."""
 
 
 class Completions:
+    """Each call goes to a deployment the router picks; a failure is retried (on another deployment of
+    the group where there is one) as the retry policy allows, then falls back to the next model of the
+    fallback plan. A stream fails over only until it is open: after its first byte an error ends it."""
+
     def __init__(
         self,
         *,
         catalog: ModelCatalog,
         providers: Mapping[str, LLMProvider],
         mock: LLMProvider,
+        router: Router,
         clock: Clock,
         telemetry: Telemetry,
         rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._catalog = catalog
         self._providers = providers
         self._mock = mock
+        self._router = router
         self._clock = clock
         self._telemetry = telemetry
         self._rng = rng or random.Random()
+        self._sleep = sleep
 
     async def chat(self, request: CompletionRequest, *, call_id: str = "") -> Served[CompletionResponse]:
-        deployment = self._route(request.model)
-        provider, fitted = self._fit(request, deployment)
-        served = await self._call(
-            call_id, "chat", deployment, lambda: provider.complete(fitted.request, deployment), _usage_of
-        )
-        return dataclasses.replace(served, dropped_params=fitted.dropped) if fitted.dropped else served
+        async def attempt(deployment: Deployment, asked: CompletionRequest) -> Served[CompletionResponse]:
+            provider, fitted = self._fit(asked, deployment)
+            served = await self._call(
+                call_id, "chat", deployment, lambda: provider.complete(fitted.request, deployment), _usage_of
+            )
+            usage = served.value.usage
+            await self._router.succeeded(
+                deployment, tokens=usage.total_tokens if usage else 0, latency=served.upstream_seconds
+            )
+            return dataclasses.replace(served, dropped_params=fitted.dropped)
+
+        return await self._failover(request, attempt)
 
     async def stream(self, request: CompletionRequest, *, call_id: str = "") -> Served[ChunkStream]:
-        deployment = self._route(request.model)
-        provider, fitted = self._fit(request, deployment)
-        served = await self._call(
-            call_id, "stream", deployment, lambda: provider.stream(fitted.request, deployment), None
-        )
-        metered = _MeteredStream(
-            served.value, self, call_id, deployment, self._clock.monotonic(), request.include_usage
-        )
-        return Served(metered, deployment, served.upstream_seconds, fitted.dropped)
+        async def attempt(deployment: Deployment, asked: CompletionRequest) -> Served[ChunkStream]:
+            provider, fitted = self._fit(asked, deployment)
+            served = await self._call(
+                call_id, "stream", deployment, lambda: provider.stream(fitted.request, deployment), None
+            )
+            metered = _MeteredStream(
+                served.value, self, call_id, deployment, self._clock.monotonic(), request.include_usage
+            )
+            return Served(metered, deployment, served.upstream_seconds, fitted.dropped)
+
+        return await self._failover(request, attempt)
 
     async def embed(self, request: EmbeddingRequest, *, call_id: str = "") -> Served[EmbeddingResponse]:
-        group = self._catalog.group(request.model)
-        candidates = [d for d in group.deployments if d.capabilities.embeddings] or list(group.deployments)
-        deployment = weighted_choice(candidates, self._rng)
-        provider = self._mock if request.mock_response is not None else self._provider(deployment)
-        return await self._call(
-            call_id, "embeddings", deployment, lambda: provider.embed(request, deployment), lambda r: r.usage
-        )
+        async def attempt(deployment: Deployment, asked: EmbeddingRequest) -> Served[EmbeddingResponse]:
+            provider = self._mock if asked.mock_response is not None else self._provider(deployment)
+            served = await self._call(
+                call_id,
+                "embeddings",
+                deployment,
+                lambda: provider.embed(asked, deployment),
+                lambda r: r.usage,
+            )
+            await self._router.succeeded(
+                deployment, tokens=served.value.usage.total_tokens, latency=served.upstream_seconds
+            )
+            return served
 
-    def _route(self, model: str) -> Deployment:
-        return weighted_choice(self._catalog.group(model).deployments, self._rng)
+        return await self._failover(request, attempt)
+
+    async def _failover(
+        self, request: R, attempt: Callable[[Deployment, R], Awaitable[Served[T]]]
+    ) -> Served[T]:
+        policy = self._router.policy
+        if "num_retries" in request.controls:
+            policy = dataclasses.replace(policy, num_retries=int(request.controls["num_retries"]))
+        model = policy.resolve_alias(request.model)
+        tried: list[str] = []
+        attempts = 0
+        while True:
+            group = self._catalog.group(model)
+            candidates = _candidates(group, request)
+            asked = request if model == request.model else dataclasses.replace(request, model=model)
+            avoid: list[str] = []
+            failure: SwitchyardError
+            for number in itertools.count(1):
+                deployment = await self._router.acquire(
+                    group, request=asked if isinstance(asked, CompletionRequest) else None,
+                    candidates=candidates, avoid=avoid,
+                )  # fmt: skip
+                attempts += 1
+                started = self._clock.monotonic()
+                try:
+                    served = await attempt(deployment, asked)
+                except SwitchyardError as exc:
+                    failure = exc
+                    if _caller_at_fault(exc):
+                        await self._router.released(deployment)
+                        raise
+                    await self._router.failed(deployment, exc, latency=self._clock.monotonic() - started)
+                    others = any(d.id != deployment.id and d.id not in avoid for d in candidates)
+                    delay = retry_delay(exc, number, policy, self._rng, elsewhere=others)
+                    if delay is None:
+                        break
+                    avoid.append(deployment.id)
+                    await self._sleep(delay)
+                    continue
+                except BaseException:
+                    await self._router.released(deployment)
+                    raise
+                return dataclasses.replace(served, retries=attempts - 1, fallbacks=len(tried))
+            plan = fallback_models(
+                model, failure, policy, request.controls.get("fallbacks"), tried=[*tried, request.model]
+            )
+            if not plan or len(tried) >= policy.max_fallbacks:
+                raise failure
+            tried.append(model)
+            model = plan[0]
 
     def _fit(self, request: CompletionRequest, deployment: Deployment) -> tuple[LLMProvider, Fitted]:
         """The provider to call and the request fitted to it."""
@@ -148,6 +227,29 @@ class Completions:
             )
         )
 
+    async def stream_ended(
+        self, deployment: Deployment, started: float, usage: Usage | None, error: SwitchyardError | None
+    ) -> None:
+        latency = self._clock.monotonic() - started
+        if error is None:
+            tokens = usage.total_tokens if usage else 0
+            await self._router.succeeded(deployment, tokens=tokens, latency=latency)
+        else:
+            await self._router.failed(deployment, error, latency=latency)
+
+
+def _candidates(group: ModelGroup, request: object) -> list[Deployment]:
+    if isinstance(request, EmbeddingRequest):
+        serving = [d for d in group.deployments if d.capabilities.embeddings]
+        return serving or list(group.deployments)
+    return list(group.deployments)
+
+
+def _caller_at_fault(error: SwitchyardError) -> bool:
+    """A request the deployment was never asked (a parameter it cannot take): its slot is given back,
+    and nothing is retried, cooled down or fallen back to."""
+    return isinstance(error, UnsupportedParameterError)
+
 
 def _usage_of(response: CompletionResponse) -> Usage | None:
     return response.usage
@@ -194,7 +296,7 @@ class _MeteredStream(ChunkStream):
             )
             raise
         finally:
-            self._finish(error)
+            await self._finish(error)
 
     def _meter(self, chunk: CompletionChunk) -> CompletionChunk | None:
         """The chunk as the caller sees it (None: not at all), its usage noted."""
@@ -209,9 +311,10 @@ class _MeteredStream(ChunkStream):
         try:
             await self._inner.aclose()
         finally:
-            self._finish(None)
+            await self._finish(None)
 
-    def _finish(self, error: SwitchyardError | None) -> None:
+    async def _finish(self, error: SwitchyardError | None) -> None:
         if not self._recorded:
             self._recorded = True
             self._owner.record(self._call_id, "stream", self._deployment, self._started, self._usage, error)
+            await self._owner.stream_ended(self._deployment, self._started, self._usage, error)

@@ -6,13 +6,22 @@ import random
 
 import pytest
 
+from adapters.cache.memory_router_state import InMemoryRouterState
 from application.catalog import ModelCatalog
 from application.completions import Completions
+from application.routing import Router
 from domain.completions import CompletionRequest, SamplingParams, assemble
-from domain.deployments import Capabilities, Deployment
+from domain.deployments import Capabilities, Deployment, Limits
 from domain.embeddings import EmbeddingRequest
-from domain.errors import NotFoundError, RateLimitError, UnsupportedParameterError
+from domain.errors import (
+    ContextWindowExceededError,
+    InternalServerError,
+    NotFoundError,
+    RateLimitError,
+    UnsupportedParameterError,
+)
 from domain.messages import FunctionTool, Message, Role
+from domain.router_policy import FallbackRule, ModelAlias, RouterPolicy
 from tests.fakes import FakeClock, FakeLLMProvider, FakeTelemetry, chunks_of, reply
 
 
@@ -20,19 +29,36 @@ def deployment(name: str = "gpt-x", ident: str = "d1", **kwargs: object) -> Depl
     return Deployment(id=ident, model_name=name, provider="openai", upstream_model="gpt-4o-mini", **kwargs)
 
 
+async def _no_wait(seconds: float) -> None:
+    return None
+
+
 def service(
-    *deployments: Deployment, provider: FakeLLMProvider | None = None, mock: FakeLLMProvider | None = None
+    *deployments: Deployment,
+    provider: FakeLLMProvider | None = None,
+    mock: FakeLLMProvider | None = None,
+    policy: RouterPolicy | None = None,
+    state: InMemoryRouterState | None = None,
 ) -> tuple[Completions, FakeLLMProvider, FakeTelemetry]:
     provider = provider or FakeLLMProvider()
     telemetry = FakeTelemetry()
     deployments = deployments or (deployment(),)
+    clock = FakeClock()
+    router = Router(
+        state=state or InMemoryRouterState(),
+        policy=policy or RouterPolicy(num_retries=0),
+        clock=clock,
+        rng=random.Random(7),
+    )
     completions = Completions(
         catalog=ModelCatalog(deployments=deployments),
         providers={d.id: provider for d in deployments},
         mock=mock or FakeLLMProvider(),
-        clock=FakeClock(),
+        router=router,
+        clock=clock,
         telemetry=telemetry,
         rng=random.Random(7),
+        sleep=_no_wait,
     )
     return completions, provider, telemetry
 
@@ -222,3 +248,102 @@ async def test_a_deployments_configured_mock_response_answers_without_the_upstre
 
     assert served.value.choices[0].message.content == "canned"
     assert upstream.requests == []
+
+
+async def test_a_failed_call_is_retried_on_another_deployment_of_the_group() -> None:
+    first, second = deployment(ident="first"), deployment(ident="second")
+    provider = FakeLLMProvider(replies=[InternalServerError("boom"), reply("saved")])
+    completions, _, _ = service(first, second, provider=provider, policy=RouterPolicy(num_retries=2))
+
+    served = await completions.chat(ask())
+
+    tried = [sent_to.id for _, sent_to in provider.requests]
+    assert served.value.choices[0].message.content == "saved"
+    assert tried[0] != tried[1]
+    assert served.retries == 1
+
+
+async def test_a_deployment_that_answers_429_cools_down_and_gets_no_more_calls() -> None:
+    first, second = deployment(ident="first"), deployment(ident="second")
+    state = InMemoryRouterState()
+    provider = FakeLLMProvider(replies=[RateLimitError("slow down", retry_after=30)])
+    completions, _, _ = service(
+        first, second, provider=provider, policy=RouterPolicy(num_retries=1), state=state
+    )
+
+    await completions.chat(ask())
+    failed = provider.requests[0][1].id
+    for _ in range(20):
+        await completions.chat(ask())
+
+    assert all(sent_to.id != failed for _, sent_to in provider.requests[1:])
+    loads = await state.snapshot([failed], FakeClock().now())
+    assert loads[failed].cooldown_until is not None
+
+
+async def test_when_retries_run_out_the_fallback_model_answers() -> None:
+    primary = deployment(name="gpt-x", ident="p")
+    backup = deployment(name="gpt-y", ident="b")
+    provider = FakeLLMProvider(replies=[InternalServerError("down"), reply("from backup")])
+    policy = RouterPolicy(num_retries=0, fallbacks=(FallbackRule("gpt-x", ("gpt-y",)),))
+    completions, _, _ = service(primary, backup, provider=provider, policy=policy)
+
+    served = await completions.chat(ask("gpt-x"))
+
+    assert served.value.choices[0].message.content == "from backup"
+    assert (served.deployment.id, served.fallbacks) == ("b", 1)
+
+
+async def test_a_context_window_error_takes_the_context_window_fallback() -> None:
+    small, large = deployment(name="small", ident="s"), deployment(name="large", ident="l")
+    provider = FakeLLMProvider(replies=[ContextWindowExceededError("too long"), reply("fits")])
+    policy = RouterPolicy(num_retries=2, context_window_fallbacks=(FallbackRule("small", ("large",)),))
+    completions, _, _ = service(small, large, provider=provider, policy=policy)
+
+    served = await completions.chat(ask("small"))
+
+    assert served.deployment.id == "l"
+    assert len(provider.requests) == 2
+
+
+async def test_a_request_may_ask_for_its_own_fallbacks() -> None:
+    primary, other = deployment(name="gpt-x", ident="p"), deployment(name="other", ident="o")
+    provider = FakeLLMProvider(replies=[InternalServerError("down"), reply("other")])
+    completions, _, _ = service(primary, other, provider=provider)
+
+    served = await completions.chat(ask("gpt-x", controls={"fallbacks": ["other"]}))
+
+    assert served.deployment.id == "o"
+
+
+async def test_a_deployment_at_its_rpm_limit_is_skipped_and_a_full_group_answers_429() -> None:
+    limited = deployment(limits=Limits(rpm=2))
+    completions, _, _ = service(limited)
+
+    await completions.chat(ask())
+    await completions.chat(ask())
+    with pytest.raises(RateLimitError) as caught:
+        await completions.chat(ask())
+
+    assert caught.value.retry_after is not None and caught.value.retry_after > 0
+
+
+async def test_a_model_alias_routes_to_its_group() -> None:
+    completions, provider, _ = service(policy=RouterPolicy(model_group_alias={"fast": ModelAlias("gpt-x")}))
+
+    await completions.chat(ask("fast"))
+
+    assert provider.requests[0][1].model_name == "gpt-x"
+
+
+async def test_an_unsupported_parameter_is_not_retried_nor_counted_against_the_deployment() -> None:
+    provider = FakeLLMProvider()
+    provider.cannot = frozenset({"seed"})
+    state = InMemoryRouterState()
+    completions, _, _ = service(provider=provider, policy=RouterPolicy(num_retries=3), state=state)
+
+    with pytest.raises(UnsupportedParameterError):
+        await completions.chat(ask(params=SamplingParams(seed=1)))
+
+    load = (await state.snapshot(["d1"], FakeClock().now()))["d1"]
+    assert (load.in_flight, load.minute_failures) == (0, 0)

@@ -12,11 +12,14 @@ import pytest
 from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
+from adapters.cache.memory_router_state import InMemoryRouterState
 from adapters.http.app import create_app
 from application.catalog import ModelCatalog
 from application.completions import Completions
+from application.routing import Router
 from domain.deployments import Capabilities, Deployment
 from domain.errors import ContextWindowExceededError, RateLimitError
+from domain.router_policy import RouterPolicy
 from tests.fakes import FakeClock, FakeLLMProvider, FakeTelemetry, chunks_of, reply
 
 MASTER_KEY = "sk-master-test"
@@ -35,11 +38,16 @@ def _app(provider: FakeLLMProvider, *, master_key: str | None = None, max_body: 
         ),
     ]
     catalog = ModelCatalog(deployments=deployments, created=1700000000)
+    clock = FakeClock()
+    router = Router(
+        state=InMemoryRouterState(), policy=RouterPolicy(num_retries=0), clock=clock, rng=random.Random(1)
+    )
     completions = Completions(
         catalog=catalog,
         providers={d.id: provider for d in deployments},
         mock=provider,
-        clock=FakeClock(),
+        router=router,
+        clock=clock,
         telemetry=FakeTelemetry(),
         rng=random.Random(1),
     )

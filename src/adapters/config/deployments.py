@@ -21,6 +21,7 @@ from domain.errors import BadRequestError, ConfigurationError
 
 _SAMPLING = tuple(field.name for field in dataclasses.fields(SamplingParams))
 # Request fields beyond SamplingParams that a deployment may preset; provider adapters pass them on.
+_ROUTING_KEYS = frozenset({"order", "tags"})
 _REQUEST_EXTRAS = frozenset(
     {
         "top_k",
@@ -39,7 +40,6 @@ _REQUEST_EXTRAS = frozenset(
 # LiteLLM features a deployment may name that Switchyard does not act on yet.
 _UNSUPPORTED = frozenset(
     {
-        "tags",
         "tag_regex",
         "max_retries",
         "num_retries",
@@ -55,7 +55,6 @@ _UNSUPPORTED = frozenset(
         "tpd",
         "rpd",
         "daily_reset_time",
-        "order",
         "configurable_clientside_auth_params",
         "max_file_size_mb",
         "default_api_key_tpm_limit",
@@ -138,7 +137,27 @@ def build_deployment(
         capabilities=_capabilities(entry, mode, provider, upstream),
         drop_params=defaults.drop_params if params.drop_params is None else params.drop_params,
         extra_params=request_defaults,
+        order=_order(params, at),
+        tags=_tags(params, at),
     )
+
+
+def _order(params: LiteLLMParams, at: str) -> int | None:
+    order = (params.model_extra or {}).get("order")
+    if order is None:
+        return None
+    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
+        raise ConfigurationError(path_of(at, "order"), "must be a whole number of at least 0")
+    return order
+
+
+def _tags(params: LiteLLMParams, at: str) -> tuple[str, ...]:
+    tags = (params.model_extra or {}).get("tags")
+    if tags is None:
+        return ()
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise ConfigurationError(path_of(at, "tags"), "must be a list of strings")
+    return tuple(tags)
 
 
 def _provider(params: LiteLLMParams, at: str) -> tuple[str, str]:
@@ -161,6 +180,8 @@ def _classify_extras(params: LiteLLMParams, at: str, report: Report) -> tuple[di
     credentials: dict[str, Any] = {}
     known = set(type(params).model_fields)
     for key, value in (params.model_extra or {}).items():
+        if key in _ROUTING_KEYS:
+            continue  # read into the deployment itself
         if key in _REQUEST_EXTRAS:
             request[key] = value
         elif key in _UNSUPPORTED or "cost_per" in key or key.endswith("_cost"):

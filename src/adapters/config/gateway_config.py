@@ -8,6 +8,7 @@ from pathlib import Path
 
 from adapters.config.schema import CacheSettings, RouterSettings
 from domain.deployments import Deployment, Secret
+from domain.router_policy import RouterPolicy
 
 DEFAULT_MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024
 """Anthropic's own request limit; room for several high-resolution images sent inline as base64."""
@@ -34,6 +35,8 @@ class GatewayConfig:
     """The default whole-call timeout of every deployment that sets none."""
     router_settings: RouterSettings = field(default_factory=RouterSettings)
     """Validated; fallback lists given under litellm_settings are merged in."""
+    router_policy: RouterPolicy = field(default_factory=RouterPolicy)
+    """The routing, retry, cooldown and fallback policy those settings make."""
     cache: CacheSettings | None = None
     """None unless litellm_settings.cache is true."""
     max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES

@@ -23,6 +23,7 @@ from adapters.config.schema import CacheSettings, ConfigFile, RouterSettings
 from adapters.llm.hosts import HOSTS, KEYLESS, first_set
 from domain.deployments import Deployment, Secret
 from domain.errors import ConfigurationError
+from domain.router_policy import RouterPolicy
 
 _SECTIONS = ("model_list", "litellm_settings", "router_settings", "general_settings", "environment_variables")
 _FALLBACK_LISTS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks")
@@ -31,13 +32,13 @@ _REDIS_CACHES = ("redis", "redis-semantic")
 # their cloud credentials, so a user configures those).
 _KEYED_NATIVE_PROVIDERS = frozenset({"anthropic", "gemini", "cohere"})
 # Validated today so that mistakes fail at startup, but acted on by parts of the gateway still to come
-# (routing, retries, cooldowns, limits, caching, persistence): a config that sets them hears so.
+# (fleet-wide state in Redis, prompt-size pre-call checks, caching, persistence): a config that sets
+# them hears so.
 _NOT_ACTED_ON_YET = {
-    "router_settings": frozenset(RouterSettings.model_fields) - {"timeout"},
-    "litellm_settings": frozenset({"num_retries", "cache", "cache_params", *_FALLBACK_LISTS}),
+    "router_settings": frozenset({"redis_url", "redis_host", "redis_port", "redis_password"}),
+    "litellm_settings": frozenset({"cache", "cache_params"}),
     "general_settings": frozenset({"database_url", "max_parallel_requests"}),
 }
-_DEPLOYMENT_LIMITS_NOT_ACTED_ON_YET = ("rpm", "tpm", "max_parallel_requests")
 
 
 def load_config(source: str | Path | Mapping[str, Any] | None, environ: Mapping[str, str]) -> GatewayConfig:
@@ -100,6 +101,8 @@ def _build(
     if not deployments:
         report.warn("model_list", "no models configured; every request will be answered 404")
 
+    num_retries = _first(router.num_retries, settings.num_retries, DEFAULT_NUM_RETRIES)
+    router_policy = RouterPolicy.from_settings({**router.model_dump(), "num_retries": num_retries})
     master_key = _first(env.get("SWITCHYARD_MASTER_KEY"), general.master_key, env.get("LITELLM_MASTER_KEY"))
     body_limit = general.max_request_size_mb
     return GatewayConfig(
@@ -108,9 +111,10 @@ def _build(
         database_url=_async_driver(_first(env.get("DATABASE_URL"), general.database_url)),
         redis_url=_redis_url(config, router, env),
         drop_params=settings.drop_params,
-        num_retries=_first(router.num_retries, settings.num_retries, DEFAULT_NUM_RETRIES),
+        num_retries=num_retries,
         request_timeout=defaults.timeout,
         router_settings=router,
+        router_policy=router_policy,
         cache=(settings.cache_params or CacheSettings()) if settings.cache else None,
         max_request_body_bytes=int(body_limit * 1024 * 1024)
         if body_limit
@@ -175,10 +179,6 @@ def _report_unknown_keys(config: ConfigFile, report: Report) -> None:
     for section, names in _NOT_ACTED_ON_YET.items():
         for name in sorted(getattr(config, section).model_fields_set & names):
             report.ignore(path_of(section, name))
-    for index, entry in enumerate(config.model_list):
-        for name in _DEPLOYMENT_LIMITS_NOT_ACTED_ON_YET:
-            if name in entry.litellm_params.model_fields_set:
-                report.ignore(path_of("model_list", index, "litellm_params", name))
     for name in ("litellm_settings", "router_settings", "general_settings"):
         section = getattr(config, name)
         report.ignore_unknown(name, section.model_extra, type(section).model_fields)

@@ -32,6 +32,8 @@ def served_headers(call_id: str, served: Served[object], started: float) -> dict
         "x-switchyard-call-id": call_id,
         "x-switchyard-model-id": served.deployment.id,
         "x-switchyard-overhead-duration-ms": f"{max(overhead_ms, 0.0):.3f}",
+        "x-switchyard-attempted-retries": str(served.retries),
+        "x-switchyard-attempted-fallbacks": str(served.fallbacks),
     }
     if served.dropped_params:
         headers["x-switchyard-dropped-params"] = ",".join(served.dropped_params)
