@@ -656,3 +656,24 @@ def test_importing_the_config_package_does_not_import_yaml() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ), check=False
     )
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_deployment_tags_and_order_and_the_tag_filter_switch_are_read() -> None:
+    config = load_config(
+        one(
+            {"model": "openai/gpt-4o", "api_key": "k", "tags": ["eu"], "order": 2},
+            router_settings={"enable_tag_filtering": True},
+        ),
+        {},
+    )
+
+    assert (deployment(config).tags, deployment(config).order) == (("eu",), 2)
+    assert config.router_policy.enable_tag_filtering
+    assert config.ignored == ()
+
+
+def test_an_invalid_router_setting_fails_startup_naming_it() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(one({"model": "openai/gpt-4o"}, router_settings={"retry_policy": {"Nope": 1}}), {})
+
+    assert "router_settings.retry_policy" in str(caught.value)

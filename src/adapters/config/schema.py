@@ -129,6 +129,8 @@ class RouterSettings(Section):
     allowed_fails_policy: dict[str, NonNegativeInt] = {}
     model_group_alias: dict[str, str | dict[str, Any]] = {}
     enable_pre_call_checks: bool = False
+    enable_tag_filtering: bool = False
+    tag_filtering_match_any: bool = True
     redis_url: str | None = Field(default=None, repr=False)
     redis_host: str | None = None
     redis_port: PositiveInt | None = None
