@@ -18,6 +18,8 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from adapters.cache.memory_router_state import InMemoryRouterState
+from adapters.cache.redis_router_state import RedisRouterState
+from adapters.cache.resilient_router_state import ResilientRouterState
 from adapters.clock import SystemClock
 from adapters.config.loader import GatewayConfig
 from adapters.http.app import create_app
@@ -32,6 +34,7 @@ from application.completions import Completions
 from application.routing import Router
 from domain.deployments import Deployment
 from ports.llm_provider import LLMProvider
+from ports.router_state import RouterState
 
 T = TypeVar("T")
 
@@ -126,6 +129,37 @@ def wire_providers(
     return wired
 
 
+REDIS_PREFIX_ENV = "SWITCHYARD_REDIS_PREFIX"
+"""Keeps several fleets sharing one Redis apart (default `switchyard:`)."""
+
+
+async def open_router_state(redis_url: str | None, environ: Mapping[str, str]) -> AsyncIterator[RouterState]:
+    """The router's state: in this process, or with a Redis URL shared by every instance using it (and
+    this process's own while Redis cannot be reached)."""
+    local = InMemoryRouterState()
+    if not redis_url:
+        yield local
+        return
+    from redis.asyncio import Redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # No client-side retries: a retried script could count a call twice, and an unreachable Redis must
+    # cost a call one short timeout, not a backoff series.
+    client = Redis.from_url(
+        redis_url,
+        socket_connect_timeout=0.25,
+        socket_timeout=0.5,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=30,
+    )
+    prefix = environ.get(REDIS_PREFIX_ENV, "switchyard:") + "router:"
+    try:
+        yield ResilientRouterState(RedisRouterState(client, prefix), local)
+    finally:
+        await client.aclose()
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Dependency(instance_of=GatewayConfig)
     deployments = providers.Singleton(lambda config: served_deployments(config.deployments), config)
@@ -144,7 +178,11 @@ class Container(containers.DeclarativeContainer):
     catalog = providers.Singleton(
         ModelCatalog, deployments=deployments, created=providers.Callable(lambda: int(time.time()))
     )
-    router_state = providers.Singleton(InMemoryRouterState)
+    router_state = providers.Resource(
+        open_router_state,
+        redis_url=providers.Callable(lambda config: config.redis_url, config),
+        environ=providers.Callable(lambda config: config.environment, config),
+    )
     router = providers.Singleton(
         Router,
         state=router_state,
@@ -191,6 +229,7 @@ def create_http_app(container: Container) -> Litestar:
         try:
             services["completions"] = await resolve(container.completions)
             services["catalog"] = await resolve(container.catalog)
+            services["router_state"] = await resolve(container.router_state)
             yield
         finally:
             await container.shutdown_resources()
@@ -199,7 +238,7 @@ def create_http_app(container: Container) -> Litestar:
         return Provide(lambda: services[name], use_cache=True, sync_to_thread=False)
 
     return create_app(
-        dependencies={"completions": bridge("completions"), "catalog": bridge("catalog")},
+        dependencies={name: bridge(name) for name in ("completions", "catalog", "router_state")},
         master_key=config.master_key.value if config.master_key else None,
         max_body_bytes=config.max_request_body_bytes,
         lifespan=[resources],

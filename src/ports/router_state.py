@@ -29,6 +29,10 @@ class RouterState(ABC):
       `StateUnavailable`, and the caller decides to degrade.
     """
 
+    def describe(self) -> str:
+        """Where the state lives, for the readiness check (e.g. "memory", "redis")."""
+        return type(self).__name__
+
     @abstractmethod
     async def snapshot(self, deployment_ids: Sequence[str], now: float) -> Mapping[str, DeploymentLoad]:
         """The load of each named deployment; one never seen reads as `domain.router_state.IDLE`."""

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from adapters.cache.memory_router_state import InMemoryRouterState
+from adapters.cache.resilient_router_state import ResilientRouterState
 from ports.router_state import RouterState
 from tests.contract import harnesses
 from tests.contract.harnesses.base import ProviderHarness
@@ -40,8 +41,17 @@ async def redis_fleet() -> AsyncIterator[RedisFleet]:
     await fleet.close()
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("resilient-redis", marks=pytest.mark.redis),
+    ]
+)
 def router_state(request: pytest.FixtureRequest) -> RouterState:
     if request.param == "memory":
         return InMemoryRouterState()
-    return request.getfixturevalue("redis_fleet").instance()
+    shared = request.getfixturevalue("redis_fleet").instance()
+    if request.param == "redis":
+        return shared
+    return ResilientRouterState(shared, InMemoryRouterState())

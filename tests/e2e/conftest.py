@@ -51,14 +51,19 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 20.0) -> 
 
 
 @contextmanager
-def running_gateway(config: dict, directory: Path, *arguments: str) -> Iterator[str]:
+def running_gateway(
+    config: dict, directory: Path, *arguments: str, environment: dict[str, str] | None = None
+) -> Iterator[str]:
     """`switchyard serve` on `config` in its own process, as a user starts it; yields its base URL.
     Provider keys from this machine's environment are kept out of it."""
     path = directory / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     port = free_port()
+    # The process gets no provider keys, and shared state (Redis, a database) only when a test asks.
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.pop("SWITCHYARD_MASTER_KEY", None)
+    for name in ("SWITCHYARD_MASTER_KEY", "REDIS_URL", "DATABASE_URL", "SWITCHYARD_REDIS_PREFIX"):
+        env.pop(name, None)
+    env.update(environment or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "switchyard.cli", "serve", "--config", str(path), "--host", "127.0.0.1",
          "--port", str(port), *arguments],

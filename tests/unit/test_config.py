@@ -182,7 +182,7 @@ def test_known_keys_that_later_parts_of_the_gateway_will_act_on_are_listed_until
         {},
     )
 
-    assert set(config.ignored) == {"router_settings.redis_host", "litellm_settings.cache"}
+    assert set(config.ignored) == {"litellm_settings.cache"}
     assert (config.router_policy.strategy, config.router_policy.num_retries) == ("least-busy", 2)
 
 

@@ -39,9 +39,8 @@ def _app(provider: FakeLLMProvider, *, master_key: str | None = None, max_body: 
     ]
     catalog = ModelCatalog(deployments=deployments, created=1700000000)
     clock = FakeClock()
-    router = Router(
-        state=InMemoryRouterState(), policy=RouterPolicy(num_retries=0), clock=clock, rng=random.Random(1)
-    )
+    state = InMemoryRouterState()
+    router = Router(state=state, policy=RouterPolicy(num_retries=0), clock=clock, rng=random.Random(1))
     completions = Completions(
         catalog=catalog,
         providers={d.id: provider for d in deployments},
@@ -55,6 +54,7 @@ def _app(provider: FakeLLMProvider, *, master_key: str | None = None, max_body: 
         dependencies={
             "completions": Provide(lambda: completions, use_cache=True, sync_to_thread=False),
             "catalog": Provide(lambda: catalog, use_cache=True, sync_to_thread=False),
+            "router_state": Provide(lambda: state, use_cache=True, sync_to_thread=False),
         },
         master_key=master_key,
         max_body_bytes=max_body,
@@ -255,7 +255,8 @@ async def test_health_probes_answer_without_a_key(provider) -> None:
     async with AsyncTestClient(_app(provider, master_key=MASTER_KEY)) as client:
         assert (await client.get("/health/liveliness")).status_code == 200
         assert (await client.get("/health/liveness")).status_code == 200
-        assert (await client.get("/health/readiness")).json()["status"] == "healthy"
+        readiness = (await client.get("/health/readiness")).json()
+        assert (readiness["status"], readiness["router_state"]) == ("healthy", "memory")
 
 
 @pytest.mark.parametrize(

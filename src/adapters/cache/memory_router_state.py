@@ -35,6 +35,9 @@ class InMemoryRouterState(RouterState):
         self._latency: dict[str, float] = {}
         self._first_token: dict[str, float] = {}
 
+    def describe(self) -> str:
+        return "memory"
+
     async def snapshot(self, deployment_ids: Sequence[str], now: float) -> Mapping[str, DeploymentLoad]:
         minute = int(now // 60)
         return {deployment_id: self._load(deployment_id, minute, now) for deployment_id in deployment_ids}

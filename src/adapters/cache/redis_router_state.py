@@ -135,6 +135,9 @@ class RedisRouterState(RouterState):
         self._orphans: dict[str, deque[str]] = {}
         """Calls whose begin or finish failed midway: maybe in flight in Redis, to be removed next time."""
 
+    def describe(self) -> str:
+        return "redis"
+
     async def snapshot(self, deployment_ids: Sequence[str], now: float) -> Mapping[str, DeploymentLoad]:
         ids = list(dict.fromkeys(deployment_ids))
         if not ids:

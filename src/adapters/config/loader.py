@@ -32,10 +32,8 @@ _REDIS_CACHES = ("redis", "redis-semantic")
 # their cloud credentials, so a user configures those).
 _KEYED_NATIVE_PROVIDERS = frozenset({"anthropic", "gemini", "cohere"})
 # Validated today so that mistakes fail at startup, but acted on by parts of the gateway still to come
-# (fleet-wide state in Redis, prompt-size pre-call checks, caching, persistence): a config that sets
-# them hears so.
+# (caching, persistence): a config that sets them hears so.
 _NOT_ACTED_ON_YET = {
-    "router_settings": frozenset({"redis_url", "redis_host", "redis_port", "redis_password"}),
     "litellm_settings": frozenset({"cache", "cache_params"}),
     "general_settings": frozenset({"database_url", "max_parallel_requests"}),
 }

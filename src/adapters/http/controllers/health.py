@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 
 from adapters.http.exchange import JSON
 from application.catalog import ModelCatalog
+from ports.router_state import RouterState
 
 
 def _version() -> str:
@@ -25,6 +26,13 @@ class HealthController(Controller):
         return Response(b'"I\'m alive!"', media_type=JSON)
 
     @get("/health/readiness")
-    async def readiness(self, catalog: NamedDependency[ModelCatalog]) -> Response:
-        body = {"status": "healthy", "version": _version(), "models": len(catalog.groups())}
+    async def readiness(
+        self, catalog: NamedDependency[ModelCatalog], router_state: NamedDependency[RouterState]
+    ) -> Response:
+        body = {
+            "status": "healthy",
+            "version": _version(),
+            "models": len(catalog.groups()),
+            "router_state": router_state.describe(),
+        }
         return Response(orjson.dumps(body), media_type=JSON)
