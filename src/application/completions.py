@@ -123,17 +123,20 @@ class Completions:
         model = policy.resolve_alias(request.model)
         tried: list[str] = []
         attempts = 0
+        priority = request.controls.get("priority")
         while True:
             group = self._catalog.group(model)
             candidates = _candidates(group, request)
+            wait_until = self._queue_deadline(request, candidates)
             asked = request if model == request.model else dataclasses.replace(request, model=model)
             avoid: list[str] = []
             failure: SwitchyardError
             for number in itertools.count(1):
                 deployment = await self._router.acquire(
                     group, request=asked if isinstance(asked, CompletionRequest) else None,
-                    candidates=candidates, avoid=avoid,
+                    candidates=candidates, avoid=avoid, priority=priority, wait_until=wait_until,
                 )  # fmt: skip
+                deployment = _with_request_timeouts(deployment, request)
                 attempts += 1
                 started = self._clock.monotonic()
                 try:
@@ -162,6 +165,18 @@ class Completions:
                 raise failure
             tried.append(model)
             model = plan[0]
+
+    def _queue_deadline(
+        self, request: CompletionRequest | EmbeddingRequest, group: list[Deployment]
+    ) -> float | None:
+        """How long a call may wait for a slot when its group is at its limits: a call that names a
+        `timeout` or a `priority` waits (up to that timeout, else its deployments' own); others do not."""
+        timeout = request.controls.get("timeout")
+        if timeout is None and request.controls.get("priority") is None:
+            return None
+        if timeout is None:
+            timeout = max(d.limits.timeout for d in group)
+        return self._clock.monotonic() + float(timeout)
 
     def _fit(self, request: CompletionRequest, deployment: Deployment) -> tuple[LLMProvider, Fitted]:
         """The provider to call and the request fitted to it."""
@@ -243,6 +258,20 @@ def _candidates(group: ModelGroup, request: object) -> list[Deployment]:
         serving = [d for d in group.deployments if d.capabilities.embeddings]
         return serving or list(group.deployments)
     return list(group.deployments)
+
+
+def _with_request_timeouts(
+    deployment: Deployment, request: CompletionRequest | EmbeddingRequest
+) -> Deployment:
+    """The deployment with the call's own `timeout` / `stream_timeout`, where the call sets them."""
+    changes = {
+        name: float(request.controls[name])
+        for name in ("timeout", "stream_timeout")
+        if name in request.controls
+    }
+    if not changes:
+        return deployment
+    return dataclasses.replace(deployment, limits=dataclasses.replace(deployment.limits, **changes))
 
 
 def _caller_at_fault(error: SwitchyardError) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
 import random
 from collections.abc import Sequence
 
@@ -14,9 +17,44 @@ from domain.router_state import CallOutcome
 from domain.routing import AtCapacity, Chosen, Needs, choose
 from ports.clock import Clock
 from ports.router_state import RouterState
+from ports.token_counter import TokenCounter
 
 _ADMISSION_RACES = 3
 """Times a deployment may be taken from under us between choosing it and claiming its slot."""
+QUEUE_CAPACITY = 1000
+"""Calls that may wait for a slot in one model group; more are answered 429 at once."""
+
+
+class WaitingRoom:
+    """Calls waiting for a slot in one model group, the lowest `priority` first, then the earliest. A
+    slot freed in this process wakes the first waiter; slots freed elsewhere in the fleet are noticed
+    when a waiter's timer (the limit's reset) runs out."""
+
+    def __init__(self, capacity: int = QUEUE_CAPACITY) -> None:
+        self._capacity = capacity
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def full(self) -> bool:
+        return len(self._waiting) >= self._capacity
+
+    async def wait(self, priority: int, seconds: float) -> None:
+        entry = (priority, next(self._order), asyncio.get_running_loop().create_future())
+        heapq.heappush(self._waiting, entry)
+        try:
+            await asyncio.wait_for(asyncio.shield(entry[2]), seconds)
+        except TimeoutError:
+            pass
+        finally:
+            if not entry[2].done():
+                entry[2].cancel()
+
+    def wake_one(self) -> None:
+        while self._waiting:
+            _, _, waiter = heapq.heappop(self._waiting)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
 
 class Router:
@@ -25,12 +63,20 @@ class Router:
     failures, and cools a deployment down when its failures say so."""
 
     def __init__(
-        self, *, state: RouterState, policy: RouterPolicy, clock: Clock, rng: random.Random | None = None
+        self,
+        *,
+        state: RouterState,
+        policy: RouterPolicy,
+        clock: Clock,
+        token_counter: TokenCounter | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self._state = state
         self.policy = policy
         self._clock = clock
+        self._counter = token_counter
         self._rng = rng or random.Random()
+        self._rooms: dict[str, WaitingRoom] = {}
 
     async def acquire(
         self,
@@ -39,47 +85,82 @@ class Router:
         request: CompletionRequest | None = None,
         candidates: Sequence[Deployment] | None = None,
         avoid: Sequence[str] = (),
+        priority: int | None = None,
+        wait_until: float | None = None,
     ) -> Deployment:
         """A deployment of `group` for the next attempt, its slot claimed. Raises the domain error of a
-        request no deployment can serve, or RateLimitError (with retry_after) when all are at a limit."""
+        request no deployment can serve. When all are at a limit, a call with a deadline (`wait_until`,
+        monotonic seconds) waits its turn, by `priority` (lowest first), until then; any other, or one
+        whose time ran out, gets RateLimitError with retry_after."""
         pool = list(candidates if candidates is not None else group.deployments)
         ids = [d.id for d in pool]
         needs = Needs.of(request) if request is not None else Needs()
         tags = _tags(request)
-        retry_after = 1.0
-        for _ in range(_ADMISSION_RACES):
+        prompt_tokens = self._prompt_tokens(request, pool)
+        races = 0
+        while True:
             now = self._clock.now()
             loads = await self._state.snapshot(ids, now)
             route = choose(
-                pool, loads, self.policy, self._rng, now=now,
-                stream=bool(request and request.stream), needs=needs, tags=tags, avoid=avoid,
+                pool, loads, self.policy, self._rng, now=now, stream=bool(request and request.stream),
+                prompt_tokens=prompt_tokens, needs=needs, tags=tags, avoid=avoid,
             )  # fmt: skip
-            if isinstance(route, AtCapacity):
-                retry_after = route.retry_after
-                break
-            if not isinstance(route, Chosen):
+            if isinstance(route, Chosen):
+                if await self._state.try_begin(route.deployment.id, route.deployment.limits, now):
+                    return route.deployment
+                races += 1
+                if races < _ADMISSION_RACES:
+                    continue
+                route = AtCapacity(retry_after=1.0)
+            if not isinstance(route, AtCapacity):
                 raise route.error(group.name)
-            if await self._state.try_begin(route.deployment.id, route.deployment.limits, now):
-                return route.deployment
-        raise RateLimitError(
-            f"Every deployment of {group.name} is at its rate limit; retry in {retry_after:.0f} s.",
-            retry_after=retry_after,
-            model=group.name,
-        )
+            await self._wait_or_refuse(group.name, route.retry_after, priority, wait_until)
+
+    async def _wait_or_refuse(
+        self, model: str, retry_after: float, priority: int | None, wait_until: float | None
+    ) -> None:
+        room = self._rooms.setdefault(model, WaitingRoom())
+        left = 0.0
+        if wait_until is not None or priority is not None:
+            left = wait_until if wait_until is not None else self._clock.monotonic() + retry_after
+            left -= self._clock.monotonic()
+        if left <= 0 or room.full():
+            raise RateLimitError(
+                f"Every deployment of {model} is at its rate limit; retry in {retry_after:.0f} s.",
+                retry_after=retry_after,
+                model=model,
+            )
+        await room.wait(priority or 0, min(retry_after, left))
+
+    def _prompt_tokens(self, request: CompletionRequest | None, pool: Sequence[Deployment]) -> int | None:
+        # Counting costs a tokenizer pass: only when a pre-call check or the usage strategy reads it.
+        if request is None or self._counter is None or not pool:
+            return None
+        if not (self.policy.enable_pre_call_checks or self.policy.strategy.startswith("usage")):
+            return None
+        return self._counter.count_messages(request.messages, pool[0].upstream_model, request.tools)
+
+    def _freed(self, deployment: Deployment) -> None:
+        room = self._rooms.get(deployment.model_name)
+        if room is not None:
+            room.wake_one()
 
     async def succeeded(
         self, deployment: Deployment, *, tokens: int, latency: float, first_token: float | None = None
     ) -> None:
         outcome = CallOutcome(tokens=tokens, latency=latency, first_token_latency=first_token)
         await self._state.finish(deployment.id, outcome, self._clock.now())
+        self._freed(deployment)
 
     async def released(self, deployment: Deployment) -> None:
         """Gives back a slot claimed for a call that was never made."""
         await self._state.finish(deployment.id, CallOutcome(), self._clock.now())
+        self._freed(deployment)
 
     async def failed(self, deployment: Deployment, error: SwitchyardError, *, latency: float) -> None:
         now = self._clock.now()
         failures = await self._state.finish(deployment.id, CallOutcome(latency=latency, failed=True), now)
+        self._freed(deployment)
         until = cooldown_until(error, failures, self.policy, now)
         if until is not None:
             await self._state.cool_down(deployment.id, until, now)

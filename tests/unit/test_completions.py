@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -347,3 +348,48 @@ async def test_an_unsupported_parameter_is_not_retried_nor_counted_against_the_d
 
     load = (await state.snapshot(["d1"], FakeClock().now()))["d1"]
     assert (load.in_flight, load.minute_failures) == (0, 0)
+
+
+class _SlowProvider(FakeLLMProvider):
+    """Answers after the test says so, recording the order calls reached it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.order: list[str] = []
+
+    async def complete(self, request, deployment):
+        self.order.append(request.messages[0].text)
+        await self.release.wait()
+        return reply("done")
+
+
+async def test_a_call_that_may_wait_queues_for_a_slot_by_priority_and_gets_it() -> None:
+    single = deployment(limits=Limits(max_parallel_requests=1))
+    provider = _SlowProvider()
+    completions, _, _ = service(single, provider=provider)
+
+    def named(text: str, **controls: object) -> CompletionRequest:
+        return CompletionRequest(model="gpt-x", messages=(Message(Role.USER, text),), controls=controls)
+
+    first = asyncio.create_task(completions.chat(named("first")))
+    await asyncio.sleep(0.01)
+    late = asyncio.create_task(completions.chat(named("late", timeout=5, priority=5)))
+    await asyncio.sleep(0.01)
+    urgent = asyncio.create_task(completions.chat(named("urgent", timeout=5, priority=0)))
+    await asyncio.sleep(0.01)
+    with pytest.raises(RateLimitError):
+        await completions.chat(named("impatient"))
+    provider.release.set()
+    await asyncio.gather(first, late, urgent)
+
+    assert provider.order == ["first", "urgent", "late"]
+
+
+async def test_a_calls_own_timeout_bounds_its_upstream_call() -> None:
+    completions, provider, _ = service()
+
+    await completions.chat(ask(controls={"timeout": 7, "stream_timeout": 2}))
+
+    limits = provider.requests[0][1].limits
+    assert (limits.timeout, limits.stream_timeout) == (7.0, 2.0)

@@ -147,10 +147,16 @@ class GatewayFields(_Strict):
     caching: bool | None = None
     ttl: float | None = Field(None, ge=0)
     drop_params: bool | None = None
+    priority: int | None = None
+    timeout: float | None = Field(None, gt=0)
+    stream_timeout: float | None = Field(None, gt=0)
     metadata: dict[str, Any] | None = None
 
 
-CONTROL_FIELDS = ("cache", "fallbacks", "num_retries", "tags", "caching", "ttl", "drop_params")
+CONTROL_FIELDS = (
+    "cache", "fallbacks", "num_retries", "tags", "caching", "ttl", "drop_params", "priority", "timeout",
+    "stream_timeout",
+)  # fmt: skip
 
 
 class ChatRequest(GatewayFields):
