@@ -91,8 +91,9 @@ class Completions:
                 call_id, "stream", deployment, lambda: provider.stream(fitted.request, deployment), None
             )
             metered = _MeteredStream(
-                served.value, self, call_id, deployment, self._clock.monotonic(), request.include_usage
-            )
+                served.value, self, call_id, deployment, self._clock.monotonic(), request.include_usage,
+                opened_in=served.upstream_seconds,
+            )  # fmt: skip
             return Served(metered, deployment, served.upstream_seconds, fitted.dropped)
 
         return await self._failover(request, attempt)
@@ -242,13 +243,21 @@ class Completions:
             )
         )
 
+    def elapsed_since(self, started: float) -> float:
+        return self._clock.monotonic() - started
+
     async def stream_ended(
-        self, deployment: Deployment, started: float, usage: Usage | None, error: SwitchyardError | None
+        self,
+        deployment: Deployment,
+        started: float,
+        usage: Usage | None,
+        error: SwitchyardError | None,
+        first_token: float | None = None,
     ) -> None:
         latency = self._clock.monotonic() - started
         if error is None:
             tokens = usage.total_tokens if usage else 0
-            await self._router.succeeded(deployment, tokens=tokens, latency=latency)
+            await self._router.succeeded(deployment, tokens=tokens, latency=latency, first_token=first_token)
         else:
             await self._router.failed(deployment, error, latency=latency)
 
@@ -296,8 +305,11 @@ class _MeteredStream(ChunkStream):
         deployment: Deployment,
         started: float,
         include_usage: bool,
+        opened_in: float = 0.0,
     ) -> None:
         self._inner = inner
+        self._opened_in = opened_in
+        self._first_token: float | None = None
         self._include_usage = include_usage
         self._owner = owner
         self._call_id = call_id
@@ -315,6 +327,9 @@ class _MeteredStream(ChunkStream):
         error: SwitchyardError | None = None
         try:
             async for batch in self._inner.batches():
+                if self._first_token is None:
+                    # Time to first token, for latency-based routing of streams: opening plus first read.
+                    self._first_token = self._opened_in + self._owner.elapsed_since(self._started)
                 shown = [seen for chunk in batch if (seen := self._meter(chunk)) is not None]
                 if shown:
                     yield shown
@@ -346,4 +361,6 @@ class _MeteredStream(ChunkStream):
         if not self._recorded:
             self._recorded = True
             self._owner.record(self._call_id, "stream", self._deployment, self._started, self._usage, error)
-            await self._owner.stream_ended(self._deployment, self._started, self._usage, error)
+            await self._owner.stream_ended(
+                self._deployment, self._started, self._usage, error, self._first_token
+            )
