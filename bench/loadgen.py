@@ -5,6 +5,7 @@ chunked, or until close), record the latency and send the next one at once, unti
 Everything runs in protocol callbacks: no coroutine, no header dict and no JSON parsing per request.
 Each response is checked cheaply (status 200, the expected shape; for streams the SSE event count and the
 terminating `data: [DONE]`), and the gateway's `x-*-overhead-duration-ms` header is collected when present.
+Scenarios with a `tally` header (router: `x-switchyard-model-id`) also count the responses per value of it.
 
 Prints one JSON object on stdout: requests, rps, latency percentiles (ms), time to the first body chunk for
 streams, errors, and this process's own CPU use (so one can see it is not the bottleneck).
@@ -45,6 +46,8 @@ CHAT_BODY = {
 }
 STREAM_BODY = {**CHAT_BODY, "stream": True, "stream_options": {"include_usage": True}}
 CLAUDE_BODY = {**CHAT_BODY, "model": "bench-claude"}
+# The chat body sent to a model group of 4 deployments (bench/config.yaml): the router's share of the cost.
+ROUTER_BODY = {**CHAT_BODY, "model": "bench-group"}
 CLAUDE_STREAM_BODY = {**STREAM_BODY, "model": "bench-claude"}
 # The same conversation in Anthropic's own format: what "direct" sends to the mock's /v1/messages.
 MESSAGES_BODY = {
@@ -68,6 +71,7 @@ class Scenario:
         events: int = 0,
         end: bytes = b"[DONE]",
         direct: Scenario | None = None,
+        tally: bytes | None = None,
     ) -> None:
         self.name = name
         self.path = path
@@ -77,10 +81,21 @@ class Scenario:
         self.events = events  # for streams: SSE events expected, [DONE] included
         self.end = end  # for streams: what the last event holds
         self.direct = direct  # the same call in the upstream's own format, for --direct (None: the same)
+        # a response header whose values are counted (lower case, e.g. b"x-switchyard-model-id")
+        self.tally = b"\r\n" + tally + b":" if tally else None
 
 
 SCENARIOS = {
     "chat": Scenario("chat", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),
+    # chat to bench-group; counts which deployment answered. Direct, the mock ignores the model name.
+    "router": Scenario(
+        "router",
+        "/v1/chat/completions",
+        ROUTER_BODY,
+        "json",
+        b'"chat.completion"',
+        tally=b"x-switchyard-model-id",
+    ),
     # 20 content chunks + the finish chunk + the usage chunk + [DONE] (see bench/mock_upstream.py)
     "stream": Scenario("stream", "/v1/chat/completions", STREAM_BODY, "stream", b"[DONE]", events=23),
     # Through the gateway: OpenAI format in and out, Anthropic's between the gateway and the mock. The
@@ -166,6 +181,7 @@ class Conn(asyncio.Protocol):
         self.t0 = 0.0
         self.t_first = 0.0
         self.overhead = -1.0
+        self.tallied = b""
 
     # --- asyncio callbacks -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -221,6 +237,12 @@ class Conn(asyncio.Protocol):
                     j = head.find(b"\r\n", i)
                     with contextlib.suppress(ValueError):
                         self.overhead = float(head[i + 21 : j if j >= 0 else len(head)])
+                tally = self.gen.scenario.tally
+                if tally is not None:
+                    i = head.find(tally)
+                    if i >= 0:
+                        j = head.find(b"\r\n", i + 2)
+                        self.tallied = head[i + len(tally) : j if j >= 0 else len(head)].strip()
                 self.keep_alive = b"\r\nconnection: close" not in head and not head.startswith(b"http/1.0")
                 i = head.find(b"\r\ncontent-length:")
                 if i >= 0:
@@ -300,6 +322,7 @@ class Generator:
         self.latencies: list[float] = []
         self.first_chunk: list[float] = []
         self.overheads: list[float] = []
+        self.tallies: dict[bytes, int] = {}
         self.errors: dict[str, int] = {}
         self.invalid = 0
         self.responses = 0
@@ -366,6 +389,8 @@ class Generator:
                 self.first_chunk.append((conn.t_first - conn.t0) * 1000.0)
             if conn.overhead >= 0:
                 self.overheads.append(conn.overhead)
+            if conn.tallied:
+                self.tallies[conn.tallied] = self.tallies.get(conn.tallied, 0) + 1
         self.t_last = t1
         if t1 >= self.deadline:
             self._retire(conn)
@@ -438,7 +463,7 @@ async def amain(args: argparse.Namespace) -> dict:
     cpu = _cpu() - cpu0
     wall = max(1e-9, (gen.t_last or perf()) - t_start)
     n = len(gen.latencies)
-    return {
+    result = {
         "scenario": args.scenario,
         "url": args.url,
         "concurrency": args.concurrency,
@@ -456,6 +481,9 @@ async def amain(args: argparse.Namespace) -> dict:
         "loadgen_cpu_util": round(cpu / wall, 3),
         "loadgen_cpu_us_per_request": round(cpu / n * 1e6, 1) if n else None,
     }
+    if gen.tallies:  # e.g. {"bench-group-a": 2471, ...}: the header is lower-cased with the head
+        result["tally"] = {k.decode(errors="replace"): v for k, v in sorted(gen.tallies.items())}
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,7 +17,7 @@ from domain.compatibility import Fitted, fit_request
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Deployment, ModelGroup
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
-from domain.errors import SwitchyardError, UnsupportedParameterError
+from domain.errors import RateLimitError, SwitchyardError, UnsupportedParameterError
 from domain.fallbacks import fallback_models
 from domain.retries import retry_delay
 from ports.clock import Clock
@@ -124,6 +124,7 @@ class Completions:
         model = policy.resolve_alias(request.model)
         tried: list[str] = []
         attempts = 0
+        elsewhere_seconds = 0.0  # failed attempts and waits: upstream time, not the gateway's overhead
         priority = request.controls.get("priority")
         while True:
             group = self._catalog.group(model)
@@ -131,12 +132,18 @@ class Completions:
             wait_until = self._queue_deadline(request, candidates)
             asked = request if model == request.model else dataclasses.replace(request, model=model)
             avoid: list[str] = []
-            failure: SwitchyardError
+            failure: SwitchyardError | None = None
             for number in itertools.count(1):
-                deployment = await self._router.acquire(
-                    group, request=asked if isinstance(asked, CompletionRequest) else None,
-                    candidates=candidates, avoid=avoid, priority=priority, wait_until=wait_until,
-                )  # fmt: skip
+                try:
+                    deployment = await self._router.acquire(
+                        group, request=asked if isinstance(asked, CompletionRequest) else None,
+                        candidates=candidates, avoid=avoid, priority=priority, wait_until=wait_until,
+                    )  # fmt: skip
+                except RateLimitError as exc:
+                    # The whole group is at its limits: on to the fallbacks, keeping an upstream
+                    # failure that came first as the answer should they fail too.
+                    failure = failure or exc
+                    break
                 deployment = _with_request_timeouts(deployment, request)
                 attempts += 1
                 started = self._clock.monotonic()
@@ -150,6 +157,7 @@ class Completions:
                     await self._router.failed(deployment, exc, latency=self._clock.monotonic() - started)
                     others = any(d.id != deployment.id and d.id not in avoid for d in candidates)
                     delay = retry_delay(exc, number, policy, self._rng, elsewhere=others)
+                    elsewhere_seconds += self._clock.monotonic() - started + (delay or 0.0)
                     if delay is None:
                         break
                     avoid.append(deployment.id)
@@ -158,7 +166,13 @@ class Completions:
                 except BaseException:
                     await self._router.released(deployment)
                     raise
-                return dataclasses.replace(served, retries=attempts - 1, fallbacks=len(tried))
+                return dataclasses.replace(
+                    served,
+                    retries=attempts - 1,
+                    fallbacks=len(tried),
+                    upstream_seconds=served.upstream_seconds + elsewhere_seconds,
+                )
+            assert failure is not None
             plan = fallback_models(
                 model, failure, policy, request.controls.get("fallbacks"), tried=[*tried, request.model]
             )

@@ -117,6 +117,11 @@ def gateway_url(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
         }
     )
     model_list.append({"model_name": "demo", "litellm_params": {"model": "mock/demo"}})
-    config = {"model_list": model_list, "general_settings": {"master_key": MASTER_KEY}}
+    # Error mapping is what these tests check; retries have their own (tests/e2e/test_router.py).
+    config = {
+        "model_list": model_list,
+        "general_settings": {"master_key": MASTER_KEY},
+        "router_settings": {"num_retries": 0},
+    }
     with running_gateway(config, tmp_path_factory.mktemp("e2e")) as url:
         yield url

@@ -1,8 +1,9 @@
 """A scripted OpenAI-compatible upstream on a real socket, for end-to-end tests.
 
-The upstream model id picks the scenario: `ok`, `tools`, `rate-limited`, `too-long`, `broken`,
-`drop` (closes the connection without answering), `slow-stream` (one chunk every 50 ms, recording when
-the gateway hangs up).
+The upstream model id picks the scenario: `ok`, `tools`, `rate-limited`, `too-long`, `bad-request` (a
+plain 400 invalid_request_error), `broken`, `drop` (closes the connection without answering),
+`slow-stream` (one chunk every 50 ms, recording when the gateway hangs up); any other id answers as `ok`
+does. Each recorded request notes when it arrived (`received_at`, monotonic seconds).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class _Handler(FakeHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.read_body())
-        self.record(body)
+        self.record(body, received_at=time.monotonic())
         model = body.get("model", "")
         if self.path.endswith("/embeddings"):
             return self._embeddings(body)
@@ -76,6 +77,11 @@ class _Handler(FakeHandler):
             message = "This model's maximum context length is 8192 tokens."
             return self.send_json(
                 400, error_body(message, "invalid_request_error", "context_length_exceeded", "messages")
+            )
+        if model == "bad-request":
+            message = "'temperature' must be at most 2."
+            return self.send_json(
+                400, error_body(message, "invalid_request_error", "invalid_value", "temperature")
             )
         if model == "broken":
             return self.send_json(500, error_body("The server had an error", "server_error", None))
@@ -142,3 +148,7 @@ class FakeUpstream(FakeServer):
     @property
     def base_url(self) -> str:
         return f"{self.root}/v1"
+
+    def received(self, model: str) -> list[dict]:
+        """The requests recorded so far for the upstream model `model`, oldest first."""
+        return [r for r in self.requests if isinstance(r["body"], dict) and r["body"].get("model") == model]

@@ -393,3 +393,16 @@ async def test_a_calls_own_timeout_bounds_its_upstream_call() -> None:
 
     limits = provider.requests[0][1].limits
     assert (limits.timeout, limits.stream_timeout) == (7.0, 2.0)
+
+
+async def test_a_group_at_its_limits_falls_back_to_its_fallback_model() -> None:
+    capped = deployment(name="gpt-x", ident="capped", limits=Limits(rpm=1))
+    backup = deployment(name="gpt-y", ident="backup")
+    policy = RouterPolicy(num_retries=0, fallbacks=(FallbackRule("gpt-x", ("gpt-y",)),))
+    completions, _, _ = service(capped, backup, policy=policy)
+
+    first = await completions.chat(ask("gpt-x"))
+    second = await completions.chat(ask("gpt-x"))
+
+    assert (first.deployment.id, second.deployment.id, second.fallbacks) == ("capped", "backup", 1)
+
