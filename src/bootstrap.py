@@ -3,6 +3,8 @@ each port's adapter and starts and stops the resources (upstream HTTP clients)."
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import functools
 import importlib
@@ -13,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import httpx
+import structlog
 from dependency_injector import containers, providers
 from litestar import Litestar
 from litestar.di import Provide
@@ -31,12 +34,14 @@ from adapters.telemetry import NoopTelemetry
 from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
 from application.catalog import ModelCatalog
 from application.completions import Completions
+from application.health import BackgroundHealthChecks, DeploymentStates, HealthCheck
 from application.routing import Router
 from domain.deployments import Deployment
 from ports.llm_provider import LLMProvider
 from ports.router_state import RouterState
 
 T = TypeVar("T")
+_log = structlog.get_logger("switchyard.health")
 
 # Provider prefix -> the adapter that speaks its wire format ("module:class"). Adapters are imported when
 # a configured deployment needs one, so start-up pays only for the providers in the config. Adding a
@@ -188,6 +193,7 @@ class Container(containers.DeclarativeContainer):
         state=router_state,
         policy=providers.Callable(lambda config: config.router_policy, config),
         clock=clock,
+        token_counter=token_counter,
     )
     completions = providers.Singleton(
         Completions,
@@ -197,6 +203,19 @@ class Container(containers.DeclarativeContainer):
         router=router,
         clock=clock,
         telemetry=telemetry,
+    )
+    health_check = providers.Singleton(
+        HealthCheck, catalog=catalog, providers=llm_providers, mock=mock_provider, clock=clock
+    )
+    background_health_checks = providers.Singleton(
+        BackgroundHealthChecks,
+        checks=health_check,
+        state=router_state,
+        policy=providers.Callable(lambda config: config.router_policy, config),
+        clock=clock,
+    )
+    deployment_states = providers.Singleton(
+        DeploymentStates, catalog=catalog, state=router_state, clock=clock
     )
 
 
@@ -217,6 +236,28 @@ def unwired_providers(config: GatewayConfig) -> list[str]:
     )
 
 
+async def run_background_health_checks(
+    checks: BackgroundHealthChecks,
+    interval: float,
+    sleep: Callable[[float], Any] = asyncio.sleep,
+) -> None:
+    """Sweeps at once, then every `interval` seconds, until cancelled; a failed sweep is logged and the
+    next one runs on time."""
+    while True:
+        try:
+            report = await checks.sweep()
+        except Exception:
+            _log.exception("background health check failed")
+        else:
+            if report.unhealthy:
+                unhealthy = {entry.deployment.id: entry.error for entry in report.unhealthy}
+                _log.warning("background health check: deployments unhealthy", deployments=unhealthy)
+        await sleep(interval)
+
+
+_SERVICES = ("completions", "catalog", "router_state", "health_check", "deployment_states")
+
+
 def create_http_app(container: Container) -> Litestar:
     """The gateway server: the Litestar app over the container, resources tied to its lifespan."""
     config: GatewayConfig = container.config()
@@ -226,19 +267,28 @@ def create_http_app(container: Container) -> Litestar:
     @asynccontextmanager
     async def resources(_: Litestar) -> AsyncIterator[None]:
         await container.init_resources()
+        background: asyncio.Task[None] | None = None
         try:
-            services["completions"] = await resolve(container.completions)
-            services["catalog"] = await resolve(container.catalog)
-            services["router_state"] = await resolve(container.router_state)
+            for name in _SERVICES:
+                services[name] = await resolve(getattr(container, name))
+            if config.background_health_checks:
+                checks = await resolve(container.background_health_checks)
+                background = asyncio.create_task(
+                    run_background_health_checks(checks, config.health_check_interval)
+                )
             yield
         finally:
+            if background is not None:
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
             await container.shutdown_resources()
 
     def bridge(name: str) -> Provide:
         return Provide(lambda: services[name], use_cache=True, sync_to_thread=False)
 
     return create_app(
-        dependencies={name: bridge(name) for name in ("completions", "catalog", "router_state")},
+        dependencies={name: bridge(name) for name in _SERVICES},
         master_key=config.master_key.value if config.master_key else None,
         max_body_bytes=config.max_request_body_bytes,
         lifespan=[resources],

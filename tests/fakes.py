@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 from domain.calls import CallRecord
@@ -83,14 +84,30 @@ class FakeLLMProvider(LLMProvider):
         self.opened: list[FakeChunkStream] = []
         self.cannot: frozenset[str] = frozenset()
         """Parameters this fake declares it cannot honour, when the request sets them."""
+        self.delay = 0.0
+        """Seconds each `complete` and `embed` takes before answering."""
+        self.in_flight = 0
+        self.most_in_flight = 0
+        """The most delayed `complete` and `embed` calls that were running at once."""
 
     def unsupported_params(self, request: CompletionRequest, deployment: Deployment) -> list[str]:
         present = {name for name in self.cannot if getattr(request.params, name, None) is not None}
         present |= {name for name in self.cannot if name in request.extra_body}
         return sorted(present)
 
+    async def _answering(self) -> None:
+        if not self.delay:
+            return
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
+
     async def complete(self, request: CompletionRequest, deployment: Deployment) -> CompletionResponse:
         self.requests.append((request, deployment))
+        await self._answering()
         item = self.replies.pop(0) if self.replies else reply("hello")
         if isinstance(item, Exception):
             raise item
@@ -107,6 +124,7 @@ class FakeLLMProvider(LLMProvider):
 
     async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
         self.requests.append((request, deployment))
+        await self._answering()
         if self.embeddings:
             item = self.embeddings.pop(0)
             if isinstance(item, Exception):

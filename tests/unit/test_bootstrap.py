@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
-from bootstrap import ADAPTERS, adapter_for, served_deployments
+import pytest
+from litestar.testing import AsyncTestClient
+
+from adapters.config import load_config
+from bootstrap import ADAPTERS, adapter_for, build_container, create_http_app, served_deployments
 from domain.deployments import Capabilities, Deployment
 from ports.llm_provider import LLMProvider
 
@@ -29,3 +33,34 @@ def test_a_deployment_promises_only_what_its_adapter_can_carry() -> None:
     (served,) = served_deployments([anthropic])
 
     assert (served.capabilities.tools, served.capabilities.embeddings) == (True, False)
+
+
+async def test_the_server_runs_background_health_checks_that_cool_down_a_failing_deployment() -> None:
+    config = load_config(
+        {
+            "model_list": [
+                {"model_name": "ok", "litellm_params": {"model": "mock/ok"}, "model_info": {"id": "ok"}},
+                {
+                    "model_name": "down",
+                    "litellm_params": {
+                        "model": "mock/down",
+                        "mock_response": "litellm.ServiceUnavailableError",
+                    },
+                    "model_info": {"id": "down"},
+                },
+            ],
+            "general_settings": {"background_health_checks": True, "health_check_interval": 3600},
+        },
+        {},
+    )
+
+    async with AsyncTestClient(create_http_app(build_container(config))) as client:
+        for _ in range(200):  # the first sweep runs as the server starts, in the background
+            info = (await client.get("/v1/model/info")).json()["data"]
+            state = {entry["model_info"]["id"]: entry["state"] for entry in info}
+            if not state["down"]["healthy"]:
+                break
+            await asyncio.sleep(0.01)
+
+    assert state["down"]["healthy"] is False and state["down"]["cooldown_until"] is not None
+    assert state["ok"]["healthy"] is True

@@ -677,3 +677,25 @@ def test_an_invalid_router_setting_fails_startup_naming_it() -> None:
         load_config(one({"model": "openai/gpt-4o"}, router_settings={"retry_policy": {"Nope": 1}}), {})
 
     assert "router_settings.retry_policy" in str(caught.value)
+
+
+def test_background_health_checks_are_read_from_general_settings() -> None:
+    on = load_config(
+        {"general_settings": {"background_health_checks": True, "health_check_interval": 60}}, {}
+    )
+    default = load_config({}, {})
+
+    assert (on.background_health_checks, on.health_check_interval) == (True, 60.0)
+    assert (default.background_health_checks, default.health_check_interval) == (False, 300.0)
+    assert on.ignored == ()
+
+
+def test_a_health_check_interval_without_background_checks_is_a_warning() -> None:
+    config = load_config({"general_settings": {"health_check_interval": 60}}, {})
+
+    assert any(w.startswith("general_settings.health_check_interval: set, but") for w in config.warnings)
+
+
+def test_a_health_check_interval_must_be_positive() -> None:
+    with pytest.raises(ConfigurationError, match=r"general_settings\.health_check_interval"):
+        load_config({"general_settings": {"health_check_interval": 0}}, {})

@@ -16,19 +16,37 @@ from adapters.cache.memory_router_state import InMemoryRouterState
 from adapters.http.app import create_app
 from application.catalog import ModelCatalog
 from application.completions import Completions
+from application.health import DeploymentStates, HealthCheck
 from application.routing import Router
-from domain.deployments import Capabilities, Deployment
-from domain.errors import ContextWindowExceededError, RateLimitError
+from domain.deployments import Capabilities, Credentials, Deployment, Secret
+from domain.errors import AuthenticationError, ContextWindowExceededError, RateLimitError
 from domain.router_policy import RouterPolicy
 from tests.fakes import FakeClock, FakeLLMProvider, FakeTelemetry, chunks_of, reply
 
 MASTER_KEY = "sk-master-test"
+UPSTREAM_KEY = "sk-upstream-secret"
 CHAT = {"model": "gpt-x", "messages": [{"role": "user", "content": "Hi"}]}
 
 
-def _app(provider: FakeLLMProvider, *, master_key: str | None = None, max_body: int = 100_000):
+def _provide(service: object) -> Provide:
+    return Provide(lambda: service, use_cache=True, sync_to_thread=False)
+
+
+def _app(
+    provider: FakeLLMProvider,
+    *,
+    master_key: str | None = None,
+    max_body: int = 100_000,
+    more: tuple[Deployment, ...] = (),
+):
     deployments = [
-        Deployment(id="dep-1", model_name="gpt-x", provider="openai", upstream_model="gpt-4o-mini"),
+        Deployment(
+            id="dep-1",
+            model_name="gpt-x",
+            provider="openai",
+            upstream_model="gpt-4o-mini",
+            credentials=Credentials(api_key=Secret(UPSTREAM_KEY)),
+        ),
         Deployment(
             id="dep-e",
             model_name="embedder",
@@ -36,6 +54,7 @@ def _app(provider: FakeLLMProvider, *, master_key: str | None = None, max_body: 
             upstream_model="text-embedding-3-small",
             capabilities=Capabilities(chat=False, embeddings=True),
         ),
+        *more,
     ]
     catalog = ModelCatalog(deployments=deployments, created=1700000000)
     clock = FakeClock()
@@ -50,12 +69,16 @@ def _app(provider: FakeLLMProvider, *, master_key: str | None = None, max_body: 
         telemetry=FakeTelemetry(),
         rng=random.Random(1),
     )
+    providers = {d.id: provider for d in deployments}
+    services = {
+        "completions": completions,
+        "catalog": catalog,
+        "router_state": state,
+        "health_check": HealthCheck(catalog=catalog, providers=providers, mock=provider, clock=clock),
+        "deployment_states": DeploymentStates(catalog=catalog, state=state, clock=clock),
+    }
     return create_app(
-        dependencies={
-            "completions": Provide(lambda: completions, use_cache=True, sync_to_thread=False),
-            "catalog": Provide(lambda: catalog, use_cache=True, sync_to_thread=False),
-            "router_state": Provide(lambda: state, use_cache=True, sync_to_thread=False),
-        },
+        dependencies={name: _provide(service) for name, service in services.items()},
         master_key=master_key,
         max_body_bytes=max_body,
     )
@@ -323,3 +346,91 @@ async def test_model_info_describes_every_deployment_without_its_credentials(cli
     assert by_id["dep-e"]["model_info"]["mode"] == "embedding"
     assert by_id["dep-1"]["litellm_params"] == {"model": "openai/gpt-4o-mini", "api_base": None}
     assert by_id["dep-1"]["model_info"]["supports_function_calling"] is True
+
+
+async def test_routing_tags_may_come_as_a_header(client, provider) -> None:
+    await client.post("/v1/chat/completions", json=CHAT, headers={"x-switchyard-tags": "eu, fast"})
+
+    assert provider.requests[-1][0].controls["tags"] == ["eu", "fast"]
+
+
+class _RefusingOne(FakeLLMProvider):
+    """Answers every deployment but `dep-b`, whose upstream refuses its key."""
+
+    async def complete(self, request, deployment):
+        if deployment.id == "dep-b":
+            raise AuthenticationError("Incorrect API key provided")
+        return await super().complete(request, deployment)
+
+
+SECOND = Deployment(
+    id="dep-b",
+    model_name="other",
+    provider="openai",
+    upstream_model="gpt-4o",
+    api_base="https://user:pw-hidden@llm.example.com/v1?key=q-hidden",
+    credentials=Credentials(api_key=Secret(UPSTREAM_KEY), extra={"aws_secret_access_key": "aws-hidden"}),
+)
+WILDCARD = Deployment(id="dep-w", model_name="openai/*", provider="openai", upstream_model="*")
+
+
+async def test_health_needs_the_master_key_when_one_is_set(provider) -> None:
+    async with AsyncTestClient(_app(provider, master_key=MASTER_KEY)) as client:
+        refused = await client.get("/health")
+        allowed = await client.get("/health", headers={"authorization": f"Bearer {MASTER_KEY}"})
+
+    assert refused.status_code == 401
+    assert _error(refused)["type"] == "authentication_error"
+    assert allowed.status_code == 200
+    assert provider.requests  # the real minimal calls were made
+
+
+async def test_health_reports_every_deployment_in_litellm_shape_without_credentials() -> None:
+    async with AsyncTestClient(_app(_RefusingOne(), more=(SECOND, WILDCARD))) as client:
+        response = await client.get("/health")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["healthy_count"], body["unhealthy_count"]) == (2, 1)
+    healthy = {entry["id"]: entry for entry in body["healthy_endpoints"]}
+    assert set(healthy) == {"dep-1", "dep-e"}
+    assert set(healthy["dep-1"]) == {"model", "id", "provider", "api_base", "latency_ms"}
+    assert healthy["dep-1"]["model"] == "gpt-x" and healthy["dep-1"]["provider"] == "openai"
+    (unhealthy,) = body["unhealthy_endpoints"]
+    assert unhealthy["id"] == "dep-b"
+    assert unhealthy["error"] == "Incorrect API key provided"
+    assert unhealthy["api_base"] == "https://llm.example.com/v1"
+    assert [entry["id"] for entry in body["skipped_endpoints"]] == ["dep-w"]
+    for secret in (UPSTREAM_KEY, "pw-hidden", "q-hidden", "aws-hidden"):
+        assert secret not in response.text
+
+
+async def test_health_checks_only_the_model_named(client, provider) -> None:
+    response = await client.get("/health", params={"model": "embedder"})
+    unknown = await client.get("/health", params={"model": "nope"})
+
+    assert [entry["id"] for entry in response.json()["healthy_endpoints"]] == ["dep-e"]
+    assert [deployment.id for _, deployment in provider.requests] == ["dep-e"]
+    assert unknown.status_code == 404
+
+
+async def test_model_info_shows_each_deployments_live_state(client, provider) -> None:
+    provider.replies.append(AuthenticationError("upstream key revoked"))
+    await client.post("/v1/chat/completions", json=CHAT)
+
+    info = (await client.get("/v1/model/info")).json()["data"]
+    models = (await client.get("/v1/models")).json()["data"]
+
+    state = {entry["model_info"]["id"]: entry["state"] for entry in info}
+    assert state["dep-1"]["healthy"] is False
+    assert state["dep-1"]["cooldown_until"] > 0
+    assert (state["dep-1"]["in_flight"], state["dep-1"]["minute_requests"]) == (0, 1)
+    assert state["dep-e"] == {
+        "healthy": True,
+        "cooldown_until": None,
+        "in_flight": 0,
+        "minute_requests": 0,
+        "minute_tokens": 0,
+        "latency_ms": None,
+    }
+    assert all("state" not in model for model in models)

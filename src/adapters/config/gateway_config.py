@@ -16,6 +16,9 @@ DEFAULT_MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024
 DEFAULT_NUM_RETRIES = 2
 """LiteLLM's Router default."""
 
+DEFAULT_HEALTH_CHECK_INTERVAL = 300.0
+"""Seconds between background health checks; LiteLLM's default."""
+
 DEFAULT_REQUEST_TIMEOUT = 600.0
 """Seconds; the OpenAI SDK's default (LiteLLM's own 6000 s would hold a dead upstream for 100 minutes)."""
 
@@ -40,6 +43,9 @@ class GatewayConfig:
     cache: CacheSettings | None = None
     """None unless litellm_settings.cache is true."""
     max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES
+    background_health_checks: bool = False
+    """Check every deployment every `health_check_interval` seconds, cooling down those that fail."""
+    health_check_interval: float = DEFAULT_HEALTH_CHECK_INTERVAL
     config_path: Path | None = None
     """The file the config came from (the default SQLite database lives beside it); None otherwise."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)

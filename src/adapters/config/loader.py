@@ -96,6 +96,11 @@ def _build(
         report.warn(
             "litellm_settings.cache_params", "set, but litellm_settings.cache is not true: no caching"
         )
+    if "health_check_interval" in general.model_fields_set and not general.background_health_checks:
+        report.warn(
+            "general_settings.health_check_interval",
+            "set, but general_settings.background_health_checks is not true: no background checks",
+        )
     if not deployments:
         report.warn("model_list", "no models configured; every request will be answered 404")
 
@@ -117,6 +122,8 @@ def _build(
         max_request_body_bytes=int(body_limit * 1024 * 1024)
         if body_limit
         else DEFAULT_MAX_REQUEST_BODY_BYTES,
+        background_health_checks=general.background_health_checks,
+        health_check_interval=general.health_check_interval,
         config_path=path,
         environment=env,
         ignored=tuple(report.ignored),

@@ -178,6 +178,9 @@ class GeneralSettings(Section):
     max_request_size_mb: PositiveFloat | None = None
     max_parallel_requests: PositiveInt | None = None
     """The default per-deployment cap on calls in flight."""
+    background_health_checks: bool = False
+    health_check_interval: PositiveFloat = 300.0
+    """Seconds between background health checks (LiteLLM's default)."""
 
 
 class ConfigFile(Section):

@@ -12,7 +12,7 @@ from litestar.di import Provide
 from adapters.http.auth import master_key_middleware
 from adapters.http.controllers.chat import ChatController
 from adapters.http.controllers.embeddings import EmbeddingsController
-from adapters.http.controllers.health import HealthController
+from adapters.http.controllers.health import DeploymentHealthController, HealthController
 from adapters.http.controllers.models import ModelsController
 from adapters.http.errors import EXCEPTION_HANDLERS
 
@@ -24,11 +24,12 @@ def create_app(
     max_body_bytes: int,
     lifespan: Sequence[Callable[[Litestar], AbstractAsyncContextManager[Any]]] = (),
 ) -> Litestar:
-    """`dependencies` are the bridges to the use cases (`completions`, `catalog`), built by the
-    composition root; with a `master_key`, every API route requires it."""
+    """`dependencies` are the bridges to the use cases (`completions`, `catalog`, `router_state`,
+    `health_check`, `deployment_states`), built by the composition root; with a `master_key`, every API
+    route requires it (GET /health among them), the liveness and readiness probes excepted."""
     api = Router(
         path="/",
-        route_handlers=[ChatController, EmbeddingsController, ModelsController],
+        route_handlers=[ChatController, EmbeddingsController, ModelsController, DeploymentHealthController],
         middleware=[master_key_middleware(master_key)] if master_key else [],
     )
     return Litestar(

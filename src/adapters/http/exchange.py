@@ -2,18 +2,45 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from time import perf_counter
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from litestar import Request, Response
 
 from adapters.http.errors import error_response
 from application.completions import Served
+from domain.completions import CompletionRequest
+from domain.embeddings import EmbeddingRequest
 from domain.errors import BadRequestError, SwitchyardError
 
 JSON = "application/json"
+
+
+def public_url(url: str | None) -> str | None:
+    """A configured URL as it may be shown: without user info, query or fragment (where a credential
+    could hide)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+Asked = TypeVar("Asked", CompletionRequest, EmbeddingRequest)
+
+
+def with_header_tags(asked: Asked, request: Request) -> Asked:
+    """Routing tags may come as the `x-switchyard-tags` header (comma-separated) as well as in the body."""
+    header = request.headers.get("x-switchyard-tags")
+    if not header:
+        return asked
+    tags = [tag.strip() for tag in header.split(",") if tag.strip()]
+    return dataclasses.replace(asked, controls={**asked.controls, "tags": tags})
 
 
 async def read_json(request: Request) -> object:

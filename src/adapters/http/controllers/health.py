@@ -1,4 +1,4 @@
-"""Health probes: no key needed."""
+"""Health: the probes (no key needed) and GET /health, which calls every deployment (master key)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from importlib.metadata import PackageNotFoundError, version
 import orjson
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
+from litestar.params import FromQuery
 
-from adapters.http.exchange import JSON
+from adapters.http.exchange import JSON, public_url
 from application.catalog import ModelCatalog
+from application.health import WILDCARD_SKIPPED, EndpointHealth, HealthCheck, HealthReport
+from domain.deployments import Deployment
 from ports.router_state import RouterState
 
 
@@ -36,3 +39,43 @@ class HealthController(Controller):
             "router_state": router_state.describe(),
         }
         return Response(orjson.dumps(body), media_type=JSON)
+
+
+def _endpoint(deployment: Deployment) -> dict[str, object]:
+    """Where a deployment lives; never a credential."""
+    return {
+        "model": deployment.model_name,
+        "id": deployment.id,
+        "provider": deployment.provider,
+        "api_base": public_url(deployment.api_base),
+    }
+
+
+def _checked(entry: EndpointHealth) -> dict[str, object]:
+    body = _endpoint(entry.deployment)
+    if entry.error is not None:
+        body["error"] = entry.error
+    body["latency_ms"] = round(entry.latency * 1000, 3)
+    return body
+
+
+def render_report(report: HealthReport) -> dict[str, object]:
+    """LiteLLM's shape, with the wildcard deployments that could not be checked listed apart."""
+    return {
+        "healthy_endpoints": [_checked(entry) for entry in report.healthy],
+        "unhealthy_endpoints": [_checked(entry) for entry in report.unhealthy],
+        "healthy_count": len(report.healthy),
+        "unhealthy_count": len(report.unhealthy),
+        "skipped_endpoints": [_endpoint(d) | {"reason": WILDCARD_SKIPPED} for d in report.skipped],
+    }
+
+
+class DeploymentHealthController(Controller):
+    """Behind the master key: each check is a real, billed call to an upstream."""
+
+    @get("/health")
+    async def health(
+        self, health_check: NamedDependency[HealthCheck], model: FromQuery[str | None] = None
+    ) -> Response:
+        report = await health_check.check(model)
+        return Response(orjson.dumps(render_report(report)), media_type=JSON)

@@ -1,4 +1,5 @@
-"""GET /v1/models (the public model names) and GET /v1/model/info (LiteLLM's per-deployment view)."""
+"""GET /v1/models (the public model names) and GET /v1/model/info (LiteLLM's per-deployment view, with
+each deployment's live routing state)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from adapters.http.exchange import JSON
+from adapters.http.exchange import JSON, public_url
 from application.catalog import ModelCatalog
+from application.health import DeploymentState, DeploymentStates
 from domain.deployments import Capabilities, Deployment, ModelGroup
 
 _FEATURES = ("chat", "embeddings", "streaming", "tools", "vision", "response_schema", "reasoning")
@@ -36,7 +38,7 @@ def _deployment_info(deployment: Deployment) -> dict[str, object]:
         "model_name": deployment.model_name,
         "litellm_params": {
             "model": f"{deployment.provider}/{deployment.upstream_model}",
-            "api_base": deployment.api_base,
+            "api_base": public_url(deployment.api_base),
         },
         "model_info": {
             "id": deployment.id,
@@ -56,6 +58,18 @@ def _deployment_info(deployment: Deployment) -> dict[str, object]:
     }
 
 
+def _state(state: DeploymentState) -> dict[str, object]:
+    load = state.load
+    return {
+        "healthy": state.healthy,
+        "cooldown_until": state.cooling_down_until,
+        "in_flight": load.in_flight,
+        "minute_requests": load.minute_requests,
+        "minute_tokens": load.minute_tokens,
+        "latency_ms": None if load.latency is None else round(load.latency * 1000, 3),
+    }
+
+
 class ModelsController(Controller):
     @get(["/v1/models", "/models"])
     async def list_models(self, catalog: NamedDependency[ModelCatalog]) -> Response:
@@ -68,6 +82,6 @@ class ModelsController(Controller):
         return Response(orjson.dumps(_model_object(group, catalog.created)), media_type=JSON)
 
     @get(["/v1/model/info", "/model/info"])
-    async def model_info(self, catalog: NamedDependency[ModelCatalog]) -> Response:
-        data = [_deployment_info(deployment) for deployment in catalog.deployments()]
+    async def model_info(self, deployment_states: NamedDependency[DeploymentStates]) -> Response:
+        data = [_deployment_info(s.deployment) | {"state": _state(s)} for s in await deployment_states.read()]
         return Response(orjson.dumps({"data": data}), media_type=JSON)
