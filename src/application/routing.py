@@ -133,12 +133,16 @@ class Router:
         await room.wait(priority or 0, min(retry_after, left))
 
     def _prompt_tokens(self, request: CompletionRequest | None, pool: Sequence[Deployment]) -> int | None:
-        # Counting costs a tokenizer pass: only when a pre-call check or the usage strategy reads it.
-        if request is None or self._counter is None or not pool:
+        """The prompt's size where a decision reads it: counted exactly for the context-window pre-call
+        check; estimated for usage-based routing, where a tokenizer's time and memory (tens of MB per
+        encoding) would cost more than the precision gains."""
+        if request is None or not pool:
             return None
-        if not (self.policy.enable_pre_call_checks or self.policy.strategy.startswith("usage")):
-            return None
-        return self._counter.count_messages(request.messages, pool[0].upstream_model, request.tools)
+        if self.policy.enable_pre_call_checks and self._counter is not None:
+            return self._counter.count_messages(request.messages, pool[0].upstream_model, request.tools)
+        if self.policy.strategy.startswith("usage"):
+            return sum(len(message.text) for message in request.messages) // 4 + 3 * len(request.messages)
+        return None
 
     def _freed(self, deployment: Deployment) -> None:
         room = self._rooms.get(deployment.model_name)

@@ -23,7 +23,7 @@ from domain.errors import (
 )
 from domain.messages import FunctionTool, Message, Role
 from domain.router_policy import FallbackRule, ModelAlias, RouterPolicy
-from tests.fakes import FakeClock, FakeLLMProvider, FakeTelemetry, chunks_of, reply
+from tests.fakes import FakeClock, FakeLLMProvider, FakeTelemetry, FakeTokenCounter, chunks_of, reply
 
 
 def deployment(name: str = "gpt-x", ident: str = "d1", **kwargs: object) -> Deployment:
@@ -406,3 +406,29 @@ async def test_a_group_at_its_limits_falls_back_to_its_fallback_model() -> None:
 
     assert (first.deployment.id, second.deployment.id, second.fallbacks) == ("capped", "backup", 1)
 
+
+class _CountingCounter(FakeTokenCounter):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def count_messages(self, messages, model, tools=()):
+        self.calls += 1
+        return super().count_messages(messages, model, tools)
+
+
+@pytest.mark.parametrize(
+    ("policy", "tokenizer_runs"),
+    [
+        (RouterPolicy(strategy="usage-based-routing"), 0),
+        (RouterPolicy(enable_pre_call_checks=True), 1),
+        (RouterPolicy(), 0),
+    ],
+)
+async def test_the_tokenizer_runs_only_for_the_context_window_check(policy, tokenizer_runs) -> None:
+    counter = _CountingCounter()
+    router = Router(state=InMemoryRouterState(), policy=policy, clock=FakeClock(), token_counter=counter)
+    group = ModelCatalog(deployments=[deployment()]).group("gpt-x")
+
+    await router.acquire(group, request=ask())
+
+    assert counter.calls == tokenizer_runs
