@@ -229,13 +229,6 @@ async def resolve(provider: providers.Provider[T]) -> T:
     return await value if inspect.isawaitable(value) else value
 
 
-def unwired_providers(config: GatewayConfig) -> list[str]:
-    """Providers configured but not served by any adapter yet, for the startup report."""
-    return sorted(
-        {d.provider for d in config.deployments if d.provider != "mock" and d.provider not in ADAPTERS}
-    )
-
-
 async def run_background_health_checks(
     checks: BackgroundHealthChecks,
     interval: float,

@@ -12,7 +12,7 @@ import structlog
 from litestar import Litestar
 
 from adapters.config.loader import GatewayConfig, load_config
-from bootstrap import build_container, create_http_app, unwired_providers
+from bootstrap import build_container, create_http_app
 from domain.errors import ConfigurationError
 
 CONFIG_ENV = "SWITCHYARD_CONFIG"
@@ -31,14 +31,11 @@ def configure_logging(level: str) -> None:
 
 
 def report(config: GatewayConfig) -> None:
-    """What a newcomer needs to know at start: ignored keys, config warnings, providers not served yet."""
+    """What a newcomer needs to know at start: ignored keys and config warnings."""
     if config.ignored:
         _log.warning("config keys not supported yet, ignored", keys=list(config.ignored))
     for warning in config.warnings:
         _log.warning(warning)
-    missing = unwired_providers(config)
-    if missing:
-        _log.warning("providers without an adapter yet; their deployments will fail", providers=missing)
 
 
 def app() -> Litestar:

@@ -8,6 +8,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from adapters.config import load_config
+from adapters.config.providers import PROVIDERS
 from bootstrap import ADAPTERS, adapter_for, build_container, create_http_app, served_deployments
 from domain.deployments import Capabilities, Deployment
 from ports.llm_provider import LLMProvider
@@ -18,6 +19,10 @@ def test_every_provider_row_names_an_adapter_that_exists(provider: str) -> None:
     adapter = adapter_for(provider)
 
     assert adapter is not None and issubclass(adapter, LLMProvider)
+
+
+def test_every_provider_the_config_accepts_has_an_adapter() -> None:
+    assert all(adapter_for(provider) is not None for provider in PROVIDERS)
 
 
 def test_a_provider_without_an_adapter_has_none() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from application.catalog import wildcard_match
@@ -22,7 +20,6 @@ from domain.completions import (
 from domain.deployments import Capabilities, Deployment, Secret
 from domain.errors import BadRequestError, ConfigurationError, UnsupportedParameterError
 from domain.messages import FunctionTool, Message, ResponseFormat, ResponseFormatType, Role, ToolCall
-from domain.routing import weighted_choice
 
 HI = (Message(Role.USER, "hi"),)
 
@@ -95,12 +92,6 @@ def test_capabilities_limited_to_an_adapters_keep_only_what_both_allow() -> None
     assert (limited.tools, limited.embeddings, limited.reasoning, limited.max_output_tokens) == (
         False, True, True, 100,
     )  # fmt: skip
-
-
-def test_weighted_choice_always_picks_a_sole_deployment_and_never_a_missing_one() -> None:
-    only = Deployment(id="a", model_name="m", provider="openai", upstream_model="x")
-
-    assert weighted_choice([only], random.Random(1)) is only
 
 
 @pytest.mark.parametrize(
