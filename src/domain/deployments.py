@@ -124,3 +124,19 @@ class ModelGroup:
     @property
     def embeddings(self) -> bool:
         return any(d.capabilities.embeddings for d in self.deployments)
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRecord:
+    """A deployment added through the management API (`/model/new`), stored as a config entry is written:
+    `litellm_params` and `model_info` exactly as given (credentials included), turned into a `Deployment`
+    by the same parser as the config file's."""
+
+    model_id: str
+    model_name: str
+    litellm_params: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    model_info: Mapping[str, Any] = field(default_factory=dict)
+    created_at: Any = None
+    updated_at: Any = None
+    created_by: str | None = None
+    updated_by: str | None = None

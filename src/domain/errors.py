@@ -8,7 +8,8 @@ came from, when known.
      ├── BadRequestError                 400 invalid_request_error
      │    ├── ContextWindowExceededError      code context_length_exceeded
      │    ├── ContentPolicyViolationError     code content_policy_violation
-     │    └── UnsupportedParameterError       code unsupported_parameter (param names it)
+     │    ├── UnsupportedParameterError       code unsupported_parameter (param names it)
+     │    └── ConflictError                   code already_exists (a record with that id or alias exists)
      ├── AuthenticationError             401 authentication_error
      ├── PermissionDeniedError           403 permission_error
      ├── NotFoundError                   404 invalid_request_error (code model_not_found for models)
@@ -78,6 +79,10 @@ class ContentPolicyViolationError(BadRequestError):
 
 class UnsupportedParameterError(BadRequestError):
     default_code = "unsupported_parameter"
+
+
+class ConflictError(BadRequestError):
+    default_code = "already_exists"
 
 
 class AuthenticationError(SwitchyardError):

@@ -1,0 +1,177 @@
+"""Who is calling and what they may do: the authenticated principal and the pure access decisions."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from domain.errors import AuthenticationError, PermissionDeniedError
+from domain.identity import (
+    NO_LIMITS,
+    READ_ONLY_ROLES,
+    Budget,
+    EndUser,
+    Organization,
+    RateLimits,
+    Role,
+    Team,
+    User,
+    VirtualKey,
+)
+
+
+class Via(StrEnum):
+    MASTER_KEY = "master_key"
+    VIRTUAL_KEY = "virtual_key"
+    JWT = "jwt"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller of one request, with every record its rights and limits come from."""
+
+    via: Via
+    role: Role
+    key: VirtualKey | None = None
+    user: User | None = None
+    team: Team | None = None
+    organization: Organization | None = None
+    end_user: EndUser | None = None
+    budgets: Mapping[str, Budget] = field(default_factory=dict)
+    user_id: str | None = None
+    """The user the caller acts as, known even when no user record exists (a JWT's subject)."""
+    team_id: str | None = None
+    organization_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.PROXY_ADMIN
+
+    @property
+    def reads_everything(self) -> bool:
+        return self.role in (Role.PROXY_ADMIN, Role.PROXY_ADMIN_VIEWER)
+
+    @property
+    def read_only(self) -> bool:
+        return self.role in READ_ONLY_ROLES
+
+    @property
+    def actor(self) -> str:
+        """Who made a change, as the audit log records it."""
+        if self.via is Via.MASTER_KEY:
+            return "master_key"
+        if self.user_id:
+            return f"user:{self.user_id}"
+        if self.key is not None:
+            return f"key:{self.key.key_alias or self.key.key_name}"
+        return self.via.value
+
+
+MASTER = Principal(via=Via.MASTER_KEY, role=Role.PROXY_ADMIN)
+
+
+def check_key_usable(key: VirtualKey, now: datetime) -> None:
+    """401 for a key that may no longer be used at all."""
+    if key.blocked:
+        raise AuthenticationError(f"Key {key.key_name} is blocked.", code="key_blocked")
+    if key.expired(now):
+        raise AuthenticationError(
+            f"Key {key.key_name} expired at {key.expires:%Y-%m-%dT%H:%M:%SZ}.", code="key_expired"
+        )
+
+
+def check_principal_usable(principal: Principal) -> None:
+    """401 when the team, user or organization behind a key is blocked."""
+    for kind, record in (
+        ("Team", principal.team),
+        ("User", principal.user),
+        ("Organization", principal.organization),
+    ):
+        if record is not None and record.blocked:
+            name = (
+                getattr(record, "team_id", None) or getattr(record, "user_id", None) or record.organization_id
+            )
+            raise AuthenticationError(f"{kind} {name} is blocked.", code=f"{kind.lower()}_blocked")
+
+
+ALL_MODELS = frozenset({"*", "all-proxy-models"})
+TEAM_MODELS = "all-team-models"
+
+
+def model_in(model: str, allowed: Iterable[str], access_groups: Mapping[str, frozenset[str]]) -> bool:
+    """Whether `model` is named by `allowed`: a model name, a wildcard pattern (`openai/*`), an access
+    group (`model_info.access_groups` of its deployments), or everything (`*`, `all-proxy-models`)."""
+    for entry in allowed:
+        if entry == model or entry in ALL_MODELS:
+            return True
+        if "*" in entry and fnmatch.fnmatchcase(model, entry):
+            return True
+        if model in access_groups.get(entry, ()):
+            return True
+    return False
+
+
+def require_model(principal: Principal, model: str, access_groups: Mapping[str, frozenset[str]]) -> None:
+    """403 naming the model unless every layer with a model list (key, team, a personal key's user,
+    organization) allows it. An empty list allows all; `all-team-models` defers to the team."""
+    layers: list[tuple[str, tuple[str, ...]]] = []
+    if principal.key is not None and principal.key.models and TEAM_MODELS not in principal.key.models:
+        layers.append(("key", principal.key.models))
+    if principal.team is not None and principal.team.models:
+        layers.append(("team", principal.team.models))
+    elif principal.user is not None and principal.user.models:
+        layers.append(("user", principal.user.models))
+    if principal.organization is not None and principal.organization.models:
+        layers.append(("organization", principal.organization.models))
+    for layer, allowed in layers:
+        if not model_in(model, allowed, access_groups):
+            raise PermissionDeniedError(
+                f"This {layer} may not use model '{model}'. Allowed: {', '.join(allowed)}.",
+                code="model_not_allowed",
+                param="model",
+                model=model,
+            )
+
+
+LLM_ROUTES = frozenset(
+    {
+        "/v1/chat/completions",
+        "/chat/completions",
+        "/v1/embeddings",
+        "/embeddings",
+        "/v1/messages",
+        "/v1/messages/count_tokens",
+        "/v1/models",
+        "/models",
+        "/v1/model/info",
+    }
+)
+ROUTE_GROUPS = {"llm_api_routes": LLM_ROUTES, "openai_routes": LLM_ROUTES, "anthropic_routes": LLM_ROUTES}
+"""Names a key's `allowed_routes` may use for a family of routes (LiteLLM's names)."""
+
+
+def route_in(path: str, allowed: Iterable[str]) -> bool:
+    for entry in allowed:
+        if entry == path or path in ROUTE_GROUPS.get(entry, ()):
+            return True
+        if entry.endswith("*") and path.startswith(entry[:-1]):
+            return True
+    return False
+
+
+def require_route(principal: Principal, path: str) -> None:
+    """403 when the key lists `allowed_routes` and this path is not among them."""
+    key = principal.key
+    if key is not None and key.allowed_routes and not route_in(path, key.allowed_routes):
+        raise PermissionDeniedError(f"This key may not call {path}.", code="route_not_allowed")
+
+
+def effective_limits(principal: Principal, record: object) -> RateLimits:
+    """A record's own limits, completed by those of the budget it points at."""
+    limits: RateLimits = getattr(record, "limits", NO_LIMITS)
+    budget_id = getattr(record, "budget_id", None)
+    budget = principal.budgets.get(budget_id) if budget_id else None
+    return limits.or_else(budget.limits) if budget is not None else limits
