@@ -1,0 +1,230 @@
+"""The tables behind the unit of work (private to this adapter; migrations/ creates them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.types import TypeEngine
+
+
+class Money(TypeDecorator[Decimal]):
+    """Exact decimals: NUMERIC on PostgreSQL; text on SQLite, whose NUMERIC goes through a float."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Text())
+        return dialect.type_descriptor(Numeric(asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return str(Decimal(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes both ways: SQLite keeps no zone, so one is attached on the way out (and a naive
+    datetime saved is taken to be UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _audit_columns() -> list[Column[Any]]:
+    return [
+        Column("created_at", UtcDateTime()),
+        Column("updated_at", UtcDateTime()),
+        Column("created_by", String()),
+        Column("updated_by", String()),
+    ]
+
+
+def _budget_columns() -> list[Column[Any]]:
+    return [
+        Column("models", JSON(), nullable=False),
+        Column("max_budget", Money()),
+        Column("budget_duration", String()),
+        Column("limits", JSON(), nullable=False),
+        Column("budget_id", String(), index=True),
+        Column("blocked", Boolean(), nullable=False),
+        Column("metadata", JSON(), nullable=False),
+        Column("spend", Money(), nullable=False),
+    ]
+
+
+keys = Table(
+    "keys",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("key_name", String(), nullable=False),
+    Column("key_alias", String(), unique=True),  # NULLs never collide, in both databases
+    Column("user_id", String(), index=True),
+    Column("team_id", String(), index=True),
+    Column("organization_id", String(), index=True),
+    Column("allowed_routes", JSON(), nullable=False),
+    Column("expires", UtcDateTime()),
+    Column("soft_budget", Money()),
+    Column("model_max_budget", JSON(), nullable=False),
+    Column("tags", JSON(), nullable=False),
+    *_budget_columns(),
+    *_audit_columns(),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("team_id", String(), primary_key=True),
+    Column("team_alias", String(), index=True),
+    Column("organization_id", String(), index=True),
+    Column("tags", JSON(), nullable=False),
+    *_budget_columns(),
+    *_audit_columns(),
+)
+
+
+def _members(name: str, owner: str) -> Table:
+    """Members in the order they were given (`position`), so they come back as the same tuple."""
+    return Table(
+        name,
+        metadata,
+        Column(owner, String(), primary_key=True),
+        Column("position", Integer(), primary_key=True, autoincrement=False),
+        Column("user_id", String(), nullable=False, index=True),
+        Column("role", String(), nullable=False),
+        Column("user_email", String()),
+    )
+
+
+team_members = _members("team_members", "team_id")
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(), primary_key=True),
+    Column("user_email", String(), index=True),
+    Column("user_alias", String()),
+    Column("user_role", String(), nullable=False),
+    Column("organization_id", String(), index=True),
+    *_budget_columns(),
+    *_audit_columns(),
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("organization_id", String(), primary_key=True),
+    Column("organization_alias", String(), index=True),
+    Column("tags", JSON(), nullable=False),
+    *_budget_columns(),
+    *_audit_columns(),
+)
+
+organization_members = _members("organization_members", "organization_id")
+
+end_users = Table(
+    "end_users",
+    metadata,
+    Column("user_id", String(), primary_key=True),
+    Column("alias", String(), index=True),
+    Column("blocked", Boolean(), nullable=False),
+    Column("max_budget", Money()),
+    Column("budget_duration", String()),
+    Column("limits", JSON(), nullable=False),
+    Column("budget_id", String(), index=True),
+    Column("allowed_model_region", String()),
+    Column("default_model", String()),
+    Column("metadata", JSON(), nullable=False),
+    Column("spend", Money(), nullable=False),
+    Column("created_at", UtcDateTime()),
+    Column("updated_at", UtcDateTime()),
+)
+
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("budget_id", String(), primary_key=True),
+    Column("max_budget", Money()),
+    Column("soft_budget", Money()),
+    Column("budget_duration", String()),
+    Column("limits", JSON(), nullable=False),
+    Column("model_max_budget", JSON(), nullable=False),
+    Column("budget_reset_at", UtcDateTime()),
+    *_audit_columns(),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("model_id", String(), primary_key=True),
+    Column("model_name", String(), nullable=False, index=True),
+    Column("litellm_params", JSON(), nullable=False),
+    Column("model_info", JSON(), nullable=False),
+    *_audit_columns(),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", String(), primary_key=True),
+    Column("at", UtcDateTime(), nullable=False, index=True),
+    Column("actor", String(), nullable=False),
+    Column("action", String(), nullable=False),
+    Column("table_name", String(), nullable=False),
+    Column("object_id", String(), nullable=False),
+    Column("before", JSON(none_as_null=True)),
+    Column("after", JSON(none_as_null=True)),
+    Index(None, "table_name", "object_id"),
+)
+
+change_stamps = Table(
+    "change_stamps",
+    metadata,
+    Column("topic", String(), primary_key=True),
+    Column("stamp", BigInteger(), nullable=False),
+)
