@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import IO
 
@@ -37,6 +38,7 @@ DEFAULT_GATEWAY_CMD = (
 )
 SCENARIO_LABELS = {
     "chat": "chat (non-stream)",
+    "keyed": "chat with a rate-limited virtual key",
     "router": "chat via a 4-deployment group",
     "stream": "chat stream (20 chunks)",
     "claude": "claude (non-stream)",
@@ -48,8 +50,8 @@ SCENARIO_LABELS = {
 # The performance budget: (check name, unit, limit, "<=" or ">=").
 BUDGET_OVERHEAD_P50_MS = 1.0
 # router is chat routed over a group of 4 deployments with rpm/tpm limits: it is held to chat's budget.
-BUDGET_CPU_MS = {"chat": 1.0, "router": 1.0, "stream": 2.0, "claude": 1.0, "claude-stream": 2.0}
-BUDGET_RPS = {"chat": 1000.0, "router": 1000.0}
+BUDGET_CPU_MS = {"chat": 1.0, "keyed": 1.0, "router": 1.0, "stream": 2.0, "claude": 1.0, "claude-stream": 2.0}
+BUDGET_RPS = {"chat": 1000.0, "keyed": 1000.0, "router": 1000.0}
 BUDGET_RSS_MB = 100.0
 BUDGET_STARTUP_S = 1.5
 
@@ -195,6 +197,25 @@ def start_gateway(
         time.sleep(0.005)
 
 
+def generate_key(port: int, master_key: str) -> str:
+    """A virtual key for the `keyed` scenario: a model list and limits far above what a run reaches, so
+    every call pays for the checks and none is refused."""
+    body = {
+        "models": ["bench-chat"],
+        "rpm_limit": 100_000_000,
+        "tpm_limit": 100_000_000_000,
+        "max_parallel_requests": 10_000,
+        "key_alias": f"bench-{os.getpid()}-{time.time_ns()}",
+    }
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}/key/generate",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {master_key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())["key"]
+
+
 def upstream_requests(port: int) -> int | None:
     try:
         status, body = http_get(port, "/__stats")
@@ -242,11 +263,14 @@ class Load:
         self.cpus = cpus
         self.gw_cpus = gw_cpus
         self.mock_pid = mock_pid
+        self.keys: dict[str, str] = {}
+        """Scenario -> the bearer key its calls send (default: --api-key)."""
 
     def loadgen(self, port: int, scenario: str, concurrency: int, duration: float, direct: bool) -> dict:
         cmd = [
             sys.executable, "-m", "bench.loadgen", "--url", f"http://{HOST}:{port}", "--scenario", scenario,
-            "--concurrency", str(concurrency), "--duration", str(duration), "--api-key", self.args.api_key,
+            "--concurrency", str(concurrency), "--duration", str(duration),
+            "--api-key", self.keys.get(scenario, self.args.api_key),
         ]  # fmt: skip
         if direct:  # straight to the mock: scenarios with their own upstream format send that
             cmd.append("--direct")
@@ -534,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--scenarios",
-        default="chat,router,stream,claude,claude-stream,embed",
+        default="chat,keyed,router,stream,claude,claude-stream,embed",
         help=f"comma list of {','.join(SCENARIO_LABELS)}",
     )
     p.add_argument("--concurrency", type=int, default=32, help="concurrency of the throughput phases")
@@ -635,6 +659,8 @@ def main(argv: list[str] | None = None) -> int:
                 gw["startup_s_median"] = round(statistics.median(times), 4)
                 time.sleep(0.5)
                 gw["memory_after_start"] = memory_mb(gateway.pid)
+                if "keyed" in scenarios:
+                    load.keys["keyed"] = generate_key(port, args.api_key)
                 for sc in scenarios:
                     gw["scenarios"][sc] = {
                         "c1": load.phase(port, sc, 1, args.duration, gateway.pid),

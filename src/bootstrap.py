@@ -12,6 +12,7 @@ import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -20,11 +21,15 @@ from dependency_injector import containers, providers
 from litestar import Litestar
 from litestar.di import Provide
 
+from adapters.cache.memory_rate_limiter import InMemoryRateLimiter
 from adapters.cache.memory_router_state import InMemoryRouterState
+from adapters.cache.redis_rate_limiter import RedisRateLimiter
 from adapters.cache.redis_router_state import RedisRouterState
+from adapters.cache.resilient_rate_limiter import ResilientRateLimiter
 from adapters.cache.resilient_router_state import ResilientRouterState
 from adapters.clock import SystemClock
 from adapters.config.loader import GatewayConfig
+from adapters.config.stored import deployment_from_record
 from adapters.http.app import create_app
 from adapters.llm.aiohttp_transport import AiohttpTransport
 from adapters.llm.hosts import HOSTS
@@ -32,16 +37,26 @@ from adapters.llm.mock.client import MockProvider
 from adapters.llm.upstream_client import UpstreamClient
 from adapters.telemetry import NoopTelemetry
 from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
+from application.access import Gatekeeper, JwtClaims
 from application.catalog import ModelCatalog
 from application.completions import Completions
 from application.health import BackgroundHealthChecks, DeploymentStates, HealthCheck
+from application.identity_cache import IdentityCache
+from application.management import Management
+from application.models import ModelRegistry
 from application.routing import Router
-from domain.deployments import Deployment
+from domain.deployments import Deployment, DeploymentRecord
+from domain.errors import BadRequestError
+from domain.identity import Role
 from ports.llm_provider import LLMProvider
+from ports.rate_limiter import RateLimiter
 from ports.router_state import RouterState
+from ports.token_verifier import TokenVerifier
+from ports.unit_of_work import StoreUnavailable
 
 T = TypeVar("T")
 _log = structlog.get_logger("switchyard.health")
+_changes_log = structlog.get_logger("switchyard.changes")
 
 # Provider prefix -> the adapter that speaks its wire format ("module:class"). Adapters are imported when
 # a configured deployment needs one, so start-up pays only for the providers in the config. Adding a
@@ -119,9 +134,11 @@ def wire_providers(
     deployments: Iterable[Deployment],
     clients: Mapping[tuple[type[LLMProvider], str], httpx.AsyncClient],
     mock: LLMProvider,
+    by_upstream: dict[tuple[type[LLMProvider], str], LLMProvider] | None = None,
 ) -> dict[str, LLMProvider]:
-    """One provider adapter per upstream; the mapping is keyed by deployment id."""
-    by_upstream: dict[tuple[type[LLMProvider], str], LLMProvider] = {}
+    """One provider adapter per upstream (kept in `by_upstream` when given, to be reused); the mapping
+    is keyed by deployment id."""
+    by_upstream = {} if by_upstream is None else by_upstream
     wired: dict[str, LLMProvider] = {}
     for deployment in deployments:
         if deployment.provider == "mock":
@@ -134,35 +151,176 @@ def wire_providers(
     return wired
 
 
+class LiveDeployments:
+    """The served deployments, swapped at once when stored ones change: each new upstream gets its
+    pooled client and adapter, and the catalog the whole new set."""
+
+    def __init__(
+        self,
+        *,
+        catalog: ModelCatalog,
+        providers: dict[str, LLMProvider],
+        clients: dict[tuple[type[LLMProvider], str], httpx.AsyncClient],
+        mock: LLMProvider,
+        client_factory: Callable[[], httpx.AsyncClient],
+    ) -> None:
+        self._catalog = catalog
+        self._providers = providers
+        self._clients = clients
+        self._mock = mock
+        self._client_factory = client_factory
+        self._adapters: dict[tuple[type[LLMProvider], str], LLMProvider] = {}
+
+    def activate(self, deployments: Iterable[Deployment]) -> None:
+        served = served_deployments(deployments)
+        for deployment in served:
+            if deployment.provider in ADAPTERS and upstream_key(deployment) not in self._clients:
+                self._clients[upstream_key(deployment)] = self._client_factory()
+        # Adapters of unchanged upstreams are kept; the mapping is updated in place, so every use case
+        # holding it sees the new deployments.
+        wired = wire_providers(served, self._clients, self._mock, self._adapters)
+        self._providers.update(wired)
+        self._catalog.replace(served)
+        for stale in set(self._providers) - set(wired):
+            del self._providers[stale]
+
+
 REDIS_PREFIX_ENV = "SWITCHYARD_REDIS_PREFIX"
 """Keeps several fleets sharing one Redis apart (default `switchyard:`)."""
 
 
-async def open_router_state(redis_url: str | None, environ: Mapping[str, str]) -> AsyncIterator[RouterState]:
-    """The router's state: in this process, or with a Redis URL shared by every instance using it (and
-    this process's own while Redis cannot be reached)."""
-    local = InMemoryRouterState()
+async def open_redis(redis_url: str | None) -> AsyncIterator[Any]:
+    """One Redis client for the router state and the rate limits, None without a Redis URL."""
     if not redis_url:
-        yield local
+        yield None
         return
-    from redis.asyncio import Redis
+    from redis.asyncio import BlockingConnectionPool, Redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
     # No client-side retries: a retried script could count a call twice, and an unreachable Redis must
-    # cost a call one short timeout, not a backoff series.
-    client = Redis.from_url(
+    # cost a call one short timeout, not a backoff series. A blocking pool: a burst beyond the pool waits
+    # for a connection instead of failing (which would send it to the local fallback and over-admit).
+    pool = BlockingConnectionPool.from_url(
         redis_url,
+        max_connections=64,
+        timeout=0.5,
         socket_connect_timeout=0.25,
         socket_timeout=0.5,
-        retry=Retry(NoBackoff(), 0),
         health_check_interval=30,
     )
-    prefix = environ.get(REDIS_PREFIX_ENV, "switchyard:") + "router:"
+    client = Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
     try:
-        yield ResilientRouterState(RedisRouterState(client, prefix), local)
+        yield client
     finally:
         await client.aclose()
+
+
+def _prefix(environ: Mapping[str, str]) -> str:
+    return environ.get(REDIS_PREFIX_ENV, "switchyard:")
+
+
+def make_router_state(redis: Any, environ: Mapping[str, str]) -> RouterState:
+    """The router's state: in this process, or with Redis shared by every instance using it (and this
+    process's own while Redis cannot be reached)."""
+    local = InMemoryRouterState()
+    if redis is None:
+        return local
+    return ResilientRouterState(RedisRouterState(redis, _prefix(environ) + "router:"), local)
+
+
+def make_rate_limiter(redis: Any, environ: Mapping[str, str]) -> RateLimiter:
+    """Rate-limit counters: in this process, or in Redis, exact across the fleet (per instance while
+    Redis cannot be reached)."""
+    local = InMemoryRateLimiter()
+    if redis is None:
+        return local
+    return ResilientRateLimiter(RedisRateLimiter(redis, _prefix(environ) + "limits:"), local)
+
+
+MEMORY_DATABASE = "memory://"
+"""A database URL for records kept in this process only (tests, throwaway gateways)."""
+
+
+def database_url(config: GatewayConfig) -> str:
+    """DATABASE_URL / general_settings.database_url, else a SQLite file beside the config (or in the
+    working directory without one)."""
+    if config.database_url:
+        return config.database_url
+    from adapters.persistence.database import default_sqlite_url
+
+    directory = config.config_path.resolve().parent if config.config_path else Path.cwd()
+    return default_sqlite_url(directory)
+
+
+async def open_store(config: GatewayConfig) -> AsyncIterator[Any]:
+    """The database, migrated to the current schema (safe when several instances start at once)."""
+    url = database_url(config)
+    if url == MEMORY_DATABASE:
+        from adapters.persistence.memory import InMemoryStore
+
+        yield InMemoryStore()
+        return
+    from adapters.persistence.database import Database
+    from adapters.persistence.migrate import upgrade
+
+    await upgrade(url)
+    database = Database.open(url)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def open_token_verifier(config: GatewayConfig) -> AsyncIterator[TokenVerifier | None]:
+    settings = config.jwt
+    if settings is None:
+        yield None
+        return
+    from adapters.auth.jwt_verifier import JwtVerifier
+
+    client = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=True)
+    try:
+        yield JwtVerifier(
+            client=client,
+            jwks_url=settings.public_key_url,
+            shared_secret=settings.shared_secret,
+            audience=settings.audience,
+            issuer=settings.issuer,
+            leeway=settings.leeway,
+            jwks_ttl=settings.public_key_ttl,
+            **({"algorithms": settings.algorithms} if settings.algorithms else {}),
+        )
+    finally:
+        await client.aclose()
+
+
+def jwt_claims(config: GatewayConfig) -> JwtClaims:
+    settings = config.jwt
+    if settings is None:
+        return JwtClaims()
+    return JwtClaims(
+        user_id_field=settings.user_id_jwt_field,
+        team_id_field=settings.team_id_jwt_field,
+        org_id_field=settings.org_id_jwt_field,
+        end_user_id_field=settings.end_user_id_jwt_field,
+        roles_field=settings.user_roles_jwt_field,
+        role_mappings={m.role: Role(m.internal_role) for m in settings.role_mappings},
+        admin_scope=settings.admin_jwt_scope,
+    )
+
+
+def _parse_record(record: DeploymentRecord, *, defaults: Any, environ: Mapping[str, str]) -> Deployment:
+    deployment = deployment_from_record(record, defaults, environ)
+    if adapter_for(deployment.provider) is None:
+        raise BadRequestError(
+            f"Provider '{deployment.provider}' is not served.", param="litellm_params.model"
+        )
+    return deployment
+
+
+def _master_key(config: GatewayConfig) -> str | None:
+    return config.master_key.value if config.master_key else None
 
 
 class Container(containers.DeclarativeContainer):
@@ -183,11 +341,12 @@ class Container(containers.DeclarativeContainer):
     catalog = providers.Singleton(
         ModelCatalog, deployments=deployments, created=providers.Callable(lambda: int(time.time()))
     )
-    router_state = providers.Resource(
-        open_router_state,
-        redis_url=providers.Callable(lambda config: config.redis_url, config),
-        environ=providers.Callable(lambda config: config.environment, config),
+    environ = providers.Callable(lambda config: config.environment, config)
+    redis = providers.Resource(
+        open_redis, redis_url=providers.Callable(lambda config: config.redis_url, config)
     )
+    router_state = providers.Singleton(make_router_state, redis=redis, environ=environ)
+    rate_limiter = providers.Singleton(make_rate_limiter, redis=redis, environ=environ)
     router = providers.Singleton(
         Router,
         state=router_state,
@@ -216,6 +375,50 @@ class Container(containers.DeclarativeContainer):
     )
     deployment_states = providers.Singleton(
         DeploymentStates, catalog=catalog, state=router_state, clock=clock
+    )
+
+    store = providers.Resource(open_store, config=config)
+    unit_of_work = providers.Callable(lambda store: store.unit_of_work, store)
+    identities = providers.Singleton(
+        IdentityCache,
+        uow=unit_of_work,
+        clock=clock,
+        ttl=providers.Callable(lambda config: config.auth_cache_ttl, config),
+    )
+    token_verifier = providers.Resource(open_token_verifier, config=config)
+    gatekeeper = providers.Singleton(
+        Gatekeeper,
+        identities=identities,
+        limiter=rate_limiter,
+        clock=clock,
+        master_key=providers.Callable(_master_key, config),
+        verifier=token_verifier,
+        claims=providers.Callable(jwt_claims, config),
+        access_groups=catalog.provided.access_groups,
+    )
+    management = providers.Singleton(
+        Management.build, uow=unit_of_work, clock=clock, on_change=identities.provided.invalidate
+    )
+    live_deployments = providers.Singleton(
+        LiveDeployments,
+        catalog=catalog,
+        providers=llm_providers,
+        clients=upstream_clients,
+        mock=mock_provider,
+        client_factory=upstream_client_factory,
+    )
+    models = providers.Singleton(
+        ModelRegistry,
+        uow=unit_of_work,
+        clock=clock,
+        configured=deployments,
+        parse=providers.Callable(
+            lambda config: functools.partial(
+                _parse_record, defaults=config.deployment_defaults, environ=config.environment
+            ),
+            config,
+        ),
+        activate=live_deployments.provided.activate,
     )
 
 
@@ -248,7 +451,48 @@ async def run_background_health_checks(
         await sleep(interval)
 
 
-_SERVICES = ("completions", "catalog", "router_state", "health_check", "deployment_states")
+CHANGE_POLL_INTERVAL = 1.0
+"""Seconds between reads of the database's change stamps: how soon a change made on another instance
+(a key blocked, a model added) takes effect here."""
+
+
+async def poll_changes(
+    identities: IdentityCache,
+    models: ModelRegistry,
+    interval: float = CHANGE_POLL_INTERVAL,
+    sleep: Callable[[float], Any] = asyncio.sleep,
+) -> None:
+    """Until cancelled: drops cached keys, teams and users when another instance changed any, and reloads
+    the stored deployments when they changed. A database outage is waited out (cached keys keep
+    working)."""
+    unavailable = False
+    while True:
+        await sleep(interval)
+        try:
+            await identities.poll()
+            await models.poll()
+        except StoreUnavailable:
+            if not unavailable:
+                _changes_log.warning("database unreachable; serving cached keys until it is back")
+            unavailable = True
+        except Exception:
+            _changes_log.exception("reading changes failed")
+        else:
+            if unavailable:
+                _changes_log.info("database reachable again")
+            unavailable = False
+
+
+_SERVICES = (
+    "completions",
+    "catalog",
+    "router_state",
+    "health_check",
+    "deployment_states",
+    "gatekeeper",
+    "management",
+    "models",
+)
 
 
 def create_http_app(container: Container) -> Litestar:
@@ -260,21 +504,28 @@ def create_http_app(container: Container) -> Litestar:
     @asynccontextmanager
     async def resources(_: Litestar) -> AsyncIterator[None]:
         await container.init_resources()
-        background: asyncio.Task[None] | None = None
+        tasks: list[asyncio.Task[None]] = []
         try:
             for name in _SERVICES:
                 services[name] = await resolve(getattr(container, name))
+            models: ModelRegistry = services["models"]
+            await models.load()
+            identities = await resolve(container.identities)
+            await identities.poll()  # the stamp to compare later reads with
+            tasks.append(asyncio.create_task(poll_changes(identities, models)))
             if config.background_health_checks:
                 checks = await resolve(container.background_health_checks)
-                background = asyncio.create_task(
-                    run_background_health_checks(checks, config.health_check_interval)
+                tasks.append(
+                    asyncio.create_task(run_background_health_checks(checks, config.health_check_interval))
                 )
             yield
         finally:
-            if background is not None:
-                background.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await background
+                    await task
+            if "gatekeeper" in services:
+                await services["gatekeeper"].drain()
             await container.shutdown_resources()
 
     def bridge(name: str) -> Provide:
@@ -282,7 +533,7 @@ def create_http_app(container: Container) -> Litestar:
 
     return create_app(
         dependencies={name: bridge(name) for name in _SERVICES},
-        master_key=config.master_key.value if config.master_key else None,
+        gatekeeper=(lambda: services["gatekeeper"]) if config.master_key else None,
         max_body_bytes=config.max_request_body_bytes,
         lifespan=[resources],
     )

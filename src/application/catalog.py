@@ -23,9 +23,16 @@ def wildcard_match(pattern: str, model: str) -> str | None:
 
 class ModelCatalog:
     """Exact names first; then wildcard names (`openai/*`, `*`), longest pattern first, whose
-    deployments take the matched part as their upstream model (`openai/*` -> `gpt-4o`)."""
+    deployments take the matched part as their upstream model (`openai/*` -> `gpt-4o`).
+
+    `replace` swaps in a new set of deployments at once (models added through the management API), so
+    a lookup sees either the old catalog or the new one, never a mix."""
 
     def __init__(self, *, deployments: Iterable[Deployment], created: int = 0) -> None:
+        self.created = created
+        self.replace(deployments)
+
+    def replace(self, deployments: Iterable[Deployment]) -> None:
         grouped: dict[str, list[Deployment]] = {}
         for deployment in deployments:
             grouped.setdefault(deployment.model_name, []).append(deployment)
@@ -36,7 +43,16 @@ class ModelCatalog:
             reverse=True,
         )
         self._resolved: dict[str, ModelGroup] = {}
-        self.created = created
+        access_groups: dict[str, set[str]] = {}
+        for group in self._groups.values():
+            for deployment in group.deployments:
+                for name in deployment.access_groups:
+                    access_groups.setdefault(name, set()).add(group.name)
+        self._access_groups = {name: frozenset(models) for name, models in access_groups.items()}
+
+    def access_groups(self) -> dict[str, frozenset[str]]:
+        """Each access group's model names (from the deployments' `model_info.access_groups`)."""
+        return self._access_groups
 
     def group(self, model: str) -> ModelGroup:
         """The group serving `model`; NotFoundError (code model_not_found) when there is none."""

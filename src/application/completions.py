@@ -356,6 +356,10 @@ class _MeteredStream(ChunkStream):
         finally:
             await self._finish(error)
 
+    @property
+    def usage(self) -> Usage | None:
+        return self._usage
+
     def _meter(self, chunk: CompletionChunk) -> CompletionChunk | None:
         """The chunk as the caller sees it (None: not at all), its usage noted."""
         if chunk.usage is None:

@@ -114,9 +114,9 @@ def model_in(model: str, allowed: Iterable[str], access_groups: Mapping[str, fro
     return False
 
 
-def require_model(principal: Principal, model: str, access_groups: Mapping[str, frozenset[str]]) -> None:
-    """403 naming the model unless every layer with a model list (key, team, a personal key's user,
-    organization) allows it. An empty list allows all; `all-team-models` defers to the team."""
+def _refusing_layer(
+    principal: Principal, model: str, access_groups: Mapping[str, frozenset[str]]
+) -> tuple[str, tuple[str, ...]] | None:
     layers: list[tuple[str, tuple[str, ...]]] = []
     if principal.key is not None and principal.key.models and TEAM_MODELS not in principal.key.models:
         layers.append(("key", principal.key.models))
@@ -128,12 +128,26 @@ def require_model(principal: Principal, model: str, access_groups: Mapping[str, 
         layers.append(("organization", principal.organization.models))
     for layer, allowed in layers:
         if not model_in(model, allowed, access_groups):
-            raise PermissionDeniedError(
-                f"This {layer} may not use model '{model}'. Allowed: {', '.join(allowed)}.",
-                code="model_not_allowed",
-                param="model",
-                model=model,
-            )
+            return layer, allowed
+    return None
+
+
+def may_use_model(principal: Principal, model: str, access_groups: Mapping[str, frozenset[str]]) -> bool:
+    return _refusing_layer(principal, model, access_groups) is None
+
+
+def require_model(principal: Principal, model: str, access_groups: Mapping[str, frozenset[str]]) -> None:
+    """403 naming the model unless every layer with a model list (key, team, a personal key's user,
+    organization) allows it. An empty list allows all; `all-team-models` defers to the team."""
+    refused = _refusing_layer(principal, model, access_groups)
+    if refused is not None:
+        layer, allowed = refused
+        raise PermissionDeniedError(
+            f"This {layer} may not use model '{model}'. Allowed: {', '.join(allowed)}.",
+            code="model_not_allowed",
+            param="model",
+            model=model,
+        )
 
 
 LLM_ROUTES = frozenset(

@@ -102,6 +102,8 @@ class Deployment:
     """Priority tier (LiteLLM's `order`): the lowest available order takes every call; None comes last."""
     tags: tuple[str, ...] = ()
     """Routing tags (LiteLLM's `tags`); "default" marks the deployments untagged requests prefer."""
+    access_groups: tuple[str, ...] = ()
+    """Names (`model_info.access_groups`) a key's, team's or user's model list may use for this model."""
 
     def __post_init__(self) -> None:
         if self.weight <= 0:

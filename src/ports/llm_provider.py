@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Collection, Sequence
 from typing import ClassVar
 
-from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
+from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Capabilities, Deployment
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from domain.errors import UnsupportedParameterError
@@ -29,6 +29,11 @@ class ChunkStream(ABC):
 
     @abstractmethod
     async def aclose(self) -> None: ...
+
+    @property
+    def usage(self) -> Usage | None:
+        """The usage the stream reported, once it has ended (None before, or when it reported none)."""
+        return None
 
 
 class LLMProvider(ABC):

@@ -56,7 +56,7 @@ async def test_the_server_runs_background_health_checks_that_cool_down_a_failing
             ],
             "general_settings": {"background_health_checks": True, "health_check_interval": 3600},
         },
-        {},
+        {"DATABASE_URL": "memory://"},
     )
 
     async with AsyncTestClient(create_http_app(build_container(config))) as client:

@@ -12,14 +12,20 @@ import pytest
 from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
+from adapters.cache.memory_rate_limiter import InMemoryRateLimiter
 from adapters.cache.memory_router_state import InMemoryRouterState
 from adapters.http.app import create_app
+from adapters.persistence.memory import InMemoryStore
+from application.access import Gatekeeper
 from application.catalog import ModelCatalog
 from application.completions import Completions
 from application.health import DeploymentStates, HealthCheck
+from application.identity_cache import IdentityCache
+from application.management import Management
+from application.models import ModelRegistry
 from application.routing import Router
-from domain.deployments import Capabilities, Credentials, Deployment, Secret
-from domain.errors import AuthenticationError, ContextWindowExceededError, RateLimitError
+from domain.deployments import Capabilities, Credentials, Deployment, DeploymentRecord, Secret
+from domain.errors import AuthenticationError, BadRequestError, ContextWindowExceededError, RateLimitError
 from domain.router_policy import RouterPolicy
 from tests.fakes import FakeClock, FakeLLMProvider, FakeTelemetry, chunks_of, reply
 
@@ -70,7 +76,25 @@ def _app(
         rng=random.Random(1),
     )
     providers = {d.id: provider for d in deployments}
+    store = InMemoryStore()
+    identities = IdentityCache(uow=store.unit_of_work, clock=clock)
+    gatekeeper = Gatekeeper(
+        identities=identities,
+        limiter=InMemoryRateLimiter(),
+        clock=clock,
+        master_key=master_key,
+        access_groups=catalog.access_groups,
+    )
     services = {
+        "gatekeeper": gatekeeper,
+        "management": Management.build(uow=store.unit_of_work, clock=clock, on_change=identities.invalidate),
+        "models": ModelRegistry(
+            uow=store.unit_of_work,
+            clock=clock,
+            configured=deployments,
+            parse=_unparsable,
+            activate=catalog.replace,
+        ),
         "completions": completions,
         "catalog": catalog,
         "router_state": state,
@@ -79,9 +103,13 @@ def _app(
     }
     return create_app(
         dependencies={name: _provide(service) for name, service in services.items()},
-        master_key=master_key,
+        gatekeeper=(lambda: gatekeeper) if master_key else None,
         max_body_bytes=max_body,
     )
+
+
+def _unparsable(record: DeploymentRecord) -> Deployment:
+    raise BadRequestError("no models are added in these tests", param="litellm_params")
 
 
 @pytest.fixture

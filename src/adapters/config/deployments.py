@@ -139,6 +139,7 @@ def build_deployment(
         extra_params=request_defaults,
         order=_order(params, at),
         tags=_tags(params, at),
+        access_groups=tuple(info.access_groups),
     )
 
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters.config.schema import CacheSettings, RouterSettings
+from adapters.config.deployments import Defaults
+from adapters.config.schema import CacheSettings, JwtAuthSettings, RouterSettings
 from domain.deployments import Deployment, Secret
 from domain.router_policy import RouterPolicy
 
@@ -46,6 +47,11 @@ class GatewayConfig:
     background_health_checks: bool = False
     """Check every deployment every `health_check_interval` seconds, cooling down those that fail."""
     health_check_interval: float = DEFAULT_HEALTH_CHECK_INTERVAL
+    deployment_defaults: Defaults = field(default_factory=Defaults)
+    """What a deployment inherits unless it sets its own (those added through /model/new too)."""
+    jwt: JwtAuthSettings | None = None
+    """Set when general_settings.enable_jwt_auth is true: bearer JWTs are accepted as well as keys."""
+    auth_cache_ttl: float = 60.0
     config_path: Path | None = None
     """The file the config came from (the default SQLite database lives beside it); None otherwise."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)

@@ -19,7 +19,7 @@ from adapters.config.gateway_config import (
     DEFAULT_REQUEST_TIMEOUT,
     GatewayConfig,
 )
-from adapters.config.schema import CacheSettings, ConfigFile, RouterSettings
+from adapters.config.schema import CacheSettings, ConfigFile, GeneralSettings, JwtAuthSettings, RouterSettings
 from adapters.llm.hosts import HOSTS, KEYLESS, first_set
 from domain.deployments import Deployment, Secret
 from domain.errors import ConfigurationError
@@ -35,7 +35,7 @@ _KEYED_NATIVE_PROVIDERS = frozenset({"anthropic", "gemini", "cohere"})
 # (caching, persistence): a config that sets them hears so.
 _NOT_ACTED_ON_YET = {
     "litellm_settings": frozenset({"cache", "cache_params"}),
-    "general_settings": frozenset({"database_url", "max_parallel_requests"}),
+    "general_settings": frozenset({"max_parallel_requests"}),
 }
 
 
@@ -124,11 +124,37 @@ def _build(
         else DEFAULT_MAX_REQUEST_BODY_BYTES,
         background_health_checks=general.background_health_checks,
         health_check_interval=general.health_check_interval,
+        deployment_defaults=defaults,
+        jwt=_jwt_settings(general, env),
+        auth_cache_ttl=general.user_api_key_cache_ttl,
         config_path=path,
         environment=env,
         ignored=tuple(report.ignored),
         warnings=tuple(report.warnings),
     )
+
+
+def _jwt_settings(general: GeneralSettings, env: Mapping[str, str]) -> JwtAuthSettings | None:
+    if not general.enable_jwt_auth:
+        if general.litellm_jwtauth is not None:
+            raise ConfigurationError(
+                "general_settings.litellm_jwtauth", "set, but general_settings.enable_jwt_auth is not true"
+            )
+        return None
+    settings = general.litellm_jwtauth or JwtAuthSettings()
+    settings = settings.model_copy(
+        update={
+            "public_key_url": settings.public_key_url or env.get("JWT_PUBLIC_KEY_URL") or None,
+            "audience": settings.audience or env.get("JWT_AUDIENCE") or None,
+            "issuer": settings.issuer or env.get("JWT_ISSUER") or None,
+        }
+    )
+    if not settings.public_key_url and not settings.shared_secret:
+        raise ConfigurationError(
+            "general_settings.litellm_jwtauth",
+            "enable_jwt_auth needs public_key_url (or JWT_PUBLIC_KEY_URL) or shared_secret",
+        )
+    return settings
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

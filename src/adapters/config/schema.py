@@ -80,6 +80,7 @@ class ModelInfo(Section):
     max_output_tokens: PositiveInt | None = None
     max_tokens: PositiveInt | None = None
     """LiteLLM's older name for max_output_tokens."""
+    access_groups: list[str] = []
 
     @field_validator("id", mode="before")
     @classmethod
@@ -172,6 +173,35 @@ class LitellmSettings(Section):
     default_fallbacks: list[str] | None = None
 
 
+class RoleMapping(Section):
+    role: str
+    """A role name as the identity provider puts it in the token."""
+    internal_role: Literal[
+        "proxy_admin", "proxy_admin_viewer", "org_admin", "internal_user", "internal_user_viewer"
+    ]
+
+
+class JwtAuthSettings(Section):
+    """`general_settings.litellm_jwtauth`: where the signing keys come from and which claims name whom."""
+
+    public_key_url: str | None = None
+    """A JWKS URL (LiteLLM reads it from JWT_PUBLIC_KEY_URL; both work)."""
+    shared_secret: str | None = Field(default=None, repr=False)
+    """For HS256 tokens signed with a secret shared with the identity provider."""
+    audience: str | None = None
+    issuer: str | None = None
+    algorithms: list[str] | None = None
+    public_key_ttl: PositiveFloat = 600.0
+    leeway: NonNegativeFloat = 30.0
+    user_id_jwt_field: str = "sub"
+    team_id_jwt_field: str | None = None
+    org_id_jwt_field: str | None = None
+    end_user_id_jwt_field: str | None = None
+    user_roles_jwt_field: str | None = None
+    admin_jwt_scope: str = "litellm_proxy_admin"
+    role_mappings: list[RoleMapping] = []
+
+
 class GeneralSettings(Section):
     master_key: str | None = Field(default=None, repr=False)
     database_url: str | None = Field(default=None, repr=False)
@@ -181,6 +211,11 @@ class GeneralSettings(Section):
     background_health_checks: bool = False
     health_check_interval: PositiveFloat = 300.0
     """Seconds between background health checks (LiteLLM's default)."""
+    enable_jwt_auth: bool = False
+    litellm_jwtauth: JwtAuthSettings | None = None
+    user_api_key_cache_ttl: PositiveFloat = 60.0
+    """Seconds a key, team or user record is served from memory before it is read again (changes made on
+    any instance reach every other one within about a second regardless)."""
 
 
 class ConfigFile(Section):

@@ -9,28 +9,39 @@ from typing import Any
 from litestar import Litestar, Router
 from litestar.di import Provide
 
-from adapters.http.auth import master_key_middleware
+from adapters.http.auth import auth_middleware
 from adapters.http.controllers.chat import ChatController
 from adapters.http.controllers.embeddings import EmbeddingsController
 from adapters.http.controllers.health import DeploymentHealthController, HealthController
+from adapters.http.controllers.management import management_controllers
+from adapters.http.controllers.model_admin import ModelAdminController
 from adapters.http.controllers.models import ModelsController
 from adapters.http.errors import EXCEPTION_HANDLERS
+from application.access import Gatekeeper
 
 
 def create_app(
     *,
     dependencies: Mapping[str, Provide],
-    master_key: str | None,
+    gatekeeper: Callable[[], Gatekeeper] | None,
     max_body_bytes: int,
     lifespan: Sequence[Callable[[Litestar], AbstractAsyncContextManager[Any]]] = (),
 ) -> Litestar:
-    """`dependencies` are the bridges to the use cases (`completions`, `catalog`, `router_state`,
-    `health_check`, `deployment_states`), built by the composition root; with a `master_key`, every API
-    route requires it (GET /health among them), the liveness and readiness probes excepted."""
+    """`dependencies` are the bridges to the use cases (`completions`, `catalog`, `gatekeeper`,
+    `management`, `models`, ...), built by the composition root. With a `gatekeeper` (a master key is
+    set), every API route needs a valid credential, the liveness and readiness probes excepted; without
+    one, auth is off and every caller acts as the admin (LiteLLM's behaviour without a master key)."""
     api = Router(
         path="/",
-        route_handlers=[ChatController, EmbeddingsController, ModelsController, DeploymentHealthController],
-        middleware=[master_key_middleware(master_key)] if master_key else [],
+        route_handlers=[
+            ChatController,
+            EmbeddingsController,
+            ModelsController,
+            DeploymentHealthController,
+            ModelAdminController,
+            *management_controllers,
+        ],
+        middleware=[auth_middleware(gatekeeper)] if gatekeeper is not None else [],
     )
     return Litestar(
         route_handlers=[api, HealthController],

@@ -1,4 +1,5 @@
-"""The master key check, as ASGI middleware in front of every API route when a key is configured.
+"""Authentication, as ASGI middleware in front of every API route when a master key is configured: the
+caller's credential becomes the request's `Principal`, or the request ends in 401 / 403.
 
 Plain ASGI on purpose: it runs on every call, and a Litestar guard costs a copy of the route handler
 per request.
@@ -6,13 +7,16 @@ per request.
 
 from __future__ import annotations
 
-import hmac
+import math
+from collections.abc import Callable, Mapping
 
 import orjson
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from adapters.http.principal import PRINCIPAL
 from adapters.openai_format import render_error
-from domain.errors import AuthenticationError
+from application.access import Gatekeeper, LimitsLeft, Ticket
+from domain.errors import AuthenticationError, RateLimitError, SwitchyardError
 
 _KEY_HEADERS = (b"api-key", b"x-api-key")
 
@@ -30,8 +34,8 @@ def presented_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:
     return fallback
 
 
-def master_key_middleware(master_key: str):
-    expected = master_key.encode()
+def auth_middleware(gatekeeper: Callable[[], Gatekeeper]):
+    """`gatekeeper` hands over the running app's Gatekeeper (it exists only once the app started)."""
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
@@ -39,20 +43,49 @@ def master_key_middleware(master_key: str):
                 await app(scope, receive, send)
                 return
             key = presented_key(scope["headers"])
-            if key is None:
-                error = AuthenticationError(
-                    "No API key provided. Pass it as 'Authorization: Bearer <key>'.", code="missing_api_key"
-                )
-            elif hmac.compare_digest(key, expected):
-                await app(scope, receive, send)
+            try:
+                if key is None:
+                    raise AuthenticationError(
+                        "No API key provided. Pass it as 'Authorization: Bearer <key>'.",
+                        code="missing_api_key",
+                    )
+                try:
+                    secret = key.decode()
+                except UnicodeDecodeError:
+                    raise AuthenticationError("Malformed API key.", code="invalid_api_key") from None
+                scope[PRINCIPAL] = await gatekeeper().authenticate(secret, scope["path"])  # type: ignore[literal-required]
+            except SwitchyardError as error:
+                await _refuse(send, error)
                 return
-            else:
-                error = AuthenticationError("Invalid API key.", code="invalid_api_key")
-            body = orjson.dumps(render_error(error))
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            await send({"type": "http.response.start", "status": 401, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await app(scope, receive, send)
 
         return guarded
 
     return middleware
+
+
+async def _refuse(send: Send, error: SwitchyardError) -> None:
+    body = orjson.dumps(render_error(error))
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if isinstance(error, RateLimitError) and error.retry_after is not None:
+        headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
+    await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def rate_limit_headers(ticket: Ticket) -> Mapping[str, str]:
+    """`x-ratelimit-*` headers (OpenAI's names) for a rate-limited caller: what is left in this window."""
+    left: LimitsLeft | None = ticket.limits_left()
+    if left is None:
+        return {}
+    reset = f"{max(1, math.ceil(left.reset_seconds))}s"
+    headers = {}
+    if left.limit_requests is not None:
+        headers["x-ratelimit-limit-requests"] = str(left.limit_requests)
+        headers["x-ratelimit-remaining-requests"] = str(left.remaining_requests)
+        headers["x-ratelimit-reset-requests"] = reset
+    if left.limit_tokens is not None:
+        headers["x-ratelimit-limit-tokens"] = str(left.limit_tokens)
+        headers["x-ratelimit-remaining-tokens"] = str(left.remaining_tokens)
+        headers["x-ratelimit-reset-tokens"] = reset
+    return headers

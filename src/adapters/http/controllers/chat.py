@@ -6,25 +6,41 @@ import orjson
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 
+from adapters.http.auth import rate_limit_headers
 from adapters.http.exchange import JSON, exchange, served_headers, with_header_tags
+from adapters.http.principal import principal_of
 from adapters.http.sse import EventStream, sse_events
 from adapters.openai_format import parse_chat_request, render_response
+from application.access import Gatekeeper
 from application.completions import Completions
 
 
 class ChatController(Controller):
     @post(["/v1/chat/completions", "/chat/completions"], status_code=200)
-    async def create(self, request: Request, completions: NamedDependency[Completions]) -> Response:
+    async def create(
+        self,
+        request: Request,
+        completions: NamedDependency[Completions],
+        gatekeeper: NamedDependency[Gatekeeper],
+    ) -> Response:
         async def handle(body: object, call_id: str, started: float) -> Response:
             chat_request = with_header_tags(parse_chat_request(body), request)
-            if chat_request.stream:
-                opened = await completions.stream(chat_request, call_id=call_id)
-                return EventStream(sse_events(opened.value), served_headers(call_id, opened, started))
-            served = await completions.chat(chat_request, call_id=call_id)
-            return Response(
-                orjson.dumps(render_response(served.value)),
-                media_type=JSON,
-                headers=served_headers(call_id, served, started),
+            ticket = await gatekeeper.admit(
+                principal_of(request), chat_request.model, chat_request.params.user
             )
+            try:
+                if chat_request.stream:
+                    opened = await completions.stream(chat_request, call_id=call_id)
+                    headers = served_headers(call_id, opened, started)
+                    headers.update(rate_limit_headers(ticket))
+                    return EventStream(sse_events(ticket.guard(opened.value)), headers)
+                served = await completions.chat(chat_request, call_id=call_id)
+            except BaseException:
+                ticket.release()
+                raise
+            ticket.release(served.value.usage.total_tokens if served.value.usage else 0)
+            headers = served_headers(call_id, served, started)
+            headers.update(rate_limit_headers(ticket))
+            return Response(orjson.dumps(render_response(served.value)), media_type=JSON, headers=headers)
 
         return await exchange(request, handle)

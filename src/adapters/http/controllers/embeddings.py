@@ -6,21 +6,39 @@ import orjson
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 
+from adapters.http.auth import rate_limit_headers
 from adapters.http.exchange import JSON, exchange, served_headers, with_header_tags
+from adapters.http.principal import principal_of
 from adapters.openai_format import parse_embedding_request, render_embeddings
+from application.access import Gatekeeper
 from application.completions import Completions
 
 
 class EmbeddingsController(Controller):
     @post(["/v1/embeddings", "/embeddings"], status_code=200)
-    async def create(self, request: Request, completions: NamedDependency[Completions]) -> Response:
+    async def create(
+        self,
+        request: Request,
+        completions: NamedDependency[Completions],
+        gatekeeper: NamedDependency[Gatekeeper],
+    ) -> Response:
         async def handle(body: object, call_id: str, started: float) -> Response:
             embedding_request = with_header_tags(parse_embedding_request(body), request)
-            served = await completions.embed(embedding_request, call_id=call_id)
+            ticket = await gatekeeper.admit(
+                principal_of(request), embedding_request.model, embedding_request.user
+            )
+            try:
+                served = await completions.embed(embedding_request, call_id=call_id)
+            except BaseException:
+                ticket.release()
+                raise
+            ticket.release(served.value.usage.total_tokens if served.value.usage else 0)
+            headers = served_headers(call_id, served, started)
+            headers.update(rate_limit_headers(ticket))
             return Response(
                 orjson.dumps(render_embeddings(served.value, embedding_request.encoding_format)),
                 media_type=JSON,
-                headers=served_headers(call_id, served, started),
+                headers=headers,
             )
 
         return await exchange(request, handle)

@@ -5,14 +5,16 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 import orjson
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
 from adapters.http.exchange import JSON, public_url
+from adapters.http.principal import principal_of
 from application.catalog import ModelCatalog
 from application.health import WILDCARD_SKIPPED, EndpointHealth, HealthCheck, HealthReport
 from domain.deployments import Deployment
+from domain.errors import PermissionDeniedError
 from ports.router_state import RouterState
 
 
@@ -75,7 +77,12 @@ class DeploymentHealthController(Controller):
 
     @get("/health")
     async def health(
-        self, health_check: NamedDependency[HealthCheck], model: FromQuery[str | None] = None
+        self,
+        request: Request,
+        health_check: NamedDependency[HealthCheck],
+        model: FromQuery[str | None] = None,
     ) -> Response:
+        if not principal_of(request).reads_everything:
+            raise PermissionDeniedError("GET /health calls every deployment: it needs an admin's key.")
         report = await health_check.check(model)
         return Response(orjson.dumps(render_report(report)), media_type=JSON)

@@ -4,13 +4,15 @@ each deployment's live routing state)."""
 from __future__ import annotations
 
 import orjson
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from adapters.http.exchange import JSON, public_url
+from adapters.http.principal import principal_of
 from application.catalog import ModelCatalog
 from application.health import DeploymentState, DeploymentStates
+from domain.access import may_use_model
 from domain.deployments import Capabilities, Deployment, ModelGroup
 
 _FEATURES = ("chat", "embeddings", "streaming", "tools", "vision", "response_schema", "reasoning")
@@ -72,8 +74,14 @@ def _state(state: DeploymentState) -> dict[str, object]:
 
 class ModelsController(Controller):
     @get(["/v1/models", "/models"])
-    async def list_models(self, catalog: NamedDependency[ModelCatalog]) -> Response:
-        data = [_model_object(group, catalog.created) for group in catalog.groups()]
+    async def list_models(self, request: Request, catalog: NamedDependency[ModelCatalog]) -> Response:
+        # Only the models this caller may use, as LiteLLM lists them for a key.
+        principal, groups = principal_of(request), catalog.access_groups()
+        data = [
+            _model_object(group, catalog.created)
+            for group in catalog.groups()
+            if may_use_model(principal, group.name, groups)
+        ]
         return Response(orjson.dumps({"object": "list", "data": data}), media_type=JSON)
 
     @get(["/v1/models/{model:path}", "/models/{model:path}"])

@@ -1,0 +1,296 @@
+"""Access on the request path: who is calling (master key, virtual key or JWT), what they may use, and
+how fast they may go."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from application.identity_cache import IdentityCache
+from domain.access import (
+    MASTER,
+    Principal,
+    Via,
+    check_key_usable,
+    check_principal_usable,
+    require_model,
+    require_route,
+)
+from domain.completions import CompletionChunk, Usage
+from domain.errors import AuthenticationError, PermissionDeniedError, RateLimitError
+from domain.identity import EndUser, Role
+from domain.rate_limits import Admission, Limit, Quota, quotas_for
+from ports.clock import Clock
+from ports.llm_provider import ChunkStream
+from ports.rate_limiter import LimiterUnavailable, RateLimiter
+from ports.token_verifier import TokenVerifier, looks_like_jwt
+
+
+def hash_key(secret: str) -> str:
+    """How a virtual key is stored and looked up: the SHA-256 hex digest of the secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JwtClaims:
+    """Which claims of a JWT name the caller (LiteLLM's `litellm_jwtauth` settings)."""
+
+    user_id_field: str = "sub"
+    team_id_field: str | None = None
+    org_id_field: str | None = None
+    end_user_id_field: str | None = None
+    roles_field: str | None = None
+    """A claim holding a role name or a list of them (mapped through `role_mappings` when given)."""
+    role_mappings: Mapping[str, Role] = dataclasses.field(default_factory=dict)
+    admin_scope: str = "litellm_proxy_admin"
+    """A token whose `scope` claim includes this acts as proxy_admin."""
+
+    def role(self, claims: Mapping[str, Any], fallback: Role) -> Role:
+        scopes = claims.get("scope", "")
+        scopes = scopes.split() if isinstance(scopes, str) else list(scopes or ())
+        if self.admin_scope in scopes:
+            return Role.PROXY_ADMIN
+        named = claims.get(self.roles_field) if self.roles_field else None
+        names = [named] if isinstance(named, str) else list(named or ())
+        roles = [self.role_mappings.get(n) or _role(n) for n in names if isinstance(n, str)]
+        found = [r for r in roles if r is not None]
+        return max(found, key=lambda r: r.rank) if found else fallback
+
+
+def _role(name: str) -> Role | None:
+    try:
+        return Role(name)
+    except ValueError:
+        return None
+
+
+def _claim(claims: Mapping[str, Any], field: str | None) -> str | None:
+    if not field:
+        return None
+    value = claims.get(field)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return str(value) if value not in (None, "") else None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LimitsLeft:
+    """What a rate-limited caller has left in the current window (the tightest of its quotas)."""
+
+    limit_requests: int | None
+    remaining_requests: int | None
+    limit_tokens: int | None
+    remaining_tokens: int | None
+    reset_seconds: float
+
+
+def limits_left(admission: Admission) -> LimitsLeft | None:
+    requests = [(u.quota.rpm - u.requests, u.quota.rpm) for u in admission.usage if u.quota.rpm is not None]
+    tokens = [(u.quota.tpm - u.tokens, u.quota.tpm) for u in admission.usage if u.quota.tpm is not None]
+    if not requests and not tokens:
+        return None
+    left_requests, limit_requests = min(requests) if requests else (None, None)
+    left_tokens, limit_tokens = min(tokens) if tokens else (None, None)
+    return LimitsLeft(
+        limit_requests,
+        max(left_requests, 0) if left_requests is not None else None,
+        limit_tokens,
+        max(left_tokens, 0) if left_tokens is not None else None,
+        admission.reset_seconds,
+    )
+
+
+class Ticket:
+    """One admitted call: its rate-limit standing, and the release owed once it ends."""
+
+    __slots__ = ("_gatekeeper", "_quotas", "_released", "admission")
+
+    def __init__(self, gatekeeper: Gatekeeper | None, quotas: Sequence[Quota], admission: Admission | None):
+        self._gatekeeper = gatekeeper
+        self._quotas = quotas
+        self.admission = admission
+        self._released = not quotas
+
+    def limits_left(self) -> LimitsLeft | None:
+        return limits_left(self.admission) if self.admission is not None else None
+
+    def release(self, tokens: int = 0) -> None:
+        """Frees the call's slots and charges its tokens, off the request path; only the first call counts."""
+        if self._released or self._gatekeeper is None:
+            return
+        self._released = True
+        self._gatekeeper._release_soon(self._quotas, tokens)
+
+    def guard(self, stream: ChunkStream) -> ChunkStream:
+        """The stream, releasing this ticket with the stream's usage once it ends, however it ends."""
+        return stream if self._released else _ReleasingStream(stream, self)
+
+
+def _tokens(usage: Usage | None) -> int:
+    return usage.total_tokens if usage is not None else 0
+
+
+FREE = Ticket(None, (), None)
+"""The ticket of a call charged to no quota."""
+
+
+class _ReleasingStream(ChunkStream):
+    def __init__(self, inner: ChunkStream, ticket: Ticket) -> None:
+        self._inner = inner
+        self._ticket = ticket
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._inner.usage
+
+    async def __aiter__(self) -> AsyncIterator[CompletionChunk]:
+        async for batch in self.batches():
+            for chunk in batch:
+                yield chunk
+
+    async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
+        try:
+            async for batch in self._inner.batches():
+                yield batch
+        finally:
+            self._ticket.release(_tokens(self._inner.usage))
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            self._ticket.release(_tokens(self._inner.usage))
+
+
+class Gatekeeper:
+    """Authenticates each request and admits each call against the caller's model list and rate limits."""
+
+    def __init__(
+        self,
+        *,
+        identities: IdentityCache,
+        limiter: RateLimiter,
+        clock: Clock,
+        master_key: str | None,
+        verifier: TokenVerifier | None = None,
+        claims: JwtClaims | None = None,
+        access_groups: Callable[[], Mapping[str, frozenset[str]]] = dict,
+    ) -> None:
+        self._identities = identities
+        self._limiter = limiter
+        self._clock = clock
+        self._master_key = master_key.encode() if master_key else None
+        self._verifier = verifier
+        self._claims = claims or JwtClaims()
+        self._access_groups = access_groups
+        self._releases: set[asyncio.Task[None]] = set()
+
+    @property
+    def identities(self) -> IdentityCache:
+        return self._identities
+
+    async def authenticate(self, secret: str, path: str) -> Principal:
+        """The caller presenting `secret` (a master key, a virtual key or a JWT) on route `path`.
+        401 for anything not a valid, usable credential; 403 for a route the key may not call."""
+        if self._master_key is not None and hmac.compare_digest(secret.encode(), self._master_key):
+            return MASTER
+        if self._verifier is not None and looks_like_jwt(secret):
+            principal = await self._from_claims(await self._verifier.verify(secret))
+        else:
+            principal = await self._identities.principal_for_key(hash_key(secret))
+            if principal is None or principal.key is None:
+                raise AuthenticationError("Invalid API key.", code="invalid_api_key")
+            check_key_usable(principal.key, datetime.fromtimestamp(self._clock.now(), UTC))
+        check_principal_usable(principal)
+        require_route(principal, path)
+        return principal
+
+    async def admit(self, principal: Principal, model: str, end_user: str | None = None) -> Ticket:
+        """Admits one call to `model` (a public name) for `end_user` (the request's `user` field): 403
+        when the model is not the caller's to use or the end user is blocked, 429 naming the limit when a
+        quota is spent."""
+        require_model(principal, model, self._access_groups())
+        if end_user:
+            principal = await self._with_end_user(principal, end_user)
+        quotas = quotas_for(principal, model)
+        if not quotas:
+            return FREE
+        admission = await self._limiter.acquire(quotas, self._clock.now())
+        if not admission.admitted:
+            raise _refusal(admission)
+        return Ticket(self, quotas, admission)
+
+    async def drain(self) -> None:
+        """Waits for the releases still in flight (at shutdown)."""
+        while self._releases:
+            await asyncio.gather(*list(self._releases), return_exceptions=True)
+
+    async def _with_end_user(self, principal: Principal, user_id: str) -> Principal:
+        found, budgets = await self._identities.end_user(user_id)
+        if found is None:
+            return principal
+        if found.blocked:
+            raise PermissionDeniedError(
+                f"End user {user_id} is blocked.", code="end_user_blocked", param="user"
+            )
+        return dataclasses.replace(principal, end_user=found, budgets={**principal.budgets, **budgets})
+
+    async def _from_claims(self, claims: Mapping[str, Any]) -> Principal:
+        user_id = _claim(claims, self._claims.user_id_field)
+        team_id = _claim(claims, self._claims.team_id_field)
+        org_id = _claim(claims, self._claims.org_id_field)
+        records = await self._identities.records(user_id, team_id, org_id)
+        fallback = records.user.user_role if records.user is not None else Role.INTERNAL_USER
+        end_user_id = _claim(claims, self._claims.end_user_id_field)
+        end_user = None
+        budgets = dict(records.budgets)
+        if end_user_id:
+            end_user, end_user_budgets = await self._identities.end_user(end_user_id)
+            end_user = end_user or EndUser(end_user_id)
+            budgets.update(end_user_budgets)
+        return Principal(
+            via=Via.JWT,
+            role=self._claims.role(claims, fallback),
+            user=records.user,
+            team=records.team,
+            organization=records.organization,
+            end_user=end_user,
+            budgets=budgets,
+            user_id=user_id,
+            team_id=team_id,
+            organization_id=records.organization.organization_id if records.organization else org_id,
+        )
+
+    def _release_soon(self, quotas: Sequence[Quota], tokens: int) -> None:
+        task = asyncio.get_running_loop().create_task(self._release(quotas, tokens))
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def _release(self, quotas: Sequence[Quota], tokens: int) -> None:
+        # A release the counters cannot take is lost: slots expire by themselves (the port's contract).
+        with contextlib.suppress(LimiterUnavailable):
+            await self._limiter.release(quotas, tokens, self._clock.now())
+
+
+def _refusal(admission: Admission) -> RateLimitError:
+    quota = admission.refused_by
+    assert quota is not None and admission.refused_limit is not None
+    limit = admission.refused_limit
+    value = {Limit.REQUESTS: quota.rpm, Limit.TOKENS: quota.tpm, Limit.PARALLEL: quota.max_parallel}[limit]
+    what = {
+        Limit.REQUESTS: f"{value} requests per minute",
+        Limit.TOKENS: f"{value} tokens per minute",
+        Limit.PARALLEL: f"{value} parallel requests",
+    }[limit]
+    return RateLimitError(
+        f"Rate limit exceeded: {quota.label} {limit.value} of {what} reached. "
+        f"Retry after {max(1, round(admission.retry_after()))}s.",
+        retry_after=admission.retry_after(),
+        param=limit.value,
+    )
