@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import gc
 import importlib
 import inspect
 import time
@@ -23,18 +24,18 @@ from litestar.di import Provide
 
 from adapters.cache.memory_rate_limiter import InMemoryRateLimiter
 from adapters.cache.memory_router_state import InMemoryRouterState
-from adapters.cache.redis_rate_limiter import RedisRateLimiter
-from adapters.cache.redis_router_state import RedisRouterState
 from adapters.cache.resilient_rate_limiter import ResilientRateLimiter
 from adapters.cache.resilient_router_state import ResilientRouterState
 from adapters.clock import SystemClock
 from adapters.config.loader import GatewayConfig
 from adapters.config.stored import deployment_from_record
 from adapters.http.app import create_app
+from adapters.http.exchange import Inference
 from adapters.llm.aiohttp_transport import AiohttpTransport
 from adapters.llm.hosts import HOSTS
 from adapters.llm.mock.client import MockProvider
 from adapters.llm.upstream_client import UpstreamClient
+from adapters.persistence.deferred import DeferredStore
 from adapters.telemetry import NoopTelemetry
 from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
 from application.access import Gatekeeper, JwtClaims
@@ -226,6 +227,8 @@ def make_router_state(redis: Any, environ: Mapping[str, str]) -> RouterState:
     local = InMemoryRouterState()
     if redis is None:
         return local
+    from adapters.cache.redis_router_state import RedisRouterState  # redis-py only when Redis is used
+
     return ResilientRouterState(RedisRouterState(redis, _prefix(environ) + "router:"), local)
 
 
@@ -235,6 +238,8 @@ def make_rate_limiter(redis: Any, environ: Mapping[str, str]) -> RateLimiter:
     local = InMemoryRateLimiter()
     if redis is None:
         return local
+    from adapters.cache.redis_rate_limiter import RedisRateLimiter
+
     return ResilientRateLimiter(RedisRateLimiter(redis, _prefix(environ) + "limits:"), local)
 
 
@@ -253,23 +258,35 @@ def database_url(config: GatewayConfig) -> str:
     return default_sqlite_url(directory)
 
 
-async def open_store(config: GatewayConfig) -> AsyncIterator[Any]:
-    """The database, migrated to the current schema (safe when several instances start at once)."""
+async def open_store(config: GatewayConfig) -> AsyncIterator[DeferredStore]:
+    """The database, opened and migrated to the current schema (safe when several instances start at
+    once) in the background once the server runs: `DeferredStore.open()` is started by the app."""
     url = database_url(config)
-    if url == MEMORY_DATABASE:
-        from adapters.persistence.memory import InMemoryStore
 
-        yield InMemoryStore()
-        return
-    from adapters.persistence.database import Database
-    from adapters.persistence.migrate import upgrade
+    async def opener() -> Any:
+        if url == MEMORY_DATABASE:
+            from adapters.persistence.memory import InMemoryStore
 
-    await upgrade(url)
-    database = Database.open(url)
+            return InMemoryStore()
+        from adapters.persistence.database import Database
+        from adapters.persistence.migrate import at_head, upgrade
+
+        database = Database.open(url)
+        try:
+            if not await at_head(database.engine):
+                await upgrade(url)
+        except BaseException:
+            await database.close()
+            raise
+        return database
+
+    deferred = DeferredStore(opener)
     try:
-        yield database
+        yield deferred
     finally:
-        await database.close()
+        close = getattr(deferred.store, "close", None)
+        if close is not None:
+            await close()
 
 
 async def open_token_verifier(config: GatewayConfig) -> AsyncIterator[TokenVerifier | None]:
@@ -456,21 +473,28 @@ CHANGE_POLL_INTERVAL = 1.0
 (a key blocked, a model added) takes effect here."""
 
 
-async def poll_changes(
+async def run_store(
+    store: DeferredStore,
     identities: IdentityCache,
     models: ModelRegistry,
     interval: float = CHANGE_POLL_INTERVAL,
     sleep: Callable[[float], Any] = asyncio.sleep,
 ) -> None:
-    """Until cancelled: drops cached keys, teams and users when another instance changed any, and reloads
-    the stored deployments when they changed. A database outage is waited out (cached keys keep
-    working)."""
+    """Until cancelled: opens the database, serves its stored deployments, then every `interval` seconds
+    drops cached keys, teams and users when another instance changed any and reloads the stored
+    deployments when they changed. A database outage is waited out (cached keys keep working)."""
+    await store.open()
     unavailable = False
+    first = True
     while True:
-        await sleep(interval)
         try:
-            await identities.poll()
-            await models.poll()
+            if first:
+                await models.load()
+                await identities.poll()
+                first = False
+            else:
+                await identities.poll()
+                await models.poll()
         except StoreUnavailable:
             if not unavailable:
                 _changes_log.warning("database unreachable; serving cached keys until it is back")
@@ -481,6 +505,7 @@ async def poll_changes(
             if unavailable:
                 _changes_log.info("database reachable again")
             unavailable = False
+        await sleep(interval)
 
 
 _SERVICES = (
@@ -492,6 +517,7 @@ _SERVICES = (
     "gatekeeper",
     "management",
     "models",
+    "store",
 )
 
 
@@ -508,16 +534,19 @@ def create_http_app(container: Container) -> Litestar:
         try:
             for name in _SERVICES:
                 services[name] = await resolve(getattr(container, name))
-            models: ModelRegistry = services["models"]
-            await models.load()
             identities = await resolve(container.identities)
-            await identities.poll()  # the stamp to compare later reads with
-            tasks.append(asyncio.create_task(poll_changes(identities, models)))
+            # In the background: a start never waits for the database driver, the connection or the
+            # schema check (readiness says when it is done); calls needing the database wait for it.
+            tasks.append(asyncio.create_task(run_store(services["store"], identities, services["models"])))
             if config.background_health_checks:
                 checks = await resolve(container.background_health_checks)
                 tasks.append(
                     asyncio.create_task(run_background_health_checks(checks, config.health_check_interval))
                 )
+            # Everything loaded so far lives as long as the process: out of the collector's sight, a full
+            # collection walks only what requests allocate, not the tens of MB of imported modules.
+            gc.collect()
+            gc.freeze()
             yield
         finally:
             for task in tasks:
@@ -531,8 +560,14 @@ def create_http_app(container: Container) -> Litestar:
     def bridge(name: str) -> Provide:
         return Provide(lambda: services[name], use_cache=True, sync_to_thread=False)
 
+    def inference() -> Inference:
+        return Inference(services["completions"], services["gatekeeper"])
+
     return create_app(
-        dependencies={name: bridge(name) for name in _SERVICES},
+        dependencies={
+            **{name: bridge(name) for name in _SERVICES},
+            "inference": Provide(inference, use_cache=True, sync_to_thread=False),
+        },
         gatekeeper=(lambda: services["gatekeeper"]) if config.master_key else None,
         max_body_bytes=config.max_request_body_bytes,
         lifespan=[resources],

@@ -34,9 +34,8 @@ def _parser() -> argparse.ArgumentParser:
 def _db(action: str, config_path: str | None) -> int:
     import asyncio
 
-    from adapters.persistence.migrate import current, upgrade
-
     from adapters.config.loader import load_config
+    from adapters.persistence.migrate import current, upgrade
     from bootstrap import MEMORY_DATABASE, database_url
     from domain.errors import ConfigurationError
 

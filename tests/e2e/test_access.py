@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from tests import jwks
-from tests.e2e.conftest import MASTER_KEY, running_gateway
+from tests.e2e.conftest import MASTER_KEY, clear_of_a_minute_boundary, running_gateway
 
 pytestmark = pytest.mark.e2e
 HI = [{"role": "user", "content": "Hi"}]
@@ -132,6 +132,7 @@ def test_deleted_and_regenerated_keys_stop_working(gateway: str) -> None:
 
 def test_an_rpm_limited_key_gets_429_with_retry_after_and_ratelimit_headers(gateway: str) -> None:
     key = Admin(gateway).new_key(rpm_limit=2)
+    clear_of_a_minute_boundary()
     raw = client(gateway, key).chat.completions.with_raw_response.create(model="demo", messages=HI)
     assert raw.headers["x-ratelimit-limit-requests"] == "2"
     assert raw.headers["x-ratelimit-remaining-requests"] == "1"

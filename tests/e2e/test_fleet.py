@@ -10,7 +10,7 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from tests.e2e.conftest import running_gateway
+from tests.e2e.conftest import clear_of_a_minute_boundary, running_gateway
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -32,6 +32,7 @@ def test_two_gateways_sharing_redis_enforce_one_rpm_limit_together(tmp_path) -> 
             for name in ("a", "b")
         ]
         readiness = httpx.get(f"{urls[0]}/health/readiness").json()
+        clear_of_a_minute_boundary()
         statuses = [
             httpx.post(
                 f"{urls[turn % 2]}/v1/chat/completions",
@@ -70,6 +71,7 @@ def test_two_gateways_sharing_postgres_and_redis_act_as_one_for_keys_limits_and_
         made = httpx.post(f"{a}/key/generate", json={"rpm_limit": 3}, headers=master, timeout=10)
         key = {"Authorization": f"Bearer {made.json()['key']}"}
         chat = {"model": "demo", "messages": [{"role": "user", "content": "hi"}]}
+        clear_of_a_minute_boundary()
         statuses = [
             httpx.post(
                 f"{(a, b)[turn % 2]}/v1/chat/completions", json=chat, headers=key, timeout=10

@@ -699,3 +699,29 @@ def test_a_health_check_interval_without_background_checks_is_a_warning() -> Non
 def test_a_health_check_interval_must_be_positive() -> None:
     with pytest.raises(ConfigurationError, match=r"general_settings\.health_check_interval"):
         load_config({"general_settings": {"health_check_interval": 0}}, {})
+
+
+def test_an_unsupported_database_stops_startup_naming_where_it_came_from() -> None:
+    with pytest.raises(ConfigurationError) as from_env:
+        load_config({"model_list": []}, {"DATABASE_URL": "mysql://u@h/db"})
+    assert from_env.value.path == "DATABASE_URL" and "mysql" in from_env.value.message
+    with pytest.raises(ConfigurationError) as from_file:
+        load_config({"general_settings": {"database_url": "mongodb://h/db"}}, {})
+    assert from_file.value.path == "general_settings.database_url"
+
+
+def test_jwt_auth_needs_a_key_source_and_reads_litellms_environment() -> None:
+    with pytest.raises(ConfigurationError, match="public_key_url"):
+        load_config({"general_settings": {"enable_jwt_auth": True}}, {})
+    config = load_config(
+        {"general_settings": {"enable_jwt_auth": True, "litellm_jwtauth": {"team_id_jwt_field": "groups"}}},
+        {"JWT_PUBLIC_KEY_URL": "https://idp.example/jwks", "JWT_AUDIENCE": "gw"},
+    )
+    assert config.jwt is not None
+    assert (config.jwt.public_key_url, config.jwt.audience, config.jwt.team_id_jwt_field) == (
+        "https://idp.example/jwks",
+        "gw",
+        "groups",
+    )
+    with pytest.raises(ConfigurationError, match="enable_jwt_auth"):
+        load_config({"general_settings": {"litellm_jwtauth": {"team_id_jwt_field": "groups"}}}, {})

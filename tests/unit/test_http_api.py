@@ -6,6 +6,7 @@ import base64
 import random
 import struct
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import orjson
 import pytest
@@ -15,6 +16,8 @@ from litestar.testing import AsyncTestClient
 from adapters.cache.memory_rate_limiter import InMemoryRateLimiter
 from adapters.cache.memory_router_state import InMemoryRouterState
 from adapters.http.app import create_app
+from adapters.http.exchange import Inference
+from adapters.persistence.deferred import DeferredStore
 from adapters.persistence.memory import InMemoryStore
 from application.access import Gatekeeper
 from application.catalog import ModelCatalog
@@ -85,8 +88,11 @@ def _app(
         master_key=master_key,
         access_groups=catalog.access_groups,
     )
+    opened = DeferredStore(_opened(store))
     services = {
+        "store": opened,
         "gatekeeper": gatekeeper,
+        "inference": Inference(completions, gatekeeper),
         "management": Management.build(uow=store.unit_of_work, clock=clock, on_change=identities.invalidate),
         "models": ModelRegistry(
             uow=store.unit_of_work,
@@ -105,7 +111,24 @@ def _app(
         dependencies={name: _provide(service) for name, service in services.items()},
         gatekeeper=(lambda: gatekeeper) if master_key else None,
         max_body_bytes=max_body,
+        lifespan=[_opening(opened)],
     )
+
+
+def _opening(store: DeferredStore):
+    @asynccontextmanager
+    async def lifespan(_: object) -> AsyncIterator[None]:
+        await store.open()
+        yield
+
+    return lifespan
+
+
+def _opened(store: InMemoryStore):
+    async def opener() -> InMemoryStore:
+        return store
+
+    return opener
 
 
 def _unparsable(record: DeploymentRecord) -> Deployment:
@@ -307,7 +330,11 @@ async def test_health_probes_answer_without_a_key(provider) -> None:
         assert (await client.get("/health/liveliness")).status_code == 200
         assert (await client.get("/health/liveness")).status_code == 200
         readiness = (await client.get("/health/readiness")).json()
-        assert (readiness["status"], readiness["router_state"]) == ("healthy", "memory")
+        assert (readiness["status"], readiness["router_state"], readiness["db"]) == (
+            "healthy",
+            "memory",
+            "memory",
+        )
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,11 @@
-"""Where the persistence adapter puts its database and how it reads database URLs (no database needed)."""
+"""Where the persistence adapter puts its database, how it reads database URLs, and when it migrates."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.persistence.database import default_sqlite_url, parse_url, sqlite_path
-from adapters.persistence.migrate import MIGRATIONS, head
+from adapters.persistence.database import Database, default_sqlite_url, parse_url, sqlite_path
+from adapters.persistence.migrate import HEAD, MIGRATIONS, at_head, head, upgrade
 
 
 def test_the_default_database_is_an_sqlite_file_at_an_absolute_path(tmp_path: Path) -> None:
@@ -30,4 +30,15 @@ def test_in_memory_and_server_databases_have_no_file() -> None:
 
 def test_the_migrations_ship_inside_the_package_with_one_head() -> None:
     assert (MIGRATIONS / "env.py").is_file()
-    assert head() == "0001"
+    assert head() == HEAD == "0001"
+
+
+async def test_a_start_finds_a_current_schema_without_migrating_again(tmp_path: Path) -> None:
+    url = default_sqlite_url(tmp_path)
+    database = Database.open(url)
+    try:
+        assert await at_head(database.engine) is False
+        assert await upgrade(url) == HEAD
+        assert await at_head(database.engine) is True
+    finally:
+        await database.close()

@@ -111,7 +111,7 @@ def _build(
     return GatewayConfig(
         deployments=deployments,
         master_key=Secret(master_key) if master_key else None,
-        database_url=_async_driver(_first(env.get("DATABASE_URL"), general.database_url)),
+        database_url=_database_url(env.get("DATABASE_URL"), general.database_url),
         redis_url=_redis_url(config, router, env),
         drop_params=settings.drop_params,
         num_retries=num_retries,
@@ -301,6 +301,20 @@ def _redis_from_parts(host: str, port: int | None, password: str | None, ssl: bo
 def _port(env: Mapping[str, str]) -> int | None:
     value = env.get("REDIS_PORT", "")
     return int(value) if value.isdigit() else None
+
+
+_DATABASE_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://", "memory://")
+
+
+def _database_url(from_env: str | None, from_config: str | None) -> str | None:
+    """The database URL with an async driver; an unknown kind stops startup (the database itself is only
+    opened once the server runs)."""
+    url = _async_driver(from_env or from_config)
+    if url is not None and not url.startswith(_DATABASE_SCHEMES):
+        where = "DATABASE_URL" if from_env else "general_settings.database_url"
+        scheme = url.partition("://")[0] or url
+        raise ConfigurationError(where, f"unsupported database '{scheme}'; use postgresql:// or sqlite:///path")
+    return url
 
 
 def _async_driver(url: str | None) -> str | None:

@@ -13,12 +13,22 @@ import orjson
 from litestar import Request, Response
 
 from adapters.http.errors import error_response
-from application.completions import Served
+from application.access import Gatekeeper
+from application.completions import Completions, Served
 from domain.completions import CompletionRequest
 from domain.embeddings import EmbeddingRequest
 from domain.errors import BadRequestError, SwitchyardError
 
 JSON = "application/json"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Inference:
+    """What the inference routes use, as one dependency: Litestar resolves two or more dependencies of a
+    handler in a task group per request, which costs a call more than the rest of its routing."""
+
+    completions: Completions
+    gatekeeper: Gatekeeper
 
 
 def public_url(url: str | None) -> str | None:

@@ -7,12 +7,10 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 
 from adapters.http.auth import rate_limit_headers
-from adapters.http.exchange import JSON, exchange, served_headers, with_header_tags
+from adapters.http.exchange import JSON, Inference, exchange, served_headers, with_header_tags
 from adapters.http.principal import principal_of
 from adapters.http.sse import EventStream, sse_events
 from adapters.openai_format import parse_chat_request, render_response
-from application.access import Gatekeeper
-from application.completions import Completions
 
 
 class ChatController(Controller):
@@ -20,9 +18,10 @@ class ChatController(Controller):
     async def create(
         self,
         request: Request,
-        completions: NamedDependency[Completions],
-        gatekeeper: NamedDependency[Gatekeeper],
+        inference: NamedDependency[Inference],
     ) -> Response:
+        completions, gatekeeper = inference.completions, inference.gatekeeper
+
         async def handle(body: object, call_id: str, started: float) -> Response:
             chat_request = with_header_tags(parse_chat_request(body), request)
             ticket = await gatekeeper.admit(

@@ -7,11 +7,9 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 
 from adapters.http.auth import rate_limit_headers
-from adapters.http.exchange import JSON, exchange, served_headers, with_header_tags
+from adapters.http.exchange import JSON, Inference, exchange, served_headers, with_header_tags
 from adapters.http.principal import principal_of
 from adapters.openai_format import parse_embedding_request, render_embeddings
-from application.access import Gatekeeper
-from application.completions import Completions
 
 
 class EmbeddingsController(Controller):
@@ -19,9 +17,10 @@ class EmbeddingsController(Controller):
     async def create(
         self,
         request: Request,
-        completions: NamedDependency[Completions],
-        gatekeeper: NamedDependency[Gatekeeper],
+        inference: NamedDependency[Inference],
     ) -> Response:
+        completions, gatekeeper = inference.completions, inference.gatekeeper
+
         async def handle(body: object, call_id: str, started: float) -> Response:
             embedding_request = with_header_tags(parse_embedding_request(body), request)
             ticket = await gatekeeper.admit(

@@ -11,6 +11,7 @@ from litestar.params import FromQuery
 
 from adapters.http.exchange import JSON, public_url
 from adapters.http.principal import principal_of
+from adapters.persistence.deferred import DeferredStore
 from application.catalog import ModelCatalog
 from application.health import WILDCARD_SKIPPED, EndpointHealth, HealthCheck, HealthReport
 from domain.deployments import Deployment
@@ -32,15 +33,22 @@ class HealthController(Controller):
 
     @get("/health/readiness")
     async def readiness(
-        self, catalog: NamedDependency[ModelCatalog], router_state: NamedDependency[RouterState]
+        self,
+        catalog: NamedDependency[ModelCatalog],
+        router_state: NamedDependency[RouterState],
+        store: NamedDependency[DeferredStore],
     ) -> Response:
+        """503 until the database is open (the server answers before it is: keys and stored models need
+        it), 200 after."""
+        ready = store.store is not None
         body = {
-            "status": "healthy",
+            "status": "healthy" if ready else "starting",
             "version": _version(),
             "models": len(catalog.groups()),
             "router_state": router_state.describe(),
+            "db": store.describe(),
         }
-        return Response(orjson.dumps(body), media_type=JSON)
+        return Response(orjson.dumps(body), media_type=JSON, status_code=200 if ready else 503)
 
 
 def _endpoint(deployment: Deployment) -> dict[str, object]:

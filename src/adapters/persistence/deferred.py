@@ -1,0 +1,115 @@
+"""A store opened after the server has started, so that a start never waits on the database driver's import,
+the connection and the schema check; units of work wait for it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+import structlog
+
+from ports.unit_of_work import StoreUnavailable, UnitOfWork
+
+_log = structlog.get_logger("switchyard.database")
+
+
+class Store(Protocol):
+    def unit_of_work(self) -> UnitOfWork: ...
+
+    def describe(self) -> str: ...
+
+
+class DeferredStore:
+    """Opens the store with `opener` when `open()` runs (in the background, retrying while the database
+    cannot be reached); until then each unit of work waits up to `wait` seconds for it, then raises
+    `StoreUnavailable`."""
+
+    def __init__(
+        self, opener: Callable[[], Awaitable[Store]], *, wait: float = 10.0, retry_every: float = 1.0
+    ):
+        self._opener = opener
+        self._wait = wait
+        self._retry_every = retry_every
+        self._store: Store | None = None
+        self._opened = asyncio.Event()
+        self.error: str | None = None
+        """Why the last attempt to open failed, while it has not succeeded."""
+
+    @property
+    def store(self) -> Store | None:
+        return self._store
+
+    def describe(self) -> str:
+        if self._store is not None:
+            return self._store.describe()
+        return "unreachable" if self.error else "connecting"
+
+    async def open(self) -> Store:
+        while self._store is None:
+            try:
+                self._store = await self._opener()
+            except StoreUnavailable as exc:
+                if self.error is None:
+                    _log.error("database unreachable; retrying", error=str(exc))
+                self.error = str(exc)
+                await asyncio.sleep(self._retry_every)
+        self.error = None
+        self._opened.set()
+        return self._store
+
+    async def opened(self) -> Store:
+        if self._store is not None:
+            return self._store
+        try:
+            await asyncio.wait_for(self._opened.wait(), self._wait)
+        except TimeoutError:
+            raise StoreUnavailable(f"the database is not open yet ({self.describe()})") from None
+        assert self._store is not None
+        return self._store
+
+    def unit_of_work(self) -> UnitOfWork:
+        if self._store is not None:
+            return self._store.unit_of_work()
+        return _WaitingUnitOfWork(self)
+
+
+class _WaitingUnitOfWork(UnitOfWork):
+    """Stands in for the store's unit of work until the store is open, then hands everything to it."""
+
+    def __init__(self, owner: DeferredStore) -> None:
+        self._owner = owner
+        self._inner: UnitOfWork | None = None
+
+    async def __aenter__(self) -> _WaitingUnitOfWork:
+        store = await self._owner.opened()
+        inner = await store.unit_of_work().__aenter__()
+        self._inner = inner
+        for name in (
+            "keys",
+            "teams",
+            "users",
+            "organizations",
+            "end_users",
+            "budgets",
+            "deployments",
+            "audit",
+        ):
+            setattr(self, name, getattr(inner, name))
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        if self._inner is not None:
+            await self._inner.__aexit__(*exc_info)
+
+    async def commit(self) -> None:
+        assert self._inner is not None, "used outside `async with`"
+        await self._inner.commit()
+
+    async def rollback(self) -> None:
+        if self._inner is not None:
+            await self._inner.rollback()
+
+    async def stamps(self) -> Mapping[str, int]:
+        assert self._inner is not None, "used outside `async with`"
+        return await self._inner.stamps()
