@@ -268,6 +268,9 @@ async def open_store(config: GatewayConfig) -> AsyncIterator[DeferredStore]:
             from adapters.persistence.memory import InMemoryStore
 
             return InMemoryStore()
+        # Imported in a thread: SQLAlchemy takes a few tenths of a second to import, and the server
+        # answers meanwhile.
+        await asyncio.to_thread(importlib.import_module, "adapters.persistence.migrate")
         from adapters.persistence.database import Database
         from adapters.persistence.migrate import at_head, upgrade
 

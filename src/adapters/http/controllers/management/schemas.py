@@ -14,7 +14,8 @@ from domain.errors import BadRequestError
 
 class Body(BaseModel):
     # Extra fields are kept only to be checked against `unsupported`; the use cases never see them.
-    model_config = ConfigDict(extra="allow")
+    # Built on first use: a start pays nothing for the management schemas.
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     unsupported: ClassVar[frozenset[str]] = frozenset()
     """LiteLLM fields this route accepts only empty: Switchyard does not implement them."""
