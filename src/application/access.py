@@ -189,7 +189,8 @@ class Gatekeeper:
         self._verifier = verifier
         self._claims = claims or JwtClaims()
         self._access_groups = access_groups
-        self._releases: set[asyncio.Task[None]] = set()
+        self._pending: list[tuple[Sequence[Quota], int]] = []
+        self._releaser: asyncio.Task[None] | None = None
 
     @property
     def identities(self) -> IdentityCache:
@@ -227,9 +228,9 @@ class Gatekeeper:
         return Ticket(self, quotas, admission)
 
     async def drain(self) -> None:
-        """Waits for the releases still in flight (at shutdown)."""
-        while self._releases:
-            await asyncio.gather(*list(self._releases), return_exceptions=True)
+        """Waits for the releases still owed (at shutdown)."""
+        while self._releaser is not None:
+            await asyncio.shield(self._releaser)
 
     async def _with_end_user(self, principal: Principal, user_id: str) -> Principal:
         found, budgets = await self._identities.end_user(user_id)
@@ -268,9 +269,22 @@ class Gatekeeper:
         )
 
     def _release_soon(self, quotas: Sequence[Quota], tokens: int) -> None:
-        task = asyncio.get_running_loop().create_task(self._release(quotas, tokens))
-        self._releases.add(task)
-        task.add_done_callback(self._releases.discard)
+        # One task releases whatever is owed, all at once: a task per call would cost more than the
+        # release itself with counters in process.
+        self._pending.append((quotas, tokens))
+        if self._releaser is None:
+            self._releaser = asyncio.get_running_loop().create_task(self._release_pending())
+
+    async def _release_pending(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                if len(batch) == 1:
+                    await self._release(*batch[0])
+                else:
+                    await asyncio.gather(*(self._release(q, t) for q, t in batch), return_exceptions=True)
+        finally:
+            self._releaser = None
 
     async def _release(self, quotas: Sequence[Quota], tokens: int) -> None:
         # A release the counters cannot take is lost: slots expire by themselves (the port's contract).
