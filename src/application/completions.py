@@ -367,7 +367,8 @@ class _MeteredStream(ChunkStream):
         self._usage = chunk.usage
         if self._include_usage:
             return chunk
-        return dataclasses.replace(chunk, usage=None) if chunk.choices else None
+        # A usage-only chunk is dropped, unless it carries the upstream's own bytes (a native stream).
+        return dataclasses.replace(chunk, usage=None) if chunk.choices or chunk.native else None
 
     async def aclose(self) -> None:
         try:

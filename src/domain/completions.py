@@ -39,13 +39,16 @@ class SamplingParams:
     user: str | None = None
     parallel_tool_calls: bool | None = None
     reasoning_effort: ReasoningEffort | None = None
+    top_k: int | None = None
+    thinking_budget: int | None = None
+    """Tokens the model may spend reasoning before it answers (Anthropic's `thinking.budget_tokens`)."""
 
     def __post_init__(self) -> None:
         if self.temperature is not None and not 0 <= self.temperature <= 2:
             raise BadRequestError("temperature must be between 0 and 2", param="temperature")
         if self.top_p is not None and not 0 <= self.top_p <= 1:
             raise BadRequestError("top_p must be between 0 and 1", param="top_p")
-        for name in ("max_tokens", "max_completion_tokens", "n"):
+        for name in ("max_tokens", "max_completion_tokens", "n", "top_k"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise BadRequestError(f"{name} must be at least 1", param=name)
@@ -58,6 +61,18 @@ class SamplingParams:
     def output_limit(self) -> int | None:
         """The cap on generated tokens, whichever of the two names the caller used."""
         return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class NativeRequest:
+    """The request as the client sent it in a provider's own wire format (`format`: "anthropic"), kept so
+    that a deployment speaking that format gets it exactly as sent, fields we do not model included,
+    instead of a translation of the parsed request."""
+
+    format: str
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """The format's own request headers the client sent (`anthropic-beta`, `anthropic-version`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +91,8 @@ class CompletionRequest:
     """Gateway controls the caller sent (cache, fallbacks, num_retries, ...); never sent upstream."""
     extra_body: Mapping[str, Any] = field(default_factory=dict)
     """Provider-specific fields the caller sent that we do not model; passed through as they are."""
+    native: NativeRequest | None = None
+    """The request in its original wire format, for a deployment that speaks it (see NativeRequest)."""
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -123,6 +140,8 @@ class Choice:
     message: Message
     finish_reason: FinishReason | None
     logprobs: Mapping[str, Any] | None = None
+    stop_sequence: str | None = None
+    """Which of the request's stop sequences ended the reply, when the provider says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +153,8 @@ class CompletionResponse:
     usage: Usage | None = None
     system_fingerprint: str | None = None
     service_tier: str | None = None
+    native: Mapping[str, Any] | None = None
+    """The upstream's reply body exactly as received, when the request was native to its format."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +174,10 @@ class Delta:
     reasoning_content: str | None = None
     refusal: str | None = None
     tool_calls: tuple[ToolCallDelta, ...] = ()
+    thinking_signature: str | None = None
+    """The signature closing the current thinking block (it arrives after the block's text)."""
+    redacted_thinking: str | None = None
+    """A whole redacted thinking block's opaque data."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +186,7 @@ class ChunkChoice:
     delta: Delta
     finish_reason: FinishReason | None = None
     logprobs: Mapping[str, Any] | None = None
+    stop_sequence: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +199,10 @@ class CompletionChunk:
     """Set on the final chunk only, when the caller asked for stream usage."""
     system_fingerprint: str | None = None
     service_tier: str | None = None
+    native: bytes | None = None
+    """When the request was native to the upstream's format: the upstream's stream bytes (whole SSE
+    events) read since the previous chunk, exactly as received. A chunk with no choices may carry only
+    this (events such as `ping` that mean nothing in the domain)."""
 
 
 def assemble(chunks: list[CompletionChunk]) -> CompletionResponse:

@@ -37,8 +37,28 @@ class ImagePart:
     detail: ImageDetail | None = None
 
 
-ContentPart = TextPart | ImagePart
+@dataclass(frozen=True, slots=True)
+class DocumentPart:
+    """A document to read: a `data:<mime>;base64,...` URL (a PDF, or plain text as
+    `data:text/plain;base64,...`) or an `https://` URL of a PDF."""
+
+    url: str
+    title: str | None = None
+    context: str | None = None
+
+
+ContentPart = TextPart | ImagePart | DocumentPart
 Content = str | tuple[ContentPart, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingBlock:
+    """A piece of the model's visible reasoning, with the provider's signature that lets it be sent back
+    in a later turn; a redacted block holds only the provider's opaque `redacted` data."""
+
+    text: str = ""
+    signature: str | None = None
+    redacted: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +79,10 @@ class Message:
     tool_call_id: str | None = None
     reasoning_content: str | None = None
     refusal: str | None = None
+    thinking_blocks: tuple[ThinkingBlock, ...] = ()
+    """An assistant's reasoning as blocks with their signatures (Anthropic's `thinking`), in order."""
+    tool_error: bool = False
+    """A tool message reporting that the call failed (Anthropic's `is_error`)."""
 
     def __post_init__(self) -> None:
         if self.tool_calls and self.role is not Role.ASSISTANT:

@@ -62,6 +62,13 @@ class LLMProvider(ABC):
     supports_vision: ClassVar[bool] = True
     supports_response_schema: ClassVar[bool] = True
     supports_reasoning: ClassVar[bool] = True
+    supports_count_tokens: ClassVar[bool] = False
+    native_format: ClassVar[str | None] = None
+    """The client wire format this adapter speaks natively ("anthropic"), if any. A request whose
+    `native.format` is this one is sent as the client sent it (its `model` set to the deployment's
+    upstream model, the deployment's credentials and the client's format headers such as
+    `anthropic-beta` applied); the reply comes back parsed as usual and with `native` holding the body
+    as received, and a stream's chunks carry every upstream event's bytes in `native`, in order."""
 
     @classmethod
     def capabilities(cls) -> Capabilities:
@@ -92,4 +99,11 @@ class LLMProvider(ABC):
     async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
         raise UnsupportedParameterError(
             f"provider {self.name} does not serve embeddings", param="model", provider=self.name
+        )
+
+    async def count_tokens(self, request: CompletionRequest, deployment: Deployment) -> int:
+        """The input tokens of `request` as the provider itself counts them (its token-counting
+        endpoint), when `supports_count_tokens`; errors as for `complete`."""
+        raise UnsupportedParameterError(
+            f"provider {self.name} does not count tokens", param="model", provider=self.name
         )
