@@ -1,5 +1,5 @@
 """The Anthropic mapping's edge cases: turns, model profiles, unsupported parameters, stream events,
-stop reasons, usage and errors, each checked without I/O."""
+stop reasons, usage, errors and the splitting of a native stream into events, each checked without I/O."""
 
 from __future__ import annotations
 
@@ -8,21 +8,35 @@ import datetime
 import pytest
 
 from adapters.llm.anthropic.errors import retry_after, upstream_error
-from adapters.llm.anthropic.mapping import image_block, max_tokens, split_messages, unsupported_params
-from adapters.llm.anthropic.models import Thinking, profile
+from adapters.llm.anthropic.mapping import max_tokens, unsupported_params
+from adapters.llm.anthropic.models import Thinking, effort_for_budget, profile
+from adapters.llm.anthropic.native import count_tokens_body
+from adapters.llm.anthropic.native_stream import parse_event, split_events
 from adapters.llm.anthropic.replies import StreamTranslator, finish_reason, read_message, usage
+from adapters.llm.anthropic.turns import document_block, image_block, split_messages
 from domain import errors
 from domain.completions import (
     CompletionChunk,
     CompletionRequest,
+    Delta,
     FinishReason,
+    NativeRequest,
     ReasoningEffort,
     SamplingParams,
     Usage,
     assemble,
 )
 from domain.deployments import Deployment
-from domain.messages import Message, NamedToolChoice, Role, TextPart, ToolCall, ToolChoiceMode
+from domain.messages import (
+    DocumentPart,
+    Message,
+    NamedToolChoice,
+    Role,
+    TextPart,
+    ThinkingBlock,
+    ToolCall,
+    ToolChoiceMode,
+)
 
 
 def _deployment(model: str = "claude-sonnet-4-5-20250929") -> Deployment:
@@ -344,7 +358,7 @@ def test_role_comes_on_the_first_chunk_only() -> None:
     chunks = _feed(events)
 
     roles = [choice.delta.role for chunk in chunks for choice in chunk.choices]
-    assert roles == ["assistant", None, None]
+    assert roles == ["assistant", None, None, None]
 
 
 @pytest.mark.parametrize(
@@ -421,3 +435,185 @@ def test_retry_after_wins_over_the_reset_times() -> None:
 
     assert retry_after(headers) == 3.0
     assert retry_after({}) is None
+
+
+# --- issue 6: thinking blocks, documents, budgets, stop sequences, native streams ----------------------
+
+
+def test_an_assistant_turn_leads_with_its_signed_and_redacted_thinking_and_drops_unsigned_reasoning() -> None:
+    blocks = (
+        ThinkingBlock("hmm", "sig-1"),
+        ThinkingBlock("from elsewhere"),
+        ThinkingBlock(redacted="opaque"),
+    )
+    message = Message(
+        Role.ASSISTANT, "Calling.", tool_calls=(ToolCall("t1", "f", "{}"),), thinking_blocks=blocks
+    )
+
+    _, turns = split_messages([Message(Role.USER, "Go"), message])
+
+    assert turns[1]["content"] == [
+        {"type": "thinking", "thinking": "hmm", "signature": "sig-1"},
+        {"type": "redacted_thinking", "data": "opaque"},
+        {"type": "text", "text": "Calling."},
+        {"type": "tool_use", "id": "t1", "name": "f", "input": {}},
+    ]
+
+
+def test_a_text_document_may_be_percent_encoded_but_not_broken_base64() -> None:
+    block = document_block(DocumentPart("data:text/markdown,%23%20Title%0Abody"))
+
+    assert block["source"] == {"type": "text", "media_type": "text/plain", "data": "# Title\nbody"}
+    with pytest.raises(errors.BadRequestError):
+        document_block(DocumentPart("data:text/plain;base64,not*base64"))
+
+
+def test_thinking_in_a_tool_loop_is_fine_when_the_signed_thinking_came_back() -> None:
+    signed = Message(
+        Role.ASSISTANT,
+        None,
+        tool_calls=(ToolCall("t1", "f", "{}"),),
+        thinking_blocks=(ThinkingBlock("x", "s"),),
+    )
+    request = _request(
+        Message(Role.USER, "Weather?"),
+        signed,
+        Message(Role.TOOL, "sunny", tool_call_id="t1"),
+        params=SamplingParams(reasoning_effort=ReasoningEffort.LOW),
+    )
+
+    assert unsupported_params(request, _deployment()) == []
+
+
+def test_a_thinking_budget_and_top_k_are_named_where_the_model_cannot_take_them() -> None:
+    budget = _request(params=SamplingParams(thinking_budget=2048))
+    top_k = _request(params=SamplingParams(top_k=5))
+    both = _request(params=SamplingParams(thinking_budget=2048, top_k=5))
+
+    assert unsupported_params(budget, _deployment("claude-3-5-haiku-20241022")) == ["thinking_budget"]
+    assert unsupported_params(top_k, _deployment("claude-opus-4-7")) == ["top_k"]
+    assert unsupported_params(top_k, _deployment()) == []
+    assert unsupported_params(both, _deployment()) == ["top_k"]  # thinking takes no top_k
+
+
+def test_a_native_request_names_nothing_unsupported() -> None:
+    native = NativeRequest("anthropic", {"model": "claude", "messages": [], "max_tokens": 5, "top_k": 3})
+    request = _request(params=SamplingParams(top_k=3, seed=1), native=native)
+
+    assert unsupported_params(request, _deployment("claude-opus-4-7")) == []
+
+
+@pytest.mark.parametrize(
+    ("budget", "effort"), [(1024, "low"), (2048, "low"), (5000, "medium"), (10**6, "xhigh")]
+)
+def test_a_thinking_budget_on_an_adaptive_model_becomes_the_effort_that_covers_it(
+    budget: int, effort: str
+) -> None:
+    assert effort_for_budget(budget) == effort
+
+
+def test_a_token_count_body_keeps_only_what_count_tokens_accepts() -> None:
+    body = {
+        "model": "claude",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "Hi"}],
+        "stream": True,
+        "temperature": 0.2,
+        "metadata": {"user_id": "u"},
+        "cache_control": {"type": "ephemeral"},
+        "mcp_servers": [{"type": "url", "url": "https://mcp.example", "name": "m"}],
+    }
+    request = _request(native=NativeRequest("anthropic", body))
+
+    assert count_tokens_body(request, _deployment()) == {
+        "model": "claude-sonnet-4-5-20250929",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "cache_control": {"type": "ephemeral"},
+        "mcp_servers": [{"type": "url", "url": "https://mcp.example", "name": "m"}],
+    }
+
+
+def test_signatures_and_redacted_blocks_stream_as_their_own_deltas() -> None:
+    events = [
+        _start(),
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Hm."}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "s1"}},
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {"type": "redacted_thinking", "data": "r1"},
+        },
+        {"type": "content_block_stop", "index": 1},
+        *_end("end_turn"),
+    ]
+
+    deltas = [choice.delta for chunk in _feed(events) for choice in chunk.choices]
+
+    assert deltas[1:4] == [
+        Delta(reasoning_content="Hm."),
+        Delta(thinking_signature="s1"),
+        Delta(redacted_thinking="r1"),
+    ]
+
+
+def test_the_stop_sequence_of_message_delta_is_on_the_finish_chunk() -> None:
+    stop = {"type": "message_delta", "delta": {"stop_reason": "stop_sequence", "stop_sequence": "###"}}
+
+    chunks = _feed([_start(), stop, {"type": "message_stop"}])
+
+    assert chunks[-2].choices[0].stop_sequence == "###"
+    assert chunks[-2].choices[0].finish_reason is FinishReason.STOP
+
+
+def test_a_whole_reply_keeps_the_stop_sequence_and_a_thinking_block_whose_text_was_omitted() -> None:
+    reply = read_message(
+        {
+            "id": "m",
+            "content": [
+                {"type": "thinking", "thinking": "", "signature": "s"},
+                {"type": "text", "text": "1, 2"},
+            ],
+            "stop_reason": "stop_sequence",
+            "stop_sequence": "3",
+        }
+    )
+
+    (choice,) = reply.choices
+    assert choice.stop_sequence == "3"
+    assert choice.message.thinking_blocks == (ThinkingBlock("", "s"),)
+    assert choice.message.reasoning_content is None
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"event: a\ndata: 1\n\nevent: b\ndata: 2\n\nevent: c\nda",
+        b"event: a\r\ndata: 1\r\n\r\nevent: b\r\ndata: 2\r\n\r\nevent: c\r\nda",
+        b"event: a\rdata: 1\r\revent: b\rdata: 2\r\revent: c\rda",
+        b": a comment\n\nevent: a\ndata: 1\n\n\n\nevent: b\ndata: 2\n\nevent: c\nda",
+    ],
+)
+def test_a_native_stream_splits_into_whole_events_that_join_back_to_the_same_bytes(stream: bytes) -> None:
+    events, rest = split_events(stream)
+
+    assert b"".join(events) + rest == stream
+    assert [parsed for raw in events if (parsed := parse_event(raw))] == [("a", b"1"), ("b", b"2")]
+    assert parse_event(rest) is None
+
+
+def test_an_event_of_several_data_lines_joins_them_with_newlines() -> None:
+    assert parse_event(b'event: x\ndata: {"a":\ndata:1}\n\n') == ("x", b'{"a":\n1}')
+
+
+def test_a_529_is_coded_overloaded_whatever_its_body_and_so_is_an_overloaded_event() -> None:
+    page = upstream_error(529, b"<html>overloaded</html>")
+    event = upstream_error(
+        None, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    )
+    plain = upstream_error(503, b"upstream connect error")
+
+    assert (type(page), page.code) == (errors.ServiceUnavailableError, "overloaded_error")
+    assert (type(event), event.code) == (errors.ServiceUnavailableError, "overloaded_error")
+    assert plain.code is None

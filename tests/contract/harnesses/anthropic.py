@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import httpx
 import pytest
 
 from adapters.llm.anthropic import AnthropicProvider
-from domain.completions import Usage
+from domain.completions import CompletionRequest, NativeRequest, Usage
 from domain.deployments import Credentials, Limits, Secret
-from tests.contract.harnesses.base import FIXTURES_ROOT, Failure, HttpHarness, Reply, ScriptedEmbeddings
+from tests.contract.harnesses.base import (
+    FIXTURES_ROOT,
+    Failure,
+    HttpHarness,
+    RecordingStream,
+    Reply,
+    ScriptedEmbeddings,
+    chat_request,
+)
 
 FIXTURES = FIXTURES_ROOT / "anthropic"
 RATE_LIMIT_HEADERS = {
@@ -67,6 +77,31 @@ class AnthropicHarness(HttpHarness):
 
     def embeddings(self, *, wire: str) -> ScriptedEmbeddings:
         pytest.skip("Anthropic serves no embeddings")
+
+    def answer_reads(self, reads: list[bytes]) -> None:
+        """Scripts a streamed answer that arrives in exactly these network reads."""
+
+        def answer(_: httpx.Request) -> httpx.Response:
+            stream = RecordingStream(b"")
+            stream.pieces = list(reads)
+            self.upstream.streams.append(stream)
+            return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=stream)
+
+        self.upstream.answer = answer
+
+
+def native_body() -> dict[str, Any]:
+    """The Claude Code-shaped Messages request of native_request.json, as its client sent it."""
+    return json.loads((FIXTURES / "native_request.json").read_text())
+
+
+def native_request(
+    body: dict[str, Any] | None = None, headers: dict[str, str] | None = None, **changes: Any
+) -> CompletionRequest:
+    """A request that came in Anthropic's format: the parsed request (the suite's chat, as the adapter
+    must not read it) with the client's own body and headers."""
+    native = NativeRequest("anthropic", native_body() if body is None else body, headers or {})
+    return chat_request(native=native, **changes)
 
 
 HARNESSES = {"anthropic": AnthropicHarness}

@@ -1,7 +1,9 @@
-"""The Anthropic provider: chat and streamed chat over the Messages API, on one pooled httpx client."""
+"""The Anthropic provider: chat, streamed chat and token counts over the Messages API, on one pooled httpx
+client; requests native to the Messages API go through as sent (see native.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Collection, Sequence
 from typing import ClassVar
 
@@ -11,7 +13,9 @@ import orjson
 from adapters.llm import http_calls
 from adapters.llm.anthropic import mapping
 from adapters.llm.anthropic.errors import upstream_error
-from adapters.llm.anthropic.replies import StreamTranslator, read_message, truncated
+from adapters.llm.anthropic.native import FORMAT, count_tokens_body, native_body, native_of
+from adapters.llm.anthropic.native_stream import AnthropicNativeChunkStream
+from adapters.llm.anthropic.replies import StreamTranslator, malformed_event, read_message, truncated
 from adapters.llm.json_io import decode, encode
 from adapters.llm.sse import sse_event_batches
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
@@ -21,11 +25,14 @@ from ports.llm_provider import ChunkStream, LLMProvider
 
 
 class AnthropicProvider(LLMProvider):
-    """Speaks Anthropic's Messages API at `{api_base}/v1/messages` (https://api.anthropic.com by default).
-    Embeddings are refused: Anthropic serves none."""
+    """Speaks Anthropic's Messages API at `{api_base}/v1/messages` (https://api.anthropic.com by default)
+    and counts tokens at `{api_base}/v1/messages/count_tokens`. Embeddings are refused: Anthropic serves
+    none."""
 
     name: ClassVar[str] = "anthropic"
     supports_embeddings: ClassVar[bool] = False
+    supports_count_tokens: ClassVar[bool] = True
+    native_format: ClassVar[str | None] = FORMAT
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
@@ -34,11 +41,16 @@ class AnthropicProvider(LLMProvider):
         return mapping.unsupported_params(request, deployment)
 
     async def complete(self, request: CompletionRequest, deployment: Deployment) -> CompletionResponse:
-        outgoing = mapping.messages_request(request, deployment, stream=False)
+        native = native_of(request)
+        if native is not None:
+            body, json_tool = native_body(native, deployment, stream=False), None
+        else:
+            outgoing = mapping.messages_request(request, deployment, stream=False)
+            body, json_tool = outgoing.body, outgoing.json_tool
         response = await http_calls.post(
             self._client,
             mapping.url(deployment),
-            encode(outgoing.body),
+            encode(body),
             mapping.headers(deployment, request),
             limits=deployment.limits,
             failed=upstream_error,
@@ -46,20 +58,47 @@ class AnthropicProvider(LLMProvider):
         payload = decode(response.content, "Anthropic")
         if isinstance(payload, dict) and payload.get("type") == "error":
             raise upstream_error(None, payload)
-        return read_message(payload, outgoing.json_tool)
+        reply = read_message(payload, json_tool)
+        return dataclasses.replace(reply, native=payload) if native is not None else reply
 
     async def stream(self, request: CompletionRequest, deployment: Deployment) -> ChunkStream:
-        outgoing = mapping.messages_request(request, deployment, stream=True)
+        native = native_of(request)
+        if native is not None:
+            body, json_tool = native_body(native, deployment, stream=True), None
+        else:
+            outgoing = mapping.messages_request(request, deployment, stream=True)
+            body, json_tool = outgoing.body, outgoing.json_tool
         response = await http_calls.open_stream(
             self._client,
             mapping.url(deployment),
-            encode(outgoing.body),
+            encode(body),
             mapping.headers(deployment, request),
             limits=deployment.limits,
             failed=upstream_error,
             not_streamed=_not_streamed,
         )
-        return AnthropicChunkStream(response, StreamTranslator(outgoing.json_tool))
+        if native is not None:
+            return AnthropicNativeChunkStream(response, StreamTranslator())
+        return AnthropicChunkStream(response, StreamTranslator(json_tool))
+
+    async def count_tokens(self, request: CompletionRequest, deployment: Deployment) -> int:
+        response = await http_calls.post(
+            self._client,
+            mapping.count_tokens_url(deployment),
+            encode(count_tokens_body(request, deployment)),
+            mapping.headers(deployment, request),
+            limits=deployment.limits,
+            failed=upstream_error,
+        )
+        payload = decode(response.content, "Anthropic")
+        if isinstance(payload, dict):
+            if payload.get("type") == "error":
+                raise upstream_error(None, payload)
+            count = payload.get("input_tokens")
+            if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+                return count
+        shown = response.content[:200].decode("utf-8", "replace")
+        raise BadGatewayError(f"Anthropic sent a token count without input_tokens: {shown!r}")
 
 
 class AnthropicChunkStream(http_calls.ResponseChunkStream):
@@ -86,7 +125,9 @@ class AnthropicChunkStream(http_calls.ResponseChunkStream):
                         failure = exc
                     except (ValueError, KeyError, TypeError, AttributeError) as exc:
                         # An error event in another shape (a proxy's) is still the error it names.
-                        failure = upstream_error(None, data) if event == "error" else _malformed(data, exc)
+                        failure = (
+                            upstream_error(None, data) if event == "error" else malformed_event(data, exc)
+                        )
                     if failure is not None or translator.done:
                         break
                 if batch:
@@ -104,10 +145,3 @@ def _not_streamed(body: bytes) -> SwitchyardError:
     if isinstance(payload, dict) and payload.get("type") == "error":
         return upstream_error(None, payload)
     return BadGatewayError("Anthropic answered a stream request without a stream.")
-
-
-def _malformed(data: bytes, exc: Exception) -> BadGatewayError:
-    shown = data[:200].decode("utf-8", "replace")
-    error = BadGatewayError(f"Anthropic sent a malformed stream event: {shown!r}")
-    error.__cause__ = exc
-    return error

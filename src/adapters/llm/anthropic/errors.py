@@ -14,7 +14,8 @@ Anthropic answers `{"type": "error", "error": {"type", "message"}, "request_id"}
                                   anthropic-ratelimit-*-reset times of the exhausted limits)
     500 api_error              -> InternalServerError
     504 timeout_error          -> TimeoutError
-    529 overloaded_error       -> ServiceUnavailableError (503)
+    529 overloaded_error       -> ServiceUnavailableError with code "overloaded_error" (whatever the
+                                  body says), so that an Anthropic-format answer can give 529 back
 
 An `error` event inside a stream has no status: its `error.type` says which of the above it is. Other
 statuses (a proxy's 502 page, 503, ...) map as OpenAI-format upstreams do. Unlisted statuses and transport
@@ -34,6 +35,8 @@ from adapters.llm.upstream_errors import retry_after as _standard_retry_after
 from domain import errors
 from domain.errors import SwitchyardError
 
+OVERLOADED = "overloaded_error"
+"""The code of the ServiceUnavailableError for Anthropic's 529 (and an overloaded_error event)."""
 _BY_STATUS: dict[int, type[SwitchyardError]] = {
     400: errors.BadRequestError,
     401: errors.AuthenticationError,
@@ -89,6 +92,8 @@ def upstream_error(
         elif _POLICY_WORDS.search(message):
             kind = errors.ContentPolicyViolationError
     code = kind_name if isinstance(kind_name, str) and kind.default_code is None else None
+    if status == 529:
+        code = OVERLOADED
     if kind is errors.RateLimitError:
         return errors.RateLimitError(message, retry_after=retry_after(headers or {}))
     return kind(message, code=code)

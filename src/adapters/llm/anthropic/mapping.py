@@ -1,7 +1,7 @@
 """Domain requests as Anthropic Messages API calls: URL, headers and body, and what they cannot carry.
 
-Each piece (system lifting, turns, tools, tool_choice, thinking) is its own function, so that the
-gateway's own /v1/messages can reuse them. See models.py for the per-model table they consult.
+Each piece (tools, tool_choice, thinking; turns in turns.py) is its own function, so that the gateway's
+own /v1/messages can reuse them. See models.py for the per-model table they consult.
 """
 
 from __future__ import annotations
@@ -12,22 +12,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import orjson
 
-from adapters.llm.anthropic.models import EFFORTS, FALLBACK_MAX_OUTPUT, THINKING_BUDGETS, Thinking, profile
-from domain.completions import CompletionRequest, ReasoningEffort
+from adapters.llm.anthropic.models import (
+    EFFORTS,
+    FALLBACK_MAX_OUTPUT,
+    THINKING_BUDGETS,
+    Thinking,
+    effort_for_budget,
+    profile,
+)
+from adapters.llm.anthropic.turns import split_messages
+from domain.completions import CompletionRequest, ReasoningEffort, SamplingParams
 from domain.deployments import Deployment
 from domain.errors import BadRequestError
 from domain.messages import (
-    Content,
     FunctionTool,
-    ImagePart,
     Message,
     NamedToolChoice,
     ResponseFormat,
     ResponseFormatType,
     Role,
-    TextPart,
     ToolChoice,
     ToolChoiceMode,
 )
@@ -53,13 +57,13 @@ class Outgoing:
 def messages_request(request: CompletionRequest, deployment: Deployment, *, stream: bool) -> Outgoing:
     """The Messages API body for `request` on `deployment`. `extra_body` fields pass through and win,
     as with the Anthropic SDK; the deployment's preset `thinking`, `top_k` and `extra_body` apply unless
-    the request sets them."""
+    the request sets them (sampling presets reach `request.params` before the adapter is called)."""
     model = profile(deployment.upstream_model)
     params = request.params
     system, turns = split_messages(request.messages)
     extras = request.extra_body
     presets = deployment.extra_params
-    thinking, effort = thinking_config(params.reasoning_effort, model.thinking, extras, presets)
+    thinking, effort = thinking_config(params, model.thinking, extras, presets)
 
     body: dict[str, Any] = {"model": deployment.upstream_model, "messages": turns}
     body["max_tokens"] = max_tokens(
@@ -100,7 +104,9 @@ def messages_request(request: CompletionRequest, deployment: Deployment, *, stre
         body["tool_choice"] = choice
     if thinking is not None:
         body["thinking"] = thinking
-    if "top_k" in presets and "top_k" not in extras:
+    if params.top_k is not None:
+        body["top_k"] = params.top_k
+    elif "top_k" in presets:
         body["top_k"] = presets["top_k"]
     preset_body = presets.get("extra_body")
     if isinstance(preset_body, dict):
@@ -131,40 +137,6 @@ def _tooling(
     return tools, choice
 
 
-def split_messages(messages: Sequence[Message]) -> tuple[list[str], list[dict[str, Any]]]:
-    """(system texts, turns): system and developer messages lifted out in order; the rest as
-    alternating turns, consecutive same-role messages merged (tool results are user content), tool
-    results first within their turn, and a turn of one text block sent as a plain string."""
-    system: list[str] = []
-    turns: list[dict[str, Any]] = []
-    for index, message in enumerate(messages):
-        role = message.role
-        if role is Role.SYSTEM or role is Role.DEVELOPER:
-            if text := message.text:
-                system.append(text)
-            continue
-        if role is Role.ASSISTANT:
-            api_role, blocks = "assistant", _assistant_blocks(message, index)
-        elif role is Role.TOOL:
-            api_role, blocks = "user", [_tool_result(message, index)]
-        else:
-            api_role, blocks = "user", _blocks(message.content, f"messages[{index}]")
-        if not blocks:
-            continue
-        if turns and turns[-1]["role"] == api_role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": api_role, "content": blocks})
-    for turn in turns:
-        blocks = turn["content"]
-        if len(blocks) == 1 and blocks[0]["type"] == "text":
-            turn["content"] = blocks[0]["text"]
-        elif turn["role"] == "user" and any(block["type"] == "tool_result" for block in blocks[1:]):
-            # The API wants a turn's tool results before anything else in it.
-            turn["content"] = sorted(blocks, key=lambda block: block["type"] != "tool_result")
-    return system, turns
-
-
 def tool_param(tool: FunctionTool) -> dict[str, Any]:
     out: dict[str, Any] = {"name": tool.name}
     if tool.description is not None:
@@ -192,14 +164,22 @@ def tool_choice_param(choice: ToolChoice) -> dict[str, Any]:
 
 
 def thinking_config(
-    effort: ReasoningEffort | None, mode: Thinking, extras: Mapping[str, Any], presets: Mapping[str, Any]
+    params: SamplingParams, mode: Thinking, extras: Mapping[str, Any], presets: Mapping[str, Any]
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """(thinking, output_config.effort): a `thinking` the caller passed goes as it is; else
-    reasoning_effort becomes a budget (THINKING_BUDGETS) or, on models with adaptive thinking, adaptive
-    thinking at that effort (EFFORTS); else the deployment's preset `thinking`."""
+    """(thinking, output_config.effort): a `thinking` the caller passed goes as it is; else a
+    thinking_budget goes as `budget_tokens` or, on models with adaptive thinking (which refuse budgets
+    from 4.7 on), as adaptive thinking at the effort whose budget covers it; else reasoning_effort
+    becomes a budget (THINKING_BUDGETS) or adaptive thinking at that effort (EFFORTS); else the
+    deployment's preset `thinking`."""
     passed = extras.get("thinking")
     if isinstance(passed, dict):
         return passed, None
+    budget = params.thinking_budget
+    if budget is not None and mode is not Thinking.NONE:
+        if mode is Thinking.ADAPTIVE:
+            return {"type": "adaptive"}, effort_for_budget(budget)
+        return {"type": "enabled", "budget_tokens": budget}, None
+    effort = params.reasoning_effort
     if effort is not None:
         if effort is ReasoningEffort.NONE or mode is Thinking.NONE:
             return None, None
@@ -222,7 +202,10 @@ def max_tokens(asked: int | None, model_limit: int, thinking: dict[str, Any] | N
 
 
 def unsupported_params(request: CompletionRequest, deployment: Deployment) -> list[str]:
-    """The OpenAI parameters of `request` the Messages API cannot honour for this deployment."""
+    """The OpenAI parameters of `request` the Messages API cannot honour for this deployment. A request
+    native to the Messages API has none: it goes as sent, and Anthropic itself judges it."""
+    if request.native is not None and request.native.format == "anthropic":
+        return []
     params = request.params
     names = [name for name in _UNSUPPORTED_PARAMS if getattr(params, name) is not None]
     if params.n is not None and params.n > 1:
@@ -231,11 +214,12 @@ def unsupported_params(request: CompletionRequest, deployment: Deployment) -> li
         names.append("logprobs")
     model = profile(deployment.upstream_model)
     extras = request.extra_body
+    top_k = params.top_k is not None or "top_k" in extras
     if not model.sampling:
         names += [name for name in ("temperature", "top_p") if getattr(params, name) is not None]
-        names += ["top_k"] if "top_k" in extras else []
+        names += ["top_k"] if top_k else []
     switch = _thinking_switch(request)
-    if switch == "reasoning_effort" and model.thinking is Thinking.NONE:
+    if switch in ("reasoning_effort", "thinking_budget") and model.thinking is Thinking.NONE:
         names.append(switch)
     elif switch is not None:
         # Extended thinking takes neither sampling changes nor forced tool use.
@@ -243,98 +227,43 @@ def unsupported_params(request: CompletionRequest, deployment: Deployment) -> li
             names.append("temperature")
         if params.top_p is not None and params.top_p < 0.95 and "top_p" not in names:
             names.append("top_p")
+        if top_k and "top_k" not in names:
+            names.append("top_k")
         if isinstance(request.tool_choice, NamedToolChoice) or request.tool_choice is ToolChoiceMode.REQUIRED:
             names.append("tool_choice")
-        if _tool_loop_open(request.messages):
-            # The last assistant turn's tool calls would have to follow its signed thinking block, which
-            # the OpenAI format does not carry back to us.
+        if _unsigned_tool_loop(request.messages):
+            # The last assistant turn's tool calls must follow the signed thinking block that made
+            # them, and the caller did not send it back (an OpenAI client cannot).
             names.append(switch)
     return names
 
 
 def _thinking_switch(request: CompletionRequest) -> str | None:
-    """The parameter that turns thinking on for this call: a passed `thinking`, or reasoning_effort."""
+    """The parameter that turns thinking on for this call: a passed `thinking`, thinking_budget or
+    reasoning_effort."""
     passed = request.extra_body.get("thinking")
     if isinstance(passed, dict):
         return "thinking" if passed.get("type") != "disabled" else None
+    if request.params.thinking_budget is not None:
+        return "thinking_budget"
     effort = request.params.reasoning_effort
     return None if effort is None or effort is ReasoningEffort.NONE else "reasoning_effort"
 
 
-def _tool_loop_open(messages: Sequence[Message]) -> bool:
+def _unsigned_tool_loop(messages: Sequence[Message]) -> bool:
     for message in reversed(messages):
         if message.role is Role.ASSISTANT:
-            return bool(message.tool_calls)
+            signed = any(block.signature or block.redacted for block in message.thinking_blocks)
+            return bool(message.tool_calls) and not signed
     return False
 
 
-def _assistant_blocks(message: Message, index: int) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
-    if message.content is not None:
-        blocks = [
-            block for block in _blocks(message.content, f"messages[{index}]") if block.get("text") != ""
-        ]
-    for position, call in enumerate(message.tool_calls):
-        where = f"messages[{index}].tool_calls[{position}].function.arguments"
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": call.id,
-                "name": call.name,
-                "input": _tool_input(call.arguments, where),
-            }
-        )
-    return blocks
-
-
-def _tool_result(message: Message, index: int) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id}
-    content = message.content
-    if content is not None:
-        block["content"] = content if isinstance(content, str) else _blocks(content, f"messages[{index}]")
-    return block
-
-
-def _blocks(content: Content | None, where: str) -> list[dict[str, Any]]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    blocks: list[dict[str, Any]] = []
-    for position, part in enumerate(content):
-        if isinstance(part, TextPart):
-            blocks.append({"type": "text", "text": part.text})
-        elif isinstance(part, ImagePart):
-            blocks.append(image_block(part.url, f"{where}.content[{position}].image_url.url"))
-    return blocks
-
-
-def image_block(url: str, where: str = "messages") -> dict[str, Any]:
-    """A data URL as a base64 image source, anything else as a URL source."""
-    if not url.startswith("data:"):
-        return {"type": "image", "source": {"type": "url", "url": url}}
-    header, comma, data = url.partition(",")
-    if not comma or not header.endswith(";base64"):
-        raise BadRequestError(f"Invalid '{where}': an image data URL must be base64 encoded.", param=where)
-    return {"type": "image", "source": {"type": "base64", "media_type": header[5:-7], "data": data}}
-
-
-def _tool_input(arguments: str, where: str) -> dict[str, Any]:
-    if not arguments.strip():
-        return {}
-    try:
-        value = orjson.loads(arguments)
-    except orjson.JSONDecodeError:
-        raise BadRequestError(f"Invalid '{where}': the arguments are not valid JSON.", param=where) from None
-    if not isinstance(value, dict):
-        raise BadRequestError(f"Invalid '{where}': the arguments must be a JSON object.", param=where)
-    return value
-
-
 def headers(deployment: Deployment, request: CompletionRequest | None = None) -> dict[str, str]:
-    """x-api-key, anthropic-version (credentials.extra `anthropic_version` overrides it) and
-    anthropic-beta: the deployment's `anthropic_beta` and the request's `anthropic_beta` (extra_body),
-    each a comma-separated string or a list, joined; the deployment's preset `extra_headers` last."""
+    """x-api-key, anthropic-version (credentials.extra `anthropic_version` overrides ours, a native
+    request's own header overrides both) and anthropic-beta: the deployment's `anthropic_beta` joined
+    with the request's (its `anthropic-beta` header when native, else `anthropic_beta` in extra_body),
+    each a comma-separated string or a list; a native request's other `anthropic-*` headers as sent;
+    the deployment's preset `extra_headers` last."""
     credentials = deployment.credentials
     extra = credentials.extra
     out = {
@@ -344,8 +273,19 @@ def headers(deployment: Deployment, request: CompletionRequest | None = None) ->
     if credentials.api_key is not None and credentials.api_key.value:
         out["x-api-key"] = credentials.api_key.value
     betas = _names(extra.get("anthropic_beta"))
-    if request is not None and "anthropic_beta" in request.extra_body:
-        betas += [name for name in _names(request.extra_body["anthropic_beta"]) if name not in betas]
+    asked: object = None
+    native = request.native if request is not None else None
+    if native is not None and native.format == "anthropic":
+        for name, value in native.headers.items():
+            name = name.lower()
+            # Only the format's own headers: the client's credentials are for the gateway, not us.
+            if name == "anthropic-beta":
+                asked = value
+            elif name.startswith("anthropic-"):
+                out[name] = value
+    elif request is not None:
+        asked = request.extra_body.get("anthropic_beta")
+    betas += [name for name in _names(asked) if name not in betas]
     if betas:
         out["anthropic-beta"] = ",".join(betas)
     preset = deployment.extra_params.get("extra_headers")
@@ -364,6 +304,15 @@ def _names(value: object) -> list[str]:
 
 def url(deployment: Deployment) -> httpx.URL:
     return _messages_url(deployment.api_base or DEFAULT_API_BASE)
+
+
+def count_tokens_url(deployment: Deployment) -> httpx.URL:
+    return _count_tokens_url(deployment.api_base or DEFAULT_API_BASE)
+
+
+@functools.lru_cache(maxsize=256)
+def _count_tokens_url(api_base: str) -> httpx.URL:
+    return httpx.URL(str(_messages_url(api_base)) + "/count_tokens")
 
 
 @functools.lru_cache(maxsize=256)

@@ -68,6 +68,15 @@ EFFORTS: dict[ReasoningEffort, str] = {
     ReasoningEffort.XHIGH: "xhigh",
 }
 
+
+def effort_for_budget(budget: int) -> str:
+    """The adaptive-thinking effort whose THINKING_BUDGETS budget covers `budget` tokens."""
+    for effort, covered in THINKING_BUDGETS.items():
+        if budget <= covered:
+            return EFFORTS[effort]
+    return EFFORTS[ReasoningEffort.XHIGH]
+
+
 _UNKNOWN = ModelProfile(FALLBACK_MAX_OUTPUT, Thinking.BUDGET, sampling=True, structured_outputs=False)
 _NAMED = re.compile(r"claude-(opus|sonnet|haiku|fable|mythos)(?:-(\d+)(?:[-.](\d{1,2})(?!\d))?)?")
 _NUMBERED = re.compile(r"claude-(\d+)(?:[-.](\d)(?!\d))?-(opus|sonnet|haiku)")

@@ -22,7 +22,7 @@ from domain.completions import (
     Usage,
 )
 from domain.errors import BadGatewayError
-from domain.messages import Message, Role, ToolCall
+from domain.messages import Message, Role, ThinkingBlock, ToolCall
 
 FINISH_REASONS = {
     "end_turn": FinishReason.STOP,
@@ -61,9 +61,10 @@ def usage(
 
 
 def read_message(body: object, json_tool: str | None = None) -> CompletionResponse:
-    """A decoded Message; BadGatewayError when it is not one. Text blocks join into the content,
-    thinking blocks into reasoning_content, tool_use blocks become tool calls with their input as JSON
-    text; the `json_tool` call (if named) becomes the content instead."""
+    """A decoded Message; BadGatewayError when it is not one. Text blocks join into the content;
+    thinking and redacted_thinking blocks become thinking_blocks (with their signatures, to be sent back
+    in a later turn), their text joined into reasoning_content too; tool_use blocks become tool calls
+    with their input as JSON text; the `json_tool` call (if named) becomes the content instead."""
     try:
         reply = wire.Message.model_validate(body)
     except ValidationError as exc:
@@ -72,13 +73,18 @@ def read_message(body: object, json_tool: str | None = None) -> CompletionRespon
         raise BadGatewayError(f"Anthropic sent a malformed message ({where}: {error['msg']}).") from exc
     texts: list[str] = []
     reasoning: list[str] = []
+    thinking: list[ThinkingBlock] = []
     calls: list[ToolCall] = []
     answer: str | None = None
     for block in reply.content:
         if block.type == "text" and block.text:
             texts.append(block.text)
-        elif block.type == "thinking" and block.thinking:
-            reasoning.append(block.thinking)
+        elif block.type == "thinking":
+            if block.thinking:
+                reasoning.append(block.thinking)
+            thinking.append(ThinkingBlock(block.thinking or "", block.signature or None))
+        elif block.type == "redacted_thinking" and block.data:
+            thinking.append(ThinkingBlock(redacted=block.data))
         elif block.type == "tool_use":
             arguments = orjson.dumps(block.input if block.input is not None else {}).decode()
             if json_tool is not None and block.name == json_tool and answer is None:
@@ -96,6 +102,7 @@ def read_message(body: object, json_tool: str | None = None) -> CompletionRespon
         content=content,
         tool_calls=tuple(calls),
         reasoning_content="".join(reasoning) if reasoning else None,
+        thinking_blocks=tuple(thinking),
     )
     reason = finish_reason(reply.stop_reason, answered_with_json_tool=answer is not None and not calls)
     used = reply.usage
@@ -103,7 +110,7 @@ def read_message(body: object, json_tool: str | None = None) -> CompletionRespon
         id=reply.id,
         created=int(time.time()),
         model=reply.model or "",
-        choices=(Choice(index=0, message=message, finish_reason=reason),),
+        choices=(Choice(0, message, reason, stop_sequence=reply.stop_sequence),),
         usage=_usage_of(used) if used is not None else None,
     )
 
@@ -123,12 +130,14 @@ class StreamTranslator:
     """Stream events in, OpenAI-shaped chunks out, one event at a time.
 
     message_start gives the role chunk (and the input side of usage); text_delta, thinking_delta and
-    input_json_delta give content, reasoning_content and tool-call argument chunks; a tool_use block's
-    start names the call (its index counts tool_use blocks only); message_delta brings the stop reason and
-    the output side of usage, which go out at message_stop as a finish chunk and a final usage chunk
-    (no choices, as OpenAI sends it). signature_delta, citations_delta and ping carry nothing OpenAI's
-    format can hold. An `error` event raises its mapped error. Payloads are read as plain dicts: a
-    malformed one raises KeyError or TypeError, which the caller turns into BadGatewayError."""
+    input_json_delta give content, reasoning_content and tool-call argument chunks; signature_delta
+    closes the thinking block with its `thinking_signature`; a redacted_thinking block comes whole as
+    `redacted_thinking`; a tool_use block's start names the call (its index counts tool_use blocks only);
+    message_delta brings the stop reason, the stop sequence and the output side of usage, which go out
+    at message_stop as a finish chunk and a final usage chunk (no choices, as OpenAI sends it).
+    citations_delta and ping carry nothing the domain holds. An `error` event raises its mapped error.
+    Payloads are read as plain dicts: a malformed one raises KeyError or TypeError, which the caller
+    turns into BadGatewayError."""
 
     __slots__ = (
         "_blocks",
@@ -139,6 +148,7 @@ class StreamTranslator:
         "_model",
         "_silent",
         "_stop",
+        "_stop_sequence",
         "_usage",
         "done",
     )
@@ -154,6 +164,7 @@ class StreamTranslator:
         """tool_use blocks that have sent no argument fragment yet."""
         self._calls = 0
         self._stop: str | None = None
+        self._stop_sequence: str | None = None
         self._usage = [0, 0, 0, 0, 0]  # input, output, cache read, cache creation, thinking
         self.done = False
 
@@ -169,8 +180,11 @@ class StreamTranslator:
             elif delta_kind == "input_json_delta":
                 if fragment := delta["partial_json"]:
                     self._arguments(payload["index"], fragment, out)
-            elif delta_kind == "thinking_delta" and (thinking := delta["thinking"]):
-                out.append(self._chunk(Delta(reasoning_content=thinking)))
+            elif delta_kind == "thinking_delta":
+                if thinking := delta["thinking"]:
+                    out.append(self._chunk(Delta(reasoning_content=thinking)))
+            elif delta_kind == "signature_delta" and (signature := delta["signature"]):
+                out.append(self._chunk(Delta(thinking_signature=signature)))
         elif kind == "content_block_start":
             self._block_start(payload["index"], payload["content_block"], out)
         elif kind == "content_block_stop":
@@ -184,14 +198,15 @@ class StreamTranslator:
             self._count(message.get("usage"))
             out.append(self._chunk(Delta(role="assistant", content="")))
         elif kind == "message_delta":
-            self._stop = payload["delta"].get("stop_reason") or self._stop
+            delta = payload["delta"]
+            self._stop = delta.get("stop_reason") or self._stop
+            self._stop_sequence = delta.get("stop_sequence") or self._stop_sequence
             self._count(payload.get("usage"))
         elif kind == "message_stop":
             answered = self._calls == 0 and any(slot == _JSON_TOOL for slot in self._blocks.values())
             reason = finish_reason(self._stop or "end_turn", answered_with_json_tool=answered)
-            out.append(
-                CompletionChunk(self._id, self._created, self._model, (ChunkChoice(0, Delta(), reason),))
-            )
+            end = ChunkChoice(0, Delta(), reason, stop_sequence=self._stop_sequence)
+            out.append(CompletionChunk(self._id, self._created, self._model, (end,)))
             out.append(CompletionChunk(self._id, self._created, self._model, (), usage(*self._usage)))
             self.done = True
         elif kind == "error":
@@ -199,6 +214,10 @@ class StreamTranslator:
 
     def _chunk(self, delta: Delta) -> CompletionChunk:
         return CompletionChunk(self._id, self._created, self._model, (ChunkChoice(0, delta),))
+
+    def bare(self, native: bytes) -> CompletionChunk:
+        """A chunk with no choices carrying only upstream bytes (events that mean nothing here)."""
+        return CompletionChunk(self._id, self._created, self._model, (), native=native)
 
     def _block_start(self, index: int, block: Any, out: list[CompletionChunk]) -> None:
         block_kind = block["type"]
@@ -221,8 +240,14 @@ class StreamTranslator:
             self._silent.add(index)
             if given:  # input is streamed as fragments; one sent whole up front is taken as it is
                 self._arguments(index, orjson.dumps(given).decode(), out)
-        elif block_kind == "thinking" and (thinking := block.get("thinking")):
-            out.append(self._chunk(Delta(reasoning_content=thinking)))
+        elif block_kind == "thinking":
+            # Both normally come empty here and then as deltas; a block sent whole is taken as it is.
+            if thinking := block.get("thinking"):
+                out.append(self._chunk(Delta(reasoning_content=thinking)))
+            if signature := block.get("signature"):
+                out.append(self._chunk(Delta(thinking_signature=signature)))
+        elif block_kind == "redacted_thinking" and (data := block.get("data")):
+            out.append(self._chunk(Delta(redacted_thinking=data)))
 
     def _arguments(self, index: int, fragment: str, out: list[CompletionChunk]) -> None:
         slot = self._blocks.get(index)
@@ -252,3 +277,10 @@ class StreamTranslator:
 
 def truncated() -> BadGatewayError:
     return BadGatewayError("The Anthropic stream ended before its message_stop event.")
+
+
+def malformed_event(data: bytes, exc: Exception) -> BadGatewayError:
+    shown = data[:200].decode("utf-8", "replace")
+    error = BadGatewayError(f"Anthropic sent a malformed stream event: {shown!r}")
+    error.__cause__ = exc
+    return error

@@ -36,6 +36,8 @@ class ContentBlock(_Lenient):
     text: str | None = None
     thinking: str | None = None
     signature: str | None = None
+    data: str | None = None
+    """A redacted_thinking block's opaque content."""
     id: str | None = None
     name: str | None = None
     input: Any = None
