@@ -10,8 +10,8 @@ import pytest
 
 from adapters.llm.azure import AzureAIProvider
 from adapters.llm.azure.entra import EntraTokens
-from domain.completions import FinishReason, assemble
-from domain.deployments import Credentials, Secret
+from domain.completions import FinishReason, SamplingParams, assemble
+from domain.deployments import Capabilities, Credentials, Secret
 from domain.embeddings import EmbeddingRequest
 from domain.errors import AuthenticationError, ContentPolicyViolationError
 from tests.contract.harnesses.azure import API_BASE, FIXTURES, AzureHarness
@@ -215,3 +215,24 @@ async def test_azure_ai_serverless_endpoints_take_the_key_as_a_bearer_token_with
     assert str(sent.url) == "https://mistral-large-serverless.eastus2.models.ai.azure.com/chat/completions"
     assert sent.headers["authorization"] == "Bearer serverless-key"
     assert "api-key" not in sent.headers
+
+
+def test_azure_refuses_top_k_and_a_thinking_budget_for_a_deployment_not_declared_reasoning(
+    harness: AzureHarness,
+) -> None:
+    request = chat_request(params=SamplingParams(top_k=40, thinking_budget=2048))
+
+    assert list(harness.provider.unsupported_params(request, harness.deployment)) == [
+        "top_k",
+        "thinking_budget",
+    ]
+
+
+async def test_a_deployment_declared_reasoning_gets_a_thinking_budget_as_reasoning_effort() -> None:
+    # Azure's upstream model is the deployment's name, which says nothing of the model behind it.
+    harness = AzureHarness(capabilities=Capabilities(reasoning=True))
+    request = chat_request(params=SamplingParams(thinking_budget=10000))
+
+    assert list(harness.provider.unsupported_params(request, harness.deployment)) == []
+    (sent,) = await sent_chat(harness, request)
+    assert sent_json(sent)["reasoning_effort"] == "medium"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import datetime
 import re
@@ -13,11 +14,12 @@ import httpx
 import orjson
 import pytest
 
-from domain.completions import ReasoningEffort, SamplingParams
+from domain.completions import NativeRequest, ReasoningEffort, SamplingParams
 from domain.deployments import Credentials, Deployment, Secret
 from domain.embeddings import EmbeddingRequest
 from domain.errors import UnsupportedParameterError
 from domain.messages import (
+    DocumentPart,
     ImagePart,
     Message,
     NamedToolChoice,
@@ -25,6 +27,7 @@ from domain.messages import (
     ResponseFormatType,
     Role,
     TextPart,
+    ThinkingBlock,
     ToolCall,
     ToolChoiceMode,
 )
@@ -191,11 +194,13 @@ async def test_sampling_fields_go_to_inference_config_and_model_extras_to_additi
         "anthropic_beta": ["token-efficient-tools-2025-02-19"],
     }
     assert body["guardrailConfig"] == {"guardrailIdentifier": "gr-1", "guardrailVersion": "1"}
+    assert body["additionalModelResponseFieldPaths"] == ["/stop_sequence"]  # which stop sequence ended it
     assert set(body) == {
         "messages",
         "system",
         "inferenceConfig",
         "additionalModelRequestFields",
+        "additionalModelResponseFieldPaths",
         "guardrailConfig",
     }
 
@@ -438,3 +443,177 @@ async def test_credentials_are_resolved_once_per_deployment_however_many_calls_a
 
     assert calls == ["bedrock-1"]
     assert len(harness.upstream.sent) == 6
+
+
+# What a request that arrived in Anthropic's format carries.
+
+PDF_DATA = "JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSPj4Kc3RyZWFtCg=="
+PDF = f"data:application/pdf;base64,{PDF_DATA}"
+NOTE_DATA = base64.b64encode(b"The lease runs for two years.").decode()
+NOTE = f"data:text/plain;base64,{NOTE_DATA}"
+LLAMA = "meta.llama3-1-70b-instruct-v1:0"
+
+
+async def test_documents_are_document_blocks_with_names_bedrock_takes_unique_within_the_request(
+    harness: BedrockHarness,
+) -> None:
+    content = (
+        TextPart("Compare these."),
+        DocumentPart(PDF, title="lease_2024.pdf", context="The signed copy"),
+        DocumentPart(NOTE),
+        DocumentPart(PDF),
+        DocumentPart("s3://contracts/annex.docx"),
+    )
+
+    body = await sent_body(harness, messages=(Message(Role.USER, content),))
+
+    assert body["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"text": "Compare these."},
+                {
+                    "document": {
+                        "format": "pdf",
+                        "name": "lease 2024 pdf",
+                        "source": {"bytes": PDF_DATA},
+                        "context": "The signed copy",
+                    }
+                },
+                {"document": {"format": "txt", "name": "document", "source": {"bytes": NOTE_DATA}}},
+                {"document": {"format": "pdf", "name": "document (2)", "source": {"bytes": PDF_DATA}}},
+                {
+                    "document": {
+                        "format": "docx",
+                        "name": "document (3)",
+                        "source": {"s3Location": {"uri": "s3://contracts/annex.docx"}},
+                    }
+                },
+            ],
+        }
+    ]
+
+
+async def test_a_thinking_budget_is_claudes_extended_thinking_with_room_to_answer(
+    harness: BedrockHarness,
+) -> None:
+    body = await sent_body(harness, params=SamplingParams(thinking_budget=10000))
+
+    assert body["additionalModelRequestFields"] == {"thinking": {"type": "enabled", "budget_tokens": 10000}}
+    assert body["inferenceConfig"] == {"maxTokens": 10000 + 4096}
+
+
+async def test_top_k_is_claudes_model_field_over_a_configured_default_and_novas_inference_field() -> None:
+    claude = BedrockHarness(extra_params={"top_k": 64})
+    nova = BedrockHarness(upstream_model="us.amazon.nova-pro-v1:0")
+
+    asked = await sent_body(claude, params=SamplingParams(top_k=40))
+    configured = await sent_body(claude)
+    novas = await sent_body(nova, params=SamplingParams(top_k=40))
+    await claude.close()
+    await nova.close()
+
+    assert asked["additionalModelRequestFields"] == {"top_k": 40}
+    assert configured["additionalModelRequestFields"] == {"top_k": 64}
+    assert novas["additionalModelRequestFields"] == {"inferenceConfig": {"topK": 40}}
+
+
+async def test_claudes_signed_and_redacted_thinking_goes_back_before_the_text_and_a_failure_has_its_status(
+    harness: BedrockHarness,
+) -> None:
+    thinking = (
+        ThinkingBlock("The user wants Paris.", signature="EqQBCkYIBxgCKkCq8kZ1"),
+        ThinkingBlock(redacted="RXJyb3IgcmVkYWN0ZWQ="),
+        ThinkingBlock("Another model's thought, unsigned."),
+    )
+    messages = (
+        Message(Role.USER, "Weather in Paris?"),
+        Message(
+            Role.ASSISTANT,
+            "Let me look.",
+            tool_calls=(ToolCall("toolu_01", NAME, '{"location": "Paris"}'),),
+            thinking_blocks=thinking,
+        ),
+        Message(Role.TOOL, "the weather service is down", tool_call_id="toolu_01", tool_error=True),
+    )
+
+    body = await sent_body(harness, messages=messages, tools=(WEATHER_TOOL,))
+
+    assert body["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": [
+                {
+                    "reasoningContent": {
+                        "reasoningText": {
+                            "text": "The user wants Paris.",
+                            "signature": "EqQBCkYIBxgCKkCq8kZ1",
+                        }
+                    }
+                },
+                {"reasoningContent": {"redactedContent": "RXJyb3IgcmVkYWN0ZWQ="}},
+                {"text": "Let me look."},
+                {"toolUse": {"toolUseId": "toolu_01", "name": NAME, "input": {"location": "Paris"}}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "toolResult": {
+                        "toolUseId": "toolu_01",
+                        "content": [{"text": "the weather service is down"}],
+                        "status": "error",
+                    }
+                }
+            ],
+        },
+    ]
+
+
+async def test_a_model_other_than_claude_gets_no_reasoning_back_and_no_tool_status() -> None:
+    harness = BedrockHarness(upstream_model=LLAMA)
+    messages = (
+        Message(Role.USER, "Weather in Paris?"),
+        Message(
+            Role.ASSISTANT,
+            None,
+            tool_calls=(ToolCall("call_1", NAME, "{}"),),
+            thinking_blocks=(ThinkingBlock("Plan.", signature="EqQB"),),
+        ),
+        Message(Role.TOOL, "down", tool_call_id="call_1", tool_error=True),
+    )
+
+    body = await sent_body(harness, messages=messages, tools=(WEATHER_TOOL,))
+    await harness.close()
+
+    assert body["messages"][1:] == [
+        {"role": "assistant", "content": [{"toolUse": {"toolUseId": "call_1", "name": NAME, "input": {}}}]},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": "call_1", "content": [{"text": "down"}]}}]},
+    ]
+
+
+async def test_what_converse_cannot_honour_for_a_model_is_named() -> None:
+    web = Message(Role.USER, (TextPart("Read it."), DocumentPart("https://example.com/lease.pdf")))
+    request = chat_request(messages=(web,), params=SamplingParams(top_k=40, thinking_budget=2048))
+    claude, llama = BedrockHarness(), BedrockHarness(upstream_model=LLAMA)
+
+    for_claude = list(claude.provider.unsupported_params(request, claude.deployment))
+    for_llama = list(llama.provider.unsupported_params(request, llama.deployment))
+    await claude.close()
+    await llama.close()
+
+    assert for_claude == ["documents"]  # Bedrock fetches no web URL
+    assert for_llama == ["thinking_budget", "top_k", "documents"]
+
+
+async def test_a_request_native_to_another_format_is_sent_as_its_translation(harness: BedrockHarness) -> None:
+    native = NativeRequest(
+        "anthropic", {"model": "claude", "max_tokens": 64, "messages": []}, {"anthropic-beta": "x"}
+    )
+
+    plain = await sent_body(harness, params=SamplingParams(max_tokens=64))
+    translated = await sent_body(harness, params=SamplingParams(max_tokens=64), native=native)
+
+    assert translated == plain
+    assert "anthropic-beta" not in harness.upstream.sent[-1].headers

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from domain.completions import ReasoningEffort, SamplingParams
+from domain.completions import NativeRequest, ReasoningEffort, SamplingParams
 from domain.deployments import Credentials
 from domain.embeddings import EmbeddingRequest
 from domain.errors import UnsupportedParameterError
 from domain.messages import (
+    DocumentPart,
     FunctionTool,
     ImageDetail,
     ImagePart,
@@ -18,6 +21,7 @@ from domain.messages import (
     ResponseFormatType,
     Role,
     TextPart,
+    ThinkingBlock,
     ToolCall,
     ToolChoiceMode,
 )
@@ -289,3 +293,74 @@ async def test_top_k_is_coheres_k_and_the_deployments_presets_apply_unless_the_c
     assert (preset["k"], preset["safety_mode"]) == (20, "CONTEXTUAL")
     assert (overridden["k"], overridden["safety_mode"]) == (5, "STRICT")
     assert "top_k" not in preset and "top_k" not in overridden
+
+
+# What a request that arrived in Anthropic's format carries.
+
+NOTE = "data:text/plain;base64," + base64.b64encode(b"The lease runs for two years.").decode()
+PDF = "data:application/pdf;base64,JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSPj4Kc3RyZWFtCg=="
+
+
+async def test_a_thinking_budget_is_coheres_token_budget_and_top_k_its_k(harness: CohereHarness) -> None:
+    harness_preset = CohereHarness(extra_params={"top_k": 20})
+
+    body = await sent_body(harness, params=SamplingParams(thinking_budget=2000, top_k=40))
+    preset = await sent_body(harness_preset, params=SamplingParams(top_k=40))
+    await harness_preset.close()
+
+    assert body["thinking"] == {"type": "enabled", "token_budget": 2000}
+    assert body["k"] == 40
+    assert preset["k"] == 40  # the request's own over the configured one
+
+
+async def test_a_plain_text_document_is_read_where_it_stands(harness: CohereHarness) -> None:
+    content = (TextPart("Summarise this."), DocumentPart(NOTE, title="Lease"))
+
+    body = await sent_body(harness, messages=(Message(Role.USER, content),))
+
+    assert body["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Summarise this."},
+                {"type": "text", "text": "The lease runs for two years."},
+            ],
+        }
+    ]
+
+
+@pytest.mark.parametrize("url", [PDF, "https://example.com/lease.pdf"])
+def test_a_document_other_than_plain_text_is_declared_unsupported(harness: CohereHarness, url: str) -> None:
+    request = chat_request(messages=(Message(Role.USER, (TextPart("Read it."), DocumentPart(url))),))
+
+    assert list(harness.provider.unsupported_params(request, harness.deployment)) == ["documents"]
+
+
+async def test_a_dropped_document_is_left_out_and_earlier_thinking_stays_behind(
+    harness: CohereHarness,
+) -> None:
+    messages = (
+        Message(Role.USER, (TextPart("Read it."), DocumentPart(PDF))),
+        Message(Role.ASSISTANT, "Read.", thinking_blocks=(ThinkingBlock("Skim it.", signature="EqQB"),)),
+        Message(Role.USER, "And?"),
+    )
+
+    body = await sent_body(harness, messages=messages)
+
+    assert body["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "Read it."}]},
+        {"role": "assistant", "content": "Read."},
+        {"role": "user", "content": "And?"},
+    ]
+
+
+async def test_a_request_native_to_another_format_is_sent_as_its_translation(harness: CohereHarness) -> None:
+    native = NativeRequest(
+        "anthropic", {"model": "claude", "max_tokens": 64, "messages": []}, {"anthropic-beta": "x"}
+    )
+
+    plain = await sent_body(harness, params=SamplingParams(max_tokens=64))
+    translated = await sent_body(harness, params=SamplingParams(max_tokens=64), native=native)
+
+    assert translated == plain
+    assert "anthropic-beta" not in harness.upstream.sent[-1].headers

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 from typing import Any
 
 import pytest
 
 from adapters.llm.gemini.mapping import call_id
-from domain.completions import ReasoningEffort, SamplingParams
+from domain.completions import NativeRequest, ReasoningEffort, SamplingParams
 from domain.deployments import Credentials, Secret
 from domain.embeddings import EmbeddingRequest
 from domain.errors import AuthenticationError, RateLimitError
 from domain.messages import (
+    DocumentPart,
     ImagePart,
     Message,
     NamedToolChoice,
@@ -21,6 +23,7 @@ from domain.messages import (
     ResponseFormatType,
     Role,
     TextPart,
+    ThinkingBlock,
     ToolCall,
     ToolChoice,
     ToolChoiceMode,
@@ -538,3 +541,120 @@ async def test_gemini_fields_configured_on_the_deployment_apply_unless_the_reque
 
     assert body["safetySettings"] == settings
     assert body["generationConfig"] == {"topK": 7}
+
+
+# What a request that arrived in Anthropic's format carries.
+
+PDF = "data:application/pdf;base64,JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSPj4Kc3RyZWFtCg=="
+NOTE = "data:text/plain;base64," + base64.b64encode(b"The lease runs for two years.").decode()
+
+
+async def test_documents_go_as_inline_pdf_data_file_data_by_url_and_plain_text(
+    harness: GeminiHarness,
+) -> None:
+    content = (
+        TextPart("Compare these."),
+        DocumentPart(PDF, title="Lease"),
+        DocumentPart("https://example.com/annex.pdf"),
+        DocumentPart(NOTE),
+    )
+
+    body = await sent_body(harness, messages=(Message(Role.USER, content),))
+
+    assert body["contents"] == [
+        {
+            "role": "user",
+            "parts": [
+                {"text": "Compare these."},
+                {"inlineData": {"mimeType": "application/pdf", "data": PDF.split(",", 1)[1]}},
+                {"fileData": {"mimeType": "application/pdf", "fileUri": "https://example.com/annex.pdf"}},
+                {"text": "The lease runs for two years."},
+            ],
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model", "budget", "thinking"),
+    [
+        ("gemini-2.5-flash", 2048, {"thinkingBudget": 2048, "includeThoughts": True}),
+        ("gemini-3-pro-preview", 1024, {"thinkingLevel": "LOW", "includeThoughts": True}),
+        ("gemini-3-pro-preview", 31999, {"thinkingLevel": "HIGH", "includeThoughts": True}),
+    ],
+)
+async def test_a_thinking_budget_is_gemini_25s_budget_and_gemini_3s_level(
+    model: str, budget: int, thinking: dict[str, Any]
+) -> None:
+    harness = GeminiHarness(upstream_model=model)
+
+    body = await sent_body(harness, params=SamplingParams(thinking_budget=budget))
+    await harness.close()
+
+    assert body["generationConfig"] == {"thinkingConfig": thinking}
+
+
+async def test_top_k_is_top_k_of_the_generation_config_over_a_configured_default() -> None:
+    harness = GeminiHarness(extra_params={"top_k": 64})
+
+    asked = await sent_body(harness, params=SamplingParams(top_k=40))
+    configured = await sent_body(harness)
+    await harness.close()
+
+    assert asked["generationConfig"] == {"topK": 40}
+    assert configured["generationConfig"] == {"topK": 64}
+
+
+async def test_earlier_thinking_stays_behind_and_a_failed_call_answers_with_an_error(
+    harness: GeminiHarness,
+) -> None:
+    messages = (
+        Message(Role.USER, "Weather in Paris?"),
+        Message(
+            Role.ASSISTANT,
+            None,
+            tool_calls=(ToolCall("toolu_01", "get_current_weather", '{"location": "Paris"}'),),
+            thinking_blocks=(ThinkingBlock("Call the tool.", signature="EqQBCkYI"),),
+        ),
+        Message(Role.TOOL, "the weather service is down", tool_call_id="toolu_01", tool_error=True),
+    )
+
+    body = await sent_body(harness, messages=messages, tools=(WEATHER_TOOL,))
+
+    assert body["contents"][1:] == [
+        {
+            "role": "model",
+            "parts": [{"functionCall": {"name": "get_current_weather", "args": {"location": "Paris"}}}],
+        },
+        {
+            "role": "user",
+            "parts": [
+                {
+                    "functionResponse": {
+                        "name": "get_current_weather",
+                        "response": {"error": "the weather service is down"},
+                    }
+                }
+            ],
+        },
+    ]
+
+
+async def test_what_an_anthropic_request_carries_gemini_honours_whole(harness: GeminiHarness) -> None:
+    request = chat_request(
+        messages=(Message(Role.USER, (DocumentPart("https://example.com/a.pdf"), DocumentPart(NOTE))),),
+        params=SamplingParams(top_k=5, thinking_budget=1024),
+    )
+
+    assert list(harness.provider.unsupported_params(request, harness.deployment)) == []
+
+
+async def test_a_request_native_to_another_format_is_sent_as_its_translation(harness: GeminiHarness) -> None:
+    native = NativeRequest(
+        "anthropic", {"model": "claude", "max_tokens": 64, "messages": []}, {"anthropic-beta": "x"}
+    )
+
+    plain = await sent_body(harness, params=SamplingParams(max_tokens=64))
+    translated = await sent_body(harness, params=SamplingParams(max_tokens=64), native=native)
+
+    assert translated == plain
+    assert "anthropic-beta" not in harness.upstream.sent[-1].headers

@@ -121,3 +121,16 @@ def test_openai_itself_refuses_nothing_the_table_knows() -> None:
     request = chat_request(params=SamplingParams(logit_bias={"1": 1.0}, n=4, logprobs=True, user="u"))
 
     assert list(harness.provider.unsupported_params(request, harness.deployment)) == []
+
+
+@pytest.mark.parametrize("host", ["hosted_vllm", "together_ai", "fireworks_ai", "openrouter", "deepinfra"])
+async def test_hosts_that_sample_by_top_k_get_it_by_that_name(host: str) -> None:
+    body, _, _ = await _sent(host, params=SamplingParams(top_k=40))
+
+    assert body["top_k"] == 40
+    assert _refused(host, params=SamplingParams(top_k=40)) == []
+
+
+@pytest.mark.parametrize("host", ["openai", "groq", "mistral", "deepseek", "xai", "cerebras", "perplexity"])
+def test_hosts_that_follow_openais_parameter_list_refuse_top_k(host: str) -> None:
+    assert "top_k" in _refused(host, params=SamplingParams(top_k=40))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from domain.completions import ReasoningEffort, SamplingParams
+from domain.completions import NativeRequest, ReasoningEffort, SamplingParams
 from domain.deployments import Credentials, Secret
 from domain.embeddings import EmbeddingRequest
 from domain.errors import BadRequestError, UnsupportedParameterError
 from domain.messages import (
+    DocumentPart,
     ImagePart,
     Message,
     NamedToolChoice,
@@ -16,6 +19,7 @@ from domain.messages import (
     ResponseFormatType,
     Role,
     TextPart,
+    ThinkingBlock,
     ToolCall,
     ToolChoiceMode,
 )
@@ -269,3 +273,69 @@ async def test_top_k_is_an_option_and_the_deployments_presets_apply_unless_the_c
     assert (preset["options"], preset["keep_alive"]) == ({"top_k": 20}, "10m")
     assert overridden["options"] == {"top_k": 5}
     assert "top_k" not in preset and "top_k" not in overridden
+
+
+# What a request that arrived in Anthropic's format carries.
+
+NOTE = "data:text/plain;base64," + base64.b64encode(b"The lease runs for two years.").decode()
+PDF = "data:application/pdf;base64,JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSPj4Kc3RyZWFtCg=="
+
+
+async def test_a_thinking_budget_turns_thinking_on_and_top_k_is_an_option(harness: OllamaHarness) -> None:
+    body = await sent_body(harness, params=SamplingParams(thinking_budget=2000, top_k=40))
+
+    assert body["think"] is True
+    assert body["options"] == {"top_k": 40}
+
+
+async def test_an_explicit_reasoning_effort_wins_over_a_thinking_budget(harness: OllamaHarness) -> None:
+    params = SamplingParams(reasoning_effort=ReasoningEffort.HIGH, thinking_budget=2000)
+
+    assert (await sent_body(harness, params=params))["think"] == "high"
+
+
+async def test_a_plain_text_document_is_a_paragraph_of_the_message(harness: OllamaHarness) -> None:
+    content = (TextPart("Summarise this."), DocumentPart(NOTE), TextPart("Briefly."))
+
+    body = await sent_body(harness, messages=(Message(Role.USER, content),))
+
+    assert body["messages"] == [
+        {"role": "user", "content": "Summarise this.\n\nThe lease runs for two years.\n\nBriefly."}
+    ]
+
+
+@pytest.mark.parametrize("url", [PDF, "https://example.com/lease.pdf"])
+def test_a_document_other_than_plain_text_is_declared_unsupported(harness: OllamaHarness, url: str) -> None:
+    request = chat_request(messages=(Message(Role.USER, (TextPart("Read it."), DocumentPart(url))),))
+
+    assert list(harness.provider.unsupported_params(request, harness.deployment)) == ["documents"]
+
+
+async def test_a_dropped_document_is_left_out_and_earlier_thinking_stays_behind(
+    harness: OllamaHarness,
+) -> None:
+    messages = (
+        Message(Role.USER, (TextPart("Read it."), DocumentPart(PDF))),
+        Message(Role.ASSISTANT, "Read.", thinking_blocks=(ThinkingBlock("Skim it.", signature="EqQB"),)),
+        Message(Role.USER, "And?"),
+    )
+
+    body = await sent_body(harness, messages=messages)
+
+    assert body["messages"] == [
+        {"role": "user", "content": "Read it."},
+        {"role": "assistant", "content": "Read."},
+        {"role": "user", "content": "And?"},
+    ]
+
+
+async def test_a_request_native_to_another_format_is_sent_as_its_translation(harness: OllamaHarness) -> None:
+    native = NativeRequest(
+        "anthropic", {"model": "claude", "max_tokens": 64, "messages": []}, {"anthropic-beta": "x"}
+    )
+
+    plain = await sent_body(harness, params=SamplingParams(max_tokens=64))
+    translated = await sent_body(harness, params=SamplingParams(max_tokens=64), native=native)
+
+    assert translated == plain
+    assert "anthropic-beta" not in harness.upstream.sent[-1].headers

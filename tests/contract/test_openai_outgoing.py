@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 
 import httpx
 import pytest
 
-from domain.completions import ReasoningEffort, SamplingParams
-from domain.deployments import Credentials, Limits
+from domain.completions import NativeRequest, ReasoningEffort, SamplingParams
+from domain.deployments import Capabilities, Credentials, Limits
 from domain.embeddings import EmbeddingRequest, EncodingFormat
 from domain.errors import APIConnectionError, BadRequestError, TimeoutError
 from domain.messages import (
+    DocumentPart,
     ImageDetail,
     ImagePart,
     Message,
@@ -20,11 +23,12 @@ from domain.messages import (
     ResponseFormatType,
     Role,
     TextPart,
+    ThinkingBlock,
     ToolCall,
 )
 from tests.contract.harnesses.base import WEATHER_TOOL, chat_request
 from tests.contract.harnesses.openai import OpenAIHarness
-from tests.contract.outgoing import harness_fixture, sent_chat, sent_json
+from tests.contract.outgoing import harness_fixture, sent_body, sent_chat, sent_json
 
 harness = harness_fixture(OpenAIHarness)
 
@@ -235,3 +239,135 @@ async def test_the_method_called_decides_whether_the_upstream_streams(harness: O
     whole, streamed = (sent_json(sent) for sent in harness.upstream.sent)
     assert "stream" not in whole and "stream_options" not in whole
     assert streamed["stream"] is True
+
+
+# What a request that arrived in Anthropic's format carries.
+
+PDF = "data:application/pdf;base64,JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSPj4Kc3RyZWFtCg=="
+NOTE = "data:text/plain;base64," + base64.b64encode(b"The lease runs for two years.").decode()
+
+
+async def test_a_pdf_goes_as_a_file_part_and_a_plain_text_document_as_its_text(
+    harness: OpenAIHarness,
+) -> None:
+    content = (TextPart("Compare these."), DocumentPart(PDF, title="lease.pdf"), DocumentPart(NOTE))
+
+    body = await sent_body(harness, messages=(Message(Role.USER, content),))
+
+    assert body["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Compare these."},
+                {"type": "file", "file": {"filename": "lease.pdf", "file_data": PDF}},
+                {"type": "text", "text": "The lease runs for two years."},
+            ],
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("budget", "effort"),
+    [(1024, "low"), (4000, "low"), (4096, "medium"), (10000, "medium"), (16384, "high"), (31999, "high")],
+)
+async def test_a_thinking_budget_goes_to_a_reasoning_model_as_the_effort_it_stands_for(
+    budget: int, effort: str
+) -> None:
+    (sent,) = await sent_chat(
+        OpenAIHarness(upstream_model="o4-mini"), chat_request(params=SamplingParams(thinking_budget=budget))
+    )
+
+    assert sent_json(sent)["reasoning_effort"] == effort
+
+
+async def test_an_explicit_reasoning_effort_wins_over_a_thinking_budget() -> None:
+    params = SamplingParams(reasoning_effort=ReasoningEffort.MINIMAL, thinking_budget=31999)
+
+    (sent,) = await sent_chat(OpenAIHarness(upstream_model="gpt-5"), chat_request(params=params))
+
+    assert sent_json(sent)["reasoning_effort"] == "minimal"
+
+
+def test_openai_refuses_top_k_a_budget_for_a_model_that_does_not_reason_and_a_document_by_url(
+    harness: OpenAIHarness,
+) -> None:
+    document = DocumentPart("https://example.com/lease.pdf")
+    request = chat_request(
+        messages=(Message(Role.USER, (TextPart("Read it."), document)),),
+        params=SamplingParams(top_k=40, thinking_budget=2048),
+    )
+
+    refused = harness.provider.unsupported_params(request, harness.deployment)
+
+    assert list(refused) == ["top_k", "thinking_budget", "documents"]
+
+
+def test_a_model_the_config_declares_reasoning_takes_a_thinking_budget(harness: OpenAIHarness) -> None:
+    deployment = dataclasses.replace(harness.deployment, capabilities=Capabilities(reasoning=True))
+    request = chat_request(params=SamplingParams(thinking_budget=2048))
+
+    assert list(harness.provider.unsupported_params(request, deployment)) == []
+
+
+def test_documents_as_data_and_a_budget_for_a_reasoning_model_are_not_refused() -> None:
+    harness = OpenAIHarness(upstream_model="o3")
+    request = chat_request(
+        messages=(Message(Role.USER, (DocumentPart(PDF), DocumentPart(NOTE))),),
+        params=SamplingParams(thinking_budget=8000),
+    )
+
+    assert list(harness.provider.unsupported_params(request, harness.deployment)) == []
+
+
+async def test_a_dropped_document_by_url_is_left_out_of_the_message(harness: OpenAIHarness) -> None:
+    content = (TextPart("Read it."), DocumentPart("https://example.com/lease.pdf"))
+
+    body = await sent_body(harness, messages=(Message(Role.USER, content),))
+
+    assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Read it."}]}]
+
+
+async def test_earlier_thinking_stays_behind_and_a_failed_tool_result_goes_as_written(
+    harness: OpenAIHarness,
+) -> None:
+    messages = (
+        Message(Role.USER, "Weather in Paris?"),
+        Message(
+            Role.ASSISTANT,
+            None,
+            tool_calls=(ToolCall("toolu_01", "get_current_weather", '{"location": "Paris"}'),),
+            thinking_blocks=(
+                ThinkingBlock("Call the tool.", signature="EqQBCkYI"),
+                ThinkingBlock(redacted="Ep8C"),
+            ),
+        ),
+        Message(Role.TOOL, "Error: the weather service is down", tool_call_id="toolu_01", tool_error=True),
+    )
+
+    body = await sent_body(harness, messages=messages)
+
+    assert body["messages"][1:] == [
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "toolu_01",
+                    "type": "function",
+                    "function": {"name": "get_current_weather", "arguments": '{"location": "Paris"}'},
+                }
+            ],
+        },
+        {"role": "tool", "content": "Error: the weather service is down", "tool_call_id": "toolu_01"},
+    ]
+
+
+async def test_a_request_native_to_another_format_is_sent_as_its_translation(harness: OpenAIHarness) -> None:
+    native = NativeRequest(
+        "anthropic", {"model": "claude", "max_tokens": 64, "messages": []}, {"anthropic-beta": "x"}
+    )
+
+    plain = await sent_body(harness, params=SamplingParams(max_tokens=64))
+    translated = await sent_body(harness, params=SamplingParams(max_tokens=64), native=native)
+
+    assert translated == plain
+    assert "anthropic-beta" not in harness.upstream.sent[-1].headers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from domain.completions import (
 from domain.deployments import Credentials, Deployment
 from domain.embeddings import EmbeddingRequest
 from domain.messages import (
+    DocumentPart,
     FunctionTool,
     ImagePart,
     Message,
@@ -28,6 +30,7 @@ from domain.messages import (
     ResponseFormatType,
     Role,
     TextPart,
+    ThinkingBlock,
     ToolCall,
     ToolChoiceMode,
 )
@@ -551,3 +554,74 @@ def test_cohere_replies_of_either_shape_give_one_float_vector_per_text() -> None
     assert embeddings.read_cohere(floats, 1) == embeddings.read_cohere(by_type, 1) == [[0.5, 1.0]]
     with pytest.raises(errors.BadGatewayError):
         embeddings.read_cohere(floats, 2)
+
+
+# Claude's reasoning and stop sequences, as Anthropic clients need them back.
+
+BEDROCK_FIXTURES = Path(__file__).parents[1] / "contract" / "fixtures" / "bedrock"
+SIGNED = "EqQBCkYIBxgCKkCq8kZ1lB5jzv7N6ZV0tA4b1xw9zHj2mVxG7l3z"
+REDACTED = "RXJyb3IgcmVkYWN0ZWQgdGhpbmtpbmcgZGF0YQ=="
+
+
+def test_reasoning_blocks_keep_their_signature_or_redacted_data_and_the_stop_sequence_is_named() -> None:
+    reply = _read((BEDROCK_FIXTURES / "converse_reasoning_stop_sequence.json").read_bytes())
+
+    (choice,) = reply.choices
+    assert choice.message.thinking_blocks == (
+        ThinkingBlock("Count to three, then stop at the marker.", signature=SIGNED),
+        ThinkingBlock(redacted=REDACTED),
+    )
+    assert choice.message.reasoning_content == "Count to three, then stop at the marker."
+    assert choice.message.content == "1, 2, 3\n"
+    assert (choice.finish_reason, choice.stop_sequence) == (FinishReason.STOP, "END")
+
+
+def test_a_reply_that_asked_for_no_stop_sequence_names_none() -> None:
+    (choice,) = _read(_reply([{"text": "Done."}], "stop_sequence")).choices
+
+    assert choice.stop_sequence is None
+
+
+def test_a_streamed_reasoning_block_ends_with_its_signature_and_a_redacted_one_comes_whole() -> None:
+    events = [json.loads(line) for line in (BEDROCK_FIXTURES / "converse_stream_reasoning.jsonl").open()]
+
+    chunks = _stream([(event["event"], event["payload"]) for event in events])
+
+    deltas = [(chunk.choices[0].delta, chunk.choices[0].stop_sequence) for chunk in chunks if chunk.choices]
+    assert [
+        (d.reasoning_content, d.thinking_signature, d.redacted_thinking, d.content, stop)
+        for d, stop in deltas
+    ] == [
+        (None, None, None, "", None),
+        ("Count to three, ", None, None, None, None),
+        ("then stop at the marker.", None, None, None, None),
+        (None, SIGNED, None, None, None),
+        (None, None, REDACTED, None, None),
+        (None, None, None, "1, 2, 3\n", None),
+        (None, None, None, None, "END"),
+    ]
+    assert chunks[-2].choices[0].finish_reason is FinishReason.STOP
+    assert chunks[-1].usage == Usage(31, 77)
+
+
+def test_a_document_of_a_type_bedrock_cannot_read_is_named_and_left_out_once_dropped() -> None:
+    zipped = DocumentPart("data:application/zip;base64,UEsDBAo=")
+    request = _request(Message(Role.USER, (TextPart("Unpack it."), zipped)))
+
+    assert mapping.unsupported(request, _deployment()) == ["documents"]
+    assert _body(request)["messages"] == [{"role": "user", "content": [{"text": "Unpack it."}]}]
+
+
+def test_a_document_in_a_tool_result_is_a_document_block_of_the_result() -> None:
+    pdf = DocumentPart("data:application/pdf;base64,JVBERi0=", title="report")
+    request = _request(
+        Message(Role.USER, "Fetch the report."),
+        Message(Role.ASSISTANT, None, tool_calls=(ToolCall("t1", "lookup", "{}"),)),
+        Message(Role.TOOL, (TextPart("Here it is."), pdf), tool_call_id="t1"),
+    )
+
+    (result,) = _body(request)["messages"][2]["content"]
+    assert result["toolResult"]["content"] == [
+        {"text": "Here it is."},
+        {"document": {"format": "pdf", "name": "report", "source": {"bytes": "JVBERi0="}}},
+    ]

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from adapters.llm.gemini import mapping, replies
+from adapters.llm.gemini import embeddings, mapping, replies
 from adapters.llm.gemini.errors import google_error
 from adapters.llm.gemini.schema import gemini_schema
 from domain import errors
 from domain.completions import CompletionRequest, FinishReason, Usage, assemble
 from domain.embeddings import EmbeddingRequest
-from domain.messages import FunctionTool, ImagePart, Message, Role, ToolCall
+from domain.messages import FunctionTool, ImagePart, Message, Role, ThinkingBlock, ToolCall
 
 CREATED = 1_700_000_000
 
@@ -218,7 +219,7 @@ def test_a_signature_rides_in_the_tool_call_id_and_comes_back_unchanged() -> Non
 
 def test_token_array_embedding_inputs_are_refused() -> None:
     with pytest.raises(errors.UnsupportedParameterError):
-        mapping.embedding_texts(EmbeddingRequest(model="e", inputs=((1, 2),)))
+        embeddings.embedding_texts(EmbeddingRequest(model="e", inputs=((1, 2),)))
 
 
 # --- replies -------------------------------------------------------------------------------------------
@@ -458,3 +459,49 @@ def test_a_body_that_is_not_googles_is_read_by_its_status() -> None:
     error = google_error(502, b"<html>Bad Gateway</html>")
 
     assert isinstance(error, errors.BadGatewayError)
+
+
+# --- thoughts --------------------------------------------------------------------------------------------
+
+GEMINI_FIXTURES = Path(__file__).parents[1] / "contract" / "fixtures" / "gemini"
+
+
+def test_thought_parts_are_the_replys_thinking_blocks_and_a_text_parts_signature_stays_out() -> None:
+    payload = json.loads((GEMINI_FIXTURES / "generate_content_thinking.json").read_text())
+
+    (choice,) = replies.read_response(payload, model="g", created=CREATED).choices
+
+    thought = (
+        "**Weighing the greeting**\n\nThe user says hello; a short, friendly greeting back is all it needs.\n"
+    )
+    assert choice.message.content == "Hello! How can I assist you today?"
+    assert choice.message.reasoning_content == thought
+    assert choice.message.thinking_blocks == (ThinkingBlock(thought),)
+
+
+def test_a_thought_parts_own_signature_goes_with_its_block() -> None:
+    payload = _reply({"text": "Plan.", "thought": True, "thoughtSignature": "CiQBcsja"}, {"text": "Done."})
+
+    (choice,) = replies.read_response(payload, model="g", created=CREATED).choices
+
+    assert choice.message.thinking_blocks == (ThinkingBlock("Plan.", signature="CiQBcsja"),)
+
+
+def test_a_streamed_thought_arrives_as_reasoning_then_the_signature_that_closes_it() -> None:
+    reader = replies.StreamReader(model="g", created=CREATED)
+    events = (GEMINI_FIXTURES / "stream_thinking.sse").read_bytes().split(b"\n\n")
+
+    chunks = [chunk for event in events if event and (chunk := reader.read(event.removeprefix(b"data: ")))]
+    chunks.append(reader.end())
+
+    deltas = [chunk.choices[0].delta for chunk in chunks if chunk.choices]
+    assert [(d.reasoning_content, d.thinking_signature, d.content) for d in deltas] == [
+        ("**Weighing the greeting**\n\nThe user says hello; ", None, None),
+        (
+            "a short, friendly greeting back is all it needs.\n",
+            "CiQBcsjafBd7CwGjbSAqt6Uy9aUcnVUHFa4KK7wq3zR0oI/4CZ4KZgFyyNp8kqDtZ4FQxQ2VvRrIhNyHkmSn",
+            None,
+        ),
+        (None, None, "Hello! How can I assist you today?"),
+    ]
+    assert chunks[-1].usage == Usage(prompt_tokens=9, completion_tokens=122, reasoning_tokens=112)

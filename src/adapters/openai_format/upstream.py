@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
-from domain.completions import CompletionRequest
+from domain.completions import CompletionRequest, ReasoningEffort
 from domain.embeddings import EmbeddingRequest
 from domain.messages import (
     ContentPart,
+    DocumentPart,
     FunctionTool,
+    ImagePart,
     Message,
     ResponseFormat,
     ResponseFormatType,
@@ -32,7 +36,14 @@ _PLAIN_PARAMS = (
     "top_logprobs",
     "user",
     "parallel_tool_calls",
+    "top_k",  # not OpenAI's, but what the compatible hosts that sample by top-k call it
 )
+# A thinking budget (Anthropic's `thinking.budget_tokens`) as OpenAI's effort: below 4K tokens is low,
+# below 16K medium, more is high. Claude Code's budgets (4000 "think", 10000 "think hard", 31999
+# "ultrathink") land on low, medium and high, and Google's own table for the same mapping (1K, 8K, 24K)
+# falls in the same bands.
+_EFFORT_BANDS = ((4096, ReasoningEffort.LOW), (16384, ReasoningEffort.MEDIUM))
+TEXT_DOCUMENT = "data:text/plain;base64,"
 
 
 def chat_request_body(request: CompletionRequest, *, model: str) -> dict[str, Any]:
@@ -51,6 +62,8 @@ def chat_request_body(request: CompletionRequest, *, model: str) -> dict[str, An
         body["logit_bias"] = dict(params.logit_bias)
     if params.reasoning_effort is not None:
         body["reasoning_effort"] = params.reasoning_effort.value
+    elif params.thinking_budget is not None:
+        body["reasoning_effort"] = effort_for_budget(params.thinking_budget).value
     if request.tools:
         body["tools"] = [_tool(tool) for tool in request.tools]
     if request.tool_choice is not None:
@@ -63,6 +76,24 @@ def chat_request_body(request: CompletionRequest, *, model: str) -> dict[str, An
     if request.extra_body:
         body.update(request.extra_body)
     return body
+
+
+def effort_for_budget(budget: int) -> ReasoningEffort:
+    """The reasoning effort that stands for a thinking budget of `budget` tokens (see _EFFORT_BANDS)."""
+    for ceiling, effort in _EFFORT_BANDS:
+        if budget < ceiling:
+            return effort
+    return ReasoningEffort.HIGH
+
+
+def document_text(part: DocumentPart) -> str | None:
+    """The text of a plain-text document (`data:text/plain;base64,...`); None for any other."""
+    if not part.url.startswith(TEXT_DOCUMENT):
+        return None
+    try:
+        return base64.b64decode(part.url[len(TEXT_DOCUMENT) :], validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
 
 
 def embedding_request_body(request: EmbeddingRequest, *, model: str) -> dict[str, Any]:
@@ -84,10 +115,13 @@ def embedding_request_body(request: EmbeddingRequest, *, model: str) -> dict[str
 
 
 def _message(message: Message) -> dict[str, Any]:
+    # An assistant's thinking blocks stay behind: OpenAI's format has no way to send reasoning back, and
+    # earlier turns' reasoning only informs (what every gateway does). A tool's failure (`tool_error`)
+    # has no field either; its content, which says what went wrong, goes as it is.
     out: dict[str, Any] = {"role": message.role.value}
     content = message.content
     if content is not None:
-        out["content"] = content if isinstance(content, str) else [_part(part) for part in content]
+        out["content"] = content if isinstance(content, str) else _parts(content)
     if message.tool_calls:
         out["tool_calls"] = [
             {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
@@ -102,13 +136,34 @@ def _message(message: Message) -> dict[str, Any]:
     return out
 
 
-def _part(part: ContentPart) -> dict[str, Any]:
+def _parts(content: tuple[ContentPart, ...]) -> list[dict[str, Any]]:
+    return [out for part in content if (out := _part(part)) is not None]
+
+
+def _part(part: ContentPart) -> dict[str, Any] | None:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
-    image: dict[str, Any] = {"url": part.url}
-    if part.detail is not None:
-        image["detail"] = part.detail.value
-    return {"type": "image_url", "image_url": image}
+    if isinstance(part, ImagePart):
+        image: dict[str, Any] = {"url": part.url}
+        if part.detail is not None:
+            image["detail"] = part.detail.value
+        return {"type": "image_url", "image_url": image}
+    return _document(part)
+
+
+def _document(part: DocumentPart) -> dict[str, Any] | None:
+    """A plain-text document as its text; any other `data:` document (a PDF) as a file part, its data
+    URL as OpenAI's `file_data` takes it. A document by URL cannot be sent (chat completions take
+    files by data or id only): the adapter names it unsupported ("documents"), so one that reaches
+    here was dropped by drop_params."""
+    text = document_text(part)
+    if text is not None:
+        return {"type": "text", "text": text}
+    if not part.url.startswith("data:"):
+        return None
+    # OpenAI wants a file name with the data; an untitled PDF is named for what it is.
+    name = part.title or ("document.pdf" if part.url.startswith("data:application/pdf") else "document")
+    return {"type": "file", "file": {"filename": name, "file_data": part.url}}
 
 
 def _tool(tool: FunctionTool) -> dict[str, Any]:

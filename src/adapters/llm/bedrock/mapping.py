@@ -7,20 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from adapters.llm.bedrock.blocks import Blocks, document_source, texts
 from domain.completions import CompletionRequest, ReasoningEffort
 from domain.deployments import Deployment
-from domain.errors import BadRequestError, UnsupportedParameterError
 from domain.messages import (
+    DocumentPart,
     FunctionTool,
-    ImagePart,
-    Message,
     NamedToolChoice,
     ResponseFormatType,
     Role,
-    TextPart,
-    ToolCall,
     ToolChoiceMode,
 )
 
@@ -47,8 +42,8 @@ _THINKING_BUDGET = {
     ReasoningEffort.XHIGH: 8192,
 }
 _THINKING_HEADROOM = 4096  # output tokens left for the answer when the caller set no limit
-_IMAGE_FORMATS = {"png": "png", "jpeg": "jpeg", "jpg": "jpeg", "gif": "gif", "webp": "webp"}
-_DATA_URL = re.compile(r"^data:image/([a-zA-Z0-9.+-]+);base64,", re.I)
+# Claude answers which stop sequence ended its reply when asked for this field of its own response.
+_STOP_SEQUENCE_PATH = "/stop_sequence"
 _CLAUDE = re.compile(r"(^|[.:/])anthropic\.|claude", re.I)
 _NOVA = re.compile(r"(^|[.:/])amazon\.nova", re.I)
 _CACHE_POINT = {"cachePoint": {"type": "default"}}
@@ -100,32 +95,44 @@ def unsupported(request: CompletionRequest, deployment: Deployment) -> list[str]
         names.append("n")
     if params.parallel_tool_calls is False:
         names.append("parallel_tool_calls")
+    model = model_id(deployment)
+    claude = is_claude(model)
     effort = params.reasoning_effort
-    if effort is not None and effort is not ReasoningEffort.NONE and not is_claude(model_id(deployment)):
+    if effort is not None and effort is not ReasoningEffort.NONE and not claude:
         names.append("reasoning_effort")
+    if params.thinking_budget is not None and not claude:
+        names.append("thinking_budget")  # extended thinking is Claude's
+    # Claude takes top_k as a model field, Nova as its inferenceConfig.topK; of the others Converse
+    # documents none.
+    if params.top_k is not None and not (claude or _NOVA.search(model)):
+        names.append("top_k")
+    if any(document_source(part) is None for part in _documents(request)):
+        names.append("documents")  # a web URL (Bedrock fetches none) or a type it cannot read
     return names
 
 
 def converse_body(request: CompletionRequest, deployment: Deployment) -> Plan:
     """The Converse (and ConverseStream) body: the two take the same one."""
     model = model_id(deployment)
+    claude = is_claude(model)
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
     uses_tools = False
     cached = _cache_points(request, deployment)
+    content = Blocks(claude=claude, tool_status=claude or _NOVA.search(model) is not None)
     for index, message in enumerate(request.messages):
         if message.role is Role.SYSTEM or message.role is Role.DEVELOPER:
-            system.extend({"text": text} for text in _texts(message) if text)
+            system.extend({"text": text} for text in texts(message) if text)
             if index in cached and system:
                 system.append(_CACHE_POINT)
             continue
         if message.role is Role.TOOL:
-            role, blocks, uses_tools = "user", [_tool_result(message, index)], True
+            role, blocks, uses_tools = "user", [content.tool_result(message, index)], True
         elif message.role is Role.ASSISTANT:
-            role, blocks = "assistant", _assistant_blocks(message, index)
+            role, blocks = "assistant", content.assistant(message, index)
             uses_tools = uses_tools or bool(message.tool_calls)
         else:
-            role, blocks = "user", _user_blocks(message, index)
+            role, blocks = "user", content.user(message, index)
         if not blocks:
             continue  # Bedrock refuses empty and blank content
         if index in cached:
@@ -145,6 +152,8 @@ def converse_body(request: CompletionRequest, deployment: Deployment) -> Plan:
         fields["thinking"] = thinking
     inference = _inference(request, thinking)
     top_k = extra.pop("top_k", None)
+    if request.params.top_k is not None:
+        top_k = request.params.top_k  # the request's own over a configured default
     if top_k is not None:
         if _NOVA.search(model):
             fields.setdefault("inferenceConfig", {})["topK"] = top_k
@@ -152,6 +161,8 @@ def converse_body(request: CompletionRequest, deployment: Deployment) -> Plan:
             fields["top_k"] = top_k
     for name, value in extra.items():
         (body if name in _TOP_LEVEL else fields)[name] = value
+    if claude and "stopSequences" in inference and "additionalModelResponseFieldPaths" not in body:
+        body["additionalModelResponseFieldPaths"] = [_STOP_SEQUENCE_PATH]
     if inference:
         body["inferenceConfig"] = inference
     if fields:
@@ -217,6 +228,9 @@ def _inference(request: CompletionRequest, thinking: Mapping[str, Any] | None) -
 
 def _thinking(request: CompletionRequest, model: str, extra: dict[str, Any]) -> dict[str, Any] | None:
     given = extra.pop("thinking", None)
+    budget = request.params.thinking_budget
+    if budget is not None and is_claude(model):
+        return {"type": "enabled", "budget_tokens": budget}
     if isinstance(given, dict):
         return given
     effort = request.params.reasoning_effort
@@ -264,6 +278,16 @@ def _tool_config(
     return config
 
 
+def _documents(request: CompletionRequest) -> list[DocumentPart]:
+    return [
+        part
+        for message in request.messages
+        if not isinstance(message.content, str | None)
+        for part in message.content
+        if isinstance(part, DocumentPart)
+    ]
+
+
 def _tool(tool: FunctionTool) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "name": tool.name,
@@ -274,94 +298,3 @@ def _tool(tool: FunctionTool) -> dict[str, Any]:
     if tool.description:
         spec["description"] = tool.description
     return {"toolSpec": spec}
-
-
-def _texts(message: Message) -> list[str]:
-    content = message.content
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [content]
-    return [part.text for part in content if isinstance(part, TextPart)]
-
-
-def _user_blocks(message: Message, index: int) -> list[dict[str, Any]]:
-    content = message.content
-    if isinstance(content, str):
-        return [{"text": content}] if content.strip() else []
-    blocks: list[dict[str, Any]] = []
-    for position, part in enumerate(content or ()):
-        if isinstance(part, TextPart):
-            if part.text.strip():
-                blocks.append({"text": part.text})
-        else:
-            blocks.append(image_block(part, f"messages[{index}].content[{position}].image_url"))
-    return blocks
-
-
-def _assistant_blocks(message: Message, index: int) -> list[dict[str, Any]]:
-    text = message.text
-    blocks: list[dict[str, Any]] = [{"text": text}] if text.strip() else []
-    for position, call in enumerate(message.tool_calls):
-        blocks.append(
-            {
-                "toolUse": {
-                    "toolUseId": call.id,
-                    "name": call.name,
-                    "input": _arguments(call, f"messages[{index}].tool_calls[{position}].function.arguments"),
-                }
-            }
-        )
-    return blocks
-
-
-def _tool_result(message: Message, index: int) -> dict[str, Any]:
-    content = message.content
-    result: list[dict[str, Any]] = []
-    if isinstance(content, str):
-        if content:
-            result.append({"text": content})
-    else:
-        for position, part in enumerate(content or ()):
-            if isinstance(part, TextPart):
-                if part.text:
-                    result.append({"text": part.text})
-            else:
-                result.append(image_block(part, f"messages[{index}].content[{position}].image_url"))
-    # A tool that printed nothing still answered; Bedrock refuses an empty result.
-    return {"toolResult": {"toolUseId": message.tool_call_id, "content": result or [{"text": "."}]}}
-
-
-def _arguments(call: ToolCall, param: str) -> Any:
-    if not call.arguments.strip():
-        return {}
-    try:
-        return orjson.loads(call.arguments)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequestError(f"Invalid '{param}': not valid JSON ({exc}).", param=param) from exc
-
-
-def image_block(part: ImagePart, param: str) -> dict[str, Any]:
-    """An image as Converse takes it: the bytes of a `data:` URL (sent base64, as they came) or an
-    `s3://` object. Bedrock cannot fetch web URLs, and the gateway does not fetch them for it."""
-    url = part.url
-    found = _DATA_URL.match(url)
-    if found is not None:
-        image_format = _IMAGE_FORMATS.get(found.group(1).lower())
-        if image_format is None:
-            raise UnsupportedParameterError(
-                f"Bedrock takes png, jpeg, gif and webp images, not image/{found.group(1)}.", param=param
-            )
-        return {"image": {"format": image_format, "source": {"bytes": url[found.end() :]}}}
-    if url.startswith("s3://"):
-        image_format = _IMAGE_FORMATS.get(url.rsplit(".", 1)[-1].lower())
-        if image_format is None:
-            raise UnsupportedParameterError(
-                "An s3:// image needs a .png, .jpeg, .jpg, .gif or .webp name for Bedrock.", param=param
-            )
-        return {"image": {"format": image_format, "source": {"s3Location": {"uri": url}}}}
-    raise UnsupportedParameterError(
-        "Bedrock does not fetch images from URLs: send the image as a data: URL "
-        "(data:image/png;base64,...) or an s3:// URI.",
-        param=param,
-    )

@@ -22,7 +22,7 @@ from domain.completions import (
     Usage,
 )
 from domain.errors import BadGatewayError
-from domain.messages import Message, Role, ToolCall
+from domain.messages import Message, Role, ThinkingBlock, ToolCall
 
 _FINISH = {
     "end_turn": FinishReason.STOP,
@@ -57,12 +57,18 @@ def usage(usage: wire.TokenUsage | None) -> Usage | None:
     )
 
 
+def stop_sequence(fields: dict[str, Any] | None) -> str | None:
+    """The stop sequence Claude says ended its reply, from the fields the request asked it for."""
+    value = (fields or {}).get("stop_sequence")
+    return value if isinstance(value, str) else None
+
+
 def read_response(
     content: bytes, plan: Plan, *, response_id: str, created: int, model: str
 ) -> CompletionResponse:
     reply = parse(wire.ConverseResponse, content, "Converse reply")
     texts: list[str] = []
-    reasoning: list[str] = []
+    thoughts: list[ThinkingBlock] = []
     calls: list[ToolCall] = []
     message = reply.output.message
     for block in message.content if message is not None else ():
@@ -76,8 +82,13 @@ def read_response(
             else:
                 call_id = use.toolUseId or f"call_{len(calls)}"
                 calls.append(ToolCall(id=call_id, name=use.name or "", arguments=arguments))
-        elif block.reasoningContent is not None and block.reasoningContent.reasoningText is not None:
-            reasoning.append(block.reasoningContent.reasoningText.text or "")
+        elif block.reasoningContent is not None:
+            thought = block.reasoningContent.reasoningText
+            if thought is not None:
+                thoughts.append(ThinkingBlock(thought.text or "", signature=thought.signature))
+            elif block.reasoningContent.redactedContent is not None:
+                thoughts.append(ThinkingBlock(redacted=block.reasoningContent.redactedContent))
+    reasoning = [thought.text for thought in thoughts if thought.redacted is None]
     choice = Choice(
         index=0,
         message=Message(
@@ -85,8 +96,10 @@ def read_response(
             content="".join(texts) if texts or not calls else None,
             tool_calls=tuple(calls),
             reasoning_content="".join(reasoning) if reasoning else None,
+            thinking_blocks=tuple(thoughts),
         ),
         finish_reason=finish_reason(reply.stopReason, only_json_tool=not calls),
+        stop_sequence=stop_sequence(reply.additionalModelResponseFields),
     )
     return CompletionResponse(
         id=response_id, created=created, model=model, choices=(choice,), usage=usage(reply.usage)
@@ -142,7 +155,7 @@ class StreamReader:
             return self._stop(event.contentBlockIndex)
         if isinstance(event, wire.MessageStop):
             reason = finish_reason(event.stopReason, only_json_tool=not self._calls) or FinishReason.STOP
-            return self._chunk(Delta(), reason)
+            return self._chunk(Delta(), reason, stop_sequence(event.additionalModelResponseFields))
         assert isinstance(event, wire.Metadata)
         return CompletionChunk(
             id=self._id, created=self._created, model=self._model, usage=usage(event.usage)
@@ -173,13 +186,24 @@ class StreamReader:
                     _index(event.get("contentBlockIndex", 0)), _string(tool.get("input") or "")
                 )
             reasoning = delta.get("reasoningContent")
-            if reasoning is not None and (thought := reasoning.get("text")):
-                return self._chunk(Delta(reasoning_content=_string(thought)))
-            return None  # a signature, redacted reasoning or citation: nothing OpenAI's format carries
+            if reasoning is not None:
+                return self._reasoning(reasoning)
+            return None  # a citation, or a delta this version does not know
         except (orjson.JSONDecodeError, KeyError, AttributeError, TypeError) as exc:
             raise BadGatewayError(
                 f"Bedrock sent a malformed contentBlockDelta event: {payload[:200]!r}"
             ) from exc
+
+    def _reasoning(self, delta: dict[str, Any]) -> CompletionChunk | None:
+        """Claude's reasoning streams as text, then the signature that closes the block; a redacted
+        block comes whole."""
+        if thought := delta.get("text"):
+            return self._chunk(Delta(reasoning_content=_string(thought)))
+        if signature := delta.get("signature"):
+            return self._chunk(Delta(thinking_signature=_string(signature)))
+        if redacted := delta.get("redactedContent"):
+            return self._chunk(Delta(redacted_thinking=_string(redacted)))
+        return None
 
     def _tool_input(self, block: int, fragment: str) -> CompletionChunk | None:
         if not fragment:
@@ -200,13 +224,11 @@ class StreamReader:
             return self._chunk(Delta(content="{}"))
         return self._chunk(Delta(tool_calls=(ToolCallDelta(self._calls[block], arguments="{}"),)))
 
-    def _chunk(self, delta: Delta, finish: FinishReason | None = None) -> CompletionChunk:
-        return CompletionChunk(
-            id=self._id,
-            created=self._created,
-            model=self._model,
-            choices=(ChunkChoice(index=0, delta=delta, finish_reason=finish),),
-        )
+    def _chunk(
+        self, delta: Delta, finish: FinishReason | None = None, stop: str | None = None
+    ) -> CompletionChunk:
+        choice = ChunkChoice(index=0, delta=delta, finish_reason=finish, stop_sequence=stop)
+        return CompletionChunk(id=self._id, created=self._created, model=self._model, choices=(choice,))
 
 
 def _string(value: object) -> str:

@@ -34,6 +34,8 @@ class ReasoningText(_Lenient):
 
 class ReasoningContent(_Lenient):
     reasoningText: ReasoningText | None = None
+    redactedContent: str | None = None
+    """Claude's encrypted reasoning, base64 as the JSON protocol carries blobs."""
 
 
 class ContentBlock(_Lenient):
@@ -55,6 +57,8 @@ class ConverseResponse(_Lenient):
     output: Output
     stopReason: str | None = None
     usage: TokenUsage | None = None
+    additionalModelResponseFields: dict[str, Any] | None = None
+    """The model's own fields the request asked for (`additionalModelResponseFieldPaths`)."""
 
 
 # ConverseStream: one model per `:event-type`; contentBlockDelta, most of a stream, is read by hand
@@ -85,6 +89,7 @@ class ContentBlockStop(_Lenient):
 
 class MessageStop(_Lenient):
     stopReason: str | None = None
+    additionalModelResponseFields: dict[str, Any] | None = None
 
 
 class Metadata(_Lenient):

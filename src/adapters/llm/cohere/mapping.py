@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from adapters.llm.cohere import wire
 from adapters.llm.cohere.errors import generation_failed
 from adapters.llm.passthrough import passthrough
+from adapters.openai_format.upstream import document_text
 from domain.completions import (
     Choice,
     ChunkChoice,
@@ -29,6 +30,7 @@ from domain.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
 from domain.errors import BadGatewayError, UnsupportedParameterError
 from domain.messages import (
     ContentPart,
+    DocumentPart,
     FunctionTool,
     Message,
     NamedToolChoice,
@@ -53,7 +55,8 @@ _EMPTY_PARAMETERS = {"type": "object", "properties": {}}
 
 def unsupported(request: CompletionRequest) -> list[str]:
     """What Cohere's v2 chat cannot honour: one choice only, no token biases or OpenAI logprobs, no end
-    user id, no forcing one named tool, no switching parallel calls off."""
+    user id, no forcing one named tool, no switching parallel calls off; no document but plain text
+    (its chat reads no PDF, and fetches nothing)."""
     params = request.params
     refused = [
         name
@@ -66,6 +69,13 @@ def unsupported(request: CompletionRequest) -> list[str]:
         refused.append("parallel_tool_calls")
     if isinstance(request.tool_choice, NamedToolChoice):
         refused.append("tool_choice")
+    if any(
+        isinstance(part, DocumentPart) and document_text(part) is None
+        for message in request.messages
+        if not isinstance(message.content, str | None)
+        for part in message.content
+    ):
+        refused.append("documents")
     return refused
 
 
@@ -87,7 +97,9 @@ def chat_body(request: CompletionRequest, deployment: Deployment, *, stream: boo
         value = getattr(params, name)
         if value is not None:
             body[name] = value
-    if params.reasoning_effort is not None:
+    if params.thinking_budget is not None:
+        body["thinking"] = {"type": "enabled", "token_budget": params.thinking_budget}
+    elif params.reasoning_effort is not None:
         off = params.reasoning_effort is ReasoningEffort.NONE
         body["thinking"] = {"type": "disabled" if off else "enabled"}
     if request.tools:
@@ -108,6 +120,8 @@ def chat_body(request: CompletionRequest, deployment: Deployment, *, stream: boo
     extra = passthrough(request.extra_body, deployment)
     if "top_k" in extra:
         body["k"] = extra.pop("top_k")
+    if params.top_k is not None:
+        body["k"] = params.top_k  # the request's own over a configured default
     body.update(extra)
     return body
 
@@ -278,6 +292,8 @@ def headers(deployment: Deployment) -> dict[str, str]:
 
 
 def _message(message: Message) -> dict[str, Any]:
+    # An assistant's thinking blocks stay behind (earlier turns' reasoning only informs; its text, when
+    # it led to tool calls, goes as the tool plan). A tool's failure has no field: its content says it.
     role = message.role
     if role in (Role.SYSTEM, Role.DEVELOPER):
         return {"role": "system", "content": message.text}
@@ -302,12 +318,17 @@ def _message(message: Message) -> dict[str, Any]:
     content = message.content
     if content is None or isinstance(content, str):
         return {"role": "user", "content": content or ""}
-    return {"role": "user", "content": [_part(part) for part in content]}
+    return {"role": "user", "content": [out for part in content if (out := _part(part)) is not None]}
 
 
-def _part(part: ContentPart) -> dict[str, Any]:
+def _part(part: ContentPart) -> dict[str, Any] | None:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
+    if isinstance(part, DocumentPart):
+        # Plain text is read where it stands; any other document was named unsupported ("documents")
+        # and is here only because drop_params dropped it.
+        text = document_text(part)
+        return None if text is None else {"type": "text", "text": text}
     image: dict[str, Any] = {"url": part.url}
     if part.detail is not None:
         image["detail"] = part.detail.value

@@ -16,7 +16,7 @@ import httpx
 import orjson
 
 from adapters.llm import http_calls
-from adapters.llm.gemini import mapping, replies
+from adapters.llm.gemini import embeddings, mapping, replies
 from adapters.llm.gemini.auth import CachedTokens, token_source
 from adapters.llm.gemini.errors import google_error
 from adapters.llm.json_io import close_quietly, decode, encode
@@ -121,13 +121,13 @@ class GeminiProvider(_GoogleProvider):
     _BATCH: ClassVar[int] = 100  # batchEmbedContents takes at most 100 requests
 
     async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
-        texts = mapping.embedding_texts(request)
+        texts = embeddings.embedding_texts(request)
         model = deployment.upstream_model
         calls = []
         for start in range(0, len(texts), self._BATCH):
             batch = texts[start : start + self._BATCH]
             method = "embedContent" if len(batch) == 1 else "batchEmbedContents"
-            calls.append((method, mapping.embed_body(request, model, batch)))
+            calls.append((method, embeddings.embed_body(request, model, batch)))
         return await self._embedded(deployment, calls, len(texts))
 
     async def _target(self, deployment: Deployment, method: str) -> tuple[httpx.URL, dict[str, str]]:
@@ -151,11 +151,11 @@ class VertexProvider(_GoogleProvider):
         self._tokens: dict[str, CachedTokens] = {}
 
     async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
-        texts = mapping.embedding_texts(request)
+        texts = embeddings.embedding_texts(request)
         # Vertex's Gemini embedding models take one text per :predict call, the text-embedding ones 250.
         size = 1 if "gemini-embedding" in deployment.upstream_model else 250
         calls = [
-            ("predict", mapping.predict_body(request, texts[start : start + size]))
+            ("predict", embeddings.predict_body(request, texts[start : start + size]))
             for start in range(0, len(texts), size)
         ]
         return await self._embedded(deployment, calls, len(texts))

@@ -1,5 +1,5 @@
-"""Domain requests as Gemini `generateContent` and embedding bodies (shared by the Gemini API and Vertex
-AI), and the tool call ids that carry Gemini's thought signatures through OpenAI-format clients."""
+"""Domain requests as Gemini `generateContent` bodies (shared by the Gemini API and Vertex AI), and the
+tool call ids that carry Gemini's thought signatures through OpenAI-format clients."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from typing import Any
 import orjson
 
 from adapters.llm.gemini.schema import gemini_schema
-from domain.completions import CompletionRequest, ReasoningEffort
-from domain.embeddings import EmbeddingRequest
-from domain.errors import BadRequestError, UnsupportedParameterError
+from adapters.openai_format.upstream import document_text, effort_for_budget
+from domain.completions import CompletionRequest, ReasoningEffort, SamplingParams
+from domain.errors import BadRequestError
 from domain.messages import (
     Content,
+    DocumentPart,
     FunctionTool,
     ImagePart,
     Message,
@@ -47,7 +48,6 @@ _SPECIAL_PASSTHROUGH = frozenset({"generationConfig", "thinking"})
 _DEFAULTABLE = frozenset(
     {*_BODY_PASSTHROUGH, *_VERTEX_PASSTHROUGH, *_CONFIG_PASSTHROUGH, *_SPECIAL_PASSTHROUGH}
 )
-_EMBED_PASSTHROUGH = {"task_type": "taskType", "taskType": "taskType", "title": "title"}
 
 # reasoning_effort as Gemini 2.5's thinking budget: Google's own OpenAI-compatibility table (low 1K,
 # medium 8K, high 24K, none off); minimal is the smallest budget every 2.5 model accepts (Flash-Lite's).
@@ -148,40 +148,11 @@ def generate_body(
                 config["thinkingConfig"] = _anthropic_thinking(value)
             elif name == "generationConfig" and isinstance(value, Mapping):
                 config.update(value)
+    if request.params.top_k is not None:
+        config["topK"] = request.params.top_k  # the request's own over a configured default
     if config:
         body["generationConfig"] = config
     return body
-
-
-def embed_body(request: EmbeddingRequest, model: str, texts: Iterable[str]) -> dict[str, Any]:
-    """`:embedContent` for one text, `:batchEmbedContents` for several (each request names the model)."""
-    options = _embed_options(request)
-    items = [{"content": {"parts": [{"text": text}]}, **options} for text in texts]
-    if len(items) == 1:
-        return items[0]
-    name = model if model.startswith("models/") else f"models/{model}"
-    return {"requests": [{"model": name, **item} for item in items]}
-
-
-def predict_body(request: EmbeddingRequest, texts: Iterable[str]) -> dict[str, Any]:
-    """Vertex AI's `:predict` body for its text embedding models."""
-    options = _embed_options(request)
-    instance = {"task_type": options["taskType"]} if "taskType" in options else {}
-    if "title" in options:
-        instance["title"] = options["title"]
-    body: dict[str, Any] = {"instances": [{"content": text, **instance} for text in texts]}
-    if request.dimensions is not None:
-        body["parameters"] = {"outputDimensionality": request.dimensions}
-    return body
-
-
-def embedding_texts(request: EmbeddingRequest) -> list[str]:
-    """The inputs as texts; Gemini embeds no token arrays."""
-    if not all(isinstance(item, str) for item in request.inputs):
-        raise UnsupportedParameterError(
-            "Gemini embeds texts only, not token arrays", param="input", provider="gemini"
-        )
-    return list(request.inputs)  # type: ignore[arg-type]
 
 
 def call_id(seed: str, signature: str | None = None) -> str:
@@ -211,6 +182,8 @@ def _contents(messages: Iterable[Message], model: str) -> tuple[list[dict[str, A
     contents: list[dict[str, Any]] = []
     names: dict[str, str] = {}
     signatures_needed = is_gemini3_or_later(model)
+    # An assistant's thinking blocks stay behind: Gemini takes back only its own thought signatures (on
+    # the calls, carried by their ids), and earlier turns' reasoning only informs.
     for message in messages:
         role = message.role
         if role is Role.SYSTEM or role is Role.DEVELOPER:
@@ -236,7 +209,8 @@ def _contents(messages: Iterable[Message], model: str) -> tuple[list[dict[str, A
                     f"tool message {message.tool_call_id!r} answers no earlier assistant tool call",
                     param="messages",
                 )
-            response = {"functionResponse": {"name": name, "response": _tool_result(message.text)}}
+            result = _tool_result(message.text, failed=message.tool_error)
+            response = {"functionResponse": {"name": name, "response": result}}
             _append(contents, "user", [response])
         else:
             _append(contents, "user", _parts(message.content))
@@ -266,20 +240,35 @@ def _parts(content: Content | None) -> list[dict[str, Any]]:
                 parts.append({"text": part.text})
         elif isinstance(part, ImagePart):
             parts.append(_image(part.url))
+        else:
+            parts.append(_document(part))
     return parts
+
+
+def _document(part: DocumentPart) -> dict[str, Any]:
+    """Plain text as a text part; a PDF's bytes as inline data, a PDF by URL as file data (Gemini's
+    document understanding reads both)."""
+    text = document_text(part)
+    if text is not None:
+        return {"text": text}
+    if part.url.startswith("data:"):
+        return _inline(part.url, "application/pdf")
+    return {"fileData": {"mimeType": "application/pdf", "fileUri": part.url}}
 
 
 def _image(url: str) -> dict[str, Any]:
     if url.startswith("data:"):
-        header, comma, data = url.partition(",")
-        if not comma or not header.endswith(";base64"):
-            raise BadRequestError(
-                "an image data URL must be base64: data:<mime type>;base64,<data>", param="messages"
-            )
-        return {"inlineData": {"mimeType": header[5:-7] or "image/jpeg", "data": data}}
+        return _inline(url, "image/jpeg")
     path = url.split("?", 1)[0].split("#", 1)[0]
     extension = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
     return {"fileData": {"mimeType": _MIME_BY_EXTENSION.get(extension, "image/jpeg"), "fileUri": url}}
+
+
+def _inline(url: str, default_type: str) -> dict[str, Any]:
+    header, comma, data = url.partition(",")
+    if not comma or not header.endswith(";base64"):
+        raise BadRequestError("a data URL must be base64: data:<mime type>;base64,<data>", param="messages")
+    return {"inlineData": {"mimeType": header[5:-7] or default_type, "data": data}}
 
 
 def _arguments(text: str) -> dict[str, Any]:
@@ -294,13 +283,15 @@ def _arguments(text: str) -> dict[str, Any]:
     return value
 
 
-def _tool_result(text: str) -> dict[str, Any]:
-    # Gemini takes a function's result as an object; anything else goes under "output", the key its
-    # reference names for a function's output.
+def _tool_result(text: str, *, failed: bool = False) -> dict[str, Any]:
+    # Gemini takes a function's result as an object; anything else goes under "output", and a failure's
+    # details under "error", the keys its FunctionResponse reference names for them.
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return {"output": text}
+        value = text
+    if failed:
+        return {"error": value}
     return value if isinstance(value, dict) else {"output": value}
 
 
@@ -349,6 +340,8 @@ def _generation_config(request: CompletionRequest, model: str) -> dict[str, Any]
         config.update(_response_format(request.response_format))
     if params.reasoning_effort is not None:
         config["thinkingConfig"] = _thinking(params.reasoning_effort, model)
+    elif params.thinking_budget is not None:
+        config["thinkingConfig"] = _budgeted_thinking(params, model)
     return config
 
 
@@ -372,6 +365,17 @@ def _thinking(effort: ReasoningEffort, model: str) -> dict[str, Any]:
     return {"thinkingBudget": _BUDGETS[effort], "includeThoughts": True}
 
 
+def _budgeted_thinking(params: SamplingParams, model: str) -> dict[str, Any]:
+    """A thinking budget as Gemini 2.5's own `thinkingBudget`; Gemini 3 and later take a level instead
+    (a budget is accepted there only for backwards compatibility, and Google warns it may serve worse),
+    the level the budget's reasoning effort stands for."""
+    budget = params.thinking_budget
+    assert budget is not None
+    if is_gemini3_or_later(model):
+        return {"thinkingLevel": _LEVELS[effort_for_budget(budget)], "includeThoughts": True}
+    return {"thinkingBudget": budget, "includeThoughts": True}
+
+
 def _anthropic_thinking(thinking: Mapping[str, Any]) -> dict[str, Any]:
     """Anthropic's `thinking` ({"type": "enabled", "budget_tokens": N}), which LiteLLM accepts for Gemini."""
     if thinking.get("type") == "disabled":
@@ -381,16 +385,3 @@ def _anthropic_thinking(thinking: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(budget, int):
         config["thinkingBudget"] = budget
     return config
-
-
-def _embed_options(request: EmbeddingRequest) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if request.dimensions is not None:
-        options["outputDimensionality"] = request.dimensions
-    for name, value in request.extra_body.items():
-        if name not in _EMBED_PASSTHROUGH:
-            raise UnsupportedParameterError(
-                f"Gemini embeddings do not take the parameter '{name}'", param=name, provider="gemini"
-            )
-        options[_EMBED_PASSTHROUGH[name]] = value
-    return options

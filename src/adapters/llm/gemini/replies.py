@@ -25,7 +25,7 @@ from domain.completions import (
     Usage,
 )
 from domain.errors import BadGatewayError, ContentPolicyViolationError
-from domain.messages import Message, Role, ToolCall
+from domain.messages import Message, Role, ThinkingBlock, ToolCall
 
 _FILTERED = FinishReason.CONTENT_FILTER
 _FINISH = {
@@ -56,17 +56,20 @@ def read_response(payload: object, *, model: str, created: int) -> CompletionRes
     choices = []
     for position, candidate in enumerate(reply.candidates):
         index = position if candidate.index is None else candidate.index
-        text, reasoning, calls = [], [], []
+        text, thoughts, calls = [], [], []
         for part in _parts(candidate):
             if part.functionCall is not None:
                 calls.append(_tool_call(response_id, index, len(calls), part))
+            elif part.thought:
+                thoughts.append(ThinkingBlock(part.text or "", signature=part.thoughtSignature))
             elif part.text is not None:
-                (reasoning if part.thought else text).append(part.text)
+                text.append(part.text)
         message = Message(
             Role.ASSISTANT,
             "".join(text) if text or not calls else None,
             tool_calls=tuple(calls),
-            reasoning_content="".join(reasoning) if reasoning else None,
+            reasoning_content="".join(block.text for block in thoughts) if thoughts else None,
+            thinking_blocks=tuple(thoughts),
         )
         finish = _finish(candidate, bool(calls)) or FinishReason.STOP
         choices.append(Choice(index, message, finish, _logprobs(candidate.logprobsResult)))
@@ -135,6 +138,7 @@ class StreamReader:
         index = position if candidate.index is None else candidate.index
         text: list[str] = []
         reasoning: list[str] = []
+        signature: str | None = None
         calls: list[ToolCallDelta] = []
         for part in _parts(candidate):
             if part.functionCall is not None:
@@ -142,11 +146,15 @@ class StreamReader:
                 self._calls[index] = count + 1
                 call = _tool_call(self._id or "", index, count, part)
                 calls.append(ToolCallDelta(count, call.id, call.name, call.arguments))
+            elif part.thought:
+                if part.text:
+                    reasoning.append(part.text)
+                signature = part.thoughtSignature or signature  # it closes the thought it came with
             elif part.text:
-                (reasoning if part.thought else text).append(part.text)
+                text.append(part.text)
         finish = _finish(candidate, index in self._calls)
         first = index not in self._started
-        if not (first or text or reasoning or calls or finish):
+        if not (first or text or reasoning or signature or calls or finish):
             return None
         self._started.add(index)
         if finish is not None:
@@ -156,6 +164,7 @@ class StreamReader:
             content="".join(text) if text else None,
             reasoning_content="".join(reasoning) if reasoning else None,
             tool_calls=tuple(calls),
+            thinking_signature=signature,
         )
         return ChunkChoice(index, delta, finish, _logprobs(candidate.logprobsResult))
 

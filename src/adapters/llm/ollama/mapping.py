@@ -18,6 +18,7 @@ from adapters.llm.http_calls import joined_url
 from adapters.llm.ollama import wire
 from adapters.llm.ollama.errors import upstream_error
 from adapters.llm.passthrough import passthrough
+from adapters.openai_format.upstream import document_text
 from domain.completions import (
     Choice,
     ChunkChoice,
@@ -34,6 +35,7 @@ from domain.deployments import Deployment
 from domain.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
 from domain.errors import BadGatewayError, BadRequestError, UnsupportedParameterError
 from domain.messages import (
+    DocumentPart,
     FunctionTool,
     ImagePart,
     Message,
@@ -60,7 +62,8 @@ _OPTIONS = ("temperature", "top_p", "seed", "presence_penalty", "frequency_penal
 
 def unsupported(request: CompletionRequest) -> list[str]:
     """What Ollama's chat cannot honour: one choice only, no token biases or OpenAI logprobs, no end user
-    id, and no forcing of tool calls (it has no tool_choice; `none` is honoured by sending no tools)."""
+    id, no forcing of tool calls (it has no tool_choice; `none` is honoured by sending no tools), and no
+    document but plain text (it reads no PDF, and fetches nothing)."""
     params = request.params
     refused = [
         name
@@ -73,6 +76,8 @@ def unsupported(request: CompletionRequest) -> list[str]:
         refused.append("parallel_tool_calls")
     if request.tool_choice is ToolChoiceMode.REQUIRED or isinstance(request.tool_choice, NamedToolChoice):
         refused.append("tool_choice")
+    if any(document_text(part) is None for part in _documents(request.messages)):
+        refused.append("documents")
     return refused
 
 
@@ -99,9 +104,13 @@ def chat_body(request: CompletionRequest, deployment: Deployment, *, stream: boo
         body["format"] = format_.schema
     if params.reasoning_effort is not None:
         body["think"] = _THINK[params.reasoning_effort]
+    elif params.thinking_budget is not None:
+        body["think"] = True  # Ollama takes no budget: thinking on is the nearest it comes
     extra = passthrough(request.extra_body, deployment)
     if extra.get("top_k") is not None:
         options["top_k"] = extra.pop("top_k")
+    if params.top_k is not None:
+        options["top_k"] = params.top_k  # the request's own over a configured default
     if isinstance(extra.get("options"), dict):
         options.update(extra.pop("options"))  # Ollama options the caller sent (num_ctx, min_p, ...)
     if options:
@@ -230,6 +239,8 @@ def _messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
 
 
 def _message(message: Message, names: dict[str, str]) -> dict[str, Any]:
+    # An assistant's thinking blocks stay behind: earlier turns' reasoning only informs, and Ollama's
+    # chat templates drop it anyway. A tool's failure has no field: its content says what failed.
     role = message.role
     if role in (Role.SYSTEM, Role.DEVELOPER):
         return {"role": "system", "content": message.text}
@@ -239,7 +250,7 @@ def _message(message: Message, names: dict[str, str]) -> dict[str, Any]:
         if name:
             out["tool_name"] = name
         return out
-    out = {"role": role.value, "content": message.text}
+    out = {"role": role.value, "content": _text(message)}
     parts = () if message.content is None or isinstance(message.content, str) else message.content
     images = [_image(part.url) for part in parts if isinstance(part, ImagePart)]
     if images:
@@ -250,6 +261,31 @@ def _message(message: Message, names: dict[str, str]) -> dict[str, Any]:
             for call in message.tool_calls
         ]
     return out
+
+
+def _documents(messages: tuple[Message, ...]) -> list[DocumentPart]:
+    return [
+        part
+        for message in messages
+        if not isinstance(message.content, str | None)
+        for part in message.content
+        if isinstance(part, DocumentPart)
+    ]
+
+
+def _text(message: Message) -> str:
+    """The message's text; a plain-text document is read where it stands, a paragraph of its own. Any
+    other document was named unsupported ("documents"), and is here only because it was dropped."""
+    content = message.content
+    if content is None or isinstance(content, str) or not any(isinstance(p, DocumentPart) for p in content):
+        return message.text
+    pieces = []
+    for part in content:
+        if isinstance(part, DocumentPart):
+            pieces.append(document_text(part) or "")
+        elif not isinstance(part, ImagePart):
+            pieces.append(part.text)
+    return "\n\n".join(piece for piece in pieces if piece)
 
 
 def _image(url: str) -> str:

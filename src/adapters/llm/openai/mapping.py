@@ -14,12 +14,20 @@ from adapters.openai_format import chat_request_body, embedding_request_body
 from domain.completions import CompletionRequest, SamplingParams
 from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest
-from domain.messages import ResponseFormatType
+from domain.messages import DocumentPart, ResponseFormatType
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 # OpenAI's reasoning models refuse `max_tokens` and take the same limit as `max_completion_tokens`.
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 _SAMPLING_FIELDS = frozenset(field.name for field in dataclasses.fields(SamplingParams))
+# `top_k` is no OpenAI parameter: OpenAI and Azure refuse it, as do the hosts that follow OpenAI's list
+# (groq, mistral, deepseek, xai, cerebras, ...). These hosts document it as a sampling parameter of
+# their chat completions (vLLM's extra sampling parameters, Together's, Fireworks', OpenRouter's and
+# DeepInfra's request references, llama.cpp's server behind llamafile, LM Studio's OpenAI endpoint).
+# A server reached as `openai/` with an api_base gets top_k only through extra_body.
+TOP_K_HOSTS = frozenset(
+    {"hosted_vllm", "together_ai", "fireworks_ai", "openrouter", "deepinfra", "llamafile", "lm_studio"}
+)
 
 
 def chat_body(request: CompletionRequest, deployment: Deployment) -> dict[str, Any]:
@@ -39,18 +47,42 @@ def chat_body(request: CompletionRequest, deployment: Deployment) -> dict[str, A
 
 
 def unsupported(request: CompletionRequest, deployment: Deployment) -> list[str]:
-    """The parameters of `request` the deployment's host refuses, by the hosts table."""
-    host = HOSTS.get(deployment.provider)
-    if host is None:
-        return []
-    refused = [name for name in sorted(host.unsupported) if _is_set(request, name)]
+    """The parameters of `request` the deployment's host refuses, by the hosts table; and, for every
+    host, what OpenAI's format cannot carry: a document by URL ("documents"), top_k where the host does
+    not sample by it, a thinking budget for a model that does not reason (it goes as reasoning_effort)."""
     params = request.params
-    if host.max_choices is not None and params.n is not None and params.n > host.max_choices:
-        refused.append("n")
-    format_ = request.response_format
-    if not host.json_schema and format_ is not None and format_.type is ResponseFormatType.JSON_SCHEMA:
-        refused.append("response_format")
+    refused: list[str] = []
+    host = HOSTS.get(deployment.provider)
+    if host is not None:
+        refused.extend(name for name in sorted(host.unsupported) if _is_set(request, name))
+        if host.max_choices is not None and params.n is not None and params.n > host.max_choices:
+            refused.append("n")
+        format_ = request.response_format
+        if not host.json_schema and format_ is not None and format_.type is ResponseFormatType.JSON_SCHEMA:
+            refused.append("response_format")
+    if params.top_k is not None and deployment.provider not in TOP_K_HOSTS:
+        refused.append("top_k")
+    if params.thinking_budget is not None and not reasons(deployment):
+        refused.append("thinking_budget")
+    if any(not part.url.startswith("data:") for part in _documents(request)):
+        refused.append("documents")
     return refused
+
+
+def reasons(deployment: Deployment) -> bool:
+    """Whether the deployment's model takes reasoning_effort: OpenAI's reasoning models by name, any
+    other when the config declares it (`supports_reasoning`)."""
+    return deployment.capabilities.reasoning or _REASONING_MODEL.match(deployment.upstream_model) is not None
+
+
+def _documents(request: CompletionRequest) -> list[DocumentPart]:
+    return [
+        part
+        for message in request.messages
+        if not isinstance(message.content, str | None)
+        for part in message.content
+        if isinstance(part, DocumentPart)
+    ]
 
 
 def _is_set(request: CompletionRequest, name: str) -> bool:
