@@ -129,6 +129,42 @@ SCENARIOS = {
             end=b"message_stop",
         ),
     ),
+    # Anthropic's format in and out (/v1/messages). To an Anthropic deployment the request goes through as
+    # sent and the reply comes back as received; to an OpenAI one both are translated.
+    "messages": Scenario(
+        "messages",
+        "/v1/messages",
+        {**MESSAGES_BODY, "model": "bench-claude"},
+        "json",
+        b'"type":"message"',
+        direct=Scenario("messages", "/v1/messages", MESSAGES_BODY, "json", b'"type":"message"'),
+    ),
+    "messages-stream": Scenario(
+        "messages-stream",
+        "/v1/messages",
+        {**MESSAGES_BODY, "model": "bench-claude", "stream": True},
+        "stream",
+        b"message_stop",
+        events=26,
+        end=b"message_stop",
+        direct=Scenario(
+            "messages-stream",
+            "/v1/messages",
+            {**MESSAGES_BODY, "stream": True},
+            "stream",
+            b"message_stop",
+            events=26,
+            end=b"message_stop",
+        ),
+    ),
+    "messages-openai": Scenario(
+        "messages-openai",
+        "/v1/messages",
+        {**MESSAGES_BODY, "model": "bench-chat"},
+        "json",
+        b'"type":"message"',
+        direct=Scenario("messages-openai", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),
+    ),
     "embed": Scenario(
         "embed",
         "/v1/embeddings",

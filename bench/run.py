@@ -43,6 +43,9 @@ SCENARIO_LABELS = {
     "stream": "chat stream (20 chunks)",
     "claude": "claude (non-stream)",
     "claude-stream": "claude stream (20 deltas)",
+    "messages": "/v1/messages to claude (as sent)",
+    "messages-stream": "/v1/messages stream to claude",
+    "messages-openai": "/v1/messages to an openai model",
     "embed": "embeddings (base64)",
     "embed-float": "embeddings (float)",
 }
@@ -50,7 +53,17 @@ SCENARIO_LABELS = {
 # The performance budget: (check name, unit, limit, "<=" or ">=").
 BUDGET_OVERHEAD_P50_MS = 1.0
 # router is chat routed over a group of 4 deployments with rpm/tpm limits: it is held to chat's budget.
-BUDGET_CPU_MS = {"chat": 1.0, "keyed": 1.0, "router": 1.0, "stream": 2.0, "claude": 1.0, "claude-stream": 2.0}
+BUDGET_CPU_MS = {
+    "chat": 1.0,
+    "keyed": 1.0,
+    "router": 1.0,
+    "stream": 2.0,
+    "claude": 1.0,
+    "claude-stream": 2.0,
+    "messages": 1.0,
+    "messages-stream": 2.0,
+    "messages-openai": 1.0,
+}
 BUDGET_RPS = {"chat": 1000.0, "keyed": 1000.0, "router": 1000.0}
 BUDGET_RSS_MB = 100.0
 BUDGET_STARTUP_S = 1.5
@@ -436,7 +449,7 @@ def render(result: dict) -> str:
         "scenario", "direct p50/p99", "gateway p50/p99", "overhead p50/p99", "hdr overhead p50",
         f"gw req/s {c}", f"direct req/s {c}", f"gw CPU ms/req {c} / c1",
     ]))  # fmt: skip
-    streams = [sc for sc in opts["scenarios"] if sc in ("stream", "claude-stream")]
+    streams = [sc for sc in opts["scenarios"] if sc in ("stream", "claude-stream", "messages-stream")]
     for sc in streams:
         d1, g1 = direct[sc].get("c1"), (gws.get(sc) or {}).get("c1")
         out.append(
@@ -558,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--scenarios",
-        default="chat,keyed,router,stream,claude,claude-stream,embed",
+        default="chat,keyed,router,stream,claude,claude-stream,messages,messages-stream,messages-openai,embed",
         help=f"comma list of {','.join(SCENARIO_LABELS)}",
     )
     p.add_argument("--concurrency", type=int, default=32, help="concurrency of the throughput phases")

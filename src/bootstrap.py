@@ -46,6 +46,7 @@ from application.identity_cache import IdentityCache
 from application.management import Management
 from application.models import ModelRegistry
 from application.routing import Router
+from application.token_counting import TokenCounting
 from domain.deployments import Deployment, DeploymentRecord
 from domain.errors import BadRequestError
 from domain.identity import Role
@@ -383,6 +384,13 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         telemetry=telemetry,
     )
+    token_counting = providers.Singleton(
+        TokenCounting,
+        catalog=catalog,
+        providers=llm_providers,
+        counter=token_counter,
+        policy=providers.Callable(lambda config: config.router_policy, config),
+    )
     health_check = providers.Singleton(
         HealthCheck, catalog=catalog, providers=llm_providers, mock=mock_provider, clock=clock
     )
@@ -521,6 +529,7 @@ _SERVICES = (
     "management",
     "models",
     "store",
+    "token_counting",
 )
 
 
@@ -564,7 +573,7 @@ def create_http_app(container: Container) -> Litestar:
         return Provide(lambda: services[name], use_cache=True, sync_to_thread=False)
 
     def inference() -> Inference:
-        return Inference(services["completions"], services["gatekeeper"])
+        return Inference(services["completions"], services["gatekeeper"], services["token_counting"])
 
     return create_app(
         dependencies={

@@ -227,6 +227,10 @@ class Gatekeeper:
             raise _refusal(admission)
         return Ticket(self, quotas, admission)
 
+    async def check_model(self, principal: Principal, model: str) -> None:
+        """403 unless the caller may use `model` (for a route that calls no model, such as counting)."""
+        require_model(principal, model, self._access_groups())
+
     async def drain(self) -> None:
         """Waits for the releases still owed (at shutdown)."""
         while self._releaser is not None:

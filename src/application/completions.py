@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 from application.catalog import ModelCatalog
 from application.routing import Router
 from domain.calls import CallRecord
-from domain.compatibility import Fitted, fit_request
+from domain.compatibility import Fitted, fit_request, with_defaults
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Deployment, ModelGroup
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -197,7 +197,13 @@ class Completions:
         """The provider to call and the request fitted to it."""
         provider = self._mock if request.mock_response is not None else self._provider(deployment)
         try:
+            # What the provider cannot take is judged on the request as it will be sent: defaults in.
+            request = with_defaults(request, deployment)
             unsupported = provider.unsupported_params(request, deployment)
+            native = request.native
+            if native is not None and native.untranslated and provider.native_format != native.format:
+                # Server tools and the like: only a deployment of the request's own format serves them.
+                unsupported = [*unsupported, *native.untranslated]
             fitted = fit_request(request, deployment, unsupported=unsupported, provider=provider.name)
         except SwitchyardError as exc:
             exc.at(provider=deployment.provider, model=request.model, deployment=deployment.id)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from domain.errors import BadRequestError
-from domain.messages import FunctionTool, Message, ResponseFormat, Role, ToolCall, ToolChoice
+from domain.messages import FunctionTool, Message, ResponseFormat, Role, ThinkingBlock, ToolCall, ToolChoice
 
 
 class ReasoningEffort(StrEnum):
@@ -73,6 +73,9 @@ class NativeRequest:
     body: Mapping[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
     """The format's own request headers the client sent (`anthropic-beta`, `anthropic-version`)."""
+    untranslated: tuple[str, ...] = ()
+    """Paths of what only a deployment of this format can serve (server tools, say: `tools.3`); any
+    other deployment refuses them by these names (or drops them under drop_params)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,44 +209,81 @@ class CompletionChunk:
 
 
 def assemble(chunks: list[CompletionChunk]) -> CompletionResponse:
-    """Folds a whole stream into the reply it spells, tool-call argument fragments joined in order."""
+    """Folds a whole stream into the reply it spells: tool-call argument fragments joined in order, and
+    reasoning into thinking blocks (a signature closes the open block; a redacted block stands alone)."""
     if not chunks:
         raise ValueError("cannot assemble an empty stream")
-    texts: dict[int, list[str]] = {}
-    reasoning: dict[int, list[str]] = {}
-    calls: dict[int, dict[int, list[str]]] = {}
-    call_heads: dict[int, dict[int, tuple[str, str]]] = {}
-    finish: dict[int, FinishReason | None] = {}
+    folds: dict[int, _Fold] = {}
     usage: Usage | None = None
     for chunk in chunks:
         usage = chunk.usage or usage
         for choice in chunk.choices:
-            texts.setdefault(choice.index, [])
-            if choice.delta.content:
-                texts[choice.index].append(choice.delta.content)
-            if choice.delta.reasoning_content:
-                reasoning.setdefault(choice.index, []).append(choice.delta.reasoning_content)
-            for call in choice.delta.tool_calls:
-                heads = call_heads.setdefault(choice.index, {})
-                old_id, old_name = heads.get(call.index, ("", ""))
-                heads[call.index] = (call.id or old_id, call.name or old_name)
-                calls.setdefault(choice.index, {}).setdefault(call.index, []).append(call.arguments or "")
-            if choice.finish_reason is not None:
-                finish[choice.index] = choice.finish_reason
-    choices = []
-    for index in sorted(texts):
+            fold = folds.get(choice.index)
+            if fold is None:
+                fold = folds[choice.index] = _Fold()
+            fold.add(choice)
+    first = chunks[0]
+    choices = tuple(folds[index].choice(index) for index in sorted(folds))
+    return CompletionResponse(
+        id=first.id, created=first.created, model=first.model, choices=choices, usage=usage
+    )
+
+
+class _Fold:
+    """One choice of a stream, as it accumulates."""
+
+    __slots__ = ("calls", "finish", "open_thinking", "reasoning", "stop_sequence", "texts", "thinking")
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.reasoning: list[str] = []
+        self.thinking: list[ThinkingBlock] = []
+        self.open_thinking: list[str] | None = None
+        self.calls: dict[int, list[str]] = {}
+        self.finish: FinishReason | None = None
+        self.stop_sequence: str | None = None
+
+    def add(self, choice: ChunkChoice) -> None:
+        delta = choice.delta
+        if delta.content:
+            self.texts.append(delta.content)
+        if delta.reasoning_content:
+            self.reasoning.append(delta.reasoning_content)
+            if self.open_thinking is None:
+                self.open_thinking = []
+            self.open_thinking.append(delta.reasoning_content)
+        if delta.thinking_signature is not None:
+            self.thinking.append(ThinkingBlock("".join(self.open_thinking or ()), delta.thinking_signature))
+            self.open_thinking = None
+        if delta.redacted_thinking is not None:
+            self.thinking.append(ThinkingBlock(redacted=delta.redacted_thinking))
+        for call in delta.tool_calls:
+            parts = self.calls.setdefault(call.index, ["", ""])
+            parts[0] = call.id or parts[0]
+            parts[1] = call.name or parts[1]
+            parts.append(call.arguments or "")
+        if choice.finish_reason is not None:
+            self.finish = choice.finish_reason
+            self.stop_sequence = choice.stop_sequence
+        elif choice.stop_sequence is not None:
+            self.stop_sequence = choice.stop_sequence
+
+    def choice(self, index: int) -> Choice:
         tool_calls = tuple(
-            ToolCall(id=call_heads[index][i][0], name=call_heads[index][i][1], arguments="".join(parts))
-            for i, parts in sorted(calls.get(index, {}).items())
+            ToolCall(id=parts[0], name=parts[1], arguments="".join(parts[2:]))
+            for _, parts in sorted(self.calls.items())
         )
+        # Reasoning no signature closed (a provider that signs nothing) is a block of its own still.
+        thinking = tuple(self.thinking)
+        if self.open_thinking is not None and self.thinking:
+            thinking += (ThinkingBlock("".join(self.open_thinking)),)
         message = Message(
             role=Role.ASSISTANT,
-            content="".join(texts[index]) or None,
+            content="".join(self.texts) or None,
             tool_calls=tool_calls,
-            reasoning_content="".join(reasoning[index]) if index in reasoning else None,
+            reasoning_content="".join(self.reasoning) if self.reasoning else None,
+            thinking_blocks=thinking,
         )
-        choices.append(Choice(index=index, message=message, finish_reason=finish.get(index)))
-    first = chunks[0]
-    return CompletionResponse(
-        id=first.id, created=first.created, model=first.model, choices=tuple(choices), usage=usage
-    )
+        return Choice(
+            index=index, message=message, finish_reason=self.finish, stop_sequence=self.stop_sequence
+        )

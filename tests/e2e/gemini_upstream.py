@@ -4,13 +4,16 @@
 endpoint at `/token`.
 
 The model id picks the scenario: `gemini-ok` (text), `gemini-tools` (a function call with a thought
-signature), `gemini-quota` (429 RESOURCE_EXHAUSTED with a RetryInfo delay).
+signature), `gemini-quota` (429 RESOURCE_EXHAUSTED with a RetryInfo delay), `gemini-weather` and
+`gemini-coder` (the scripted conversations of `tests.e2e.claude_code_session`, each answer the turn for the
+number of functionResponse parts sent; calls carry the thought signature).
 """
 
 from __future__ import annotations
 
 import json
 
+from tests.e2e.claude_code_session import SCRIPTS, scripted_turn
 from tests.e2e.fake_server import FakeHandler, FakeServer
 
 SIGNATURE = (
@@ -62,6 +65,8 @@ class _Handler(FakeHandler):
         model, _, method = self.path.rsplit("/", 1)[-1].partition(":")
         if model == "gemini-quota":
             return self.send_json(429, QUOTA)
+        if model.removeprefix("gemini-") in SCRIPTS:
+            return self._scripted(model.removeprefix("gemini-"), body, method)
         if method.startswith("streamGenerateContent"):
             return self._stream(model)
         if model == "gemini-tools":
@@ -75,6 +80,24 @@ class _Handler(FakeHandler):
             words = ["Hello", " from", " Gemini", "!"]
             events = [reply([{"text": word}], None, USAGE) for word in words[:-1]]
             events.append(reply([{"text": words[-1]}], "STOP", USAGE))
+        self.start_chunks("text/event-stream")
+        for event in events:
+            self.send_chunk(b"data: " + json.dumps(event).encode() + b"\r\n\r\n")
+        self.send_chunk(b"")
+
+    def _scripted(self, script: str, body: dict, method: str) -> None:
+        answered = sum("functionResponse" in part for c in body["contents"] for part in c.get("parts", []))
+        turn = scripted_turn(script, answered)
+        parts: list[dict] = [{"text": turn["text"]}] if turn.get("text") else []
+        if call := turn.get("tool_use"):
+            function = {"name": call["name"], "args": call["input"]}
+            parts.append({"functionCall": function, "thoughtSignature": SIGNATURE})
+        if not method.startswith("streamGenerateContent"):
+            return self.send_json(200, reply(parts, "STOP", USAGE))
+        # Text streams word by word; a function call arrives whole, in the last event.
+        words = [f" {word}" if i else word for i, word in enumerate(turn.get("text", "").split(" ")) if word]
+        events = [reply([{"text": word}], None, USAGE) for word in words]
+        events.append(reply([p for p in parts if "functionCall" in p], "STOP", USAGE))
         self.start_chunks("text/event-stream")
         for event in events:
             self.send_chunk(b"data: " + json.dumps(event).encode() + b"\r\n\r\n")

@@ -2,8 +2,10 @@
 
 The upstream model id picks the scenario: `ok`, `tools`, `rate-limited`, `too-long`, `bad-request` (a
 plain 400 invalid_request_error), `broken`, `drop` (closes the connection without answering),
-`slow-stream` (one chunk every 50 ms, recording when the gateway hangs up); any other id answers as `ok`
-does. Each recorded request notes when it arrived (`received_at`, monotonic seconds).
+`slow-stream` (one chunk every 50 ms, recording when the gateway hangs up), `stream-error` (two words, then
+an error event mid-stream), `weather` and `coder` (the scripted conversations of
+`tests.e2e.claude_code_session`: each answer is the turn for the number of tool messages sent); any other id
+answers as `ok` does. Each recorded request notes when it arrived (`received_at`, monotonic seconds).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 
+from tests.e2e.claude_code_session import SCRIPTS, scripted_turn
 from tests.e2e.fake_server import FakeHandler, FakeServer
 
 
@@ -85,6 +88,10 @@ class _Handler(FakeHandler):
             )
         if model == "broken":
             return self.send_json(500, error_body("The server had an error", "server_error", None))
+        if model in SCRIPTS:
+            return self._scripted(model, body)
+        if model == "stream-error":
+            return self._broken_stream(model)
         if body.get("stream"):
             return self._stream(model, body)
         if model == "tools":
@@ -123,6 +130,42 @@ class _Handler(FakeHandler):
             self.server.hangups.append(time.monotonic())
             self.close_connection = True
 
+    def _scripted(self, model: str, body: dict) -> None:
+        turn = scripted_turn(model, sum(m.get("role") == "tool" for m in body.get("messages", [])))
+        call = turn.get("tool_use")
+        finish = "tool_calls" if call else "stop"
+        arguments = json.dumps(call["input"]) if call else ""
+        if not body.get("stream"):
+            message: dict = {"role": "assistant", "content": turn.get("text"), "refusal": None}
+            if call:
+                function = {"name": call["name"], "arguments": arguments}
+                message["tool_calls"] = [{"id": _call_id(call), "type": "function", "function": function}]
+            return self.send_json(200, completion(model, message, finish))
+        events = [chunk(model, {"role": "assistant", "content": ""})]
+        events += [chunk(model, {"content": word}) for word in _pieces(turn.get("text", ""))]
+        if call:
+            start = {"index": 0, "id": _call_id(call), "type": "function",
+                     "function": {"name": call["name"], "arguments": ""}}  # fmt: skip
+            events.append(chunk(model, {"tool_calls": [start]}))
+            events += [
+                chunk(model, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+                for piece in _pieces(arguments)
+            ]
+        events += [chunk(model, {}, finish), usage_chunk(model)]
+        self.start_chunks("text/event-stream")
+        for event in events:
+            self.send_chunk(b"data: " + json.dumps(event).encode() + b"\n\n")
+        self.send_chunk(b"data: [DONE]\n\n")
+        self.send_chunk(b"")
+
+    def _broken_stream(self, model: str) -> None:
+        self.start_chunks("text/event-stream")
+        for delta in ({"role": "assistant", "content": ""}, {"content": "Hello"}, {"content": " from"}):
+            self.send_chunk(b"data: " + json.dumps(chunk(model, delta)).encode() + b"\n\n")
+        failure = error_body("The server had an error while processing your request.", "server_error", None)
+        self.send_chunk(b"data: " + json.dumps(failure).encode() + b"\n\n")
+        self.send_chunk(b"")
+
     def _embeddings(self, body: dict) -> None:
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = [
@@ -136,6 +179,17 @@ class _Handler(FakeHandler):
             data = [{**item, "embedding": packed} for item in data]
         usage = {"prompt_tokens": 4, "total_tokens": 4}
         self.send_json(200, {"object": "list", "data": data, "model": body["model"], "usage": usage})
+
+
+def _call_id(call: dict) -> str:
+    # The scripts hold Anthropic-style ids (toolu_...); OpenAI writes call_...
+    return call["id"].replace("toolu_", "call_")
+
+
+def _pieces(text: str, count: int = 3) -> list[str]:
+    """`text` cut in `count` pieces, as a model streams it (none for an empty text)."""
+    size = -(-len(text) // count)
+    return [text[i : i + size] for i in range(0, len(text), size)] if text else []
 
 
 class FakeUpstream(FakeServer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 
 import pytest
@@ -11,7 +12,7 @@ from adapters.cache.memory_router_state import InMemoryRouterState
 from application.catalog import ModelCatalog
 from application.completions import Completions
 from application.routing import Router
-from domain.completions import CompletionRequest, SamplingParams, assemble
+from domain.completions import CompletionRequest, NativeRequest, SamplingParams, assemble
 from domain.deployments import Capabilities, Deployment, Limits
 from domain.embeddings import EmbeddingRequest
 from domain.errors import (
@@ -432,3 +433,26 @@ async def test_the_tokenizer_runs_only_for_the_context_window_check(policy, toke
     await router.acquire(group, request=ask())
 
     assert counter.calls == tokenizer_runs
+
+
+async def test_a_provider_that_cannot_send_the_user_field_gets_the_call_without_it() -> None:
+    provider = FakeLLMProvider(replies=[reply("hi")])
+    provider.cannot = frozenset({"user"})
+    completions, _, _ = service(provider=provider)
+
+    served = await completions.chat(dataclasses.replace(ask(), params=SamplingParams(user="end-user-7")))
+
+    assert served.value.choices[0].message.content == "hi"
+    assert provider.requests[0][0].params.user is None
+    assert served.dropped_params == ("user",)
+
+
+async def test_what_only_the_requests_own_format_can_serve_is_refused_elsewhere_by_name() -> None:
+    native = NativeRequest("anthropic", {"model": "gpt-x"}, untranslated=("tools.0",))
+    completions, provider, _ = service(provider=FakeLLMProvider(replies=[reply("hi")]))
+
+    with pytest.raises(UnsupportedParameterError) as refused:
+        await completions.chat(dataclasses.replace(ask(), native=native))
+
+    assert refused.value.param == "tools.0"
+    assert provider.requests == []

@@ -130,3 +130,53 @@ def test_a_model_that_cannot_stream_refuses_a_stream_even_with_drop_params() -> 
         fit_request(CompletionRequest(model="m", messages=HI, stream=True), mute)
 
     assert caught.value.param == "stream"
+
+
+def test_a_stream_assembles_into_signed_thinking_blocks_and_its_stop_sequence() -> None:
+    from domain.completions import ChunkChoice, CompletionChunk, Delta, FinishReason, assemble
+    from domain.messages import ThinkingBlock
+
+    def chunk(delta: Delta, finish: FinishReason | None = None, stop: str | None = None) -> CompletionChunk:
+        return CompletionChunk("c", 1, "m", (ChunkChoice(0, delta, finish, stop_sequence=stop),))
+
+    reply = assemble(
+        [
+            chunk(Delta(reasoning_content="Let me ")),
+            chunk(Delta(reasoning_content="think.")),
+            chunk(Delta(thinking_signature="sig-1")),
+            chunk(Delta(redacted_thinking="opaque")),
+            chunk(Delta(content="Done")),
+            chunk(Delta(), FinishReason.STOP, stop="END"),
+        ]
+    )
+
+    (choice,) = reply.choices
+    assert choice.message.thinking_blocks == (
+        ThinkingBlock("Let me think.", "sig-1"),
+        ThinkingBlock(redacted="opaque"),
+    )
+    assert choice.message.reasoning_content == "Let me think."
+    assert (choice.message.content, choice.finish_reason, choice.stop_sequence) == (
+        "Done",
+        FinishReason.STOP,
+        "END",
+    )
+
+
+def test_dropping_documents_takes_them_out_of_every_message_and_keeps_the_rest() -> None:
+    from domain.compatibility import without
+    from domain.completions import CompletionRequest
+    from domain.messages import DocumentPart, Message, Role, TextPart
+
+    request = CompletionRequest(
+        "m",
+        (
+            Message(Role.USER, (TextPart("Summarise"), DocumentPart("data:application/pdf;base64,JVBERi0="))),
+            Message(Role.ASSISTANT, "Sure"),
+        ),
+    )
+
+    dropped = without(request, ["documents"])
+
+    assert dropped.messages[0].content == (TextPart("Summarise"),)
+    assert dropped.messages[1] == request.messages[1]

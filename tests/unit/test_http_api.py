@@ -27,10 +27,11 @@ from application.identity_cache import IdentityCache
 from application.management import Management
 from application.models import ModelRegistry
 from application.routing import Router
+from application.token_counting import TokenCounting
 from domain.deployments import Capabilities, Credentials, Deployment, DeploymentRecord, Secret
 from domain.errors import AuthenticationError, BadRequestError, ContextWindowExceededError, RateLimitError
 from domain.router_policy import RouterPolicy
-from tests.fakes import FakeClock, FakeLLMProvider, FakeTelemetry, chunks_of, reply
+from tests.fakes import FakeClock, FakeLLMProvider, FakeTelemetry, FakeTokenCounter, chunks_of, reply
 
 MASTER_KEY = "sk-master-test"
 UPSTREAM_KEY = "sk-upstream-secret"
@@ -92,7 +93,13 @@ def _app(
     services = {
         "store": opened,
         "gatekeeper": gatekeeper,
-        "inference": Inference(completions, gatekeeper),
+        "inference": Inference(
+            completions,
+            gatekeeper,
+            TokenCounting(
+                catalog=catalog, providers=providers, counter=FakeTokenCounter(), policy=RouterPolicy()
+            ),
+        ),
         "management": Management.build(uow=store.unit_of_work, clock=clock, on_change=identities.invalidate),
         "models": ModelRegistry(
             uow=store.unit_of_work,

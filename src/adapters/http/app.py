@@ -14,6 +14,7 @@ from adapters.http.controllers.chat import ChatController
 from adapters.http.controllers.embeddings import EmbeddingsController
 from adapters.http.controllers.health import DeploymentHealthController, HealthController
 from adapters.http.controllers.management import management_controllers
+from adapters.http.controllers.messages import MessagesController
 from adapters.http.controllers.model_admin import ModelAdminController
 from adapters.http.controllers.models import ModelsController
 from adapters.http.errors import EXCEPTION_HANDLERS
@@ -35,6 +36,7 @@ def create_app(
         path="/",
         route_handlers=[
             ChatController,
+            MessagesController,
             EmbeddingsController,
             ModelsController,
             DeploymentHealthController,

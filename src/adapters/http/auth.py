@@ -10,11 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
-import orjson
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from adapters.http.errors import error_body
 from adapters.http.principal import PRINCIPAL
-from adapters.openai_format import render_error
 from application.access import Gatekeeper, LimitsLeft, Ticket
 from domain.errors import AuthenticationError, RateLimitError, SwitchyardError
 
@@ -55,7 +54,7 @@ def auth_middleware(gatekeeper: Callable[[], Gatekeeper]):
                     raise AuthenticationError("Malformed API key.", code="invalid_api_key") from None
                 scope[PRINCIPAL] = await gatekeeper().authenticate(secret, scope["path"])  # type: ignore[literal-required]
             except SwitchyardError as error:
-                await _refuse(send, error)
+                await _refuse(send, error, scope["path"])
                 return
             await app(scope, receive, send)
 
@@ -64,12 +63,12 @@ def auth_middleware(gatekeeper: Callable[[], Gatekeeper]):
     return middleware
 
 
-async def _refuse(send: Send, error: SwitchyardError) -> None:
-    body = orjson.dumps(render_error(error))
+async def _refuse(send: Send, error: SwitchyardError, path: str) -> None:
+    status, body = error_body(error, path)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if isinstance(error, RateLimitError) and error.retry_after is not None:
         headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
-    await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

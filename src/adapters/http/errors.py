@@ -1,4 +1,5 @@
-"""The one table from failures to HTTP answers, in OpenAI's error shape."""
+"""The one table from failures to HTTP answers: in OpenAI's error shape, or Anthropic's on the Anthropic
+routes (/v1/messages...)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException
 
+from adapters.anthropic_format import render_error as render_anthropic_error
 from adapters.openai_format import render_error
 from domain.errors import (
     BadRequestError,
@@ -31,20 +33,30 @@ _HTTP_STATUS_KINDS: dict[int, type[SwitchyardError]] = {
 }
 
 
-def error_response(error: SwitchyardError, headers: dict[str, str] | None = None) -> Response[bytes]:
+ANTHROPIC_ROUTES = "/v1/messages"
+"""Paths under this prefix speak Anthropic's format, errors included."""
+
+
+def error_body(error: SwitchyardError, path: str) -> tuple[int, bytes]:
+    """The status and JSON body of `error` in the format of the route at `path`."""
+    if path.startswith(ANTHROPIC_ROUTES):
+        status, body = render_anthropic_error(error)
+        return status, orjson.dumps(body)
+    return error.status_code, orjson.dumps(render_error(error))
+
+
+def error_response(
+    error: SwitchyardError, headers: dict[str, str] | None = None, *, path: str = ""
+) -> Response[bytes]:
     headers = dict(headers or {})
     if isinstance(error, RateLimitError) and error.retry_after is not None:
         headers["retry-after"] = str(max(1, math.ceil(error.retry_after)))
-    return Response(
-        orjson.dumps(render_error(error)),
-        status_code=error.status_code,
-        media_type="application/json",
-        headers=headers,
-    )
+    status, body = error_body(error, path)
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 def _switchyard_error(request: Request, exc: SwitchyardError) -> Response[bytes]:
-    return error_response(exc)
+    return error_response(exc, path=request.scope["path"])
 
 
 def _http_exception(request: Request, exc: HTTPException) -> Response[bytes]:
@@ -58,7 +70,7 @@ def _http_exception(request: Request, exc: HTTPException) -> Response[bytes]:
     else:
         kind = _HTTP_STATUS_KINDS.get(status, BadRequestError if status < 500 else InternalServerError)
         error = kind(str(exc.detail))
-    response = error_response(error)
+    response = error_response(error, path=request.scope["path"])
     if status in (405, 413):
         response.status_code = status
     return response
@@ -66,7 +78,7 @@ def _http_exception(request: Request, exc: HTTPException) -> Response[bytes]:
 
 def _unexpected(request: Request, exc: Exception) -> Response[bytes]:
     _log.exception("unhandled error", path=request.url.path, error=repr(exc))
-    return error_response(InternalServerError("Internal server error"))
+    return error_response(InternalServerError("Internal server error"), path=request.scope["path"])
 
 
 EXCEPTION_HANDLERS = {

@@ -15,6 +15,7 @@ from litestar import Request, Response
 from adapters.http.errors import error_response
 from application.access import Gatekeeper
 from application.completions import Completions, Served
+from application.token_counting import TokenCounting
 from domain.completions import CompletionRequest
 from domain.embeddings import EmbeddingRequest
 from domain.errors import BadRequestError, SwitchyardError
@@ -29,6 +30,7 @@ class Inference:
 
     completions: Completions
     gatekeeper: Gatekeeper
+    token_counting: TokenCounting
 
 
 def public_url(url: str | None) -> str | None:
@@ -79,11 +81,11 @@ def served_headers(call_id: str, served: Served[object], started: float) -> dict
 
 
 async def exchange(request: Request, handle: Callable[[object, str, float], Awaitable[Response]]) -> Response:
-    """Runs `handle(body, call_id, started)`; any Switchyard error becomes its OpenAI-shaped answer,
-    carrying the call id so that a client can quote it."""
+    """Runs `handle(body, call_id, started)`; any Switchyard error becomes its answer in the route's format
+    (OpenAI's, or Anthropic's on /v1/messages), carrying the call id so that a client can quote it."""
     started = perf_counter()
     call_id = str(uuid.uuid4())
     try:
         return await handle(await read_json(request), call_id, started)
     except SwitchyardError as exc:
-        return error_response(exc, {"x-switchyard-call-id": call_id})
+        return error_response(exc, {"x-switchyard-call-id": call_id}, path=request.scope["path"])
