@@ -159,3 +159,19 @@ def test_each_domain_error_answers_with_anthropics_status_and_type(
         status,
         {"type": "error", "error": {"type": kind, "message": error.message}},
     )
+
+
+def test_a_refused_parameter_is_named_as_the_anthropic_client_sent_it() -> None:
+    from adapters.anthropic_format import render_error
+    from domain.errors import UnsupportedParameterError
+
+    error = UnsupportedParameterError(
+        "openai does not support the parameter 'thinking_budget' for model gpt-x; send drop_params: true",
+        param="thinking_budget",
+    )
+
+    status, body = render_error(error)
+
+    assert status == 400
+    assert "'thinking.budget_tokens'" in body["error"]["message"]
+    assert "thinking_budget" not in body["error"]["message"]

@@ -76,10 +76,27 @@ def render_error(error: SwitchyardError, request_id: str | None = None) -> tuple
     Anthropic does not use keeps the domain's own (422, 502, 503), typed as the nearest kind."""
     status = anthropic_status(error)
     kind = _ERROR_TYPES.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
-    body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": error.message}}
+    message = error.message
+    field = _FIELD_NAMES.get(error.param or "")
+    if field is not None:
+        # A refused parameter is named as this client sent it, not by the domain's name for it.
+        message = message.replace(f"'{error.param}'", f"'{field}'")
+    body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
     if request_id is not None:
         body["request_id"] = request_id
     return status, body
+
+
+_FIELD_NAMES = {
+    "thinking_budget": "thinking.budget_tokens",
+    "reasoning_effort": "output_config.effort",
+    "user": "metadata.user_id",
+    "stop": "stop_sequences",
+    "response_format": "output_config.format",
+    "parallel_tool_calls": "tool_choice.disable_parallel_tool_use",
+    "documents": "document",
+}
+"""Domain parameter names that an Anthropic client knows by another."""
 
 
 def anthropic_status(error: SwitchyardError) -> int:
