@@ -274,3 +274,36 @@ def test_an_error_renders_in_openais_envelope_with_a_string_or_null_code() -> No
         "code": "model_not_found",
     }
     assert render_error(failed)["error"]["code"] is None
+
+
+def test_a_vllm_stop_string_and_signed_thinking_blocks_are_read_back() -> None:
+    from adapters.openai_format import read_response
+    from domain.messages import ThinkingBlock
+
+    reply = read_response(
+        {
+            "id": "c",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": "Done",
+                        "thinking_blocks": [
+                            {"type": "thinking", "thinking": "Hmm.", "signature": "sig"},
+                            {"type": "redacted_thinking", "data": "opaque"},
+                        ],
+                    },
+                    "finish_reason": "stop",
+                    "stop_reason": "END",
+                }
+            ],
+        }
+    )
+
+    (choice,) = reply.choices
+    assert choice.stop_sequence == "END"
+    assert choice.message.thinking_blocks == (ThinkingBlock("Hmm.", "sig"), ThinkingBlock(redacted="opaque"))

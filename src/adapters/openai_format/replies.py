@@ -24,7 +24,7 @@ from domain.completions import (
 )
 from domain.embeddings import Embedding, EmbeddingResponse
 from domain.errors import BadGatewayError
-from domain.messages import Message, Role, ToolCall
+from domain.messages import Message, Role, ThinkingBlock, ToolCall
 
 # OpenAI's five reasons, and what some compatible hosts say instead. Any other reason reads as `stop`:
 # the generation ended, and clients only know these five.
@@ -105,10 +105,23 @@ def _choice(choice: wire.ReplyChoice, position: int) -> Choice:
             tool_calls=_tool_calls(message),
             reasoning_content=message.reasoning_content or message.reasoning,
             refusal=message.refusal,
+            thinking_blocks=_thinking_blocks(message.thinking_blocks),
         ),
         finish_reason=_finish(choice.finish_reason),
         logprobs=choice.logprobs,
+        stop_sequence=choice.stop_reason if isinstance(choice.stop_reason, str) else None,
     )
+
+
+def _thinking_blocks(blocks: Sequence[dict[str, Any]] | None) -> tuple[ThinkingBlock, ...]:
+    found = []
+    for block in blocks or ():
+        if block.get("type") == "redacted_thinking" and isinstance(block.get("data"), str):
+            found.append(ThinkingBlock(redacted=block["data"]))
+        elif isinstance(block.get("thinking"), str):
+            signature = block.get("signature")
+            found.append(ThinkingBlock(block["thinking"], signature if isinstance(signature, str) else None))
+    return tuple(found)
 
 
 def _chunk_choice(choice: wire.ChunkChoice, position: int) -> ChunkChoice:
@@ -132,6 +145,7 @@ def _chunk_choice(choice: wire.ChunkChoice, position: int) -> ChunkChoice:
         ),
         finish_reason=_finish(choice.finish_reason),
         logprobs=choice.logprobs,
+        stop_sequence=choice.stop_reason if isinstance(choice.stop_reason, str) else None,
     )
 
 

@@ -229,6 +229,8 @@ class ReplyMessage(_Lenient):
     refusal: str | None = None
     tool_calls: list[ReplyToolCall] | None = None
     function_call: ReplyFunction | None = None
+    thinking_blocks: list[dict[str, Any]] | None = None
+    """Signed reasoning, as a LiteLLM-style upstream in front of Claude returns it."""
 
 
 class ReplyChoice(_Lenient):
@@ -236,6 +238,8 @@ class ReplyChoice(_Lenient):
     message: ReplyMessage | None = None
     finish_reason: str | None = None
     logprobs: dict[str, Any] | None = None
+    stop_reason: str | int | None = None
+    """vLLM: the stop string (or token id) that ended the reply."""
 
 
 class PromptTokensDetails(_Lenient):
@@ -269,6 +273,7 @@ class ChunkChoice(_Lenient):
     delta: ReplyMessage | None = None
     finish_reason: str | None = None
     logprobs: dict[str, Any] | None = None
+    stop_reason: str | int | None = None
 
 
 class Chunk(_Lenient):
