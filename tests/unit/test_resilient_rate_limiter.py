@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adapters.cache.memory_rate_limiter import InMemoryRateLimiter
-from adapters.cache.resilient_rate_limiter import RETRY_SHARED_AFTER, ResilientRateLimiter
+from adapters.cache.outage import RETRY_SHARED_AFTER
+from adapters.cache.resilient_rate_limiter import ResilientRateLimiter
 from domain.rate_limits import Admission, Limit, Quota
 from ports.rate_limiter import LimiterUnavailable, RateLimiter
 

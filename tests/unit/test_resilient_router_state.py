@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from adapters.cache.memory_router_state import InMemoryRouterState
-from adapters.cache.resilient_router_state import RETRY_SHARED_AFTER, ResilientRouterState
+from adapters.cache.outage import RETRY_SHARED_AFTER
+from adapters.cache.resilient_router_state import ResilientRouterState
 from domain.deployments import Limits
 from domain.router_state import CallOutcome, DeploymentLoad
 from ports.router_state import StateUnavailable

@@ -8,13 +8,11 @@ from collections.abc import Sequence
 
 import structlog
 
+from adapters.cache.outage import Outage
 from domain.rate_limits import Admission, Quota
 from ports.rate_limiter import LimiterUnavailable, RateLimiter
 
 _log = structlog.get_logger("switchyard.rate_limits")
-RETRY_SHARED_AFTER = 5.0
-"""Seconds to keep to local counters after the shared store failed, before trying it again: an unreachable
-store would otherwise cost every call its full timeout."""
 
 
 class ResilientRateLimiter(RateLimiter):
@@ -26,27 +24,31 @@ class ResilientRateLimiter(RateLimiter):
     def __init__(self, shared: RateLimiter, local: RateLimiter) -> None:
         self._shared = shared
         self._local = local
-        self._retry_at: float | None = None
+        self._outage = Outage(
+            _log,
+            "shared rate-limit counters unreachable; counting in this process",
+            "shared rate-limit counters reachable again",
+        )
         self._admitted_locally: Counter[tuple[str, ...]] = Counter()
         """Calls in flight that the local counters admitted, per set of subjects (such calls are
         interchangeable: any of them may be the one released)."""
 
     @property
     def degraded(self) -> bool:
-        return self._retry_at is not None
+        return self._outage.degraded
 
     def describe(self) -> str:
         shared = self._shared.describe()
         return f"{self._local.describe()} ({shared} unreachable)" if self.degraded else shared
 
     async def acquire(self, quotas: Sequence[Quota], now: float) -> Admission:
-        if self._retry_at is None or now >= self._retry_at:
+        if self._outage.use_shared(now):
             try:
                 admission = await self._shared.acquire(quotas, now)
             except LimiterUnavailable as exc:
-                self._lost(now, exc)
+                self._outage.lost(now, exc)
             else:
-                self._recovered()
+                self._outage.recovered()
                 return admission
         admission = await self._local.acquire(quotas, now)
         if admission.admitted:
@@ -64,17 +66,7 @@ class ResilientRateLimiter(RateLimiter):
         try:
             await self._shared.release(quotas, tokens, now)
         except LimiterUnavailable as exc:
-            self._lost(now, exc)
-
-    def _lost(self, now: float, exc: LimiterUnavailable) -> None:
-        if self._retry_at is None:
-            _log.warning("shared rate-limit counters unreachable; counting in this process", error=str(exc))
-        self._retry_at = now + RETRY_SHARED_AFTER
-
-    def _recovered(self) -> None:
-        if self._retry_at is not None:
-            _log.info("shared rate-limit counters reachable again")
-            self._retry_at = None
+            self._outage.lost(now, exc)
 
 
 def _subjects(quotas: Sequence[Quota]) -> tuple[str, ...]:

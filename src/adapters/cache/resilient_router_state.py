@@ -8,14 +8,12 @@ from collections.abc import Mapping, Sequence
 
 import structlog
 
+from adapters.cache.outage import Outage
 from domain.deployments import Limits
 from domain.router_state import CallOutcome, DeploymentLoad
 from ports.router_state import RouterState, StateUnavailable
 
 _log = structlog.get_logger("switchyard.router")
-RETRY_SHARED_AFTER = 5.0
-"""Seconds to keep to local state after the shared store failed, before trying it again: an unreachable
-store would otherwise cost every call its full timeout."""
 
 
 class ResilientRouterState(RouterState):
@@ -25,47 +23,38 @@ class ResilientRouterState(RouterState):
     def __init__(self, shared: RouterState, local: RouterState) -> None:
         self._shared = shared
         self._local = local
-        self._retry_at: float | None = None
+        self._outage = Outage(
+            _log,
+            "shared router state unreachable; using this process's state",
+            "shared router state reachable again",
+        )
         self._begun_locally: Counter[str] = Counter()
 
     @property
     def degraded(self) -> bool:
-        return self._retry_at is not None
+        return self._outage.degraded
 
     def describe(self) -> str:
         shared = self._shared.describe()
         return f"{self._local.describe()} ({shared} unreachable)" if self.degraded else shared
 
-    def _use_shared(self, now: float) -> bool:
-        return self._retry_at is None or now >= self._retry_at
-
-    def _lost(self, now: float, exc: StateUnavailable) -> None:
-        if self._retry_at is None:
-            _log.warning("shared router state unreachable; using this process's state", error=str(exc))
-        self._retry_at = now + RETRY_SHARED_AFTER
-
-    def _recovered(self) -> None:
-        if self._retry_at is not None:
-            _log.info("shared router state reachable again")
-            self._retry_at = None
-
     async def snapshot(self, deployment_ids: Sequence[str], now: float) -> Mapping[str, DeploymentLoad]:
-        if self._use_shared(now):
+        if self._outage.use_shared(now):
             try:
                 loads = await self._shared.snapshot(deployment_ids, now)
             except StateUnavailable as exc:
-                self._lost(now, exc)
+                self._outage.lost(now, exc)
             else:
-                self._recovered()
+                self._outage.recovered()
                 return loads
         return await self._local.snapshot(deployment_ids, now)
 
     async def try_begin(self, deployment_id: str, limits: Limits, now: float) -> bool:
-        if self._use_shared(now):
+        if self._outage.use_shared(now):
             try:
                 return await self._shared.try_begin(deployment_id, limits, now)
             except StateUnavailable as exc:
-                self._lost(now, exc)
+                self._outage.lost(now, exc)
         admitted = await self._local.try_begin(deployment_id, limits, now)
         if admitted:
             self._begun_locally[deployment_id] += 1
@@ -79,14 +68,14 @@ class ResilientRouterState(RouterState):
         try:
             return await self._shared.finish(deployment_id, outcome, now)
         except StateUnavailable as exc:
-            self._lost(now, exc)
+            self._outage.lost(now, exc)
             return await self._local.finish(deployment_id, outcome, now)
 
     async def cool_down(self, deployment_id: str, until: float, now: float) -> None:
         # Kept in both, so that a cooldown outlives a switch between them.
         await self._local.cool_down(deployment_id, until, now)
-        if self._use_shared(now):
+        if self._outage.use_shared(now):
             try:
                 await self._shared.cool_down(deployment_id, until, now)
             except StateUnavailable as exc:
-                self._lost(now, exc)
+                self._outage.lost(now, exc)
