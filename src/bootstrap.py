@@ -494,7 +494,10 @@ async def run_store(
     """Until cancelled: opens the database, serves its stored deployments, then every `interval` seconds
     drops cached keys, teams and users when another instance changed any and reloads the stored
     deployments when they changed. A database outage is waited out (cached keys keep working)."""
-    await store.open()
+    try:
+        await store.open()
+    except Exception:
+        return  # logged by the store; readiness says so, and calls needing the database fail at once
     unavailable = False
     first = True
     while True:

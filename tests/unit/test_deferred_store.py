@@ -66,3 +66,16 @@ async def test_an_unreachable_database_is_retried_until_it_answers() -> None:
     assert deferred.describe() == "unreachable" and deferred.error == "connection refused"
     await opening
     assert len(attempts) == 3 and deferred.describe() == "memory" and deferred.error is None
+
+
+async def test_a_store_that_cannot_be_opened_at_all_fails_waiting_units_of_work_at_once() -> None:
+    async def broken() -> InMemoryStore:
+        raise RuntimeError("migration 0002 failed")
+
+    deferred = DeferredStore(broken, wait=30)
+    waiting = asyncio.create_task(deferred.opened())
+    with pytest.raises(RuntimeError):
+        await deferred.open()
+    with pytest.raises(StoreUnavailable, match="migration 0002 failed"):
+        await waiting
+    assert deferred.describe() == "unreachable"

@@ -46,6 +46,8 @@ class DeferredStore:
         return "unreachable" if self.error else "connecting"
 
     async def open(self) -> Store:
+        """Opens the store, retrying while the database cannot be reached. Any other failure (a schema
+        that cannot be migrated, say) is final: logged, and every waiting unit of work fails at once."""
         while self._store is None:
             try:
                 self._store = await self._opener()
@@ -54,6 +56,11 @@ class DeferredStore:
                     _log.error("database unreachable; retrying", error=str(exc))
                 self.error = str(exc)
                 await asyncio.sleep(self._retry_every)
+            except Exception as exc:
+                _log.exception("the database cannot be opened")
+                self.error = f"the database cannot be opened: {exc}"
+                self._opened.set()
+                raise
         self.error = None
         self._opened.set()
         return self._store
@@ -65,7 +72,8 @@ class DeferredStore:
             await asyncio.wait_for(self._opened.wait(), self._wait)
         except TimeoutError:
             raise StoreUnavailable(f"the database is not open yet ({self.describe()})") from None
-        assert self._store is not None
+        if self._store is None:
+            raise StoreUnavailable(self.error or "the database cannot be opened")
         return self._store
 
     def unit_of_work(self) -> UnitOfWork:
