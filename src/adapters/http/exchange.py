@@ -6,14 +6,15 @@ import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from time import perf_counter
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from litestar import Request, Response
 
+from adapters.http.auth import rate_limit_headers
 from adapters.http.errors import error_response
-from application.access import Gatekeeper
+from application.access import Gatekeeper, Ticket
 from application.completions import Completions, Served
 from application.token_counting import TokenCounting
 from domain.completions import CompletionRequest
@@ -44,6 +45,7 @@ def public_url(url: str | None) -> str | None:
 
 
 Asked = TypeVar("Asked", CompletionRequest, EmbeddingRequest)
+T = TypeVar("T")
 
 
 def with_header_tags(asked: Asked, request: Request) -> Asked:
@@ -78,6 +80,26 @@ def served_headers(call_id: str, served: Served[object], started: float) -> dict
     if served.dropped_params:
         headers["x-switchyard-dropped-params"] = ",".join(served.dropped_params)
     return headers
+
+
+def answered(call_id: str, served: Served[object], started: float, ticket: Ticket) -> dict[str, str]:
+    """The headers of a served call: the gateway's own and the caller's rate-limit standing."""
+    headers = served_headers(call_id, served, started)
+    headers.update(rate_limit_headers(ticket))
+    return headers
+
+
+async def released_on_failure(ticket: Ticket, call: Awaitable[Served[T]]) -> Served[T]:
+    """Awaits `call`; when it fails, the ticket's slots are given back at once."""
+    try:
+        return await call
+    except BaseException:
+        ticket.release()
+        raise
+
+
+def tokens_of(usage: Any) -> int:
+    return usage.total_tokens if usage is not None else 0
 
 
 async def exchange(request: Request, handle: Callable[[object, str, float], Awaitable[Response]]) -> Response:

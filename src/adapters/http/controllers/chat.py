@@ -6,8 +6,15 @@ import orjson
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 
-from adapters.http.auth import rate_limit_headers
-from adapters.http.exchange import JSON, Inference, exchange, served_headers, with_header_tags
+from adapters.http.exchange import (
+    JSON,
+    Inference,
+    answered,
+    exchange,
+    released_on_failure,
+    tokens_of,
+    with_header_tags,
+)
 from adapters.http.principal import principal_of
 from adapters.http.sse import EventStream, sse_events
 from adapters.openai_format import parse_chat_request, render_response
@@ -27,19 +34,13 @@ class ChatController(Controller):
             ticket = await gatekeeper.admit(
                 principal_of(request), chat_request.model, chat_request.params.user
             )
-            try:
-                if chat_request.stream:
-                    opened = await completions.stream(chat_request, call_id=call_id)
-                    headers = served_headers(call_id, opened, started)
-                    headers.update(rate_limit_headers(ticket))
-                    return EventStream(sse_events(ticket.guard(opened.value)), headers)
-                served = await completions.chat(chat_request, call_id=call_id)
-            except BaseException:
-                ticket.release()
-                raise
-            ticket.release(served.value.usage.total_tokens if served.value.usage else 0)
-            headers = served_headers(call_id, served, started)
-            headers.update(rate_limit_headers(ticket))
+            if chat_request.stream:
+                opened = await released_on_failure(ticket, completions.stream(chat_request, call_id=call_id))
+                events = sse_events(ticket.guard(opened.value))
+                return EventStream(events, answered(call_id, opened, started, ticket))
+            served = await released_on_failure(ticket, completions.chat(chat_request, call_id=call_id))
+            ticket.release(tokens_of(served.value.usage))
+            headers = answered(call_id, served, started, ticket)
             return Response(orjson.dumps(render_response(served.value)), media_type=JSON, headers=headers)
 
         return await exchange(request, handle)

@@ -6,8 +6,15 @@ import orjson
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 
-from adapters.http.auth import rate_limit_headers
-from adapters.http.exchange import JSON, Inference, exchange, served_headers, with_header_tags
+from adapters.http.exchange import (
+    JSON,
+    Inference,
+    answered,
+    exchange,
+    released_on_failure,
+    tokens_of,
+    with_header_tags,
+)
 from adapters.http.principal import principal_of
 from adapters.openai_format import parse_embedding_request, render_embeddings
 
@@ -26,18 +33,12 @@ class EmbeddingsController(Controller):
             ticket = await gatekeeper.admit(
                 principal_of(request), embedding_request.model, embedding_request.user
             )
-            try:
-                served = await completions.embed(embedding_request, call_id=call_id)
-            except BaseException:
-                ticket.release()
-                raise
-            ticket.release(served.value.usage.total_tokens if served.value.usage else 0)
-            headers = served_headers(call_id, served, started)
-            headers.update(rate_limit_headers(ticket))
+            served = await released_on_failure(ticket, completions.embed(embedding_request, call_id=call_id))
+            ticket.release(tokens_of(served.value.usage))
             return Response(
                 orjson.dumps(render_embeddings(served.value, embedding_request.encoding_format)),
                 media_type=JSON,
-                headers=headers,
+                headers=answered(call_id, served, started, ticket),
             )
 
         return await exchange(request, handle)

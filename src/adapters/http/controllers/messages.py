@@ -17,8 +17,15 @@ from adapters.anthropic_format import (
     render_count_tokens,
     render_message,
 )
-from adapters.http.auth import rate_limit_headers
-from adapters.http.exchange import JSON, Inference, exchange, served_headers, with_header_tags
+from adapters.http.exchange import (
+    JSON,
+    Inference,
+    answered,
+    exchange,
+    released_on_failure,
+    tokens_of,
+    with_header_tags,
+)
 from adapters.http.principal import principal_of
 from adapters.http.sse import EventStream
 
@@ -44,21 +51,14 @@ class MessagesController(Controller):
         async def handle(body: object, call_id: str, started: float) -> Response:
             asked = with_header_tags(parse_messages_request(body, format_headers(request)), request)
             ticket = await gatekeeper.admit(principal_of(request), asked.model, asked.params.user)
-            try:
-                if asked.stream:
-                    opened = await completions.stream(asked, call_id=call_id)
-                    headers = served_headers(call_id, opened, started)
-                    headers.update(rate_limit_headers(ticket))
-                    return EventStream(message_events(ticket.guard(opened.value), asked.model), headers)
-                served = await completions.chat(asked, call_id=call_id)
-            except BaseException:
-                ticket.release()
-                raise
-            ticket.release(served.value.usage.total_tokens if served.value.usage else 0)
-            headers = served_headers(call_id, served, started)
-            headers.update(rate_limit_headers(ticket))
+            if asked.stream:
+                opened = await released_on_failure(ticket, completions.stream(asked, call_id=call_id))
+                events = message_events(ticket.guard(opened.value), asked.model)
+                return EventStream(events, answered(call_id, opened, started, ticket))
+            served = await released_on_failure(ticket, completions.chat(asked, call_id=call_id))
+            ticket.release(tokens_of(served.value.usage))
             body_out = orjson.dumps(render_message(served.value, asked.model))
-            return Response(body_out, media_type=JSON, headers=headers)
+            return Response(body_out, media_type=JSON, headers=answered(call_id, served, started, ticket))
 
         return await exchange(request, handle)
 
