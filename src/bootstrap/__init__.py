@@ -1,0 +1,342 @@
+"""The composition root: one dependency-injector container, built from the parsed config, that picks
+each port's adapter and starts and stops the resources (upstream clients in `upstreams`, Redis, the
+database and the JWT verifier in `resources`), and the gateway app over it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import gc
+import inspect
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import structlog
+from dependency_injector import containers, providers
+from litestar import Litestar
+from litestar.di import Provide
+
+from adapters.clock import SystemClock
+from adapters.config.loader import GatewayConfig
+from adapters.config.stored import deployment_from_record
+from adapters.http.app import create_app
+from adapters.http.exchange import Inference
+from adapters.llm.mock.client import MockProvider
+from adapters.persistence.deferred import DeferredStore
+from adapters.telemetry import NoopTelemetry
+from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
+from application.access import Gatekeeper
+from application.catalog import ModelCatalog
+from application.completions import Completions
+from application.health import BackgroundHealthChecks, DeploymentStates, HealthCheck
+from application.identity_cache import IdentityCache
+from application.management import Management
+from application.models import ModelRegistry
+from application.routing import Router
+from application.token_counting import TokenCounting
+from bootstrap.resources import (
+    MEMORY_DATABASE,
+    REDIS_PREFIX_ENV,
+    database_url,
+    jwt_claims,
+    make_rate_limiter,
+    make_router_state,
+    open_redis,
+    open_store,
+    open_token_verifier,
+)
+from bootstrap.upstreams import (
+    ADAPTERS,
+    LiveDeployments,
+    adapter_for,
+    new_upstream_client,
+    open_upstream_clients,
+    served_deployments,
+    upstream_key,
+    wire_providers,
+)
+from domain.deployments import Deployment, DeploymentRecord
+from domain.errors import BadRequestError
+from ports.unit_of_work import StoreUnavailable
+
+__all__ = [
+    "ADAPTERS",
+    "MEMORY_DATABASE",
+    "REDIS_PREFIX_ENV",
+    "Container",
+    "LiveDeployments",
+    "adapter_for",
+    "build_container",
+    "create_http_app",
+    "database_url",
+    "resolve",
+    "run_background_health_checks",
+    "run_store",
+    "served_deployments",
+    "upstream_key",
+]
+
+T = TypeVar("T")
+_log = structlog.get_logger("switchyard.health")
+_changes_log = structlog.get_logger("switchyard.changes")
+
+
+def _parse_record(record: DeploymentRecord, *, defaults: Any, environ: Mapping[str, str]) -> Deployment:
+    deployment = deployment_from_record(record, defaults, environ)
+    if adapter_for(deployment.provider) is None:
+        raise BadRequestError(
+            f"Provider '{deployment.provider}' is not served.", param="litellm_params.model"
+        )
+    return deployment
+
+
+def _master_key(config: GatewayConfig) -> str | None:
+    return config.master_key.value if config.master_key else None
+
+
+class Container(containers.DeclarativeContainer):
+    config = providers.Dependency(instance_of=GatewayConfig)
+    deployments = providers.Singleton(lambda config: served_deployments(config.deployments), config)
+
+    clock = providers.Singleton(SystemClock)
+    telemetry = providers.Singleton(NoopTelemetry)
+    token_counter = providers.Singleton(TiktokenTokenCounter)
+    upstream_client_factory = providers.Object(new_upstream_client)
+    upstream_clients = providers.Resource(
+        open_upstream_clients, deployments=deployments, client_factory=upstream_client_factory
+    )
+    mock_provider = providers.Singleton(MockProvider, token_counter=token_counter)
+    llm_providers = providers.Singleton(
+        wire_providers, deployments=deployments, clients=upstream_clients, mock=mock_provider
+    )
+    catalog = providers.Singleton(
+        ModelCatalog, deployments=deployments, created=providers.Callable(lambda: int(time.time()))
+    )
+    environ = providers.Callable(lambda config: config.environment, config)
+    redis = providers.Resource(
+        open_redis, redis_url=providers.Callable(lambda config: config.redis_url, config)
+    )
+    router_state = providers.Singleton(make_router_state, redis=redis, environ=environ)
+    rate_limiter = providers.Singleton(make_rate_limiter, redis=redis, environ=environ)
+    router = providers.Singleton(
+        Router,
+        state=router_state,
+        policy=providers.Callable(lambda config: config.router_policy, config),
+        clock=clock,
+        token_counter=token_counter,
+    )
+    completions = providers.Singleton(
+        Completions,
+        catalog=catalog,
+        providers=llm_providers,
+        mock=mock_provider,
+        router=router,
+        clock=clock,
+        telemetry=telemetry,
+    )
+    token_counting = providers.Singleton(
+        TokenCounting,
+        catalog=catalog,
+        providers=llm_providers,
+        counter=token_counter,
+        policy=providers.Callable(lambda config: config.router_policy, config),
+    )
+    health_check = providers.Singleton(
+        HealthCheck, catalog=catalog, providers=llm_providers, mock=mock_provider, clock=clock
+    )
+    background_health_checks = providers.Singleton(
+        BackgroundHealthChecks,
+        checks=health_check,
+        state=router_state,
+        policy=providers.Callable(lambda config: config.router_policy, config),
+        clock=clock,
+    )
+    deployment_states = providers.Singleton(
+        DeploymentStates, catalog=catalog, state=router_state, clock=clock
+    )
+
+    store = providers.Resource(open_store, config=config)
+    unit_of_work = providers.Callable(lambda store: store.unit_of_work, store)
+    identities = providers.Singleton(
+        IdentityCache,
+        uow=unit_of_work,
+        clock=clock,
+        ttl=providers.Callable(lambda config: config.auth_cache_ttl, config),
+    )
+    token_verifier = providers.Resource(open_token_verifier, config=config)
+    gatekeeper = providers.Singleton(
+        Gatekeeper,
+        identities=identities,
+        limiter=rate_limiter,
+        clock=clock,
+        master_key=providers.Callable(_master_key, config),
+        verifier=token_verifier,
+        claims=providers.Callable(jwt_claims, config),
+        access_groups=catalog.provided.access_groups,
+    )
+    management = providers.Singleton(
+        Management.build, uow=unit_of_work, clock=clock, on_change=identities.provided.invalidate
+    )
+    live_deployments = providers.Singleton(
+        LiveDeployments,
+        catalog=catalog,
+        providers=llm_providers,
+        clients=upstream_clients,
+        mock=mock_provider,
+        client_factory=upstream_client_factory,
+    )
+    models = providers.Singleton(
+        ModelRegistry,
+        uow=unit_of_work,
+        clock=clock,
+        configured=deployments,
+        parse=providers.Callable(
+            lambda config: functools.partial(
+                _parse_record, defaults=config.deployment_defaults, environ=config.environment
+            ),
+            config,
+        ),
+        activate=live_deployments.provided.activate,
+    )
+
+
+def build_container(config: GatewayConfig) -> Container:
+    return Container(config=config)
+
+
+async def resolve(provider: providers.Provider[T]) -> T:
+    """The provider's object; those depending on an async resource hand back an awaitable first."""
+    value = provider()
+    return await value if inspect.isawaitable(value) else value
+
+
+async def run_background_health_checks(
+    checks: BackgroundHealthChecks,
+    interval: float,
+    sleep: Callable[[float], Any] = asyncio.sleep,
+) -> None:
+    """Sweeps at once, then every `interval` seconds, until cancelled; a failed sweep is logged and the
+    next one runs on time."""
+    while True:
+        try:
+            report = await checks.sweep()
+        except Exception:
+            _log.exception("background health check failed")
+        else:
+            if report.unhealthy:
+                unhealthy = {entry.deployment.id: entry.error for entry in report.unhealthy}
+                _log.warning("background health check: deployments unhealthy", deployments=unhealthy)
+        await sleep(interval)
+
+
+CHANGE_POLL_INTERVAL = 1.0
+"""Seconds between reads of the database's change stamps: how soon a change made on another instance
+(a key blocked, a model added) takes effect here."""
+
+
+async def run_store(
+    store: DeferredStore,
+    identities: IdentityCache,
+    models: ModelRegistry,
+    interval: float = CHANGE_POLL_INTERVAL,
+    sleep: Callable[[float], Any] = asyncio.sleep,
+) -> None:
+    """Until cancelled: opens the database, serves its stored deployments, then every `interval` seconds
+    drops cached keys, teams and users when another instance changed any and reloads the stored
+    deployments when they changed. A database outage is waited out (cached keys keep working)."""
+    try:
+        await store.open()
+    except Exception:
+        return  # logged by the store; readiness says so, and calls needing the database fail at once
+    unavailable = False
+    first = True
+    while True:
+        try:
+            if first:
+                await models.load()
+                await identities.poll()
+                first = False
+            else:
+                await identities.poll()
+                await models.poll()
+        except StoreUnavailable:
+            if not unavailable:
+                _changes_log.warning("database unreachable; serving cached keys until it is back")
+            unavailable = True
+        except Exception:
+            _changes_log.exception("reading changes failed")
+        else:
+            if unavailable:
+                _changes_log.info("database reachable again")
+            unavailable = False
+        await sleep(interval)
+
+
+_SERVICES = (
+    "completions",
+    "catalog",
+    "router_state",
+    "health_check",
+    "deployment_states",
+    "gatekeeper",
+    "management",
+    "models",
+    "store",
+    "token_counting",
+)
+
+
+def create_http_app(container: Container) -> Litestar:
+    """The gateway server: the Litestar app over the container, resources tied to its lifespan."""
+    config: GatewayConfig = container.config()
+
+    services: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def resources(_: Litestar) -> AsyncIterator[None]:
+        await container.init_resources()
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for name in _SERVICES:
+                services[name] = await resolve(getattr(container, name))
+            identities = await resolve(container.identities)
+            # In the background: a start never waits for the database driver, the connection or the
+            # schema check (readiness says when it is done); calls needing the database wait for it.
+            tasks.append(asyncio.create_task(run_store(services["store"], identities, services["models"])))
+            if config.background_health_checks:
+                checks = await resolve(container.background_health_checks)
+                tasks.append(
+                    asyncio.create_task(run_background_health_checks(checks, config.health_check_interval))
+                )
+            # Everything loaded so far lives as long as the process: out of the collector's sight, a full
+            # collection walks only what requests allocate, not the tens of MB of imported modules.
+            gc.collect()
+            gc.freeze()
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if "gatekeeper" in services:
+                await services["gatekeeper"].drain()
+            await container.shutdown_resources()
+
+    def bridge(name: str) -> Provide:
+        return Provide(lambda: services[name], use_cache=True, sync_to_thread=False)
+
+    def inference() -> Inference:
+        return Inference(services["completions"], services["gatekeeper"], services["token_counting"])
+
+    return create_app(
+        dependencies={
+            **{name: bridge(name) for name in _SERVICES},
+            "inference": Provide(inference, use_cache=True, sync_to_thread=False),
+        },
+        gatekeeper=(lambda: services["gatekeeper"]) if config.master_key else None,
+        max_body_bytes=config.max_request_body_bytes,
+        lifespan=[resources],
+    )

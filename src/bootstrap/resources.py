@@ -1,0 +1,166 @@
+"""The resources the composition root opens per deployment: Redis, the database, the JWT verifier."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adapters.cache.memory_rate_limiter import InMemoryRateLimiter
+from adapters.cache.memory_router_state import InMemoryRouterState
+from adapters.cache.resilient_rate_limiter import ResilientRateLimiter
+from adapters.cache.resilient_router_state import ResilientRouterState
+from adapters.config.loader import GatewayConfig
+from adapters.persistence.deferred import DeferredStore
+from application.access import JwtClaims
+from domain.identity import Role
+from ports.rate_limiter import RateLimiter
+from ports.router_state import RouterState
+from ports.token_verifier import TokenVerifier
+
+REDIS_PREFIX_ENV = "SWITCHYARD_REDIS_PREFIX"
+"""Keeps several fleets sharing one Redis apart (default `switchyard:`)."""
+
+
+async def open_redis(redis_url: str | None) -> AsyncIterator[Any]:
+    """One Redis client for the router state and the rate limits, None without a Redis URL."""
+    if not redis_url:
+        yield None
+        return
+    from redis.asyncio import BlockingConnectionPool, Redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # No client-side retries: a retried script could count a call twice, and an unreachable Redis must
+    # cost a call one short timeout, not a backoff series. A blocking pool: a burst beyond the pool waits
+    # for a connection instead of failing (which would send it to the local fallback and over-admit).
+    pool = BlockingConnectionPool.from_url(
+        redis_url,
+        max_connections=64,
+        timeout=0.5,
+        socket_connect_timeout=0.25,
+        socket_timeout=0.5,
+        health_check_interval=30,
+    )
+    client = Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def _prefix(environ: Mapping[str, str]) -> str:
+    return environ.get(REDIS_PREFIX_ENV, "switchyard:")
+
+
+def make_router_state(redis: Any, environ: Mapping[str, str]) -> RouterState:
+    """The router's state: in this process, or with Redis shared by every instance using it (and this
+    process's own while Redis cannot be reached)."""
+    local = InMemoryRouterState()
+    if redis is None:
+        return local
+    from adapters.cache.redis_router_state import RedisRouterState  # redis-py only when Redis is used
+
+    return ResilientRouterState(RedisRouterState(redis, _prefix(environ) + "router:"), local)
+
+
+def make_rate_limiter(redis: Any, environ: Mapping[str, str]) -> RateLimiter:
+    """Rate-limit counters: in this process, or in Redis, exact across the fleet (per instance while
+    Redis cannot be reached)."""
+    local = InMemoryRateLimiter()
+    if redis is None:
+        return local
+    from adapters.cache.redis_rate_limiter import RedisRateLimiter
+
+    return ResilientRateLimiter(RedisRateLimiter(redis, _prefix(environ) + "limits:"), local)
+
+
+MEMORY_DATABASE = "memory://"
+"""A database URL for records kept in this process only (tests, throwaway gateways)."""
+
+
+def database_url(config: GatewayConfig) -> str:
+    """DATABASE_URL / general_settings.database_url, else a SQLite file beside the config (or in the
+    working directory without one)."""
+    if config.database_url:
+        return config.database_url
+    from adapters.persistence.database import default_sqlite_url
+
+    directory = config.config_path.resolve().parent if config.config_path else Path.cwd()
+    return default_sqlite_url(directory)
+
+
+async def open_store(config: GatewayConfig) -> AsyncIterator[DeferredStore]:
+    """The database, opened and migrated to the current schema (safe when several instances start at
+    once) in the background once the server runs: `DeferredStore.open()` is started by the app."""
+    url = database_url(config)
+
+    async def opener() -> Any:
+        if url == MEMORY_DATABASE:
+            from adapters.persistence.memory import InMemoryStore
+
+            return InMemoryStore()
+        # Imported in a thread: SQLAlchemy takes a few tenths of a second to import, and the server
+        # answers meanwhile.
+        await asyncio.to_thread(importlib.import_module, "adapters.persistence.migrate")
+        from adapters.persistence.database import Database
+        from adapters.persistence.migrate import at_head, upgrade
+
+        database = Database.open(url)
+        try:
+            if not await at_head(database.engine):
+                await upgrade(url)
+        except BaseException:
+            await database.close()
+            raise
+        return database
+
+    deferred = DeferredStore(opener)
+    try:
+        yield deferred
+    finally:
+        close = getattr(deferred.store, "close", None)
+        if close is not None:
+            await close()
+
+
+async def open_token_verifier(config: GatewayConfig) -> AsyncIterator[TokenVerifier | None]:
+    settings = config.jwt
+    if settings is None:
+        yield None
+        return
+    from adapters.auth.jwt_verifier import JwtVerifier
+
+    client = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=True)
+    try:
+        yield JwtVerifier(
+            client=client,
+            jwks_url=settings.public_key_url,
+            shared_secret=settings.shared_secret,
+            audience=settings.audience,
+            issuer=settings.issuer,
+            leeway=settings.leeway,
+            jwks_ttl=settings.public_key_ttl,
+            **({"algorithms": settings.algorithms} if settings.algorithms else {}),
+        )
+    finally:
+        await client.aclose()
+
+
+def jwt_claims(config: GatewayConfig) -> JwtClaims:
+    settings = config.jwt
+    if settings is None:
+        return JwtClaims()
+    return JwtClaims(
+        user_id_field=settings.user_id_jwt_field,
+        team_id_field=settings.team_id_jwt_field,
+        org_id_field=settings.org_id_jwt_field,
+        end_user_id_field=settings.end_user_id_jwt_field,
+        roles_field=settings.user_roles_jwt_field,
+        role_mappings={m.role: Role(m.internal_role) for m in settings.role_mappings},
+        admin_scope=settings.admin_jwt_scope,
+    )
