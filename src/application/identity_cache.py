@@ -66,10 +66,13 @@ class IdentityCache:
         self._entries.clear()
         self._generation += 1
 
-    async def poll(self) -> bool:
-        """Reads the identity stamp; drops every entry when it moved. Returns whether it did."""
-        async with self._uow() as uow:
-            stamp = (await uow.stamps()).get(IDENTITY, 0)
+    async def poll(self, stamps: Mapping[str, int] | None = None) -> bool:
+        """Drops every entry when the identity stamp moved (`stamps` read already, or read now). Returns
+        whether it did."""
+        if stamps is None:
+            async with self._uow() as uow:
+                stamps = await uow.stamps()
+        stamp = stamps.get(IDENTITY, 0)
         moved = self._stamp is not None and stamp != self._stamp
         self._stamp = stamp
         if moved:

@@ -56,13 +56,12 @@ class ModelRegistry:
         self._stamp: int | None = None
         self._stored: dict[str, DeploymentRecord] = {}
         self.broken: dict[str, str] = {}
-        """Stored deployments that no longer parse (an environment variable gone, say), with why."""
+        """Stored deployments that no longer parse (an environment variable gone, say), with why: not
+        served, and shown by the readiness check."""
 
-    def stored(self) -> list[DeploymentRecord]:
-        return list(self._stored.values())
-
-    def is_stored(self, model_id: str) -> bool:
-        return model_id in self._stored
+    def record(self, model_id: str) -> DeploymentRecord | None:
+        """The stored record of a served deployment (None for one of the config file)."""
+        return self._stored.get(model_id)
 
     async def load(self) -> None:
         """Reads every stored deployment and serves them with the configured ones."""
@@ -72,10 +71,13 @@ class ModelRegistry:
         self._stamp = stamp
         self._serve(records)
 
-    async def poll(self) -> bool:
-        """Reloads when another instance changed the stored deployments; says whether it did."""
-        async with self._uow() as uow:
-            stamp = (await uow.stamps()).get(MODELS, 0)
+    async def poll(self, stamps: Mapping[str, int] | None = None) -> bool:
+        """Reloads when another instance changed the stored deployments (`stamps` read already, or read
+        now); says whether it did."""
+        if stamps is None:
+            async with self._uow() as uow:
+                stamps = await uow.stamps()
+        stamp = stamps.get(MODELS, 0)
         if stamp == self._stamp:
             return False
         await self.load()

@@ -260,8 +260,11 @@ async def run_store(
                 await identities.poll()
                 first = False
             else:
-                await identities.poll()
-                await models.poll()
+                # One read of the stamps tells both caches whether another instance changed anything.
+                async with store.unit_of_work() as uow:
+                    stamps = await uow.stamps()
+                await identities.poll(stamps)
+                await models.poll(stamps)
         except StoreUnavailable:
             if not unavailable:
                 _changes_log.warning("database unreachable; serving cached keys until it is back")

@@ -10,7 +10,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.persistence.errors import translated
 from adapters.persistence.sqlalchemy_unit_of_work import SqlAlchemyUnitOfWork, read_stamps
 
 SQLITE_FILE = "switchyard.db"
@@ -86,12 +85,6 @@ class Database:
     async def stamps(self) -> Mapping[str, int]:
         """The committed change stamp of each topic, for pollers that keep caches fresh."""
         return await read_stamps(self.engine)
-
-    async def ping(self) -> None:
-        """Raises `StoreUnavailable` unless the database answers."""
-        with translated():
-            async with self.engine.connect() as connection:
-                await connection.exec_driver_sql("SELECT 1")
 
     def describe(self) -> str:
         return self.engine.dialect.name

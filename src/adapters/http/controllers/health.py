@@ -14,6 +14,7 @@ from adapters.http.principal import principal_of
 from adapters.persistence.deferred import DeferredStore
 from application.catalog import ModelCatalog
 from application.health import WILDCARD_SKIPPED, EndpointHealth, HealthCheck, HealthReport
+from application.models import ModelRegistry
 from domain.deployments import Deployment
 from domain.errors import PermissionDeniedError
 from ports.router_state import RouterState
@@ -37,9 +38,10 @@ class HealthController(Controller):
         catalog: NamedDependency[ModelCatalog],
         router_state: NamedDependency[RouterState],
         store: NamedDependency[DeferredStore],
+        models: NamedDependency[ModelRegistry],
     ) -> Response:
         """503 until the database is open (the server answers before it is: keys and stored models need
-        it), 200 after."""
+        it), 200 after. Stored deployments that cannot be served are named with why."""
         ready = store.store is not None
         body = {
             "status": "healthy" if ready else "starting",
@@ -48,6 +50,8 @@ class HealthController(Controller):
             "router_state": router_state.describe(),
             "db": store.describe(),
         }
+        if models.broken:
+            body["broken_models"] = dict(models.broken)
         return Response(orjson.dumps(body), media_type=JSON, status_code=200 if ready else 503)
 
 

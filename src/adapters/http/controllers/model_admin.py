@@ -42,7 +42,7 @@ def _text(body: dict[str, Any], name: str, *, required: bool = False) -> str | N
 
 
 def _shown(deployment: Deployment, registry: ModelRegistry) -> dict[str, Any]:
-    stored = next((r for r in registry.stored() if r.model_id == deployment.id), None)
+    stored = registry.record(deployment.id)
     params = public_params(stored.litellm_params) if stored else {}
     return {
         "model_id": deployment.id,

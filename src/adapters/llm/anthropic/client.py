@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Collection, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 import orjson
@@ -18,7 +18,7 @@ from adapters.llm.anthropic.native_stream import AnthropicNativeChunkStream
 from adapters.llm.anthropic.replies import StreamTranslator, malformed_event, read_message, truncated
 from adapters.llm.json_io import decode, encode
 from adapters.llm.sse import sse_event_batches
-from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
+from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, NativeRequest
 from domain.deployments import Deployment
 from domain.errors import BadGatewayError, SwitchyardError
 from ports.llm_provider import ChunkStream, LLMProvider
@@ -41,12 +41,7 @@ class AnthropicProvider(LLMProvider):
         return mapping.unsupported_params(request, deployment)
 
     async def complete(self, request: CompletionRequest, deployment: Deployment) -> CompletionResponse:
-        native = native_of(request)
-        if native is not None:
-            body, json_tool = native_body(native, deployment, stream=False), None
-        else:
-            outgoing = mapping.messages_request(request, deployment, stream=False)
-            body, json_tool = outgoing.body, outgoing.json_tool
+        native, body, json_tool = _outgoing(request, deployment, stream=False)
         response = await http_calls.post(
             self._client,
             mapping.url(deployment),
@@ -62,12 +57,7 @@ class AnthropicProvider(LLMProvider):
         return dataclasses.replace(reply, native=payload) if native is not None else reply
 
     async def stream(self, request: CompletionRequest, deployment: Deployment) -> ChunkStream:
-        native = native_of(request)
-        if native is not None:
-            body, json_tool = native_body(native, deployment, stream=True), None
-        else:
-            outgoing = mapping.messages_request(request, deployment, stream=True)
-            body, json_tool = outgoing.body, outgoing.json_tool
+        native, body, json_tool = _outgoing(request, deployment, stream=True)
         response = await http_calls.open_stream(
             self._client,
             mapping.url(deployment),
@@ -99,6 +89,18 @@ class AnthropicProvider(LLMProvider):
                 return count
         shown = response.content[:200].decode("utf-8", "replace")
         raise BadGatewayError(f"Anthropic sent a token count without input_tokens: {shown!r}")
+
+
+def _outgoing(
+    request: CompletionRequest, deployment: Deployment, *, stream: bool
+) -> tuple[NativeRequest | None, dict[str, Any], str | None]:
+    """(the native request if it is one, the body to send, the name of the tool standing in for a JSON
+    response format, if any)."""
+    native = native_of(request)
+    if native is not None:
+        return native, native_body(native, deployment, stream=stream), None
+    outgoing = mapping.messages_request(request, deployment, stream=stream)
+    return None, outgoing.body, outgoing.json_tool
 
 
 class AnthropicChunkStream(http_calls.ResponseChunkStream):
