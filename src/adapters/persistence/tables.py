@@ -85,16 +85,26 @@ def _audit_columns() -> list[Column[Any]]:
     ]
 
 
+def _budget_terms() -> list[Column[Any]]:
+    """The columns of `domain.budgets.BudgetTerms`, which every budget-bearing record keeps."""
+    return [
+        Column("max_budget", Money()),
+        Column("soft_budget", Money()),
+        Column("budget_duration", String()),
+        Column("budget_id", String(), index=True),
+        Column("model_max_budget", JSON(), nullable=False),
+        Column("spend", Money(), nullable=False),
+        Column("budget_reset_at", UtcDateTime()),
+    ]
+
+
 def _budget_columns() -> list[Column[Any]]:
     return [
         Column("models", JSON(), nullable=False),
-        Column("max_budget", Money()),
-        Column("budget_duration", String()),
+        *_budget_terms(),
         Column("limits", JSON(), nullable=False),
-        Column("budget_id", String(), index=True),
         Column("blocked", Boolean(), nullable=False),
         Column("metadata", JSON(), nullable=False),
-        Column("spend", Money(), nullable=False),
     ]
 
 
@@ -109,8 +119,6 @@ keys = Table(
     Column("organization_id", String(), index=True),
     Column("allowed_routes", JSON(), nullable=False),
     Column("expires", UtcDateTime()),
-    Column("soft_budget", Money()),
-    Column("model_max_budget", JSON(), nullable=False),
     Column("tags", JSON(), nullable=False),
     *_budget_columns(),
     *_audit_columns(),
@@ -173,14 +181,11 @@ end_users = Table(
     Column("user_id", String(), primary_key=True),
     Column("alias", String(), index=True),
     Column("blocked", Boolean(), nullable=False),
-    Column("max_budget", Money()),
-    Column("budget_duration", String()),
+    *_budget_terms(),
     Column("limits", JSON(), nullable=False),
-    Column("budget_id", String(), index=True),
     Column("allowed_model_region", String()),
     Column("default_model", String()),
     Column("metadata", JSON(), nullable=False),
-    Column("spend", Money(), nullable=False),
     Column("created_at", UtcDateTime()),
     Column("updated_at", UtcDateTime()),
 )
