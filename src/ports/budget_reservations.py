@@ -12,10 +12,10 @@ from domain.budgets import BudgetLine, Standing
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """The answer to `reserve`. `admitted`: the amount is now reserved against every line. Otherwise
-    either `unseeded` names lines whose window spend is not known yet (nothing was reserved: seed them
-    and ask again), or `refused` is the index of the first line without room, with every line's
-    standing as it was."""
+    """The answer to `reserve`. `admitted`: the amount is now reserved against every line, and `standings`
+    are the lines' counters with it counted. Otherwise either `unseeded` names lines whose window spend is
+    not known yet (nothing was reserved, `standings` empty: seed them and ask again), or `refused` is the
+    index of the first line without room, with every line's standing as it was."""
 
     admitted: bool
     standings: tuple[Standing, ...] = ()
@@ -34,10 +34,13 @@ class BudgetReservations(ABC):
       Concurrent reservations see each other: N callers racing for the last room admit only while
       room remains.
     - `seed` sets a window's spend when it is not known yet (from the ledger); a known one is kept.
-    - `settle` ends hold `hold`: drops its reservation from every line and adds `cost` to each line's
-      window spend. Called once per admitted call however it ended (cost 0 for a call that cost nothing);
-      a second settle of the same hold adds nothing.
-    - A reservation not settled within `ttl` seconds (its process died) stops counting by itself.
+    - `settle` ends hold `hold`: drops its reservation from every line and adds `cost` to the spend of
+      each line's window (the windows of the lines given, those of the reservation). Called once per
+      admitted call however it ended (cost 0 for a call that cost nothing). It adds only where the hold is
+      open, so a second settle of the same hold adds nothing, and it never creates a counter (a window
+      forgotten meanwhile is seeded again from the ledger, which has the cost).
+    - A reservation not settled within `ttl` seconds (its process died) stops counting by itself. Its late
+      settle still adds the cost (the call did spend it) for a grace period the adapter states.
     - Counters of a window outlive it only as long as the adapter states; an expired one is seeded again.
     - `standings` reads lines' counters without changing them (None for a window not known).
     - `clear` forgets every counter (after an admin reset the ledger holds the truth again).

@@ -1,0 +1,118 @@
+"""Budget counters held in this process: the default when no Redis is configured."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from domain.budgets import BudgetLine, Standing, refusing_line
+from ports.budget_reservations import BudgetReservations, Reservation
+
+WINDOW_GRACE = 86_400.0
+"""Seconds a window's counters outlive its end: late settles of calls that began in it still land."""
+IDLE_TTL = 7 * 86_400.0
+"""Seconds an all-time counter nobody wrote to is kept; then it is seeded again from the ledger."""
+LAPSE_GRACE = 86_400.0
+"""Seconds after a hold expired (stopped counting) during which its settle still adds the call's cost: a
+call that ran longer than its `ttl` did spend it."""
+SWEEP_EVERY = 60.0
+"""Seconds between sweeps for dead counters and long-lapsed holds."""
+
+
+class _Counter:
+    """One budget window: spend settled, and the holds on it (hold -> (amount, expires_at)); a hold stops
+    counting at expires_at and is forgotten LAPSE_GRACE later."""
+
+    __slots__ = ("end", "holds", "spent", "touched")
+
+    def __init__(self, spent: Decimal, end: float | None, now: float) -> None:
+        self.spent = spent
+        self.end = end
+        self.touched = now
+        self.holds: dict[str, tuple[Decimal, float]] = {}
+
+    def alive(self, now: float) -> bool:
+        if self.end is None:
+            return now < self.touched + IDLE_TTL
+        return now < self.end + WINDOW_GRACE
+
+    def standing(self, now: float) -> Standing:
+        live = (amount for amount, expires in self.holds.values() if expires > now)
+        return Standing(self.spent, sum(live, Decimal(0)))
+
+    def prune(self, now: float) -> None:
+        for hold in [h for h, (_, expires) in self.holds.items() if now >= expires + LAPSE_GRACE]:
+            del self.holds[hold]
+
+
+class InMemoryBudgetReservations(BudgetReservations):
+    """Plain dicts and exact Decimals; every method runs without an await, so each is atomic within the event
+    loop and concurrent reservations see each other. Counters hold for this process only. A window's
+    counters are dropped WINDOW_GRACE after it ended, an all-time one after IDLE_TTL without writes (both
+    are seeded again when next needed), so memory stays bounded by the budgets in use."""
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, float], _Counter] = {}
+        self._next_sweep = float("-inf")
+
+    def describe(self) -> str:
+        return "memory"
+
+    async def reserve(
+        self, lines: Sequence[BudgetLine], amount: Decimal, *, hold: str, ttl: float, now: float
+    ) -> Reservation:
+        self._sweep(now)
+        counters = [self._counter(line, now) for line in lines]
+        unseeded = tuple(i for i, counter in enumerate(counters) if counter is None)
+        if unseeded:
+            return Reservation(admitted=False, unseeded=unseeded)
+        known = [c for c in counters if c is not None]
+        standings = [counter.standing(now) for counter in known]
+        refused = refusing_line(lines, standings)
+        if refused is not None:
+            return Reservation(admitted=False, standings=tuple(standings), refused=refused)
+        for counter in known:
+            counter.holds[hold] = (amount, now + ttl)
+            counter.touched = now
+        return Reservation(admitted=True, standings=tuple(counter.standing(now) for counter in known))
+
+    async def seed(self, line: BudgetLine, spent: Decimal, *, now: float) -> None:
+        if self._counter(line, now) is None:
+            self._counters[_name(line)] = _Counter(spent, line.window.end, now)
+
+    async def settle(self, lines: Sequence[BudgetLine], cost: Decimal, *, hold: str, now: float) -> None:
+        for line in lines:
+            counter = self._counter(line, now)
+            if counter is None:
+                continue  # forgotten or cleared: the ledger has the cost, and seeds it again
+            counter.prune(now)
+            if counter.holds.pop(hold, None) is not None:
+                counter.spent += cost
+                counter.touched = now
+
+    async def standings(self, lines: Sequence[BudgetLine], *, now: float) -> list[Standing | None]:
+        counters = [self._counter(line, now) for line in lines]
+        return [None if counter is None else counter.standing(now) for counter in counters]
+
+    async def clear(self) -> None:
+        self._counters.clear()
+
+    def _counter(self, line: BudgetLine, now: float) -> _Counter | None:
+        counter = self._counters.get(_name(line))
+        if counter is not None and not counter.alive(now):
+            del self._counters[_name(line)]
+            return None
+        return counter
+
+    def _sweep(self, now: float) -> None:
+        if now < self._next_sweep:
+            return
+        for name in [name for name, counter in self._counters.items() if not counter.alive(now)]:
+            del self._counters[name]
+        for counter in self._counters.values():
+            counter.prune(now)
+        self._next_sweep = now + SWEEP_EVERY
+
+
+def _name(line: BudgetLine) -> tuple[str, float]:
+    return line.subject, line.window.start
