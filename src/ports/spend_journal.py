@@ -24,12 +24,18 @@ class SpendJournal(ABC):
     Contract:
     - `append` returns once the records are durable: a `kill -9` of this process right after loses
       none of them. It is one local write or one round trip, and never waits on the database.
-    - `take` returns up to `limit` records not yet acknowledged, oldest first: this process's own and
+    - `take` returns up to `limit` records not yet acknowledged, oldest first (exactly so for the records
+      of one appending process; across processes, as near as the store can tell): this process's own and
       those a dead process left behind (the next start, or a peer sharing the journal, picks them up).
+      Records taken are in no other batch, of this journal or a live peer's, until acknowledged or
+      abandoned: a second `take` returns the next ones.
       A record taken and not acknowledged is taken again later (by this process once `take` is called
       again after `abandon`, or after a restart); so a record may be written more than once, and the
       ledger's writes are idempotent by request id.
-    - `acknowledge` removes the batch's records for good.
+    - A stored record that cannot be read back (corrupt, or torn by a kill in mid-write, which only an
+      `append` that never returned can leave) is skipped and dropped, never raised.
+    - `acknowledge` removes the batch's records for good. A receipt this journal did not issue, or a
+      batch already acknowledged or abandoned, changes nothing.
     - An unreachable backing store raises `JournalUnavailable`; nothing of the store's library escapes.
     """
 

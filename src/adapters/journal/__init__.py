@@ -1,0 +1,1 @@
+"""Spend journals: where spend records wait, durable, between a call's end and the database."""
