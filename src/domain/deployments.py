@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from domain.errors import ConfigurationError
+from domain.pricing import UNPRICED, ModelPrices
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +42,6 @@ class Limits:
     stream_timeout: float | None = None
     """Seconds to wait for each piece of a stream; `timeout` when unset."""
     connect_timeout: float = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Prices:
-    """USD per token; Decimal so that spend adds up exactly."""
-
-    input_per_token: Decimal = Decimal(0)
-    output_per_token: Decimal = Decimal(0)
-    cache_read_per_token: Decimal | None = None
-    cache_creation_per_token: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +82,8 @@ class Deployment:
     credentials: Credentials = Credentials()
     limits: Limits = Limits()
     weight: float = 1.0
-    prices: Prices = Prices()
+    prices: ModelPrices = UNPRICED
+    """The prices the config gives; the price catalog fills in the rest when the gateway starts."""
     capabilities: Capabilities = Capabilities()
     drop_params: bool = False
     """Drop parameters the deployment cannot take instead of failing the call."""

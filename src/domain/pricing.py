@@ -50,15 +50,19 @@ class ModelPrices:
         return self.input is not None or self.per_request is not None
 
     def over(self, under: ModelPrices | None) -> ModelPrices:
-        """These prices, each one not set here taken from `under` (config over the catalog)."""
+        """These prices, each one not set here taken from `under` (config over the catalog). A
+        long-context tier is one threshold with its prices: when both set a tier at different thresholds,
+        `under`'s tier prices are left out, as they belong to another threshold."""
         if under is None:
             return self
-        return ModelPrices(
-            **{
-                f.name: value if (value := getattr(self, f.name)) is not None else getattr(under, f.name)
-                for f in dataclasses.fields(self)
-            }
-        )
+        own_tier = self.tier_threshold is not None and self.tier_threshold != under.tier_threshold
+        merged = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None and not (own_tier and f.name.endswith("_above_tier")):
+                value = getattr(under, f.name)
+            merged[f.name] = value
+        return ModelPrices(**merged)
 
 
 UNPRICED = ModelPrices()

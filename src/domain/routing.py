@@ -6,6 +6,7 @@ import math
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -19,6 +20,7 @@ from domain.errors import (
     UnsupportedParameterError,
 )
 from domain.messages import ImagePart, ResponseFormatType
+from domain.pricing import ZERO
 from domain.router_policy import RouterPolicy, RoutingStrategy
 from domain.router_state import IDLE, DeploymentLoad
 
@@ -293,9 +295,15 @@ def _pick(
         case RoutingStrategy.USAGE_BASED | RoutingStrategy.USAGE_BASED_V2:
             return _lowest(states, lambda d, load: _usage_rank(d, load, prompt_tokens), rng)
         case RoutingStrategy.COST_BASED:
-            return _lowest(states, lambda d, load: d.prices.input_per_token + d.prices.output_per_token, rng)
+            return _lowest(states, lambda d, load: _unit_price(d), rng)
         case _:
             return weighted_choice([d for d, _ in states], rng)
+
+
+def _unit_price(deployment: Deployment) -> Decimal:
+    """Input plus output price per token; an unset price counts as free (a local model costs nothing)."""
+    prices = deployment.prices
+    return (prices.input or ZERO) + (prices.output or ZERO)
 
 
 def _lowest(

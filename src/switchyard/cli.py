@@ -28,6 +28,14 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="the database schema (DATABASE_URL or the config's database_url)")
     db.add_argument("action", choices=["upgrade", "current"], help="apply migrations / show the revision")
     db.add_argument("--config", help="the config whose database_url (or default SQLite file) to use")
+    prices = commands.add_parser("prices", help="the published model prices the gateway falls back on")
+    actions = prices.add_subparsers(dest="action", required=True)
+    update = actions.add_parser(
+        "update", help="fetch newer prices into SWITCHYARD_PRICES_FILE (~/.cache/switchyard/prices.json)"
+    )
+    update.add_argument("--url", help="where to fetch it (default: genai-prices' own update URL)")
+    show = actions.add_parser("show", help="the prices known for a model")
+    show.add_argument("model", help="<provider>/<model>, as a config's litellm_params.model names it")
     return parser
 
 
@@ -56,6 +64,57 @@ def _db(action: str, config_path: str | None) -> int:
     return 0
 
 
+def _prices_update(url: str | None) -> int:
+    from adapters.prices import snapshot_path
+    from adapters.prices.update import UpdateFailed, default_url, update_snapshot
+
+    path = snapshot_path(os.environ)
+    try:
+        count = update_snapshot(path, url or default_url())
+    except UpdateFailed as exc:
+        print(f"switchyard: prices update failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"saved the prices of {count} providers to {path}")
+    return 0
+
+
+def _prices_show(model: str) -> int:
+    import asyncio
+    import dataclasses
+
+    from adapters.config.providers import split_model
+    from adapters.prices import GenaiPricesCatalog
+    from adapters.prices.genai_prices import PROVIDERS
+    from ports.price_catalog import CatalogUnavailable
+
+    try:
+        ref = split_model(model)
+    except ValueError as exc:
+        print(f"switchyard: {model}: {exc}", file=sys.stderr)
+        return 2
+    catalog = GenaiPricesCatalog()  # reads SWITCHYARD_PRICES_FILE's prices when saved there
+    try:
+        found = asyncio.run(catalog.prices([ref])).get(ref)
+    except CatalogUnavailable as exc:
+        print(f"switchyard: prices unavailable: {exc}", file=sys.stderr)
+        return 1
+    if found is None:
+        why = catalog.describe() if PROVIDERS.get(ref[0]) else f"{ref[0]} has no published prices"
+        print(f"switchyard: no price known for {ref[0]}/{ref[1]} ({why})", file=sys.stderr)
+        return 1
+    print(f"{ref[0]}/{ref[1]} ({catalog.describe()}), USD:")
+    for field in dataclasses.fields(found):
+        name, value = field.name, getattr(found, field.name)
+        if name == "tier_threshold" and value is not None:
+            print(f"  {name:<24} {value} prompt tokens")
+        elif name == "per_request" and value is not None:
+            print(f"  {name:<24} {value.normalize():f} per call")
+        elif value is not None:
+            per_million = value.scaleb(6).normalize()
+            print(f"  {name:<24} {value.normalize():f} per token ({per_million:f} per million)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
@@ -65,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                      log_level=args.log_level, environ=os.environ)  # fmt: skip
     if args.command == "db":
         return _db(args.action, args.config)
+    if args.command == "prices":
+        return _prices_update(args.url) if args.action == "update" else _prices_show(args.model)
     return 2
 
 

@@ -16,6 +16,7 @@ from adapters.config import GatewayConfig, default_config, load_config
 from domain.completions import ReasoningEffort
 from domain.deployments import Deployment, Secret
 from domain.errors import ConfigurationError
+from domain.pricing import UNPRICED, ModelPrices
 
 REAL_CONFIG = Path(__file__).parent / "fixtures" / "litellm_config.yaml"
 ENV = {
@@ -128,9 +129,9 @@ def test_limits_prices_capabilities_and_request_defaults_are_read(real: GatewayC
         30.0,
         10.0,
     )
-    assert mini.prices.input_per_token == Decimal("0.00000015")
-    assert mini.prices.output_per_token == Decimal("0.0000006")
-    assert mini.prices.cache_read_per_token == Decimal("0.000000075")
+    assert mini.prices.input == Decimal("0.00000015")
+    assert mini.prices.output == Decimal("0.0000006")
+    assert mini.prices.cache_read == Decimal("0.000000075")
     assert mini.capabilities.max_input_tokens == 128000
     assert mini.capabilities.max_output_tokens == 16384
     assert mini.extra_params == {"temperature": 0.2, "max_tokens": 512}
@@ -350,8 +351,8 @@ def test_deployment_ids_are_stable_and_do_not_depend_on_secret_values() -> None:
 )
 def test_prices_are_exact_decimals_whatever_form_the_yaml_gives(price: Any, exact: str) -> None:
     found = deployment(load_config(one({"model": "openai/x"}, {"input_cost_per_token": price}), {}))
-    assert found.prices.input_per_token == Decimal(exact)
-    assert isinstance(found.prices.input_per_token, Decimal)
+    assert found.prices.input == Decimal(exact)
+    assert isinstance(found.prices.input, Decimal)
 
 
 def test_prices_in_yaml_text_stay_exact(tmp_path: Path) -> None:
@@ -363,8 +364,130 @@ def test_prices_in_yaml_text_stay_exact(tmp_path: Path) -> None:
         "    model_info: {input_cost_per_token: 1e-06}\n"
     )
     found = deployment(load_config(path, {}))
-    assert (found.prices.input_per_token, found.prices.output_per_token) == (Decimal("1e-6"), Decimal("2e-6"))
-    assert found.prices.input_per_token * 3 == Decimal("0.000003")
+    assert (found.prices.input, found.prices.output) == (Decimal("1e-6"), Decimal("2e-6"))
+    assert found.prices.input * 3 == Decimal("0.000003")
+
+
+def test_every_litellm_price_key_we_read_sets_its_price() -> None:
+    info = {
+        "input_cost_per_token": 0.00000125,
+        "output_cost_per_token": 0.00001,
+        "cache_read_input_token_cost": 1.25e-7,
+        "cache_creation_input_token_cost": 0.0000015625,
+        "output_cost_per_reasoning_token": 0.000012,
+        "input_cost_per_request": 0.005,
+        "input_cost_per_token_above_200k_tokens": 0.0000025,
+        "output_cost_per_token_above_200k_tokens": 0.000015,
+        "cache_read_input_token_cost_above_200k_tokens": 2.5e-7,
+        "cache_creation_input_token_cost_above_200k_tokens": "0.000003125",
+    }
+
+    config = load_config(one({"model": "gemini/gemini-2.5-pro"}, info), {})
+
+    assert deployment(config).prices == ModelPrices(
+        input=Decimal("0.00000125"),
+        output=Decimal("0.00001"),
+        cache_read=Decimal("0.000000125"),
+        cache_write=Decimal("0.0000015625"),
+        reasoning=Decimal("0.000012"),
+        per_request=Decimal("0.005"),
+        tier_threshold=200_000,
+        input_above_tier=Decimal("0.0000025"),
+        output_above_tier=Decimal("0.000015"),
+        cache_read_above_tier=Decimal("0.00000025"),
+        cache_write_above_tier=Decimal("0.000003125"),
+    )
+    assert not [path for path in config.ignored if "cost" in path]
+
+
+def test_a_deployment_without_prices_leaves_them_to_the_catalog() -> None:
+    assert deployment(load_config(one({"model": "openai/gpt-4o"}), {})).prices == UNPRICED
+
+
+def test_one_long_context_price_sets_the_200k_threshold() -> None:
+    found = deployment(
+        load_config(one({"model": "openai/x"}, {"output_cost_per_token_above_200k_tokens": 0.00002}), {})
+    )
+    assert (found.prices.tier_threshold, found.prices.output_above_tier) == (200_000, Decimal("0.00002"))
+    assert found.prices.input is None
+
+
+def test_prices_among_litellm_params_count_and_model_info_wins() -> None:
+    params = {
+        "model": "openai/x",
+        "input_cost_per_token": 0.000001,
+        "output_cost_per_token": 0.000002,
+        "input_cost_per_token_above_200k_tokens": 0.000003,
+    }
+    found = deployment(load_config(one(params, {"input_cost_per_token": 0.0000005}), {}))
+    assert (found.prices.input, found.prices.output) == (Decimal("0.0000005"), Decimal("0.000002"))
+    assert (found.prices.tier_threshold, found.prices.input_above_tier) == (200_000, Decimal("0.000003"))
+    assert found.credentials.extra == {}
+
+
+def test_an_embedding_model_is_priced_by_its_input_price() -> None:
+    config = one(
+        {"model": "openai/text-embedding-3-small"}, {"input_cost_per_token": 2e-8, "mode": "embedding"}
+    )
+    found = deployment(load_config(config, {}))
+    assert found.capabilities.embeddings and found.prices == ModelPrices(input=Decimal("0.00000002"))
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "output_cost_per_reasoning_token",
+        "input_cost_per_request",
+        "cache_read_input_token_cost_above_200k_tokens",
+    ],
+)
+@pytest.mark.parametrize("section", ["model_info", "litellm_params"])
+def test_a_negative_price_stops_the_start_naming_its_path(key: str, section: str) -> None:
+    params: dict[str, Any] = {"model": "openai/x"}
+    info: dict[str, Any] = {}
+    (params if section == "litellm_params" else info)[key] = -0.000001
+    assert error_of(one(params, info)) == (
+        f"model_list[0].{section}.{key}: input should be greater than or equal to 0"
+    )
+
+
+def test_price_keys_we_do_not_read_are_listed_as_ignored_and_never_taken_for_credentials() -> None:
+    params = {
+        "model": "openai/x",
+        "api_key": "k",
+        "input_cost_per_token_batches": 0.0000005,
+        "cache_creation_input_token_cost_above_1hr": 0.000006,
+    }
+    info = {
+        "input_cost_per_audio_token": 0.00001,
+        "input_cost_per_token_above_128k_tokens": 0.000005,
+        "input_cost_per_token_flex": 0.0000006,
+        "search_context_cost_per_query": {"search_context_size_low": 0.01},
+    }
+
+    config = load_config(one(params, info), {})
+
+    assert set(config.ignored) == {
+        "model_list[0].litellm_params.input_cost_per_token_batches",
+        "model_list[0].litellm_params.cache_creation_input_token_cost_above_1hr",
+        "model_list[0].model_info.input_cost_per_audio_token",
+        "model_list[0].model_info.input_cost_per_token_above_128k_tokens",
+        "model_list[0].model_info.input_cost_per_token_flex",
+        "model_list[0].model_info.search_context_cost_per_query",
+    }
+    assert config.warnings == ()  # real LiteLLM keys, not typos of the ones we read
+    assert deployment(config).credentials.extra == {}
+
+
+def test_a_misspelt_price_key_is_ignored_with_a_suggestion() -> None:
+    config = load_config(one({"model": "openai/x", "api_key": "k", "output_cost_per_tokens": 0.000002}), {})
+
+    assert config.ignored == ("model_list[0].litellm_params.output_cost_per_tokens",)
+    assert config.warnings == (
+        "model_list[0].litellm_params.output_cost_per_tokens: unknown price key, ignored;"
+        " did you mean 'output_cost_per_token'?",
+    )
+    assert deployment(config).prices == UNPRICED
 
 
 def test_model_info_declares_capabilities() -> None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from domain.completions import CompletionRequest
-from domain.deployments import Capabilities, Deployment, Limits, Prices
+from domain.deployments import Capabilities, Deployment, Limits
 from domain.errors import (
     BadRequestError,
     ContextWindowExceededError,
@@ -26,6 +26,7 @@ from domain.messages import (
     Role,
     TextPart,
 )
+from domain.pricing import ModelPrices
 from domain.router_policy import RouterPolicy, RoutingStrategy
 from domain.router_state import DeploymentLoad
 from domain.routing import (
@@ -224,10 +225,10 @@ def test_usage_routing_spreads_fresh_deployments_evenly() -> None:
 
 
 def test_cost_routing_picks_the_cheapest_deployment_and_shares_ties() -> None:
-    cheap = Prices(Decimal("0.000001"), Decimal("0.000002"))
+    cheap = ModelPrices(input=Decimal("0.000001"), output=Decimal("0.000002"))
     group = [
         _d("a", prices=cheap),
-        _d("b", prices=Prices(Decimal("0.00001"), Decimal("0.00003"))),
+        _d("b", prices=ModelPrices(input=Decimal("0.00001"), output=Decimal("0.00003"))),
         _d("c", prices=cheap),
     ]
 
@@ -235,6 +236,18 @@ def test_cost_routing_picks_the_cheapest_deployment_and_shares_ties() -> None:
 
     assert set(shares) == {"a", "c"}
     assert shares["a"] == pytest.approx(0.5, abs=0.04)
+
+
+def test_cost_routing_counts_a_price_the_config_does_not_set_as_free() -> None:
+    group = [
+        _d("priced", prices=ModelPrices(input=Decimal("0.000001"), output=Decimal("0.000002"))),
+        _d("local"),
+        _d("input-only", prices=ModelPrices(input=Decimal("0.000001"))),
+    ]
+
+    shares = _shares(group, policy=_strategy(RoutingStrategy.COST_BASED))
+
+    assert set(shares) == {"local"}
 
 
 # limits

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import difflib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -13,11 +14,12 @@ from typing import Any
 
 from adapters.config.diagnostics import Report, did_you_mean, path_of
 from adapters.config.providers import PROVIDERS, split_model
-from adapters.config.schema import LiteLLMParams, ModelEntry
+from adapters.config.schema import LiteLLMParams, ModelEntry, PriceKeys
 from adapters.llm.hosts import CREDENTIAL_ENV, HOSTS, KEYLESS, NEEDS_API_BASE, Host, first_set
 from domain.completions import ReasoningEffort, SamplingParams
-from domain.deployments import Capabilities, Credentials, Deployment, Limits, Prices, Secret
+from domain.deployments import Capabilities, Credentials, Deployment, Limits, Secret
 from domain.errors import BadRequestError, ConfigurationError
+from domain.pricing import DEFAULT_TIER_THRESHOLD, ModelPrices
 
 _SAMPLING = tuple(field.name for field in dataclasses.fields(SamplingParams))
 # Request fields beyond SamplingParams that a deployment may preset; provider adapters pass them on.
@@ -65,6 +67,19 @@ _UNSUPPORTED = frozenset(
     }
 )
 _CHAT_MODES = frozenset({"chat", "completion", "responses"})
+# LiteLLM's price keys that Switchyard reads, and the ModelPrices field each one sets.
+_PRICES = {
+    "input_cost_per_token": "input",
+    "output_cost_per_token": "output",
+    "cache_read_input_token_cost": "cache_read",
+    "cache_creation_input_token_cost": "cache_write",
+    "output_cost_per_reasoning_token": "reasoning",
+    "input_cost_per_request": "per_request",
+    "input_cost_per_token_above_200k_tokens": "input_above_tier",
+    "output_cost_per_token_above_200k_tokens": "output_above_tier",
+    "cache_read_input_token_cost_above_200k_tokens": "cache_read_above_tier",
+    "cache_creation_input_token_cost_above_200k_tokens": "cache_write_above_tier",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +123,12 @@ def build_deployment(
     if "mock_response" in request_defaults:
         provider = "mock"  # LiteLLM answers such a deployment itself; no upstream is ever called
 
-    known_info = set(type(info).model_fields)
-    report.ignore_unknown(path_of(base, "model_info"), info.model_extra, known_info)
+    info_at, info_extra = path_of(base, "model_info"), info.model_extra or {}
+    report.ignore_unknown(
+        info_at, {k: v for k, v in info_extra.items() if not _is_price(k)}, set(type(info).model_fields)
+    )
+    for key in filter(_is_price, info_extra):
+        _ignore_price(path_of(info_at, key), key, report)
     return Deployment(
         id=info.id or _stable_id(raw, params_key),
         model_name=entry.model_name,
@@ -128,12 +147,7 @@ def build_deployment(
             stream_timeout=params.stream_timeout,
         ),
         weight=params.weight or 1.0,
-        prices=Prices(
-            input_per_token=_price(info, params, "input_cost_per_token") or Decimal(0),
-            output_per_token=_price(info, params, "output_cost_per_token") or Decimal(0),
-            cache_read_per_token=_price(info, params, "cache_read_input_token_cost"),
-            cache_creation_per_token=_price(info, params, "cache_creation_input_token_cost"),
-        ),
+        prices=_prices(info, params),
         capabilities=_capabilities(entry, mode, provider, upstream),
         drop_params=defaults.drop_params if params.drop_params is None else params.drop_params,
         extra_params=request_defaults,
@@ -185,7 +199,9 @@ def _classify_extras(params: LiteLLMParams, at: str, report: Report) -> tuple[di
             continue  # read into the deployment itself
         if key in _REQUEST_EXTRAS:
             request[key] = value
-        elif key in _UNSUPPORTED or "cost_per" in key or key.endswith("_cost"):
+        elif _is_price(key):
+            _ignore_price(path_of(at, key), key, report)
+        elif key in _UNSUPPORTED:
             report.ignore(path_of(at, key))
         else:
             hint = did_you_mean(key, known)
@@ -260,10 +276,35 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _price(info: Any, params: LiteLLMParams, name: str) -> Decimal | None:
-    """model_info's price, else the one LiteLLM also accepts among litellm_params."""
-    value = getattr(info, name)
-    return value if value is not None else getattr(params, name)
+def _prices(info: PriceKeys, params: PriceKeys) -> ModelPrices:
+    """The prices the config sets: each from model_info, else from litellm_params (LiteLLM reads both).
+    Its long-context keys are all `_above_200k_tokens` ones, so any of them sets that threshold."""
+    given: dict[str, Any] = {}
+    for key, name in _PRICES.items():
+        value: Decimal | None = getattr(info, key)
+        if value is None:
+            value = getattr(params, key)
+        if value is not None:
+            given[name] = value
+    if any(name.endswith("_above_tier") for name in given):
+        given["tier_threshold"] = DEFAULT_TIER_THRESHOLD
+    return ModelPrices(**given)
+
+
+def _is_price(key: str) -> bool:
+    """One of LiteLLM's many price keys (per character, second, image, audio token; batch and service
+    tier prices; other context thresholds), none of which may be taken for a credential."""
+    return "cost" in key.split("_")
+
+
+def _ignore_price(path: str, key: str, report: Report) -> None:
+    """Reports a price key we do not read. Most are real LiteLLM keys a near-miss hint would mislead
+    about (`input_cost_per_token_flex` is no typo of `input_cost_per_token`), so only a key a letter or
+    two from one we read, and not a long-context key for another threshold, earns the warning."""
+    report.ignore(path)
+    close = [] if "_above_" in key else difflib.get_close_matches(key, _PRICES, n=1, cutoff=0.95)
+    if close:
+        report.warn(path, f"unknown price key, ignored; did you mean '{close[0]}'?")
 
 
 def _capabilities(entry: ModelEntry, mode: str, provider: str, upstream: str) -> Capabilities:

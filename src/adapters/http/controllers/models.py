@@ -14,6 +14,7 @@ from application.catalog import ModelCatalog
 from application.health import DeploymentState, DeploymentStates
 from domain.access import may_use_model
 from domain.deployments import Capabilities, Deployment, ModelGroup
+from domain.pricing import ModelPrices
 
 _FEATURES = ("chat", "embeddings", "streaming", "tools", "vision", "response_schema", "reasoning")
 
@@ -54,10 +55,30 @@ def _deployment_info(deployment: Deployment) -> dict[str, object]:
             "supports_embeddings": caps.embeddings,
             "max_input_tokens": caps.max_input_tokens,
             "max_output_tokens": caps.max_output_tokens,
-            "input_cost_per_token": float(prices.input_per_token),
-            "output_cost_per_token": float(prices.output_per_token),
+            **_price_info(prices),
         },
     }
+
+
+# LiteLLM's model_info key for each price (a deployment's own prices come from these keys in the config).
+_PRICE_KEYS = (
+    ("input_cost_per_token", "input"),
+    ("output_cost_per_token", "output"),
+    ("cache_read_input_token_cost", "cache_read"),
+    ("cache_creation_input_token_cost", "cache_write"),
+    ("output_cost_per_reasoning_token", "reasoning"),
+    ("input_cost_per_request", "per_request"),
+    ("input_cost_per_token_above_200k_tokens", "input_above_tier"),
+    ("output_cost_per_token_above_200k_tokens", "output_above_tier"),
+    ("cache_read_input_token_cost_above_200k_tokens", "cache_read_above_tier"),
+    ("cache_creation_input_token_cost_above_200k_tokens", "cache_write_above_tier"),
+)
+
+
+def _price_info(prices: ModelPrices) -> dict[str, float | None]:
+    """The prices the config sets, as LiteLLM shows them (floats, None when unset)."""
+    shown = {key: getattr(prices, name) for key, name in _PRICE_KEYS}
+    return {key: None if value is None else float(value) for key, value in shown.items()}
 
 
 def _state(state: DeploymentState) -> dict[str, object]:
