@@ -92,7 +92,7 @@ class IdentityCache:
 
         async def load(uow: UnitOfWork) -> tuple[EndUser | None, Mapping[str, Budget]]:
             end_user = await uow.end_users.get(user_id)
-            return end_user, await _budgets(uow, [end_user.budget_id if end_user else None])
+            return end_user, await _budgets(uow, [end_user.budget.budget_id if end_user else None])
 
         return await self._get(("end_user", user_id), load)
 
@@ -160,9 +160,9 @@ async def _load_records(
     budgets = await _budgets(
         uow,
         [
-            user.budget_id if user else None,
-            team.budget_id if team else None,
-            organization.budget_id if organization else None,
+            user.budget.budget_id if user else None,
+            team.budget.budget_id if team else None,
+            organization.budget.budget_id if organization else None,
         ],
     )
     return Records(user, team, organization, budgets)
@@ -174,8 +174,8 @@ async def _load_key(uow: UnitOfWork, token: str) -> Principal | None:
         return None
     records = await _load_records(uow, key.user_id, key.team_id, key.organization_id)
     budgets = dict(records.budgets)
-    if key.budget_id and key.budget_id not in budgets:
-        budgets.update(await _budgets(uow, [key.budget_id]))
+    if key.budget.budget_id and key.budget.budget_id not in budgets:
+        budgets.update(await _budgets(uow, [key.budget.budget_id]))
     user = records.user
     return Principal(
         via=Via.VIRTUAL_KEY,

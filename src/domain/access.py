@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from domain.budgets import NO_BUDGET
 from domain.errors import AuthenticationError, PermissionDeniedError
 from domain.identity import (
     NO_LIMITS,
@@ -186,6 +187,6 @@ def require_route(principal: Principal, path: str) -> None:
 def effective_limits(principal: Principal, record: object) -> RateLimits:
     """A record's own limits, completed by those of the budget it points at."""
     limits: RateLimits = getattr(record, "limits", NO_LIMITS)
-    budget_id = getattr(record, "budget_id", None)
+    budget_id = getattr(record, "budget", NO_BUDGET).budget_id
     budget = principal.budgets.get(budget_id) if budget_id else None
     return limits.or_else(budget.limits) if budget is not None else limits

@@ -46,15 +46,18 @@ class BudgetTerms:
     def __post_init__(self) -> None:
         for name in ("max_budget", "soft_budget"):
             value = getattr(self, name)
-            if value is not None and value < 0:
-                raise BadRequestError(f"{name} must be zero or more, got {value}", param=name)
+            if value is not None:
+                _check_amount(value, name, param=name)
         for model, value in self.model_max_budget.items():
-            if value < 0:
-                raise BadRequestError(
-                    f"model_max_budget.{model} must be zero or more, got {value}", param="model_max_budget"
-                )
+            _check_amount(value, f"model_max_budget.{model}", param="model_max_budget")
+        # Spend is what was recorded, not a limit: its sign is the ledger's business, and refusing a record
+        # on the way out of the store would lock its owner out.
+        _check_amount(self.spend, "spend", param="spend", signed=True)
         if self.budget_duration is not None:
             parse_duration(self.budget_duration, param="budget_duration")
+        if self.budget_reset_at is not None and self.budget_reset_at.tzinfo is None:
+            # A naive time is read in the host's zone by some stores and as UTC by others.
+            raise ValueError("BudgetTerms.budget_reset_at must be an aware datetime")
 
     def or_else(self, shared: BudgetTerms | None) -> BudgetTerms:
         """These terms, each limit not set here taken from `shared` (the terms of the record's budget_id)."""
@@ -71,6 +74,17 @@ class BudgetTerms:
     @property
     def limited(self) -> bool:
         return self.max_budget is not None or self.soft_budget is not None or bool(self.model_max_budget)
+
+
+def _check_amount(value: Decimal, name: str, *, param: str, signed: bool = False) -> None:
+    """An amount of money: exact (a float would carry binary rounding into every total), finite and, unless
+    `signed`, not negative."""
+    if isinstance(value, float | bool) or not isinstance(value, Decimal | int):
+        raise TypeError(f"BudgetTerms.{name} must be a Decimal, got {type(value).__name__}")
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise BadRequestError(f"{name} must be a finite number, got {value}", param=param)
+    if not signed and value < 0:
+        raise BadRequestError(f"{name} must be zero or more, got {value}", param=param)
 
 
 NO_BUDGET = BudgetTerms()

@@ -3,7 +3,8 @@
     Organization ─┬─ Team ─┬─ TeamMember (user, role) ── User ── VirtualKey
                   └─ OrgMember (user, role)               └─ (a key may belong to a team, a user or both)
     EndUser: the customer an application names in a request's `user` field.
-    Budget: a shared set of limits any of them may point at with `budget_id`.
+    Budget: a shared set of limits any of them may point at with `budget.budget_id`.
+Each of them keeps what it may spend, and has spent, in one `BudgetTerms` (its `budget`).
 
 Entities are immutable records; a change is a new record (`dataclasses.replace`) saved through a unit of
 work. Money is Decimal. Times are aware datetimes in UTC.
@@ -15,10 +16,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from domain.budgets import NO_BUDGET, BudgetTerms
 from domain.durations import parse_duration as parse_duration  # re-exported: callers import it from here
 from domain.errors import BadRequestError
 
@@ -107,16 +108,19 @@ class Budget:
     users may share through `budget_id`."""
 
     budget_id: str
-    max_budget: Decimal | None = None
-    soft_budget: Decimal | None = None
-    budget_duration: str | None = None
+    terms: BudgetTerms = NO_BUDGET
+    """Its spend limits, window and reset time."""
     limits: RateLimits = NO_LIMITS
-    model_max_budget: Mapping[str, Decimal] = field(default_factory=dict)
-    budget_reset_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     created_by: str | None = None
     updated_by: str | None = None
+
+    def __post_init__(self) -> None:
+        # Spend is counted against the records that point here, and budgets do not chain: the store
+        # keeps neither, so either would be lost on the way through it.
+        if self.terms.budget_id is not None or self.terms.spend:
+            raise ValueError("Budget.terms names no other budget and holds no spend")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +138,11 @@ class Organization:
     organization_alias: str | None = None
     models: tuple[str, ...] = ()
     members: tuple[Member, ...] = ()
-    max_budget: Decimal | None = None
-    budget_duration: str | None = None
+    budget: BudgetTerms = NO_BUDGET
     limits: RateLimits = NO_LIMITS
-    budget_id: str | None = None
     blocked: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
-    spend: Decimal = Decimal(0)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     created_by: str | None = None
@@ -158,14 +159,11 @@ class Team:
     organization_id: str | None = None
     models: tuple[str, ...] = ()
     members: tuple[Member, ...] = ()
-    max_budget: Decimal | None = None
-    budget_duration: str | None = None
+    budget: BudgetTerms = NO_BUDGET
     limits: RateLimits = NO_LIMITS
-    budget_id: str | None = None
     blocked: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
-    spend: Decimal = Decimal(0)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     created_by: str | None = None
@@ -187,13 +185,10 @@ class User:
     user_role: Role = Role.INTERNAL_USER
     organization_id: str | None = None
     models: tuple[str, ...] = ()
-    max_budget: Decimal | None = None
-    budget_duration: str | None = None
+    budget: BudgetTerms = NO_BUDGET
     limits: RateLimits = NO_LIMITS
-    budget_id: str | None = None
     blocked: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
-    spend: Decimal = Decimal(0)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     created_by: str | None = None
@@ -207,14 +202,11 @@ class EndUser:
     user_id: str
     alias: str | None = None
     blocked: bool = False
-    max_budget: Decimal | None = None
-    budget_duration: str | None = None
+    budget: BudgetTerms = NO_BUDGET
     limits: RateLimits = NO_LIMITS
-    budget_id: str | None = None
     allowed_model_region: str | None = None
     default_model: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
-    spend: Decimal = Decimal(0)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -234,15 +226,10 @@ class VirtualKey:
     allowed_routes: tuple[str, ...] = ()
     expires: datetime | None = None
     blocked: bool = False
-    max_budget: Decimal | None = None
-    soft_budget: Decimal | None = None
-    budget_duration: str | None = None
+    budget: BudgetTerms = NO_BUDGET
     limits: RateLimits = NO_LIMITS
-    budget_id: str | None = None
-    model_max_budget: Mapping[str, Decimal] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
-    spend: Decimal = Decimal(0)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     created_by: str | None = None

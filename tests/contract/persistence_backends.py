@@ -1,6 +1,6 @@
-"""The stores the UnitOfWork contract runs against (in memory, an SQLite file, and the real PostgreSQL at
-DATABASE_URL, where each test session keeps to a schema of its own, dropped at the end), and sample
-records with every field set."""
+"""The stores the UnitOfWork and SpendLedger contracts run against (in memory, an SQLite file, and the real
+PostgreSQL at DATABASE_URL, where each test session keeps to a schema of its own, dropped at the end), and
+sample records with every field set."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import pytest
 from adapters.persistence.database import Database, make_engine
 from adapters.persistence.memory import InMemoryStore
 from adapters.persistence.migrate import upgrade
+from domain.budgets import BudgetTerms
 from domain.deployments import DeploymentRecord
 from domain.identity import (
     Budget,
@@ -35,6 +36,7 @@ from domain.identity import (
     User,
     VirtualKey,
 )
+from ports.spend_ledger import SpendLedger
 from ports.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
@@ -48,6 +50,8 @@ class Backend:
     name: str
     unit_of_work: Callable[[], UnitOfWork]
     stamps: Callable[[], Awaitable[Mapping[str, int]]]
+    spend_ledger: Callable[[str], SpendLedger]
+    """The ledger writing to a shard's rows (one shard per gateway instance)."""
 
 
 def run_aside(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -95,7 +99,7 @@ async def _emptied(database: Database) -> None:
     async with database.engine.begin() as connection:
         await connection.exec_driver_sql(
             "TRUNCATE keys, teams, team_members, users, organizations, organization_members, end_users,"
-            " budgets, deployments, audit_log"
+            " budgets, deployments, audit_log, spend_logs, spend_totals, spend_daily, spend_resets"
         )
         await connection.exec_driver_sql("UPDATE change_stamps SET stamp = 0")
 
@@ -104,7 +108,7 @@ async def _emptied(database: Database) -> None:
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     if request.param == "memory":
         store = InMemoryStore()
-        yield Backend("memory", store.unit_of_work, store.stamps)
+        yield Backend("memory", store.unit_of_work, store.stamps, store.spend_ledger)
         return
     if request.param == "sqlite":
         path = tmp_path / "switchyard.db"
@@ -113,7 +117,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     else:
         database = Database.open(POSTGRES_URL, schema=request.getfixturevalue("postgres_schema"))
         await _emptied(database)
-    yield Backend(request.param, database.unit_of_work, database.stamps)
+    yield Backend(request.param, database.unit_of_work, database.stamps, database.spend_ledger)
     await database.close()
 
 
@@ -133,15 +137,21 @@ LIMITS = RateLimits(
 METADATA = {"owner": "ml", "nested": {"list": [1, 2.5, None, True, "x"]}, "empty": {}}
 STAMPS = {"created_at": T0, "updated_at": T1, "created_by": "admin", "updated_by": "ops"}
 MEMBERS = (Member("u2", MemberRole.ADMIN, "b@x.io"), Member("u1"), Member("u3", MemberRole.USER, "c@x.io"))
+TERMS = BudgetTerms(
+    max_budget=HUGE,
+    soft_budget=Decimal("0.5"),
+    budget_duration="30d",
+    budget_id="b1",
+    model_max_budget={"gpt-4o": TINY, "claude": HUGE},
+    spend=TINY,
+    budget_reset_at=T1,
+)
 SPENDING = {
     "models": ("gpt-4o", "claude"),
-    "max_budget": HUGE,
-    "budget_duration": "30d",
+    "budget": TERMS,
     "limits": LIMITS,
-    "budget_id": "b1",
     "blocked": True,
     "metadata": METADATA,
-    "spend": TINY,
 }
 
 
@@ -159,8 +169,6 @@ SAMPLES: dict[str, Any] = {
         organization_id="o1",
         allowed_routes=("/chat/completions", "/embeddings"),
         expires=T1,
-        soft_budget=Decimal("0.5"),
-        model_max_budget={"gpt-4o": TINY, "claude": HUGE},
         tags=("prod", "eu"),
         **SPENDING,
         **STAMPS,
@@ -190,25 +198,32 @@ SAMPLES: dict[str, Any] = {
         user_id="customer-1",
         alias="Cust",
         blocked=True,
-        max_budget=TINY,
-        budget_duration="1d",
+        budget=BudgetTerms(
+            max_budget=TINY,
+            soft_budget=Decimal("0"),
+            budget_duration="1d",
+            budget_id="b1",
+            model_max_budget={"claude": Decimal("2.50")},
+            spend=HUGE,
+            budget_reset_at=T0,
+        ),
         limits=LIMITS,
-        budget_id="b1",
         allowed_model_region="eu",
         default_model="gpt-4o",
         metadata=METADATA,
-        spend=HUGE,
         created_at=T0,
         updated_at=T1,
     ),
     "budgets": Budget(
         budget_id="b1",
-        max_budget=HUGE,
-        soft_budget=TINY,
-        budget_duration="7d",
+        terms=BudgetTerms(
+            max_budget=HUGE,
+            soft_budget=TINY,
+            budget_duration="7d",
+            model_max_budget={"gpt-4o": Decimal("1.10")},
+            budget_reset_at=T1,
+        ),
         limits=LIMITS,
-        model_max_budget={"gpt-4o": Decimal("1.10")},
-        budget_reset_at=T1,
         **STAMPS,
     ),
     "deployments": DeploymentRecord(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from adapters.persistence.database import Database
 from adapters.persistence.migrate import current, head, upgrade
 from adapters.persistence.tables import metadata
+from domain.budgets import BudgetTerms
 from domain.deployments import DeploymentRecord
 from domain.errors import ConflictError, NotFoundError
 from domain.identity import (
@@ -40,6 +42,7 @@ from tests.contract.persistence_backends import (
     SAMPLES,
     T0,
     T1,
+    TERMS,
     TINY,
     Backend,
     backend,
@@ -91,15 +94,16 @@ async def test_every_kind_of_record_comes_back_exactly_as_saved(backend: Backend
 
 async def test_money_keeps_every_digit_and_times_come_back_aware_in_utc(backend: Backend) -> None:
     plus_two = timezone(timedelta(hours=2))
-    key = sample(
-        "keys", "k", spend=TINY, max_budget=HUGE, created_at=datetime(2025, 1, 2, 5, 0, tzinfo=plus_two)
-    )
+    at_five = datetime(2025, 1, 2, 5, 0, tzinfo=plus_two)
+    terms = replace(TERMS, spend=TINY, max_budget=HUGE, budget_reset_at=at_five)
+    key = sample("keys", "k", budget=terms, created_at=at_five)
     await saved(backend, "keys", key)
 
     found = await fetch(backend, "keys", key.token)
-    assert (found.spend, found.max_budget) == (Decimal("0.000000123456789"), HUGE)
-    assert found.created_at == datetime(2025, 1, 2, 3, 0, tzinfo=UTC)
-    assert found.created_at.utcoffset() == timedelta(0)
+    assert (found.budget.spend, found.budget.max_budget) == (Decimal("0.000000123456789"), HUGE)
+    assert found.budget.model_max_budget == {"gpt-4o": TINY, "claude": HUGE}
+    assert found.created_at == found.budget.budget_reset_at == datetime(2025, 1, 2, 3, 0, tzinfo=UTC)
+    assert found.created_at.utcoffset() == found.budget.budget_reset_at.utcoffset() == timedelta(0)
     assert found.expires.utcoffset() == timedelta(0)
 
 
@@ -185,8 +189,9 @@ async def test_delete_says_whether_a_record_was_deleted_and_takes_its_members(ba
 
 
 async def test_keys_filter_by_each_documented_field_and_none_matches_the_unset(backend: Backend) -> None:
-    a = sample("keys", "a", user_id="u1", team_id="t1", organization_id="o1", budget_id="b1")
-    b = sample("keys", "b", user_id="u2", team_id=None, organization_id="o1", budget_id=None, created_at=T1)
+    a = sample("keys", "a", user_id="u1", team_id="t1", organization_id="o1", budget=TERMS)
+    unpointed = replace(TERMS, budget_id=None)
+    b = sample("keys", "b", user_id="u2", team_id=None, organization_id="o1", budget=unpointed, created_at=T1)
     await saved(backend, "keys", a, b)
 
     async with backend.unit_of_work() as uow:
@@ -316,7 +321,7 @@ async def test_of_two_units_of_work_adding_one_id_at_once_one_conflicts_and_the_
 ) -> None:
     async def add(amount: int, pause: float) -> None:
         async with backend.unit_of_work() as uow:
-            await uow.budgets.add(Budget(budget_id="b", max_budget=Decimal(amount)))
+            await uow.budgets.add(Budget(budget_id="b", terms=BudgetTerms(max_budget=Decimal(amount))))
             await asyncio.sleep(pause)
             await uow.commit()
 
@@ -325,7 +330,7 @@ async def test_of_two_units_of_work_adding_one_id_at_once_one_conflicts_and_the_
 
     assert sorted(type(outcome).__name__ for outcome in outcomes) == ["ConflictError", "NoneType"]
     kept = 1 if outcomes[0] is None else 2
-    assert (await fetch(backend, "budgets", "b")).max_budget == kept
+    assert (await fetch(backend, "budgets", "b")).terms.max_budget == kept
     assert await backend.stamps() == {IDENTITY: 1, MODELS: 0}
 
 

@@ -1,14 +1,18 @@
-"""The database opened after the server starts: units of work wait for it, readiness tells."""
+"""The database opened after the server starts: units of work and spend ledgers wait for it, readiness
+tells."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
-from adapters.persistence.deferred import DeferredStore
+from adapters.persistence.deferred import DeferredSpendLedger, DeferredStore
 from adapters.persistence.memory import InMemoryStore
 from domain.identity import Team
+from domain.spend import Caller, SpendRecord
 from ports.unit_of_work import StoreUnavailable
 
 
@@ -79,3 +83,41 @@ async def test_a_store_that_cannot_be_opened_at_all_fails_waiting_units_of_work_
     with pytest.raises(StoreUnavailable, match="migration 0002 failed"):
         await waiting
     assert deferred.describe() == "unreachable"
+
+
+AT = datetime(2025, 1, 2, tzinfo=UTC)
+CALL = SpendRecord("r1", "chat", AT, AT, "gpt-4o", Caller(team_id="t1"), cost=Decimal("0.1"))
+
+
+async def test_a_spend_ledger_used_before_the_store_opens_waits_then_writes_to_it() -> None:
+    store = InMemoryStore()
+    gate = asyncio.Event()
+
+    async def opener() -> InMemoryStore:
+        await gate.wait()
+        return store
+
+    deferred = DeferredStore(opener)
+    ledger = DeferredSpendLedger(deferred, "a")
+    writing = asyncio.create_task(ledger.write([CALL]))
+    opening = asyncio.create_task(deferred.open())
+    await asyncio.sleep(0)
+    assert not writing.done()
+    gate.set()
+
+    assert (await asyncio.gather(writing, opening))[0] == 1
+    assert await store.spend_ledger("a").totals(["team:t1"]) == {"team:t1": Decimal("0.1")}
+    assert await ledger.spend_since("team:t1", AT) == Decimal("0.1")
+
+
+async def test_a_spend_ledger_whose_store_never_opens_raises_store_unavailable() -> None:
+    async def never() -> InMemoryStore:
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    ledger = DeferredSpendLedger(DeferredStore(never, wait=0.01), "a")
+
+    with pytest.raises(StoreUnavailable):
+        await ledger.write([CALL])
+    with pytest.raises(StoreUnavailable):
+        await ledger.totals(["team:t1"])

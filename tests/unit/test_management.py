@@ -308,7 +308,7 @@ async def test_an_org_admin_creates_users_in_its_organization_with_no_more_than_
     await m.organizations.new(MASTER, {"organization_id": "acme", "organization_alias": "Acme"})
     olga = await world.person("olga", "org_admin", organization_id="acme", max_budget=10)
     made = await m.users.new(olga, {"user_id": "ivan"})
-    assert made.user.organization_id == "acme" and made.user.max_budget == 10
+    assert made.user.organization_id == "acme" and made.user.budget.max_budget == 10
     with pytest.raises(PermissionDeniedError, match="role proxy_admin"):
         await m.users.new(olga, {"user_id": "eve", "user_role": "proxy_admin"})
     with pytest.raises(PermissionDeniedError, match="max_budget"):

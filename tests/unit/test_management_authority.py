@@ -23,6 +23,7 @@ from application.management.authority import (
     own_ceiling,
 )
 from domain.access import MASTER, Principal, Via
+from domain.budgets import BudgetTerms
 from domain.errors import BadRequestError, PermissionDeniedError
 from domain.identity import Member, MemberRole, Organization, RateLimits, Role, Team, User, VirtualKey
 
@@ -176,9 +177,11 @@ LIMITED = caller(
         "sk-...abcd",
         models=("gpt-x", "openai/*"),
         limits=RateLimits(rpm_limit=10, model_rpm_limit={"gpt-x": 5}),
-        max_budget=Decimal("5"),
+        budget=BudgetTerms(max_budget=Decimal("5")),
     ),
-    user=User("ivan", limits=RateLimits(rpm_limit=20, tpm_limit=1000), max_budget=Decimal("8")),
+    user=User(
+        "ivan", limits=RateLimits(rpm_limit=20, tpm_limit=1000), budget=BudgetTerms(max_budget=Decimal("8"))
+    ),
 )
 
 

@@ -24,6 +24,7 @@ from application.management.fields import (
     role,
     text,
 )
+from domain.budgets import BudgetTerms
 from domain.errors import BadRequestError
 from domain.identity import RateLimits, Role, Team, VirtualKey
 
@@ -103,12 +104,12 @@ def test_the_audit_log_gets_records_as_plain_json() -> None:
     key = VirtualKey(
         "a" * 64,
         "sk-...abcd",
-        max_budget=Decimal("1.5"),
+        budget=BudgetTerms(max_budget=Decimal("1.5"), model_max_budget={"m": Decimal(2)}),
         tags=("x",),
         created_at=datetime(2024, 1, 1, tzinfo=UTC),
-        model_max_budget={"m": Decimal(2)},
     )
     found = jsonable(key)
-    assert found["max_budget"] == 1.5 and found["tags"] == ["x"] and found["model_max_budget"] == {"m": 2.0}
+    assert found["budget"]["max_budget"] == 1.5 and found["budget"]["model_max_budget"] == {"m": 2.0}
+    assert found["tags"] == ["x"]
     assert found["created_at"] == "2024-01-01T00:00:00+00:00" and found["limits"]["model_rpm_limit"] == {}
     assert jsonable(Role.ORG_ADMIN) == "org_admin"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
+from application.management import Management
 from domain.access import MASTER
+from domain.budgets import BudgetTerms
 from domain.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError
 from domain.identity import MemberRole, Role
 from tests.unit.test_management import World
@@ -230,7 +233,7 @@ async def test_organizations_are_read_by_their_members_with_their_teams(world: W
 async def test_organization_updates_are_the_admins(world: World) -> None:
     await acme(world)
     updated = await world.management.organizations.update(MASTER, "acme", {"max_budget": 100, "tpm_limit": 9})
-    assert updated.max_budget == Decimal(100) and updated.limits.tpm_limit == 9
+    assert updated.budget.max_budget == Decimal(100) and updated.limits.tpm_limit == 9
     olga = await world.person("olga", "org_admin", organization_id="acme")
     with pytest.raises(PermissionDeniedError):
         await world.management.organizations.update(olga, "acme", {"max_budget": 1000})
@@ -244,7 +247,7 @@ async def test_customers_have_a_lifecycle_of_their_own(world: World) -> None:
     made = await m.end_users.new(
         MASTER, {"user_id": "cust-1", "alias": "C", "max_budget": 2.5, "rpm_limit": 3}
     )
-    assert (made.max_budget, made.limits.rpm_limit) == (Decimal("2.5"), 3)
+    assert (made.budget.max_budget, made.limits.rpm_limit) == (Decimal("2.5"), 3)
     with pytest.raises(ConflictError):
         await m.end_users.new(MASTER, {"user_id": "cust-1"})
     updated = await m.end_users.update(MASTER, "cust-1", {"allowed_model_region": "eu"})
@@ -293,11 +296,12 @@ async def test_budgets_reset_after_their_duration_and_are_shared_by_id(world: Wo
     budget = await m.budgets.new(
         MASTER, {"budget_id": "tier-1", "max_budget": 10, "budget_duration": "30d", "rpm_limit": 4}
     )
-    assert budget.budget_reset_at == m.budgets.now() + timedelta(days=30) and budget.limits.rpm_limit == 4
+    reset = budget.terms.budget_reset_at
+    assert reset == m.budgets.now() + timedelta(days=30) and budget.limits.rpm_limit == 4
     issued = await m.keys.generate(MASTER, {"budget_id": "tier-1"})
-    assert issued.key.budget_id == "tier-1"
+    assert issued.key.budget.budget_id == "tier-1"
     updated = await m.budgets.update(MASTER, "tier-1", {"max_budget": 20})
-    assert updated.max_budget == Decimal(20) and updated.budget_reset_at == budget.budget_reset_at
+    assert updated.terms.max_budget == Decimal(20) and updated.terms.budget_reset_at == reset
     assert [b.budget_id for b in await m.budgets.info(MASTER, ["tier-1"])] == ["tier-1"]
     with pytest.raises(NotFoundError):
         await m.budgets.info(MASTER, ["tier-1", "tier-2"])
@@ -317,3 +321,67 @@ async def test_budget_ids_are_unique_and_budgets_are_the_admins(world: World) ->
         await world.management.budgets.new(ivan, {"max_budget": 1})
     with pytest.raises(PermissionDeniedError):
         await world.management.budgets.list(ivan)
+
+
+# Budget terms on every kind of record --------------------------------------------------------------
+
+
+async def _made(m: Management, kind: str, fields: dict[str, Any]) -> Any:
+    if kind == "keys":
+        return (await m.keys.generate(MASTER, fields)).key
+    if kind == "teams":
+        return await m.teams.new(MASTER, {"team_id": "r", **fields})
+    if kind == "users":
+        return (await m.users.new(MASTER, {"user_id": "r", "auto_create_key": False, **fields})).user
+    if kind == "organizations":
+        return await m.organizations.new(
+            MASTER, {"organization_id": "r", "organization_alias": "R", **fields}
+        )
+    return await m.end_users.new(MASTER, {"user_id": "r", **fields})
+
+
+async def _updated(m: Management, kind: str, record: Any, fields: dict[str, Any]) -> Any:
+    if kind == "keys":
+        return await m.keys.update(MASTER, record.token, fields)
+    if kind == "users":
+        return await m.users.update(MASTER, fields, user_id="r")
+    return await getattr(m, kind).update(MASTER, "r", fields)
+
+
+BUDGETED = ["keys", "teams", "users", "organizations", "end_users"]
+
+
+@pytest.mark.parametrize("kind", BUDGETED)
+async def test_every_budget_bearing_record_keeps_soft_and_per_model_budgets(world: World, kind: str) -> None:
+    m = world.management
+    made = await _made(m, kind, {"max_budget": 10, "soft_budget": 7.5, "model_max_budget": {"gpt-x": 2}})
+    assert made.budget == BudgetTerms(
+        max_budget=Decimal(10), soft_budget=Decimal("7.5"), model_max_budget={"gpt-x": Decimal(2)}
+    )
+    updated = await _updated(
+        m, kind, made, {"soft_budget": 0, "model_max_budget": {"gpt-y": {"max_budget": 1}}}
+    )
+    assert (updated.budget.max_budget, updated.budget.soft_budget) == (Decimal(10), Decimal(0))
+    assert updated.budget.model_max_budget == {"gpt-y": Decimal(1)}
+    for field, value in (("soft_budget", -1), ("soft_budget", "lots"), ("model_max_budget", {"gpt-x": -1})):
+        with pytest.raises(BadRequestError) as refused:
+            await _updated(m, kind, made, {field: value})
+        assert refused.value.param.startswith(field)
+
+
+@pytest.mark.parametrize("kind", BUDGETED)
+async def test_a_budget_duration_sets_the_reset_to_the_end_of_the_current_window(
+    world: World, kind: str
+) -> None:
+    m = world.management
+    made = await _made(m, kind, {"max_budget": 1, "budget_duration": "1d"})
+    assert made.budget.budget_reset_at == made.created_at + timedelta(days=1)
+    world.clock.advance(2.5 * 86400)
+    # Windows count from creation: two and a half days in, the current one ends on the third day.
+    updated = await _updated(m, kind, made, {"budget_duration": "1d"})
+    assert updated.budget.budget_reset_at == made.created_at + timedelta(days=3)
+    untouched = await _updated(m, kind, updated, {"max_budget": 2})
+    assert untouched.budget.budget_reset_at == updated.budget.budget_reset_at
+    hourly = await _updated(m, kind, updated, {"budget_duration": "1h"})
+    assert hourly.budget.budget_reset_at == made.created_at + timedelta(hours=61)
+    assert (await _updated(m, kind, made, {"budget_duration": None})).budget.budget_reset_at is None

@@ -367,3 +367,72 @@ async def test_an_admin_may_choose_the_regenerated_secret_and_others_may_not(cli
 async def test_key_info_without_a_key_needs_a_virtual_key_caller(client: Client) -> None:
     error = refusal(await client.get("/key/info", headers={"x-test-caller": "ivan"}), 400)
     assert error["param"] == "key"
+
+
+BUDGET_TERMS = {
+    "max_budget": 10,
+    "soft_budget": 7.5,
+    "model_max_budget": {"gpt-x": 2},
+    "budget_duration": "1d",
+}
+"""Every budget field a request sets; the fake clock stands at 2023-11-14T22:13:20Z."""
+
+BUDGETED = [
+    ("/key/generate", {}, "/key/info", "key", lambda made: made["key"], lambda found: found["info"]),
+    ("/team/new", {"team_id": "r"}, "/team/info", "team_id", lambda _: "r", lambda found: found["team_info"]),
+    ("/user/new", {"user_id": "r"}, "/user/info", "user_id", lambda _: "r", lambda found: found["user_info"]),
+    (
+        "/organization/new",
+        {"organization_id": "r", "organization_alias": "R"},
+        "/organization/info",
+        "organization_id",
+        lambda _: "r",
+        lambda found: found,
+    ),
+    ("/customer/new", {"user_id": "r"}, "/customer/info", "end_user_id", lambda _: "r", lambda found: found),
+]
+
+
+@pytest.mark.parametrize(("new", "ids", "info", "ref", "ref_of", "record_of"), BUDGETED)
+async def test_every_budget_bearing_record_takes_and_shows_its_budget_terms_flat(
+    client: Client, new: str, ids: dict[str, Any], info: str, ref: str, ref_of: Any, record_of: Any
+) -> None:
+    made = await ok(await client.post(new, json={**ids, **BUDGET_TERMS}))
+    found = record_of(await ok(await client.get(info, params={ref: ref_of(made)})))
+    shown = {name: found[name] for name in (*BUDGET_TERMS, "budget_reset_at", "budget_id", "spend")}
+    assert shown == {
+        **BUDGET_TERMS,
+        "max_budget": 10.0,
+        "model_max_budget": {"gpt-x": 2.0},
+        "budget_reset_at": "2023-11-15T22:13:20+00:00",
+        "budget_id": None,
+        "spend": 0.0,
+    }
+    if new in ("/organization/new", "/customer/new"):
+        # LiteLLM keeps these records' budgets in a budget table of their own.
+        table = found["litellm_budget_table"]
+        assert (table["soft_budget"], table["model_max_budget"], table["budget_reset_at"]) == (
+            7.5,
+            {"gpt-x": 2.0},
+            "2023-11-15T22:13:20+00:00",
+        )
+
+
+@pytest.mark.parametrize("path", ["/team/new", "/user/new", "/organization/new", "/customer/new"])
+@pytest.mark.parametrize(
+    ("field", "value", "param"),
+    [
+        ("soft_budget", -1, "soft_budget"),
+        ("soft_budget", "lots", "soft_budget"),
+        ("model_max_budget", {"gpt-x": -1}, "model_max_budget.gpt-x"),
+        ("model_max_budget", ["gpt-x"], "model_max_budget"),
+    ],
+)
+async def test_a_bad_soft_or_per_model_budget_is_a_400_naming_it(
+    client: Client, path: str, field: str, value: Any, param: str
+) -> None:
+    body = {"user_id": "r", "organization_alias": "R", field: value}
+    if path == "/team/new":
+        body = {field: value}
+    error = refusal(await client.post(path, json=body), 400)
+    assert error["param"] == param, error

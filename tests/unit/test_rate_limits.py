@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.access import MASTER, Principal, Via
+from domain.budgets import BudgetTerms
 from domain.identity import NO_LIMITS, Budget, EndUser, Organization, RateLimits, Role, Team, User, VirtualKey
 from domain.rate_limits import Admission, Limit, Quota, Usage, decide, quotas_for, reset_after, window_of
 
@@ -14,7 +15,9 @@ TOKEN = "ab" * 32
 
 
 def key(limits: RateLimits = NO_LIMITS, budget_id: str | None = None) -> VirtualKey:
-    return VirtualKey(token=TOKEN, key_name="sk-...abcd", limits=limits, budget_id=budget_id)
+    return VirtualKey(
+        token=TOKEN, key_name="sk-...abcd", limits=limits, budget=BudgetTerms(budget_id=budget_id)
+    )
 
 
 def caller(**records: object) -> Principal:

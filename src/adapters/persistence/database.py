@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from adapters.persistence.spend_ledger import SqlAlchemySpendLedger
 from adapters.persistence.sqlalchemy_unit_of_work import SqlAlchemyUnitOfWork, read_stamps
 
 SQLITE_FILE = "switchyard.db"
@@ -81,6 +82,10 @@ class Database:
 
     def unit_of_work(self) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.engine)
+
+    def spend_ledger(self, shard: str) -> SqlAlchemySpendLedger:
+        """The ledger writing to `shard`'s rows of the totals: one shard per gateway instance."""
+        return SqlAlchemySpendLedger(self.engine, shard)
 
     async def stamps(self) -> Mapping[str, int]:
         """The committed change stamp of each topic, for pollers that keep caches fresh."""

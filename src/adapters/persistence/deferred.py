@@ -4,11 +4,15 @@ the connection and the schema check; units of work wait for it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 import structlog
 
+from domain.spend import DailyQuery, DailySpend, SpendLogQuery, SpendRecord
+from ports.spend_ledger import SpendLedger
 from ports.unit_of_work import StoreUnavailable, UnitOfWork
 
 _log = structlog.get_logger("switchyard.database")
@@ -16,6 +20,8 @@ _log = structlog.get_logger("switchyard.database")
 
 class Store(Protocol):
     def unit_of_work(self) -> UnitOfWork: ...
+
+    def spend_ledger(self, shard: str) -> SpendLedger: ...
 
     def describe(self) -> str: ...
 
@@ -121,3 +127,39 @@ class _WaitingUnitOfWork(UnitOfWork):
     async def stamps(self) -> Mapping[str, int]:
         assert self._inner is not None, "used outside `async with`"
         return await self._inner.stamps()
+
+
+class DeferredSpendLedger(SpendLedger):
+    """The ledger of `shard` in a store opened later: each call waits for the store as a unit of work
+    does (raising `StoreUnavailable` when it does not open in time), then goes to the store's ledger."""
+
+    def __init__(self, deferred: DeferredStore, shard: str) -> None:
+        self._deferred = deferred
+        self._shard = shard
+        self._inner: SpendLedger | None = None
+
+    async def _ledger(self) -> SpendLedger:
+        if self._inner is None:
+            self._inner = (await self._deferred.opened()).spend_ledger(self._shard)
+        return self._inner
+
+    async def write(self, records: Sequence[SpendRecord]) -> int:
+        return await (await self._ledger()).write(records)
+
+    async def logs(self, query: SpendLogQuery) -> list[SpendRecord]:
+        return await (await self._ledger()).logs(query)
+
+    async def count(self, query: SpendLogQuery) -> int:
+        return await (await self._ledger()).count(query)
+
+    async def totals(self, subjects: Sequence[str]) -> Mapping[str, Decimal]:
+        return await (await self._ledger()).totals(subjects)
+
+    async def spend_since(self, subject: str, since: datetime) -> Decimal:
+        return await (await self._ledger()).spend_since(subject, since)
+
+    async def daily(self, query: DailyQuery) -> list[DailySpend]:
+        return await (await self._ledger()).daily(query)
+
+    async def reset(self, at: datetime) -> None:
+        await (await self._ledger()).reset(at)

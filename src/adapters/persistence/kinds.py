@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +32,11 @@ class Kind:
                 supported = ", ".join(sorted(self.filters)) or "none"
                 raise ValueError(f"cannot filter {self.name} by {name!r} (supported: {supported})")
         return where
+
+
+def filtered(record: Any, name: str) -> Any:
+    """The value a filter on `name` compares: `budget_id` is the one the record's budget terms hold."""
+    return record.budget.budget_id if name == "budget_id" else getattr(record, name)
 
 
 KEYS = Kind(
@@ -67,10 +72,13 @@ def creation_order(kind: Kind, record: Any) -> tuple[bool, datetime, str]:
 
 
 def in_utc(record: Any) -> Any:
-    """`record` with its datetimes in UTC (a naive one taken to be UTC), as a database gives them back."""
+    """`record` with its datetimes in UTC (a naive one taken to be UTC), as a database gives them back;
+    those of a record's parts (its budget terms) too."""
     changes = {}
     for field in fields(record):
         value = getattr(record, field.name)
         if isinstance(value, datetime) and value.tzinfo is not UTC:
             changes[field.name] = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        elif is_dataclass(value) and not isinstance(value, type) and (part := in_utc(value)) is not value:
+            changes[field.name] = part
     return replace(record, **changes) if changes else record

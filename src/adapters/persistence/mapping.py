@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from domain.budgets import ZERO, BudgetTerms
 from domain.deployments import DeploymentRecord
 from domain.identity import (
     AuditEntry,
@@ -53,6 +54,33 @@ def _money_map(value: Mapping[str, str]) -> dict[str, Decimal]:
     return {name: Decimal(amount) for name, amount in value.items()}
 
 
+def _terms_row(terms: BudgetTerms, *, shared: bool = False) -> dict[str, Any]:
+    """The budget columns (`tables._budget_terms`). `shared`: a Budget's row, whose `budget_id` is its own
+    id and which keeps no spend."""
+    row = {
+        "max_budget": terms.max_budget,
+        "soft_budget": terms.soft_budget,
+        "budget_duration": terms.budget_duration,
+        "model_max_budget": _money_map_row(terms.model_max_budget),
+        "budget_reset_at": terms.budget_reset_at,
+    }
+    if not shared:
+        row |= {"budget_id": terms.budget_id, "spend": terms.spend}
+    return row
+
+
+def _terms(row: Row, *, shared: bool = False) -> BudgetTerms:
+    return BudgetTerms(
+        max_budget=row["max_budget"],
+        soft_budget=row["soft_budget"],
+        budget_duration=row["budget_duration"],
+        budget_id=None if shared else row["budget_id"],
+        model_max_budget=_money_map(row["model_max_budget"]),
+        spend=ZERO if shared else row["spend"],
+        budget_reset_at=row["budget_reset_at"],
+    )
+
+
 def _stamps(record: Any, *, by: bool = True) -> dict[str, Any]:
     row = {"created_at": record.created_at, "updated_at": record.updated_at}
     if by:
@@ -61,29 +89,23 @@ def _stamps(record: Any, *, by: bool = True) -> dict[str, Any]:
 
 
 def _spending(record: Any) -> dict[str, Any]:
-    """The budget columns keys, teams, users and organizations share."""
+    """The columns keys, teams, users and organizations share."""
     return {
         "models": list(record.models),
-        "max_budget": record.max_budget,
-        "budget_duration": record.budget_duration,
+        **_terms_row(record.budget),
         "limits": _limits_row(record.limits),
-        "budget_id": record.budget_id,
         "blocked": record.blocked,
         "metadata": dict(record.metadata),
-        "spend": record.spend,
     }
 
 
 def _spending_fields(row: Row) -> dict[str, Any]:
     return {
         "models": tuple(row["models"]),
-        "max_budget": row["max_budget"],
-        "budget_duration": row["budget_duration"],
+        "budget": _terms(row),
         "limits": _limits(row["limits"]),
-        "budget_id": row["budget_id"],
         "blocked": row["blocked"],
         "metadata": row["metadata"],
-        "spend": row["spend"],
     }
 
 
@@ -104,8 +126,6 @@ def key_row(key: VirtualKey) -> dict[str, Any]:
         "organization_id": key.organization_id,
         "allowed_routes": list(key.allowed_routes),
         "expires": key.expires,
-        "soft_budget": key.soft_budget,
-        "model_max_budget": _money_map_row(key.model_max_budget),
         "tags": list(key.tags),
         **_spending(key),
         **_stamps(key),
@@ -122,8 +142,6 @@ def key(row: Row, members: Sequence[Row] = ()) -> VirtualKey:
         organization_id=row["organization_id"],
         allowed_routes=tuple(row["allowed_routes"]),
         expires=row["expires"],
-        soft_budget=row["soft_budget"],
-        model_max_budget=_money_map(row["model_max_budget"]),
         tags=tuple(row["tags"]),
         **_spending_fields(row),
         **_stamp_fields(row),
@@ -221,14 +239,11 @@ def end_user_row(end_user: EndUser) -> dict[str, Any]:
         "user_id": end_user.user_id,
         "alias": end_user.alias,
         "blocked": end_user.blocked,
-        "max_budget": end_user.max_budget,
-        "budget_duration": end_user.budget_duration,
+        **_terms_row(end_user.budget),
         "limits": _limits_row(end_user.limits),
-        "budget_id": end_user.budget_id,
         "allowed_model_region": end_user.allowed_model_region,
         "default_model": end_user.default_model,
         "metadata": dict(end_user.metadata),
-        "spend": end_user.spend,
         **_stamps(end_user, by=False),
     }
 
@@ -238,14 +253,11 @@ def end_user(row: Row, members: Sequence[Row] = ()) -> EndUser:
         user_id=row["user_id"],
         alias=row["alias"],
         blocked=row["blocked"],
-        max_budget=row["max_budget"],
-        budget_duration=row["budget_duration"],
+        budget=_terms(row),
         limits=_limits(row["limits"]),
-        budget_id=row["budget_id"],
         allowed_model_region=row["allowed_model_region"],
         default_model=row["default_model"],
         metadata=row["metadata"],
-        spend=row["spend"],
         **_stamp_fields(row, by=False),
     )
 
@@ -253,12 +265,8 @@ def end_user(row: Row, members: Sequence[Row] = ()) -> EndUser:
 def budget_row(budget: Budget) -> dict[str, Any]:
     return {
         "budget_id": budget.budget_id,
-        "max_budget": budget.max_budget,
-        "soft_budget": budget.soft_budget,
-        "budget_duration": budget.budget_duration,
+        **_terms_row(budget.terms, shared=True),
         "limits": _limits_row(budget.limits),
-        "model_max_budget": _money_map_row(budget.model_max_budget),
-        "budget_reset_at": budget.budget_reset_at,
         **_stamps(budget),
     }
 
@@ -266,12 +274,8 @@ def budget_row(budget: Budget) -> dict[str, Any]:
 def budget(row: Row, members: Sequence[Row] = ()) -> Budget:
     return Budget(
         budget_id=row["budget_id"],
-        max_budget=row["max_budget"],
-        soft_budget=row["soft_budget"],
-        budget_duration=row["budget_duration"],
+        terms=_terms(row, shared=True),
         limits=_limits(row["limits"]),
-        model_max_budget=_money_map(row["model_max_budget"]),
-        budget_reset_at=row["budget_reset_at"],
         **_stamp_fields(row),
     )
 

@@ -6,7 +6,8 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from adapters.persistence.kinds import KEYS, KINDS, TOPICS, Kind, creation_order, in_utc
+from adapters.persistence.kinds import KEYS, KINDS, TOPICS, Kind, creation_order, filtered, in_utc
+from adapters.persistence.memory_spend_ledger import InMemorySpendLedger
 from domain.errors import ConflictError, NotFoundError
 from domain.identity import AuditEntry
 from ports.unit_of_work import AuditLog, Repository, UnitOfWork, Where
@@ -23,9 +24,14 @@ class InMemoryStore:
         self.tables: dict[str, dict[str, Any]] = {kind.name: {} for kind in KINDS}
         self.audit: list[AuditEntry] = []
         self.committed_stamps: dict[str, int] = dict.fromkeys(TOPICS, 0)
+        self.ledger = InMemorySpendLedger()
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self)
+
+    def spend_ledger(self, shard: str) -> InMemorySpendLedger:
+        """The store's one ledger, whatever the shard: nothing contends in one process."""
+        return self.ledger
 
     async def stamps(self) -> Mapping[str, int]:
         return dict(self.committed_stamps)
@@ -39,7 +45,7 @@ def _matches(record: Any, where: Mapping[str, str | None]) -> bool:
         if name == "member":
             if (wanted is None and record.members) or (wanted is not None and record.member(wanted) is None):
                 return False
-        elif getattr(record, name) != wanted:
+        elif filtered(record, name) != wanted:
             return False
     return True
 

@@ -11,8 +11,10 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -232,4 +234,99 @@ change_stamps = Table(
     metadata,
     Column("topic", String(), primary_key=True),
     Column("stamp", BigInteger(), nullable=False),
+)
+
+
+# The spend ledger's tables (adapters/persistence/spend_ledger.py). Totals and daily aggregates are kept in
+# rows per writer (`shard`) so that instances never wait on each other's row locks; readers sum the shards.
+# Key columns of spend_daily hold '' for "none": a NULL would never match in the primary key or an upsert.
+
+spend_logs = Table(
+    "spend_logs",
+    metadata,
+    Column("request_id", String(), primary_key=True),
+    Column("call_type", String(), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False, index=True),
+    Column("ended_at", UtcDateTime(), nullable=False),
+    Column("model_group", String(), nullable=False),
+    Column("key_hash", String(64)),
+    Column("key_alias", String()),
+    Column("key_name", String()),
+    Column("user_id", String()),
+    Column("team_id", String()),
+    Column("organization_id", String()),
+    Column("end_user", String()),
+    Column("deployment_id", String()),
+    Column("provider", String()),
+    Column("upstream_model", String()),
+    Column("prompt_tokens", Integer(), nullable=False),
+    Column("completion_tokens", Integer(), nullable=False),
+    Column("cached_tokens", Integer(), nullable=False),
+    Column("cache_creation_tokens", Integer(), nullable=False),
+    Column("reasoning_tokens", Integer(), nullable=False),
+    Column("cost", Money()),
+    Column("input_cost", Money()),
+    Column("output_cost", Money()),
+    Column("estimated", Boolean(), nullable=False),
+    Column("status", String(), nullable=False),
+    Column("error_type", String()),
+    Column("status_code", Integer()),
+    Column("retries", Integer(), nullable=False),
+    Column("fallbacks", Integer(), nullable=False),
+    Column("time_to_first_token", Float()),
+    Column("cache_hit", Boolean(), nullable=False),
+    Column("tags", JSON(), nullable=False),
+    Column("metadata", JSON(), nullable=False),
+    Column("messages", JSON(none_as_null=True)),
+    Column("response", JSON(none_as_null=True)),
+    # Every caller filter of the log (and spend_since) reads one caller's records in a time window.
+    *(
+        Index(None, column, "started_at")
+        for column in ("key_hash", "user_id", "team_id", "organization_id", "end_user")
+    ),
+)
+
+spend_totals = Table(
+    "spend_totals",
+    metadata,
+    Column("subject", String(), primary_key=True),
+    Column("shard", String(), primary_key=True),
+    Column("spend", Money(), nullable=False),
+    Column("tokens", BigInteger(), nullable=False),
+    Column("requests", BigInteger(), nullable=False),
+)
+
+SPEND_DAILY_KEY = (
+    "day",
+    "key_hash",
+    "team_id",
+    "organization_id",
+    "user_id",
+    "end_user",
+    "model_group",
+    "provider",
+    "shard",
+)
+
+spend_daily = Table(
+    "spend_daily",
+    metadata,
+    Column("day", Date(), primary_key=True),
+    *(Column(name, String(), primary_key=True) for name in SPEND_DAILY_KEY[1:]),
+    Column("spend", Money(), nullable=False),
+    Column("prompt_tokens", BigInteger(), nullable=False),
+    Column("completion_tokens", BigInteger(), nullable=False),
+    Column("cached_tokens", BigInteger(), nullable=False),
+    Column("cache_creation_tokens", BigInteger(), nullable=False),
+    Column("reasoning_tokens", BigInteger(), nullable=False),
+    Column("requests", BigInteger(), nullable=False),
+    Column("successes", BigInteger(), nullable=False),
+    Column("failures", BigInteger(), nullable=False),
+)
+
+spend_resets = Table(
+    "spend_resets",
+    metadata,
+    Column("scope", String(), primary_key=True),
+    Column("reset_at", UtcDateTime(), nullable=False),
 )

@@ -13,6 +13,7 @@ from application.management.organizations import Organizations, OrganizationView
 from application.management.service import Page
 from application.management.teams import Joined, Teams, TeamView
 from application.management.users import NewUser, Users, UserView
+from application.spend_totals import SpendLookup
 from ports.clock import Clock
 from ports.unit_of_work import UnitOfWork
 
@@ -57,9 +58,11 @@ class Management:
         clock: Clock,
         on_change: Callable[[], None] = _nothing,
         secret: Callable[[], str] = new_secret,
+        spend: SpendLookup | None = None,
     ) -> Management:
-        """`on_change` runs after every commit that changed identity records; `secret` makes new keys."""
-        common = {"uow": uow, "clock": clock, "on_change": on_change}
+        """`on_change` runs after every commit that changed identity records; `secret` makes new keys;
+        `spend` fills what records show they spent from the ledger."""
+        common = {"uow": uow, "clock": clock, "on_change": on_change, "spend": spend}
         keys = Keys(**common, secret=secret)
         return cls(
             keys=keys,

@@ -251,7 +251,7 @@ def own_ceiling(principal: Principal) -> dict[str, Any]:
         values = [v for r in layers if (v := getattr(r.limits, name)) is not None]
         if values:
             ceiling[name] = min(values)
-    budgets = [r.max_budget for r in layers if r.max_budget is not None]
+    budgets = [r.budget.max_budget for r in layers if r.budget.max_budget is not None]
     if budgets:
         ceiling["max_budget"] = min(budgets)
     for name in _MODEL_LIMITS:

@@ -3,17 +3,16 @@ point at them with `budget_id`."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from application.management.authority import require_admin, require_reads_everything
-from application.management.fields import Convert, Fields, amounts, assign, duration, money, text
+from application.management.fields import TERM_FIELDS, Convert, Fields, text
 from application.management.service import ManagementService, fetch, new_id
 from domain.access import Principal
 from domain.errors import BadRequestError, ConflictError, NotFoundError
-from domain.identity import Budget, parse_duration
+from domain.identity import Budget
 from ports.unit_of_work import UnitOfWork
 
 
@@ -32,10 +31,8 @@ def moment(value: Any, param: str) -> datetime | None:
 
 
 BUDGET_FIELDS: dict[str, Convert] = {
-    "max_budget": money,
-    "soft_budget": money,
-    "budget_duration": duration,
-    "model_max_budget": amounts,
+    # A budget's own budget_id is its id, not a budget it points at.
+    **{name: convert for name, convert in TERM_FIELDS.items() if name != "budget_id"},
     "budget_reset_at": moment,
 }
 
@@ -50,7 +47,7 @@ class Budgets(ManagementService):
             if await uow.budgets.get(budget_id) is not None:
                 raise ConflictError(f"Budget {budget_id} already exists", param="budget_id")
             budget = self.made(Budget, principal, budget_id=budget_id)
-            budget = self._reset_at(assign(budget, wanted, BUDGET_FIELDS), wanted)
+            budget = self.assigned(budget, wanted, BUDGET_FIELDS)
             await uow.budgets.add(budget)
             await self.audit(uow, principal, "created", "budget", budget_id, after=budget)
             await self.commit(uow)
@@ -60,7 +57,7 @@ class Budgets(ManagementService):
         require_admin(principal, "change budgets")
         async with self._uow() as uow:
             before = await _get(uow, budget_id)
-            budget = self._reset_at(assign(before, fields, BUDGET_FIELDS), fields)
+            budget = self.assigned(before, fields, BUDGET_FIELDS)
             budget = self.touched(budget, principal)
             await uow.budgets.update(budget)
             await self.audit(uow, principal, "updated", "budget", budget_id, before=before, after=budget)
@@ -91,16 +88,6 @@ class Budgets(ManagementService):
         require_reads_everything(principal, "list budgets")
         async with self._uow() as uow:
             return await uow.budgets.list(limit=None)
-
-    def _reset_at(self, budget: Budget, fields: Fields) -> Budget:
-        if (
-            budget.budget_duration
-            and "budget_reset_at" not in fields
-            and ("budget_duration" in fields or budget.budget_reset_at is None)
-        ):
-            reset = self.now() + parse_duration(budget.budget_duration, param="budget_duration")
-            return dataclasses.replace(budget, budget_reset_at=reset)
-        return budget
 
 
 async def _get(uow: UnitOfWork, budget_id: Any, *, param: str = "budget_id") -> Budget:

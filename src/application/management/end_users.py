@@ -6,17 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from application.management.authority import require_admin, require_reads_everything
-from application.management.fields import (
-    Convert,
-    Fields,
-    assign,
-    duration,
-    flag,
-    mapping,
-    money,
-    required_text,
-    text,
-)
+from application.management.fields import TERM_FIELDS, Convert, Fields, flag, mapping, required_text, text
 from application.management.service import ManagementService, fetch, require_budget
 from domain.access import Principal
 from domain.errors import BadRequestError, ConflictError, NotFoundError
@@ -33,9 +23,7 @@ def region(value: Any, param: str) -> str | None:
 END_USER_FIELDS: dict[str, Convert] = {
     "alias": text,
     "blocked": flag,
-    "max_budget": money,
-    "budget_duration": duration,
-    "budget_id": text,
+    **TERM_FIELDS,
     "allowed_model_region": region,
     "default_model": text,
     "metadata": mapping,
@@ -52,8 +40,8 @@ class EndUsers(ManagementService):
         async with self._uow() as uow:
             if await uow.end_users.get(user_id) is not None:
                 raise ConflictError(f"Customer {user_id} already exists", param="user_id")
-            end_user = assign(self.made(EndUser, principal, user_id=user_id), wanted, END_USER_FIELDS)
-            await require_budget(uow, end_user.budget_id)
+            end_user = self.assigned(self.made(EndUser, principal, user_id=user_id), wanted, END_USER_FIELDS)
+            await require_budget(uow, end_user)
             await uow.end_users.add(end_user)
             await self.audit(uow, principal, "created", "end_user", user_id, after=end_user)
             await self.commit(uow)
@@ -63,9 +51,8 @@ class EndUsers(ManagementService):
         require_admin(principal, "change customers")
         async with self._uow() as uow:
             before = await _get(uow, user_id)
-            end_user = assign(before, fields, END_USER_FIELDS)
-            if end_user.budget_id != before.budget_id:
-                await require_budget(uow, end_user.budget_id)
+            end_user = self.assigned(before, fields, END_USER_FIELDS)
+            await require_budget(uow, end_user, before)
             end_user = self.touched(end_user, principal)
             await uow.end_users.update(end_user)
             await self.audit(uow, principal, "updated", "end_user", user_id, before=before, after=end_user)
@@ -90,7 +77,9 @@ class EndUsers(ManagementService):
     async def info(self, principal: Principal, user_id: str) -> EndUser:
         require_reads_everything(principal, "read customers")
         async with self._uow() as uow:
-            return await _get(uow, user_id, param="end_user_id")
+            found = await _get(uow, user_id, param="end_user_id")
+        [found] = await self.with_spend([found])
+        return found
 
     async def list(self, principal: Principal) -> list[EndUser]:
         require_reads_everything(principal, "list customers")

@@ -11,8 +11,9 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any, TypeVar
 
+from domain.budgets import BudgetTerms
 from domain.errors import BadRequestError
-from domain.identity import Role, parse_duration
+from domain.identity import Budget, Role, parse_duration
 
 Fields = Mapping[str, Any]
 """The fields a caller sent, by LiteLLM's names; a field that is present with None clears the value."""
@@ -145,15 +146,37 @@ LIMIT_FIELDS: dict[str, Convert] = {
 }
 
 
+TERM_FIELDS: dict[str, Convert] = {
+    "max_budget": money,
+    "soft_budget": money,
+    "budget_duration": duration,
+    "budget_id": text,
+    "model_max_budget": amounts,
+}
+"""The budget terms a key, team, user, organization or customer request may set."""
+
+_TERMS = frozenset(f.name for f in dataclasses.fields(BudgetTerms))
+
+
+def terms_field(record: Any) -> str:
+    """Where a record keeps its `BudgetTerms`: a shared Budget's `terms`, any other record's `budget`."""
+    return "terms" if isinstance(record, Budget) else "budget"
+
+
 def assign(
     record: R, fields: Fields, spec: Mapping[str, Convert], *, ignore: frozenset[str] = frozenset()
 ) -> R:
-    """`record` with every field of `spec` that `fields` holds converted and set, and the rate-limit
-    fields gathered into its `limits`. A field neither in `spec`, a limit nor `ignore` is a 400."""
+    """`record` with every field of `spec` that `fields` holds converted and set, the budget fields
+    gathered into its budget terms and the rate-limit fields into its `limits`. A field neither in
+    `spec`, a limit nor `ignore` is a 400."""
     for name in fields:
         if name not in spec and name not in LIMIT_FIELDS and name not in ignore:
             raise BadRequestError(f"Unknown field {name!r}", param=name)
     changes = {name: convert(fields[name], name) for name, convert in spec.items() if name in fields}
+    terms = {name: changes.pop(name) for name in list(changes) if name in _TERMS}
+    if terms:
+        part = terms_field(record)
+        changes[part] = dataclasses.replace(getattr(record, part), **terms)
     limits = {name: convert(fields[name], name) for name, convert in LIMIT_FIELDS.items() if name in fields}
     if limits:
         changes["limits"] = dataclasses.replace(getattr(record, "limits"), **limits)  # noqa: B009

@@ -19,19 +19,9 @@ from application.management.authority import (
     refuse,
     require_admin,
 )
-from application.management.fields import (
-    Convert,
-    Fields,
-    amounts,
-    assign,
-    duration,
-    flag,
-    mapping,
-    money,
-    names,
-    text,
-)
+from application.management.fields import TERM_FIELDS, Convert, Fields, flag, mapping, names, text
 from application.management.service import ManagementService, Page, paging, reach_of, require_budget
+from application.spend_totals import SpendLookup
 from domain.access import TEAM_MODELS, Principal, model_in
 from domain.errors import BadRequestError, ConflictError, NotFoundError
 from domain.identity import Team, User, VirtualKey, parse_duration
@@ -46,11 +36,7 @@ KEY_FIELDS: dict[str, Convert] = {
     "models": names,
     "allowed_routes": names,
     "tags": names,
-    "max_budget": money,
-    "soft_budget": money,
-    "budget_duration": duration,
-    "budget_id": text,
-    "model_max_budget": amounts,
+    **TERM_FIELDS,
     "metadata": mapping,
     "blocked": flag,
 }
@@ -94,8 +80,9 @@ class Keys(ManagementService):
         clock: Clock,
         on_change: Callable[[], None],
         secret: Callable[[], str] = new_secret,
+        spend: SpendLookup | None = None,
     ) -> None:
-        super().__init__(uow=uow, clock=clock, on_change=on_change)
+        super().__init__(uow=uow, clock=clock, on_change=on_change, spend=spend)
         self._secret = secret
 
     async def generate(self, principal: Principal, fields: Fields) -> Issued:
@@ -122,7 +109,7 @@ class Keys(ManagementService):
         wanted = bound_grant(principal, wanted, inherit=True)
         secret = custom or self._secret()
         key = self.made(VirtualKey, principal, token=hash_key(secret), key_name=abbreviation(secret))
-        key = assign(key, wanted, KEY_FIELDS)
+        key = self.assigned(key, wanted, KEY_FIELDS)
         key = dataclasses.replace(key, expires=_expiry(lifetime, self.now()))
         key = await self._placed(uow, principal, reach, key)
         await _require_free_alias(uow, key)
@@ -181,6 +168,7 @@ class Keys(ManagementService):
             key = await _get(uow, ref)
             if not may_read_key(reach, key, *await _context(uow, key)):
                 refuse(f"You may not read key {key.key_alias or key.key_name}.", param="key")
+        [key] = await self.with_spend([key])
         return key
 
     async def list(
@@ -213,7 +201,7 @@ class Keys(ManagementService):
                 where = await _visible(uow, await reach_of(uow, principal), where)
             total = await uow.keys.count(where)
             found = await uow.keys.list(where, offset=offset, limit=limit)
-        return Page(tuple(found), total, page, size)
+        return Page(tuple(await self.with_spend(found)), total, page, size)
 
     async def delete(
         self, principal: Principal, refs: Sequence[str] = (), aliases: Sequence[str] = ()
@@ -253,7 +241,7 @@ class Keys(ManagementService):
 
     def _changed(self, principal: Principal, before: VirtualKey, fields: Fields) -> VirtualKey:
         wanted = bound_grant(principal, fields, inherit=False)
-        key = assign(before, wanted, KEY_FIELDS, ignore=frozenset({"duration"}))
+        key = self.assigned(before, wanted, KEY_FIELDS, ignore=frozenset({"duration"}))
         if "duration" in wanted:
             key = dataclasses.replace(key, expires=_expiry(wanted["duration"], self.now()))
         return self.touched(key, principal)
@@ -264,8 +252,8 @@ class Keys(ManagementService):
         """A changed key checked again where it changed: its placement, budget and alias."""
         if any(getattr(key, n) != getattr(before, n) for n in _PLACEMENT) or key.models != before.models:
             key = await self._placed(uow, principal, reach, key)
-        elif key.budget_id != before.budget_id:
-            await require_budget(uow, key.budget_id)
+        else:
+            await require_budget(uow, key, before)
         if key.key_alias != before.key_alias:
             await _require_free_alias(uow, key)
         return key
@@ -303,7 +291,7 @@ class Keys(ManagementService):
                         f"Team {team.team_id} may not use model '{model}', so neither may its keys",
                         param="models",
                     )
-        await require_budget(uow, key.budget_id)
+        await require_budget(uow, key)
         if key.user_id and owner is None:
             user = self.made(User, principal, user_id=key.user_id, organization_id=organization_id)
             await uow.users.add(user)

@@ -14,13 +14,11 @@ from application.management.authority import (
     require_admin,
 )
 from application.management.fields import (
+    TERM_FIELDS,
     Convert,
     Fields,
-    assign,
-    duration,
     flag,
     mapping,
-    money,
     names,
     required_text,
     text,
@@ -35,9 +33,7 @@ from ports.unit_of_work import UnitOfWork
 ORGANIZATION_FIELDS: dict[str, Convert] = {
     "organization_alias": text,
     "models": names,
-    "max_budget": money,
-    "budget_duration": duration,
-    "budget_id": text,
+    **TERM_FIELDS,
     "blocked": flag,
     "metadata": mapping,
     "tags": names,
@@ -67,8 +63,8 @@ class Organizations(ManagementService):
             if await uow.organizations.get(organization_id) is not None:
                 raise ConflictError(f"Organization {organization_id} already exists", param="organization_id")
             organization = self.made(Organization, principal, organization_id=organization_id)
-            organization = assign(organization, wanted, ORGANIZATION_FIELDS)
-            await require_budget(uow, organization.budget_id)
+            organization = self.assigned(organization, wanted, ORGANIZATION_FIELDS)
+            await require_budget(uow, organization)
             await uow.organizations.add(organization)
             await self.audit(uow, principal, "created", "organization", organization_id, after=organization)
             await self.commit(uow)
@@ -78,9 +74,8 @@ class Organizations(ManagementService):
         require_admin(principal, "change organizations")
         async with self._uow() as uow:
             before = await _get(uow, organization_id)
-            organization = assign(before, fields, ORGANIZATION_FIELDS)
-            if organization.budget_id != before.budget_id:
-                await require_budget(uow, organization.budget_id)
+            organization = self.assigned(before, fields, ORGANIZATION_FIELDS)
+            await require_budget(uow, organization, before)
             organization = self.touched(organization, principal)
             await uow.organizations.update(organization)
             await self.audit(
@@ -130,7 +125,8 @@ class Organizations(ManagementService):
                     param="organization_id",
                 )
             teams = await uow.teams.list({"organization_id": organization_id}, limit=None)
-        return OrganizationView(organization, tuple(teams))
+        [organization] = await self.with_spend([organization])
+        return OrganizationView(organization, tuple(await self.with_spend(teams)))
 
     async def list(self, principal: Principal) -> list[OrganizationView]:
         """Every organization for admins and viewers; the caller's own for others."""

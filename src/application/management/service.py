@@ -6,22 +6,25 @@ from __future__ import annotations
 import dataclasses
 import math
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from application.management.authority import Reach
-from application.management.fields import jsonable, text
+from application.management.fields import Convert, Fields, assign, jsonable, terms_field, text
+from application.spend_totals import SpendLookup
 from domain.access import Principal
+from domain.budgets import window_at
 from domain.errors import BadRequestError, NotFoundError
-from domain.identity import AuditEntry, Role, User
+from domain.identity import AuditEntry, EndUser, Organization, Role, Team, User, VirtualKey
 from ports.clock import Clock
 from ports.unit_of_work import Repository, UnitOfWork
 
 T = TypeVar("T")
 R = TypeVar("R")
 E = TypeVar("E")
+S = TypeVar("S", VirtualKey, User, Team, Organization, EndUser)
 
 
 def _stamps(kind: type, now: datetime, principal: Principal, *, created: bool) -> dict[str, Any]:
@@ -58,10 +61,22 @@ class ManagementService:
     """The base of the management use cases: `uow` makes one unit of work per call; `on_change` runs
     after every commit that changed identity records (so that caches of them drop stale entries)."""
 
-    def __init__(self, *, uow: Callable[[], UnitOfWork], clock: Clock, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        *,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        on_change: Callable[[], None],
+        spend: SpendLookup | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._on_change = on_change
+        self._spend = spend
+
+    async def with_spend(self, records: Sequence[S]) -> list[S]:
+        """The records with their spend as the ledger counts it (in their current budget window)."""
+        return await self._spend.filled(records) if self._spend is not None else list(records)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock.now(), UTC)
@@ -69,6 +84,24 @@ class ManagementService:
     def made(self, kind: type[R], principal: Principal, **values: Any) -> R:
         """A new record of `kind`, stamped as made now by the caller."""
         return kind(**values, **_stamps(kind, self.now(), principal, created=True))
+
+    def assigned(
+        self, record: R, fields: Fields, spec: Mapping[str, Convert], *, ignore: frozenset[str] = frozenset()
+    ) -> R:
+        """`record` with the fields a request set (`fields.assign`), its budget's `budget_reset_at` moved to
+        the end of the current window when the request set `budget_duration` (None without a duration),
+        or when a duration has no reset time yet; a `budget_reset_at` the request sets itself is kept."""
+        changed = assign(record, fields, spec, ignore=ignore)
+        part = terms_field(changed)
+        terms = getattr(changed, part)
+        stale = "budget_duration" in fields or (bool(terms.budget_duration) and terms.budget_reset_at is None)
+        if "budget_reset_at" in fields or not stale:
+            return changed
+        # Windows count from the record's creation, as the budget check counts them.
+        created = getattr(changed, "created_at", None)
+        window = window_at(terms.budget_duration, created.timestamp() if created else None, self._clock.now())
+        reset = dataclasses.replace(terms, budget_reset_at=window.resets_at)
+        return dataclasses.replace(changed, **{part: reset})  # type: ignore[type-var]
 
     def touched(self, record: R, principal: Principal, **changes: Any) -> R:
         """`record` with `changes`, stamped as changed now by the caller."""
@@ -168,8 +201,12 @@ async def fetch(repository: Repository[E], id: Any, noun: str, *, param: str) ->
     return found
 
 
-async def require_budget(uow: UnitOfWork, budget_id: str | None) -> None:
-    """A `budget_id` a record points at must name a budget: 400 naming budget_id otherwise."""
+async def require_budget(uow: UnitOfWork, record: Any, before: Any = None) -> None:
+    """The budget a record points at (`budget.budget_id`) must exist, when the record is new (`before`
+    None) or points at another one than `before`: 400 naming budget_id otherwise."""
+    budget_id = record.budget.budget_id
+    if before is not None and before.budget.budget_id == budget_id:
+        return
     if budget_id is not None and await uow.budgets.get(budget_id) is None:
         raise BadRequestError(
             f"budget_id {budget_id!r} names no budget; create it with /budget/new first", param="budget_id"

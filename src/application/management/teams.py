@@ -14,7 +14,7 @@ from application.management.authority import (
     may_read_team,
     refuse,
 )
-from application.management.fields import Convert, Fields, assign, duration, flag, mapping, money, names, text
+from application.management.fields import TERM_FIELDS, Convert, Fields, flag, mapping, names, text
 from application.management.service import ManagementService, fetch, new_id, reach_of, require_budget
 from domain.access import Principal, model_in
 from domain.errors import BadRequestError, ConflictError, NotFoundError
@@ -25,9 +25,7 @@ TEAM_FIELDS: dict[str, Convert] = {
     "team_alias": text,
     "organization_id": text,
     "models": names,
-    "max_budget": money,
-    "budget_duration": duration,
-    "budget_id": text,
+    **TERM_FIELDS,
     "blocked": flag,
     "metadata": mapping,
     "tags": names,
@@ -74,7 +72,7 @@ class Teams(ManagementService):
             check_create_team(reach, wanted.get("organization_id"))
             if await uow.teams.get(team_id) is not None:
                 raise ConflictError(f"Team {team_id} already exists", param="team_id")
-            team = assign(self.made(Team, principal, team_id=team_id), wanted, TEAM_FIELDS)
+            team = self.assigned(self.made(Team, principal, team_id=team_id), wanted, TEAM_FIELDS)
             await self._check(uow, team, None)
             joined = [await self._member(uow, principal, spec, team) for spec in _listed(members)]
             if not principal.is_admin and reach.user_id and all(m.user_id != reach.user_id for m in joined):
@@ -90,7 +88,7 @@ class Teams(ManagementService):
             reach = await reach_of(uow, principal)
             before = await _get(uow, team_id)
             check_manage_team(reach, before, "update")
-            team = assign(before, fields, TEAM_FIELDS)
+            team = self.assigned(before, fields, TEAM_FIELDS)
             if team.organization_id != before.organization_id:
                 check_create_team(reach, team.organization_id)
             await self._check(uow, team, before)
@@ -131,7 +129,8 @@ class Teams(ManagementService):
                     return TeamView(team, ())
                 where["user_id"] = reach.user_id
             keys = await uow.keys.list(where, limit=None)
-        return TeamView(team, tuple(keys))
+        [team] = await self.with_spend([team])
+        return TeamView(team, tuple(await self.with_spend(keys)))
 
     async def list(
         self, principal: Principal, *, user_id: str | None = None, organization_id: str | None = None
@@ -241,8 +240,7 @@ class Teams(ManagementService):
                 raise ConflictError(
                     f"A team with the alias {team.team_alias!r} already exists", param="team_alias"
                 )
-        if before is None or team.budget_id != before.budget_id:
-            await require_budget(uow, team.budget_id)
+        await require_budget(uow, team, before)
 
 
 async def _get(uow: UnitOfWork, team_id: Any, *, param: str = "team_id") -> Team:

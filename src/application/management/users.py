@@ -16,18 +16,7 @@ from application.management.authority import (
     refuse,
     require_reads_everything,
 )
-from application.management.fields import (
-    Convert,
-    Fields,
-    assign,
-    duration,
-    flag,
-    mapping,
-    money,
-    names,
-    role,
-    text,
-)
+from application.management.fields import TERM_FIELDS, Convert, Fields, flag, mapping, names, role, text
 from application.management.keys import Issued, Keys
 from application.management.service import (
     ManagementService,
@@ -38,6 +27,7 @@ from application.management.service import (
     require_budget,
 )
 from application.management.teams import member_role
+from application.spend_totals import SpendLookup
 from domain.access import Principal
 from domain.errors import BadRequestError, ConflictError, NotFoundError
 from domain.identity import Member, Team, User, VirtualKey
@@ -50,9 +40,7 @@ USER_FIELDS: dict[str, Convert] = {
     "user_role": role,
     "organization_id": text,
     "models": names,
-    "max_budget": money,
-    "budget_duration": duration,
-    "budget_id": text,
+    **TERM_FIELDS,
     "blocked": flag,
     "metadata": mapping,
 }
@@ -80,9 +68,15 @@ class UserView:
 
 class Users(ManagementService):
     def __init__(
-        self, *, uow: Callable[[], UnitOfWork], clock: Clock, on_change: Callable[[], None], keys: Keys
+        self,
+        *,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        on_change: Callable[[], None],
+        keys: Keys,
+        spend: SpendLookup | None = None,
     ) -> None:
-        super().__init__(uow=uow, clock=clock, on_change=on_change)
+        super().__init__(uow=uow, clock=clock, on_change=on_change, spend=spend)
         self._keys = keys
 
     async def new(self, principal: Principal, fields: Fields) -> NewUser:
@@ -104,7 +98,7 @@ class Users(ManagementService):
             wanted = bound_grant(principal, wanted, inherit=True)
             if await uow.users.get(user_id) is not None:
                 raise ConflictError(f"User {user_id} already exists", param="user_id")
-            user = assign(self.made(User, principal, user_id=user_id), wanted, USER_FIELDS)
+            user = self.assigned(self.made(User, principal, user_id=user_id), wanted, USER_FIELDS)
             await self._check(uow, user, None)
             await uow.users.add(user)
             await self.audit(uow, principal, "created", "user", user_id, after=user)
@@ -132,7 +126,7 @@ class Users(ManagementService):
             before = await _find(uow, user_id, user_email)
             check_manage_user(reach, before, "update")
             wanted = bound_grant(principal, fields, inherit=False)
-            user = assign(before, wanted, USER_FIELDS)
+            user = self.assigned(before, wanted, USER_FIELDS)
             if user.organization_id != before.organization_id and user.organization_id is not None:
                 check_create_user(reach, user.organization_id)
             await self._check(uow, user, before)
@@ -172,7 +166,9 @@ class Users(ManagementService):
                 refuse(f"You may not read user {user_id}.", param="user_id")
             teams = await uow.teams.list({"member": user_id}, limit=None)
             keys = await uow.keys.list({"user_id": user_id}, limit=None)
-        return UserView(user_id, user, tuple(teams), tuple(keys))
+        if user is not None:
+            [user] = await self.with_spend([user])
+        return UserView(user_id, user, tuple(teams), tuple(await self.with_spend(keys)))
 
     async def list(
         self,
@@ -264,8 +260,7 @@ class Users(ManagementService):
             raise BadRequestError(
                 f"organization_id {user.organization_id!r} names no organization", param="organization_id"
             )
-        if before is None or user.budget_id != before.budget_id:
-            await require_budget(uow, user.budget_id)
+        await require_budget(uow, user, before)
 
 
 async def _find(uow: UnitOfWork, user_id: Any, user_email: Any, *, param: str = "user_id") -> User:

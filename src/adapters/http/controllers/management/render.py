@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from application.management import Issued, Joined, NewUser, OrganizationView, Page, TeamView, UserView
+from domain.budgets import BudgetTerms
 from domain.identity import (
     Budget,
     EndUser,
@@ -55,6 +56,21 @@ def _amounts(found: Mapping[str, Decimal]) -> Json:
     return {model: float(amount) for model, amount in found.items()}
 
 
+def terms(found: BudgetTerms, *, shared: bool = False) -> Json:
+    """Budget terms as LiteLLM's flat fields. `shared`: a Budget's, whose `budget_id` is its own and which
+    shows no spend."""
+    flat: Json = {
+        "max_budget": number(found.max_budget),
+        "soft_budget": number(found.soft_budget),
+        "budget_duration": found.budget_duration,
+        "budget_reset_at": when(found.budget_reset_at),
+        "model_max_budget": _amounts(found.model_max_budget),
+    }
+    if not shared:
+        flat |= {"budget_id": found.budget_id, "spend": float(found.spend)}
+    return flat
+
+
 # Keys ----------------------------------------------------------------------------------------------
 
 
@@ -65,9 +81,7 @@ def key(record: VirtualKey, *, token: bool = True) -> Json:
         {
             "key_name": record.key_name,
             "key_alias": record.key_alias,
-            "spend": float(record.spend),
-            "max_budget": number(record.max_budget),
-            "soft_budget": number(record.soft_budget),
+            **terms(record.budget),
             "expires": when(record.expires),
             "models": list(record.models),
             "aliases": {},
@@ -77,14 +91,10 @@ def key(record: VirtualKey, *, token: bool = True) -> Json:
             "organization_id": record.organization_id,
             "org_id": record.organization_id,
             **limits(record.limits),
-            "budget_duration": record.budget_duration,
-            "budget_reset_at": None,
-            "budget_id": record.budget_id,
             "allowed_cache_controls": [],
             "allowed_routes": list(record.allowed_routes),
             "permissions": {},
             "model_spend": {},
-            "model_max_budget": _amounts(record.model_max_budget),
             "metadata": dict(record.metadata),
             "tags": list(record.tags),
             "blocked": record.blocked,
@@ -129,12 +139,8 @@ def team(record: Team) -> Json:
         "members": [m.user_id for m in record.members],
         "members_with_roles": [member(m) for m in record.members],
         "models": list(record.models),
-        "max_budget": number(record.max_budget),
-        "spend": float(record.spend),
-        "budget_duration": record.budget_duration,
-        "budget_reset_at": None,
+        **terms(record.budget),
         **limits(record.limits),
-        "budget_id": record.budget_id,
         "blocked": record.blocked,
         "metadata": dict(record.metadata),
         "tags": list(record.tags),
@@ -185,15 +191,10 @@ def user(record: User, teams: Iterable[Team] = ()) -> Json:
         "organization_id": record.organization_id,
         "teams": [t.team_id for t in teams],
         "models": list(record.models),
-        "max_budget": number(record.max_budget),
-        "spend": float(record.spend),
-        "budget_duration": record.budget_duration,
-        "budget_reset_at": None,
+        **terms(record.budget),
         **limits(record.limits),
-        "budget_id": record.budget_id,
         "blocked": record.blocked,
         "metadata": dict(record.metadata),
-        "model_max_budget": {},
         "model_spend": {},
         **_stamps(record),
     }
@@ -230,16 +231,19 @@ def user_page(page: Page[UserView]) -> Json:
 # Organizations -------------------------------------------------------------------------------------
 
 
-def _budget_table(record: Any) -> Json:
+def _budget_table(record: Organization | EndUser) -> Json:
+    """LiteLLM's `litellm_budget_table`, where it keeps an organization's or a customer's budget."""
+    found = record.budget
     return {
-        "budget_id": record.budget_id,
-        "max_budget": number(record.max_budget),
-        "soft_budget": None,
-        "budget_duration": record.budget_duration,
+        "budget_id": found.budget_id,
+        "max_budget": number(found.max_budget),
+        "soft_budget": number(found.soft_budget),
+        "budget_duration": found.budget_duration,
+        "budget_reset_at": when(found.budget_reset_at),
         "rpm_limit": record.limits.rpm_limit,
         "tpm_limit": record.limits.tpm_limit,
         "max_parallel_requests": record.limits.max_parallel_requests,
-        "model_max_budget": None,
+        "model_max_budget": _amounts(found.model_max_budget) or None,
     }
 
 
@@ -261,11 +265,8 @@ def organization(record: Organization, teams: Iterable[Team] = ()) -> Json:
         "organization_id": record.organization_id,
         "organization_alias": record.organization_alias,
         "models": list(record.models),
-        "max_budget": number(record.max_budget),
-        "spend": float(record.spend),
-        "budget_duration": record.budget_duration,
+        **terms(record.budget),
         **limits(record.limits),
-        "budget_id": record.budget_id,
         "litellm_budget_table": _budget_table(record),
         "blocked": record.blocked,
         "metadata": dict(record.metadata),
@@ -298,17 +299,14 @@ def organization_members_added(joined: Joined) -> Json:
 
 
 def end_user(record: EndUser) -> Json:
-    has_budget = record.max_budget is not None or record.budget_duration is not None or record.limits.any
+    has_budget = record.budget.limited or record.budget.budget_duration is not None or record.limits.any
     return {
         "user_id": record.user_id,
         "alias": record.alias,
         "blocked": record.blocked,
-        "spend": float(record.spend),
         "allowed_model_region": record.allowed_model_region,
         "default_model": record.default_model,
-        "budget_id": record.budget_id,
-        "max_budget": number(record.max_budget),
-        "budget_duration": record.budget_duration,
+        **terms(record.budget),
         **limits(record.limits),
         "litellm_budget_table": _budget_table(record) if has_budget else None,
         "metadata": dict(record.metadata),
@@ -320,11 +318,7 @@ def end_user(record: EndUser) -> Json:
 def budget(record: Budget) -> Json:
     return {
         "budget_id": record.budget_id,
-        "max_budget": number(record.max_budget),
-        "soft_budget": number(record.soft_budget),
-        "budget_duration": record.budget_duration,
-        "budget_reset_at": when(record.budget_reset_at),
+        **terms(record.terms, shared=True),
         **limits(record.limits),
-        "model_max_budget": _amounts(record.model_max_budget),
         **_stamps(record),
     }

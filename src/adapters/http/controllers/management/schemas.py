@@ -66,17 +66,26 @@ class Limits(Body):
     model_tpm_limit: dict[str, int] | None = None
 
 
-class Spending(Limits):
-    max_budget: float | None = None
-    budget_duration: str | None = None
-    budget_id: str | None = None
-    metadata: dict[str, Any] | None = None
+class Terms(Limits):
+    """The budget terms every budget-bearing body shares (`domain.budgets.BudgetTerms`)."""
 
-    @field_validator("max_budget", mode="before")
+    max_budget: float | None = None
+    soft_budget: float | None = None
+    budget_duration: str | None = None
+    model_max_budget: dict[str, Any] | None = None
+
+    @field_validator("max_budget", "soft_budget", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         # LiteLLM's UI sends "" for an unset budget.
         return None if value == "" else value
+
+
+class Spending(Terms):
+    """The body of a key, team, user, organization or customer: its terms, and a shared budget."""
+
+    budget_id: str | None = None
+    metadata: dict[str, Any] | None = None
 
 
 # Keys ----------------------------------------------------------------------------------------------
@@ -87,8 +96,6 @@ class KeyFields(Spending):
     models: list[str] | None = None
     key_alias: str | None = None
     duration: str | None = None
-    soft_budget: float | None = None
-    model_max_budget: dict[str, Any] | None = None
     user_id: str | None = None
     team_id: str | None = None
     organization_id: str | None = None
@@ -154,7 +161,6 @@ class Member(Body):
 
 class TeamFields(Spending):
     unsupported = _LITELLM_ONLY | {
-        "soft_budget",
         "model_aliases",
         "team_member_permissions",
         "team_member_budget",
@@ -229,7 +235,7 @@ class UserTeam(Body):
 
 
 class UserFields(Spending):
-    unsupported = _LITELLM_ONLY | {"soft_budget", "model_max_budget", "sso_user_id", "password"}
+    unsupported = _LITELLM_ONLY | {"sso_user_id", "password"}
     user_email: str | None = None
     user_alias: str | None = None
     user_role: UserRole | None = None
@@ -280,7 +286,7 @@ class UserIds(Body):
 
 
 class OrganizationFields(Spending):
-    unsupported = _LITELLM_ONLY | {"soft_budget", "model_max_budget"}
+    unsupported = _LITELLM_ONLY
     organization_alias: str | None = None
     models: list[str] | None = None
     blocked: bool | None = None
@@ -331,7 +337,7 @@ class OrganizationMemberAdd(Body):
 
 
 class CustomerFields(Spending):
-    unsupported = _LITELLM_ONLY | {"soft_budget", "model_max_budget", "budget_reset_at"}
+    unsupported = _LITELLM_ONLY | {"budget_reset_at"}
     alias: str | None = None
     blocked: bool | None = None
     allowed_model_region: Literal["eu", "us"] | None = None
@@ -346,12 +352,8 @@ class CustomerIds(Body):
     user_ids: list[str]
 
 
-class BudgetFields(Limits):
+class BudgetFields(Terms):
     budget_id: str | None = None
-    max_budget: float | None = None
-    soft_budget: float | None = None
-    budget_duration: str | None = None
-    model_max_budget: dict[str, Any] | None = None
     budget_reset_at: str | None = None
 
 

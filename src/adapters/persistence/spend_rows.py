@@ -1,0 +1,124 @@
+"""Spend records and aggregates to the ledger's rows and back, by hand (tables.py holds the columns)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.persistence import tables
+from adapters.persistence.spend_sums import DailyKey, Total, in_utc
+from domain.completions import Usage
+from domain.spend import Caller, CallStatus, DailySpend, SpendRecord
+
+TOKEN_KINDS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cache_creation_tokens",
+    "reasoning_tokens",
+)
+DAILY_SUMS = ("spend", *TOKEN_KINDS, "requests", "successes", "failures")
+TOTAL_SUMS = ("spend", "tokens", "requests")
+DAILY_DIMENSIONS = tuple(name for name in tables.SPEND_DAILY_KEY if name != "shard")
+"""The columns of a `DailyKey`, in its order."""
+_DAILY_NULLABLE = ("key_hash", "team_id", "organization_id", "user_id", "end_user", "provider")
+
+
+def log_row(record: SpendRecord) -> dict[str, Any]:
+    caller, usage = record.caller, record.usage
+    return {
+        "request_id": record.request_id,
+        "call_type": record.call_type,
+        "started_at": in_utc(record.started_at),
+        "ended_at": in_utc(record.ended_at),
+        "model_group": record.model_group,
+        "key_hash": caller.key_hash,
+        "key_alias": caller.key_alias,
+        "key_name": caller.key_name,
+        "user_id": caller.user_id,
+        "team_id": caller.team_id,
+        "organization_id": caller.organization_id,
+        "end_user": caller.end_user,
+        "deployment_id": record.deployment_id,
+        "provider": record.provider,
+        "upstream_model": record.upstream_model,
+        **{kind: getattr(usage, kind) for kind in TOKEN_KINDS},
+        "cost": record.cost,
+        "input_cost": record.input_cost,
+        "output_cost": record.output_cost,
+        "estimated": record.estimated,
+        "status": record.status.value,
+        "error_type": record.error_type,
+        "status_code": record.status_code,
+        "retries": record.retries,
+        "fallbacks": record.fallbacks,
+        "time_to_first_token": record.time_to_first_token,
+        "cache_hit": record.cache_hit,
+        "tags": list(record.tags),
+        "metadata": dict(record.metadata),
+        "messages": record.messages,
+        "response": record.response,
+    }
+
+
+def record_of(row: Mapping[str, Any]) -> SpendRecord:
+    return SpendRecord(
+        request_id=row["request_id"],
+        call_type=row["call_type"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        model_group=row["model_group"],
+        caller=Caller(
+            key_hash=row["key_hash"],
+            key_alias=row["key_alias"],
+            key_name=row["key_name"],
+            user_id=row["user_id"],
+            team_id=row["team_id"],
+            organization_id=row["organization_id"],
+            end_user=row["end_user"],
+        ),
+        deployment_id=row["deployment_id"],
+        provider=row["provider"],
+        upstream_model=row["upstream_model"],
+        usage=Usage(**{kind: row[kind] for kind in TOKEN_KINDS}),
+        cost=row["cost"],
+        input_cost=row["input_cost"],
+        output_cost=row["output_cost"],
+        estimated=row["estimated"],
+        status=CallStatus(row["status"]),
+        error_type=row["error_type"],
+        status_code=row["status_code"],
+        retries=row["retries"],
+        fallbacks=row["fallbacks"],
+        time_to_first_token=row["time_to_first_token"],
+        cache_hit=row["cache_hit"],
+        tags=tuple(row["tags"]),
+        metadata=row["metadata"],
+        messages=row["messages"],
+        response=row["response"],
+    )
+
+
+def total_row(subject: str, shard: str, total: Total) -> dict[str, Any]:
+    return {
+        "subject": subject,
+        "shard": shard,
+        "spend": total.spend,
+        "tokens": total.tokens,
+        "requests": total.requests,
+    }
+
+
+def daily_row(key: DailyKey, shard: str, spend: DailySpend) -> dict[str, Any]:
+    """'' stands for None in the key columns (see tables.py)."""
+    row = {name: "" if part is None else part for name, part in zip(DAILY_DIMENSIONS, key, strict=True)}
+    return row | {"shard": shard} | {name: getattr(spend, name) for name in DAILY_SUMS}
+
+
+def daily_of_row(row: Mapping[str, Any]) -> DailySpend:
+    return DailySpend(
+        day=row["day"],
+        model_group=row["model_group"],
+        **{name: row[name] or None for name in _DAILY_NULLABLE},
+        **{name: row[name] for name in DAILY_SUMS},
+    )
