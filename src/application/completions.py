@@ -6,26 +6,31 @@ import asyncio
 import dataclasses
 import itertools
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from application.catalog import ModelCatalog
+from application.metered_stream import MeteredStream
+from application.metering import CallMeter, Metering
 from application.routing import Router
 from domain.calls import CallRecord
 from domain.compatibility import Fitted, fit_request, with_defaults
-from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage
+from domain.completions import CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Deployment, ModelGroup
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from domain.errors import RateLimitError, SwitchyardError, UnsupportedParameterError
 from domain.fallbacks import fallback_models
+from domain.pricing import Cost
 from domain.retries import retry_delay
+from domain.spend import Caller
 from ports.clock import Clock
 from ports.llm_provider import ChunkStream, LLMProvider
 from ports.telemetry import Telemetry
 
 T = TypeVar("T")
 R = TypeVar("R", CompletionRequest, EmbeddingRequest)
+P = TypeVar("P", CompletionResponse, EmbeddingResponse)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,9 @@ class Served(Generic[T]):
     """Attempts made before the one that answered, fallbacks included (attempts minus one)."""
     fallbacks: int = 0
     """Fallback models taken before the one that answered."""
+    cost: Cost | None = None
+    """What the call cost (None: unmetered, or the model has no known price); a stream's is known only
+    once it has ended (`ChunkStream.cost`)."""
 
 
 class Completions:
@@ -58,10 +66,12 @@ class Completions:
         router: Router,
         clock: Clock,
         telemetry: Telemetry,
+        metering: Metering | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._catalog = catalog
+        self._metering = metering
         self._providers = providers
         self._mock = mock
         self._router = router
@@ -70,7 +80,17 @@ class Completions:
         self._rng = rng or random.Random()
         self._sleep = sleep
 
-    async def chat(self, request: CompletionRequest, *, call_id: str = "") -> Served[CompletionResponse]:
+    async def chat(
+        self,
+        request: CompletionRequest,
+        *,
+        call_id: str = "",
+        caller: Caller | None = None,
+        call_type: str = "chat",
+    ) -> Served[CompletionResponse]:
+        """The reply, with its cost (`reply.cost`); the call is recorded in the spend journal, answered
+        or failed, before this returns. `caller` is whom the ledger charges it to."""
+
         async def attempt(deployment: Deployment, asked: CompletionRequest) -> Served[CompletionResponse]:
             provider, fitted = self._fit(asked, deployment)
             served = await self._call(
@@ -82,23 +102,45 @@ class Completions:
             )
             return dataclasses.replace(served, dropped_params=fitted.dropped)
 
-        return await self._failover(request, attempt)
+        meter = self._start(call_id, call_type, request, caller)
+        served = await self._metered_failover(meter, request, attempt)
+        return await self._priced(meter, served, served.value.usage, served.value)
 
-    async def stream(self, request: CompletionRequest, *, call_id: str = "") -> Served[ChunkStream]:
+    async def stream(
+        self,
+        request: CompletionRequest,
+        *,
+        call_id: str = "",
+        caller: Caller | None = None,
+        call_type: str = "stream",
+    ) -> Served[ChunkStream]:
+        """The open stream; its cost and spend record follow once it ends (`stream.cost`)."""
+        meter = self._start(call_id, call_type, request, caller)
+
         async def attempt(deployment: Deployment, asked: CompletionRequest) -> Served[ChunkStream]:
             provider, fitted = self._fit(asked, deployment)
             served = await self._call(
                 call_id, "stream", deployment, lambda: provider.stream(fitted.request, deployment), None
             )
-            metered = _MeteredStream(
+            metered = MeteredStream(
                 served.value, self, call_id, deployment, self._clock.monotonic(), request.include_usage,
-                opened_in=served.upstream_seconds,
+                opened_in=served.upstream_seconds, meter=meter,
             )  # fmt: skip
             return Served(metered, deployment, served.upstream_seconds, fitted.dropped)
 
-        return await self._failover(request, attempt)
+        served = await self._metered_failover(meter, request, attempt)
+        if isinstance(served.value, MeteredStream):
+            served.value.routed(served.retries, served.fallbacks)
+        return served
 
-    async def embed(self, request: EmbeddingRequest, *, call_id: str = "") -> Served[EmbeddingResponse]:
+    async def embed(
+        self,
+        request: EmbeddingRequest,
+        *,
+        call_id: str = "",
+        caller: Caller | None = None,
+        call_type: str = "embeddings",
+    ) -> Served[EmbeddingResponse]:
         async def attempt(deployment: Deployment, asked: EmbeddingRequest) -> Served[EmbeddingResponse]:
             provider = self._mock if asked.mock_response is not None else self._provider(deployment)
             served = await self._call(
@@ -113,7 +155,43 @@ class Completions:
             )
             return served
 
-        return await self._failover(request, attempt)
+        meter = self._start(call_id, call_type, request, caller)
+        served = await self._metered_failover(meter, request, attempt)
+        return await self._priced(meter, served, served.value.usage)
+
+    def _start(
+        self, call_id: str, call_type: str, request: R, caller: Caller | None
+    ) -> CallMeter | None:
+        if self._metering is None:
+            return None
+        return self._metering.start(call_id, call_type, request, caller)
+
+    async def _priced(
+        self,
+        meter: CallMeter | None,
+        served: Served[P],
+        usage: Usage | None,
+        reply: CompletionResponse | None = None,
+    ) -> Served[P]:
+        """The answered call recorded, and its reply carrying its cost."""
+        if meter is None or self._metering is None:
+            return served
+        metered = await self._metering.succeeded(
+            meter, served.deployment, usage, reply=reply, retries=served.retries, fallbacks=served.fallbacks
+        )
+        priced = dataclasses.replace(served.value, cost=metered.total)
+        return dataclasses.replace(served, value=priced, cost=metered.cost)
+
+    async def _metered_failover(
+        self, meter: CallMeter | None, request: R, attempt: Callable[[Deployment, R], Awaitable[Served[T]]]
+    ) -> Served[T]:
+        """`_failover`, recording a call that fails altogether."""
+        try:
+            return await self._failover(request, attempt)
+        except SwitchyardError as exc:
+            if meter is not None and self._metering is not None:
+                await self._metering.failed(meter, exc)
+            raise
 
     async def _failover(
         self, request: R, attempt: Callable[[Deployment, R], Awaitable[Served[T]]]
@@ -263,6 +341,10 @@ class Completions:
             )
         )
 
+    @property
+    def metering(self) -> Metering | None:
+        return self._metering
+
     def elapsed_since(self, started: float) -> float:
         return self._clock.monotonic() - started
 
@@ -311,81 +393,3 @@ def _caller_at_fault(error: SwitchyardError) -> bool:
 
 def _usage_of(response: CompletionResponse) -> Usage | None:
     return response.usage
-
-
-class _MeteredStream(ChunkStream):
-    """Passes chunks through and records the call once the stream ends, however it ends. Usage is
-    always metered, but shown to the caller only when asked for (`stream_options.include_usage`)."""
-
-    def __init__(
-        self,
-        inner: ChunkStream,
-        owner: Completions,
-        call_id: str,
-        deployment: Deployment,
-        started: float,
-        include_usage: bool,
-        opened_in: float = 0.0,
-    ) -> None:
-        self._inner = inner
-        self._opened_in = opened_in
-        self._first_token: float | None = None
-        self._include_usage = include_usage
-        self._owner = owner
-        self._call_id = call_id
-        self._deployment = deployment
-        self._started = started
-        self._usage: Usage | None = None
-        self._recorded = False
-
-    async def __aiter__(self) -> AsyncIterator[CompletionChunk]:
-        async for batch in self.batches():
-            for chunk in batch:
-                yield chunk
-
-    async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
-        error: SwitchyardError | None = None
-        try:
-            async for batch in self._inner.batches():
-                if self._first_token is None:
-                    # Time to first token, for latency-based routing of streams: opening plus first read.
-                    self._first_token = self._opened_in + self._owner.elapsed_since(self._started)
-                shown = [seen for chunk in batch if (seen := self._meter(chunk)) is not None]
-                if shown:
-                    yield shown
-        except SwitchyardError as exc:
-            deployment = self._deployment
-            error = exc.at(
-                provider=deployment.provider, model=deployment.model_name, deployment=deployment.id
-            )
-            raise
-        finally:
-            await self._finish(error)
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._usage
-
-    def _meter(self, chunk: CompletionChunk) -> CompletionChunk | None:
-        """The chunk as the caller sees it (None: not at all), its usage noted."""
-        if chunk.usage is None:
-            return chunk
-        self._usage = chunk.usage
-        if self._include_usage:
-            return chunk
-        # A usage-only chunk is dropped, unless it carries the upstream's own bytes (a native stream).
-        return dataclasses.replace(chunk, usage=None) if chunk.choices or chunk.native else None
-
-    async def aclose(self) -> None:
-        try:
-            await self._inner.aclose()
-        finally:
-            await self._finish(None)
-
-    async def _finish(self, error: SwitchyardError | None) -> None:
-        if not self._recorded:
-            self._recorded = True
-            self._owner.record(self._call_id, "stream", self._deployment, self._started, self._usage, error)
-            await self._owner.stream_ended(
-                self._deployment, self._started, self._usage, error, self._first_token
-            )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -158,6 +159,8 @@ class CompletionResponse:
     service_tier: str | None = None
     native: Mapping[str, Any] | None = None
     """The upstream's reply body exactly as received, when the request was native to its format."""
+    cost: Decimal | None = None
+    """What the call cost in USD, set by the gateway (None: the model has no known price)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -52,3 +53,5 @@ class EmbeddingResponse:
     model: str
     data: tuple[Embedding, ...]
     usage: Usage
+    cost: Decimal | None = None
+    """What the call cost in USD, set by the gateway (None: the model has no known price)."""

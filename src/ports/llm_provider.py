@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Collection, Sequence
+from decimal import Decimal
 from typing import ClassVar
 
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage
@@ -33,6 +34,12 @@ class ChunkStream(ABC):
     @property
     def usage(self) -> Usage | None:
         """The usage the stream reported, once it has ended (None before, or when it reported none)."""
+        return None
+
+    @property
+    def cost(self) -> Decimal | None:
+        """What the stream cost in USD, once it has ended and the gateway metered it (None before, for
+        a provider's own stream, or when the model has no known price)."""
         return None
 
 

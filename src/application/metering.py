@@ -1,0 +1,215 @@
+"""Metering: what each call cost, and its one spend record, written to the journal before the call's
+answer is complete."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from application.pricing import Pricing
+from application.spend import SpendRecorder
+from domain.completions import CompletionRequest, CompletionResponse, Usage
+from domain.deployments import Deployment
+from domain.embeddings import EmbeddingRequest
+from domain.errors import SwitchyardError
+from domain.pricing import Cost, cost_of
+from domain.spend import ANONYMOUS, Caller, CallStatus, SpendRecord
+from ports.clock import Clock
+from ports.token_counter import TokenCounter
+
+Request = CompletionRequest | EmbeddingRequest
+
+
+@dataclasses.dataclass(slots=True)
+class CallMeter:
+    """One call's facts, gathered from its start until it ends."""
+
+    call_id: str
+    call_type: str
+    request: Request
+    caller: Caller
+    started_at: float
+    """Wall-clock seconds."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Metered:
+    """A finished call's cost and the usage it was charged for (counted by the gateway when the
+    provider reported none: `estimated`)."""
+
+    usage: Usage
+    cost: Cost | None
+    estimated: bool = False
+
+    @property
+    def total(self) -> Decimal | None:
+        return self.cost.total if self.cost is not None else None
+
+
+class Metering:
+    """Prices each finished call by the usage its provider reported (or, without one, by tokens counted
+    here) and records it once, success or failure, in the spend journal."""
+
+    def __init__(
+        self,
+        *,
+        pricing: Pricing,
+        counter: TokenCounter,
+        recorder: SpendRecorder,
+        clock: Clock,
+        store_prompts: bool = False,
+    ) -> None:
+        self._pricing = pricing
+        self._counter = counter
+        self._recorder = recorder
+        self._clock = clock
+        self._store_prompts = store_prompts
+
+    def start(self, call_id: str, call_type: str, request: Request, caller: Caller | None) -> CallMeter:
+        return CallMeter(call_id, call_type, request, caller or ANONYMOUS, self._clock.now())
+
+    async def cost(self, deployment: Deployment, usage: Usage) -> Cost | None:
+        return cost_of(usage, await self._pricing.prices_for(deployment))
+
+    async def succeeded(
+        self,
+        meter: CallMeter,
+        deployment: Deployment,
+        usage: Usage | None,
+        *,
+        reply: CompletionResponse | None = None,
+        reply_text: Sequence[str] = (),
+        retries: int = 0,
+        fallbacks: int = 0,
+        first_token: float | None = None,
+    ) -> Metered:
+        """A call that was answered: priced by `usage`, or without one by counting the prompt and the
+        reply (`reply`, or a stream's `reply_text`)."""
+        if usage is None and reply is not None:
+            reply_text = _reply_text(reply)
+        metered = await self._metered(meter, deployment, usage, reply_text)
+        await self._record(
+            meter,
+            deployment,
+            metered,
+            retries=retries,
+            fallbacks=fallbacks,
+            first_token=first_token,
+            response=_stored_reply(reply, reply_text) if self._store_prompts else None,
+        )
+        return metered
+
+    async def failed(
+        self,
+        meter: CallMeter,
+        error: SwitchyardError,
+        deployment: Deployment | None = None,
+        usage: Usage | None = None,
+        *,
+        reply_text: Sequence[str] = (),
+        first_token: float | None = None,
+    ) -> Metered:
+        """A call that ended in `error`: nothing charged unless a stream had already produced tokens
+        (a stream cut short is charged for what it delivered)."""
+        if deployment is not None and (usage is not None or reply_text):
+            metered = await self._metered(meter, deployment, usage, reply_text)
+        else:
+            metered = Metered(usage or Usage(), None)
+        await self._record(meter, deployment, metered, error=error, first_token=first_token)
+        return metered
+
+    async def _metered(
+        self, meter: CallMeter, deployment: Deployment, usage: Usage | None, reply_text: Sequence[str]
+    ) -> Metered:
+        estimated = usage is None
+        if usage is None:
+            usage = self._count(meter.request, deployment, reply_text)
+        return Metered(usage, await self.cost(deployment, usage), estimated)
+
+    def _count(self, request: Request, deployment: Deployment, reply_text: Sequence[str]) -> Usage:
+        model = deployment.upstream_model
+        if isinstance(request, EmbeddingRequest):
+            prompt = sum(
+                self._counter.count_text(text, model) if isinstance(text, str) else len(text)
+                for text in request.inputs
+            )
+            return Usage(prompt_tokens=prompt)
+        prompt = self._counter.count_messages(request.messages, model, request.tools)
+        completion = self._counter.count_text("".join(reply_text), model) if reply_text else 0
+        return Usage(prompt_tokens=prompt, completion_tokens=completion)
+
+    async def _record(
+        self,
+        meter: CallMeter,
+        deployment: Deployment | None,
+        metered: Metered,
+        *,
+        error: SwitchyardError | None = None,
+        retries: int = 0,
+        fallbacks: int = 0,
+        first_token: float | None = None,
+        response: Any = None,
+    ) -> None:
+        request = meter.request
+        cost = metered.cost
+        tags = request.controls.get("tags") or ()
+        record = SpendRecord(
+            request_id=meter.call_id,
+            call_type=meter.call_type,
+            started_at=_utc(meter.started_at),
+            ended_at=_utc(self._clock.now()),
+            model_group=request.model,
+            caller=meter.caller,
+            deployment_id=deployment.id if deployment else (error.deployment if error else None),
+            provider=deployment.provider if deployment else (error.provider if error else None),
+            upstream_model=deployment.upstream_model if deployment else None,
+            usage=metered.usage,
+            cost=cost.total if cost is not None else None,
+            input_cost=cost.input if cost is not None else None,
+            output_cost=cost.output if cost is not None else None,
+            estimated=metered.estimated,
+            status=CallStatus.FAILURE if error is not None else CallStatus.SUCCESS,
+            error_type=error.error_type if error is not None else None,
+            status_code=error.status_code if error is not None else 200,
+            retries=retries,
+            fallbacks=fallbacks,
+            time_to_first_token=first_token,
+            tags=tuple(str(tag) for tag in tags) if isinstance(tags, list | tuple) else (),
+            metadata=dict(request.metadata),
+            messages=_prompt(request) if self._store_prompts else None,
+            response=response if self._store_prompts else None,
+        )
+        await self._recorder.record(record)
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _prompt(request: Request) -> Any:
+    if isinstance(request, EmbeddingRequest):
+        return [text if isinstance(text, str) else list(text) for text in request.inputs]
+    return [{"role": str(m.role), "content": m.text} for m in request.messages]
+
+
+def _reply_text(response: CompletionResponse) -> list[str]:
+    """What a reply's tokens were spent on (its text, reasoning and tool-call arguments), for a count
+    when the provider reported no usage."""
+    parts: list[str] = []
+    for choice in response.choices:
+        message = choice.message
+        parts.append(message.text)
+        if message.reasoning_content:
+            parts.append(message.reasoning_content)
+        parts.extend(call.name + call.arguments for call in message.tool_calls)
+    return parts
+
+
+def _stored_reply(response: CompletionResponse | None, streamed: Sequence[str]) -> Any:
+    """The reply's text as the log keeps it when prompts are stored."""
+    if response is None:
+        return [{"role": "assistant", "content": "".join(streamed)}]
+    return [{"role": "assistant", "content": choice.message.text} for choice in response.choices]

@@ -1,0 +1,87 @@
+"""The spend ledger's two halves: records handed to a durable journal on the request path, and a writer
+that moves them from the journal into the database in batches, off it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from domain.spend import SpendRecord
+from ports.spend_journal import JournalUnavailable, SpendJournal
+from ports.spend_ledger import SpendLedger
+
+
+class SpendRecorder:
+    """Appends each record to the journal (durable when `record` returns). When the journal's store is
+    unreachable (Redis down), the record goes to `fallback` (a local file), which the writer drains too:
+    an outage never fails a call nor loses its record."""
+
+    def __init__(self, *, journal: SpendJournal, fallback: SpendJournal | None = None) -> None:
+        self._journal = journal
+        self._fallback = fallback
+
+    @property
+    def journals(self) -> tuple[SpendJournal, ...]:
+        return (self._journal,) if self._fallback is None else (self._journal, self._fallback)
+
+    async def record(self, record: SpendRecord) -> None:
+        try:
+            await self._journal.append((record,))
+        except JournalUnavailable:
+            if self._fallback is None:
+                raise
+            await self._fallback.append((record,))
+
+
+@dataclass(frozen=True, slots=True)
+class Drained:
+    """What one pass of the writer did."""
+
+    taken: int = 0
+    written: int = 0
+    """Records new to the ledger (the rest had been written before: a replay after a crash)."""
+
+
+class SpendWriter:
+    """Drains journals into the ledger: each batch is written (idempotent by request id) and then
+    acknowledged, so a crash between the two only writes it again, harmlessly. While the database is
+    unreachable, batches go back to the journal and `drain` raises StoreUnavailable."""
+
+    def __init__(self, *, journals: Sequence[SpendJournal], ledger: SpendLedger, batch_size: int = 500):
+        self._journals = tuple(journals)
+        self._ledger = ledger
+        self._batch_size = batch_size
+
+    async def drain(self) -> Drained:
+        """One batch from each journal; call again while `taken` is the batch size."""
+        taken = written = 0
+        for journal in self._journals:
+            try:
+                batch = await journal.take(self._batch_size)
+            except JournalUnavailable:
+                continue
+            if not batch.records:
+                continue
+            try:
+                written += await self._ledger.write(batch.records)
+            except BaseException:
+                await journal.abandon(batch)
+                raise
+            await journal.acknowledge(batch)
+            taken += len(batch.records)
+        return Drained(taken, written)
+
+    async def drain_all(self) -> Drained:
+        """Until the journals are empty (at shutdown, and at start for what a crash left)."""
+        taken = written = 0
+        while True:
+            done = await self.drain()
+            taken += done.taken
+            written += done.written
+            if done.taken == 0:
+                return Drained(taken, written)
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
+
