@@ -10,8 +10,10 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+from application.budgets import BudgetGuard, BudgetHold
 from application.identity_cache import IdentityCache
 from domain.access import (
     MASTER,
@@ -22,10 +24,12 @@ from domain.access import (
     require_model,
     require_route,
 )
-from domain.completions import CompletionChunk, Usage
+from domain.completions import CompletionChunk, CompletionRequest, Usage
+from domain.embeddings import EmbeddingRequest
 from domain.errors import AuthenticationError, PermissionDeniedError, RateLimitError
 from domain.identity import EndUser, Role
 from domain.rate_limits import Admission, Limit, Quota, quotas_for
+from domain.spend import ANONYMOUS, Caller
 from ports.clock import Clock
 from ports.llm_provider import ChunkStream
 from ports.rate_limiter import LimiterUnavailable, RateLimiter
@@ -107,37 +111,45 @@ def limits_left(admission: Admission) -> LimitsLeft | None:
 
 
 class Ticket:
-    """One admitted call: its rate-limit standing, and the release owed once it ends."""
+    """One admitted call: its rate-limit standing, its budget reservation, who it is charged to, and the
+    release owed once it ends."""
 
-    __slots__ = ("_gatekeeper", "_quotas", "_released", "admission")
+    __slots__ = ("_gatekeeper", "_hold", "_quotas", "_released", "admission", "caller")
 
-    def __init__(self, gatekeeper: Gatekeeper | None, quotas: Sequence[Quota], admission: Admission | None):
+    def __init__(
+        self,
+        gatekeeper: Gatekeeper | None,
+        quotas: Sequence[Quota],
+        admission: Admission | None,
+        hold: BudgetHold | None = None,
+        caller: Caller = ANONYMOUS,
+    ):
         self._gatekeeper = gatekeeper
         self._quotas = quotas
+        self._hold = hold
         self.admission = admission
-        self._released = not quotas
+        self.caller = caller
+        self._released = not quotas and hold is None
 
     def limits_left(self) -> LimitsLeft | None:
         return limits_left(self.admission) if self.admission is not None else None
 
-    def release(self, tokens: int = 0) -> None:
-        """Frees the call's slots and charges its tokens, off the request path; only the first call counts."""
+    def release(self, tokens: int = 0, cost: Decimal | None = None) -> None:
+        """Frees the call's slots, charges its tokens and settles its budget reservation to `cost`, off
+        the request path; only the first call counts."""
         if self._released or self._gatekeeper is None:
             return
         self._released = True
-        self._gatekeeper._release_soon(self._quotas, tokens)
+        self._gatekeeper._release_soon(self._quotas, tokens, self._hold, cost)
 
     def guard(self, stream: ChunkStream) -> ChunkStream:
-        """The stream, releasing this ticket with the stream's usage once it ends, however it ends."""
+        """The stream, releasing this ticket with the stream's usage and cost once it ends, however it
+        ends."""
         return stream if self._released else _ReleasingStream(stream, self)
 
 
 def _tokens(usage: Usage | None) -> int:
     return usage.total_tokens if usage is not None else 0
-
-
-FREE = Ticket(None, (), None)
-"""The ticket of a call charged to no quota."""
 
 
 class _ReleasingStream(ChunkStream):
@@ -149,6 +161,10 @@ class _ReleasingStream(ChunkStream):
     def usage(self) -> Usage | None:
         return self._inner.usage
 
+    @property
+    def cost(self) -> Decimal | None:
+        return self._inner.cost
+
     async def __aiter__(self) -> AsyncIterator[CompletionChunk]:
         async for batch in self.batches():
             for chunk in batch:
@@ -159,13 +175,13 @@ class _ReleasingStream(ChunkStream):
             async for batch in self._inner.batches():
                 yield batch
         finally:
-            self._ticket.release(_tokens(self._inner.usage))
+            self._ticket.release(_tokens(self._inner.usage), self._inner.cost)
 
     async def aclose(self) -> None:
         try:
             await self._inner.aclose()
         finally:
-            self._ticket.release(_tokens(self._inner.usage))
+            self._ticket.release(_tokens(self._inner.usage), self._inner.cost)
 
 
 class Gatekeeper:
@@ -181,15 +197,17 @@ class Gatekeeper:
         verifier: TokenVerifier | None = None,
         claims: JwtClaims | None = None,
         access_groups: Callable[[], Mapping[str, frozenset[str]]] = dict,
+        budgets: BudgetGuard | None = None,
     ) -> None:
         self._identities = identities
+        self._budgets = budgets
         self._limiter = limiter
         self._clock = clock
         self._master_key = master_key.encode() if master_key else None
         self._verifier = verifier
         self._claims = claims or JwtClaims()
         self._access_groups = access_groups
-        self._pending: list[tuple[Sequence[Quota], int]] = []
+        self._pending: list[_Release] = []
         self._releaser: asyncio.Task[None] | None = None
 
     @property
@@ -212,20 +230,38 @@ class Gatekeeper:
         require_route(principal, path)
         return principal
 
-    async def admit(self, principal: Principal, model: str, end_user: str | None = None) -> Ticket:
+    async def admit(
+        self,
+        principal: Principal,
+        model: str,
+        end_user: str | None = None,
+        *,
+        request: CompletionRequest | EmbeddingRequest | None = None,
+        call_id: str = "",
+    ) -> Ticket:
         """Admits one call to `model` (a public name) for `end_user` (the request's `user` field): 403
-        when the model is not the caller's to use or the end user is blocked, 429 naming the limit when a
-        quota is spent."""
+        when the model is not the caller's to use or the end user is blocked, 400 (budget_exceeded)
+        naming a spent budget, 429 naming the limit when a quota is spent. With `request`, its estimated
+        cost is reserved against every budget above the caller (under `call_id`)."""
         require_model(principal, model, self._access_groups())
         if end_user:
             principal = await self._with_end_user(principal, end_user)
+        caller = caller_of(principal, end_user)
+        hold = None
+        if self._budgets is not None and request is not None:
+            hold = await self._budgets.reserve(principal, request, call_id)
         quotas = quotas_for(principal, model)
         if not quotas:
-            return FREE
-        admission = await self._limiter.acquire(quotas, self._clock.now())
+            return Ticket(self if hold is not None else None, (), None, hold, caller)
+        try:
+            admission = await self._limiter.acquire(quotas, self._clock.now())
+        except BaseException:
+            self._settle_soon(hold)
+            raise
         if not admission.admitted:
+            self._settle_soon(hold)
             raise _refusal(admission)
-        return Ticket(self, quotas, admission)
+        return Ticket(self, quotas, admission, hold, caller)
 
     async def check_model(self, principal: Principal, model: str) -> None:
         """403 unless the caller may use `model` (for a route that calls no model, such as counting)."""
@@ -272,10 +308,16 @@ class Gatekeeper:
             organization_id=records.organization.organization_id if records.organization else org_id,
         )
 
-    def _release_soon(self, quotas: Sequence[Quota], tokens: int) -> None:
+    def _settle_soon(self, hold: BudgetHold | None) -> None:
+        if hold is not None:
+            self._release_soon((), 0, hold, None)
+
+    def _release_soon(
+        self, quotas: Sequence[Quota], tokens: int, hold: BudgetHold | None, cost: Decimal | None
+    ) -> None:
         # One task releases whatever is owed, all at once: a task per call would cost more than the
         # release itself with counters in process.
-        self._pending.append((quotas, tokens))
+        self._pending.append(_Release(quotas, tokens, hold, cost))
         if self._releaser is None:
             self._releaser = asyncio.get_running_loop().create_task(self._release_pending())
 
@@ -284,16 +326,42 @@ class Gatekeeper:
             while self._pending:
                 batch, self._pending = self._pending, []
                 if len(batch) == 1:
-                    await self._release(*batch[0])
+                    await self._release(batch[0])
                 else:
-                    await asyncio.gather(*(self._release(q, t) for q, t in batch), return_exceptions=True)
+                    await asyncio.gather(*(self._release(owed) for owed in batch), return_exceptions=True)
         finally:
             self._releaser = None
 
-    async def _release(self, quotas: Sequence[Quota], tokens: int) -> None:
-        # A release the counters cannot take is lost: slots expire by themselves (the port's contract).
-        with contextlib.suppress(LimiterUnavailable):
-            await self._limiter.release(quotas, tokens, self._clock.now())
+    async def _release(self, owed: _Release) -> None:
+        # A release the counters cannot take is lost: slots and holds expire by themselves (the ports'
+        # contracts).
+        if owed.quotas:
+            with contextlib.suppress(LimiterUnavailable):
+                await self._limiter.release(owed.quotas, owed.tokens, self._clock.now())
+        if owed.hold is not None and self._budgets is not None:
+            await self._budgets.settle(owed.hold, owed.cost)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Release:
+    quotas: Sequence[Quota]
+    tokens: int
+    hold: BudgetHold | None
+    cost: Decimal | None
+
+
+def caller_of(principal: Principal, end_user: str | None) -> Caller:
+    """Who a call is charged to in the ledger."""
+    key = principal.key
+    return Caller(
+        key_hash=key.token if key is not None else None,
+        key_alias=key.key_alias if key is not None else None,
+        key_name=key.key_name if key is not None else None,
+        user_id=principal.user_id,
+        team_id=principal.team_id,
+        organization_id=principal.organization_id,
+        end_user=end_user or (principal.end_user.user_id if principal.end_user is not None else None),
+    )
 
 
 def _refusal(admission: Admission) -> RateLimitError:

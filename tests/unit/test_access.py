@@ -12,9 +12,10 @@ import pytest
 
 from adapters.cache.memory_rate_limiter import InMemoryRateLimiter
 from adapters.persistence.memory import InMemoryStore
-from application.access import FREE, Gatekeeper, JwtClaims, hash_key
+from application.access import Gatekeeper, JwtClaims, hash_key
 from application.identity_cache import IdentityCache
 from domain.access import MASTER, Principal, Via, may_use_model, require_model
+from domain.budgets import BudgetTerms
 from domain.errors import (
     AuthenticationError,
     PermissionDeniedError,
@@ -176,7 +177,9 @@ async def test_admit_refuses_a_model_outside_the_keys_list(store: InMemoryStore,
     principal = await gatekeeper.authenticate(SECRET, "/v1/chat/completions")
     with pytest.raises(PermissionDeniedError, match="gpt-y"):
         await gatekeeper.admit(principal, "gpt-y")
-    assert await gatekeeper.admit(principal, "gpt-x") is FREE
+    ticket = await gatekeeper.admit(principal, "gpt-x")
+    assert ticket.admission is None  # no limits: nothing counted
+    assert ticket.caller.key_hash == principal.key.token  # but charged to the key in the ledger
 
 
 async def test_rpm_limit_of_a_key_admits_exactly_the_limit_then_429_naming_it(
@@ -238,7 +241,9 @@ async def test_a_shared_budget_object_supplies_limits_a_record_does_not_set(
     store: InMemoryStore, clock: FakeClock
 ) -> None:
     await _save(
-        store, Budget("b", max_budget=Decimal(5), limits=RateLimits(rpm_limit=1)), _key(budget_id="b")
+        store,
+        Budget("b", BudgetTerms(max_budget=Decimal(5)), limits=RateLimits(rpm_limit=1)),
+        _key(budget=BudgetTerms(budget_id="b")),
     )
     gatekeeper = _gatekeeper(store, clock)
     principal = await gatekeeper.authenticate(SECRET, "/v1/chat/completions")
@@ -257,7 +262,8 @@ async def test_end_users_are_limited_and_blocked_by_the_user_field(
         await gatekeeper.admit(MASTER, "m", "cust-1")
     with pytest.raises(PermissionDeniedError, match="cust-2"):
         await gatekeeper.admit(MASTER, "m", "cust-2")
-    assert await gatekeeper.admit(MASTER, "m", "never-registered") is FREE
+    ticket = await gatekeeper.admit(MASTER, "m", "never-registered")
+    assert ticket.admission is None and ticket.caller.end_user == "never-registered"
 
 
 async def test_jwt_claims_name_the_user_team_and_role(store: InMemoryStore, clock: FakeClock) -> None:

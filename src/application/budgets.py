@@ -1,0 +1,168 @@
+"""Budgets on the request path: a call's estimated cost reserved against every budget above it before the
+call, settled to its real cost after."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from application.catalog import ModelCatalog
+from application.pricing import Pricing
+from domain.access import Principal
+from domain.budget_policy import budget_lines
+from domain.budgets import ZERO, BudgetExceededError, BudgetLine, Standing, soft_crossed
+from domain.completions import CompletionRequest
+from domain.embeddings import EmbeddingRequest
+from domain.pricing import estimate_of
+from domain.router_policy import RouterPolicy
+from ports.budget_reservations import BudgetReservations, BudgetsUnavailable
+from ports.clock import Clock
+from ports.spend_ledger import SpendLedger
+from ports.token_counter import TokenCounter
+from ports.unit_of_work import StoreUnavailable
+
+DEFAULT_OUTPUT_TOKENS = 4096
+"""Output tokens assumed for a call that sets no `max_tokens` to a model whose output limit is unknown."""
+HOLD_TTL = 900.0
+"""Seconds a reservation counts when its call never settles (its process died)."""
+
+SoftBudgetAlert = Callable[[BudgetLine, Decimal], None]
+"""Told when a call's spend takes a budget to or past its soft budget (line, spend now)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetHold:
+    """An admitted call's reservation: settled once, with the call's real cost, however the call ended."""
+
+    lines: tuple[BudgetLine, ...]
+    hold: str
+    amount: Decimal
+
+
+class BudgetGuard:
+    """Admits a call only while every budget on its path has room (`domain.budgets`), reserving the
+    call's estimate against all of them at once so that concurrent calls see each other.
+
+    A budget whose window spend is not counted yet is seeded from the ledger first. While the database
+    cannot be reached for that, or the counters themselves cannot, the call goes through unreserved:
+    an outage never fails a call, and budgets already counted keep holding."""
+
+    def __init__(
+        self,
+        *,
+        reservations: BudgetReservations,
+        ledger: SpendLedger,
+        pricing: Pricing,
+        catalog: ModelCatalog,
+        counter: TokenCounter,
+        clock: Clock,
+        policy: RouterPolicy,
+        on_soft_budget: SoftBudgetAlert | None = None,
+        hold_ttl: float = HOLD_TTL,
+    ) -> None:
+        self._reservations = reservations
+        self._ledger = ledger
+        self._pricing = pricing
+        self._catalog = catalog
+        self._counter = counter
+        self._clock = clock
+        self._policy = policy
+        self._on_soft_budget = on_soft_budget
+        self._hold_ttl = hold_ttl
+        self._seeding: dict[tuple[str, float], asyncio.Future[None]] = {}
+
+    @property
+    def reservations(self) -> BudgetReservations:
+        return self._reservations
+
+    async def reserve(
+        self, principal: Principal, request: CompletionRequest | EmbeddingRequest, hold: str
+    ) -> BudgetHold | None:
+        """Reserves the call's estimate against every budget above it; None when no budget applies.
+        BudgetExceededError (400, code budget_exceeded) naming the first budget without room."""
+        now = self._clock.now()
+        lines = budget_lines(principal, request.model, now)
+        if not lines:
+            return None
+        amount = await self._estimate(request)
+        try:
+            for _ in range(3):
+                answer = await self._reservations.reserve(
+                    lines, amount, hold=hold, ttl=self._hold_ttl, now=now
+                )
+                if answer.admitted:
+                    return BudgetHold(lines, hold, amount)
+                if answer.refused is not None:
+                    raise BudgetExceededError(lines[answer.refused], answer.standings[answer.refused].spent)
+                await asyncio.gather(*(self._seed(lines[index], now) for index in answer.unseeded))
+        except (BudgetsUnavailable, StoreUnavailable):
+            return None
+        return None  # counters that will not stay seeded (expiring as fast as they are set): let it go
+
+    async def settle(self, hold: BudgetHold, cost: Decimal | None) -> None:
+        """Ends the call's reservation, charging what it really cost (nothing for an unpriced call)."""
+        spent = cost if cost is not None and cost > 0 else ZERO
+        now = self._clock.now()
+        try:
+            await self._reservations.settle(hold.lines, spent, hold=hold.hold, now=now)
+            soft = [line for line in hold.lines if line.soft is not None]
+            if soft and spent > 0 and self._on_soft_budget is not None:
+                standings = await self._reservations.standings(soft, now=now)
+                for line, standing in zip(soft, standings, strict=True):
+                    if standing is not None and soft_crossed(line, standing.spent - spent, standing.spent):
+                        self._on_soft_budget(line, standing.spent)
+        except BudgetsUnavailable:
+            return  # the hold expires by itself; the ledger still has the cost
+
+    async def standings(self, lines: Sequence[BudgetLine]) -> list[Standing | None]:
+        try:
+            return await self._reservations.standings(lines, now=self._clock.now())
+        except BudgetsUnavailable:
+            return [None] * len(lines)
+
+    async def _seed(self, line: BudgetLine, now: float) -> None:
+        key = (line.subject, line.window.start)
+        running = self._seeding.get(key)
+        if running is not None:
+            await asyncio.shield(running)
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._seeding[key] = done
+        try:
+            since = datetime.fromtimestamp(line.window.start, UTC)
+            spent = await self._ledger.spend_since(line.subject, since)
+            await self._reservations.seed(line, spent, now=now)
+        finally:
+            del self._seeding[key]
+            done.set_result(None)
+
+    async def _estimate(self, request: CompletionRequest | EmbeddingRequest) -> Decimal:
+        """The dearest the call could be on any deployment of its model: its prompt counted, and its
+        `max_tokens` (else the model's output limit) of output."""
+        group = self._catalog.group(self._policy.resolve_alias(request.model))
+        deployments = group.deployments
+        if isinstance(request, EmbeddingRequest):
+            model = deployments[0].upstream_model
+            prompt = sum(
+                self._counter.count_text(text, model) if isinstance(text, str) else len(text)
+                for text in request.inputs
+            )
+        else:
+            model = deployments[0].upstream_model
+            prompt = self._counter.count_messages(request.messages, model, request.tools)
+        worst = ZERO
+        for deployment in deployments:
+            output = 0
+            if isinstance(request, CompletionRequest):
+                output = (
+                    request.params.output_limit
+                    or deployment.capabilities.max_output_tokens
+                    or DEFAULT_OUTPUT_TOKENS
+                )
+            estimate = estimate_of(prompt, output, await self._pricing.prices_for(deployment))
+            if estimate is not None and estimate > worst:
+                worst = estimate
+        return worst
