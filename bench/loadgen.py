@@ -90,6 +90,9 @@ SCENARIOS = {
     # chat with a virtual key that has a model list and rpm / tpm / parallel limits (bench/run.py makes
     # it): authentication from the key cache, the model check and the rate-limit counters on every call.
     "keyed": Scenario("keyed", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),
+    # chat with a virtual key that also has a budget (whole, per model, with a window) and an end user:
+    # the cost estimate, the reservation, the settlement and the spend record on every call.
+    "budgeted": Scenario("budgeted", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),
     # chat to bench-group; counts which deployment answered. Direct, the mock ignores the model name.
     "router": Scenario(
         "router",

@@ -39,6 +39,7 @@ DEFAULT_GATEWAY_CMD = (
 SCENARIO_LABELS = {
     "chat": "chat (non-stream)",
     "keyed": "chat with a rate-limited virtual key",
+    "budgeted": "chat with a key that has budgets",
     "router": "chat via a 4-deployment group",
     "stream": "chat stream (20 chunks)",
     "claude": "claude (non-stream)",
@@ -56,6 +57,7 @@ BUDGET_OVERHEAD_P50_MS = 1.0
 BUDGET_CPU_MS = {
     "chat": 1.0,
     "keyed": 1.0,
+    "budgeted": 1.0,
     "router": 1.0,
     "stream": 2.0,
     "claude": 1.0,
@@ -64,7 +66,7 @@ BUDGET_CPU_MS = {
     "messages-stream": 2.0,
     "messages-openai": 1.0,
 }
-BUDGET_RPS = {"chat": 1000.0, "keyed": 1000.0, "router": 1000.0}
+BUDGET_RPS = {"chat": 1000.0, "keyed": 1000.0, "budgeted": 1000.0, "router": 1000.0}
 BUDGET_RSS_MB = 100.0
 BUDGET_STARTUP_S = 1.5
 
@@ -210,16 +212,19 @@ def start_gateway(
         time.sleep(0.005)
 
 
-def generate_key(port: int, master_key: str) -> str:
+def generate_key(port: int, master_key: str, *, budgeted: bool = False) -> str:
     """A virtual key for the `keyed` scenario: a model list and limits far above what a run reaches, so
-    every call pays for the checks and none is refused."""
-    body = {
+    every call pays for the checks and none is refused. `budgeted` (the `budgeted` scenario) adds a
+    budget, a per-model budget and a daily window, far above what a run spends."""
+    body: dict[str, object] = {
         "models": ["bench-chat"],
         "rpm_limit": 100_000_000,
         "tpm_limit": 100_000_000_000,
         "max_parallel_requests": 10_000,
         "key_alias": f"bench-{os.getpid()}-{time.time_ns()}",
     }
+    if budgeted:
+        body.update(max_budget=1_000_000, budget_duration="1d", model_max_budget={"bench-chat": 1_000_000})
     request = urllib.request.Request(
         f"http://{HOST}:{port}/key/generate",
         data=json.dumps(body).encode(),
@@ -571,7 +576,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--scenarios",
-        default="chat,keyed,router,stream,claude,claude-stream,messages,messages-stream,messages-openai,embed",
+        default=(
+            "chat,keyed,budgeted,router,stream,claude,claude-stream,messages,messages-stream,messages-openai,embed"
+        ),
         help=f"comma list of {','.join(SCENARIO_LABELS)}",
     )
     p.add_argument("--concurrency", type=int, default=32, help="concurrency of the throughput phases")
@@ -674,6 +681,8 @@ def main(argv: list[str] | None = None) -> int:
                 gw["memory_after_start"] = memory_mb(gateway.pid)
                 if "keyed" in scenarios:
                     load.keys["keyed"] = generate_key(port, args.api_key)
+                if "budgeted" in scenarios:
+                    load.keys["budgeted"] = generate_key(port, args.api_key, budgeted=True)
                 for sc in scenarios:
                     gw["scenarios"][sc] = {
                         "c1": load.phase(port, sc, 1, args.duration, gateway.pid),

@@ -29,14 +29,30 @@ from adapters.persistence.deferred import DeferredStore
 from adapters.telemetry import NoopTelemetry
 from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
 from application.access import Gatekeeper
+from application.budgets import BudgetGuard
 from application.catalog import ModelCatalog
 from application.completions import Completions
 from application.health import BackgroundHealthChecks, DeploymentStates, HealthCheck
 from application.identity_cache import IdentityCache
 from application.management import Management
+from application.metering import Metering
 from application.models import ModelRegistry
+from application.pricing import Pricing
 from application.routing import Router
+from application.spend import SpendRecorder, SpendWriter
+from application.spend_reports import SpendDesk
+from application.spend_totals import SpendLookup
 from application.token_counting import TokenCounting
+from bootstrap.money import (
+    final_drain,
+    load_prices,
+    make_budget_reservations,
+    make_price_catalog,
+    make_spend_ledger,
+    open_journals,
+    run_spend_writer,
+    soft_budget_alert,
+)
 from bootstrap.resources import (
     MEMORY_DATABASE,
     REDIS_PREFIX_ENV,
@@ -128,6 +144,22 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         token_counter=token_counter,
     )
+    price_catalog = providers.Singleton(make_price_catalog)
+    pricing = providers.Singleton(Pricing, catalog=price_catalog)
+    journals = providers.Resource(open_journals, config=config, redis=redis, environ=environ)
+    spend_recorder = providers.Singleton(
+        SpendRecorder,
+        journal=providers.Callable(lambda pair: pair[0], journals),
+        fallback=providers.Callable(lambda pair: pair[1], journals),
+    )
+    metering = providers.Singleton(
+        Metering,
+        pricing=pricing,
+        counter=token_counter,
+        recorder=spend_recorder,
+        clock=clock,
+        store_prompts=providers.Callable(lambda config: config.store_prompts_in_spend_logs, config),
+    )
     completions = providers.Singleton(
         Completions,
         catalog=catalog,
@@ -136,6 +168,7 @@ class Container(containers.DeclarativeContainer):
         router=router,
         clock=clock,
         telemetry=telemetry,
+        metering=metering,
     )
     token_counting = providers.Singleton(
         TokenCounting,
@@ -167,6 +200,22 @@ class Container(containers.DeclarativeContainer):
         ttl=providers.Callable(lambda config: config.auth_cache_ttl, config),
     )
     token_verifier = providers.Resource(open_token_verifier, config=config)
+    spend_ledger = providers.Singleton(make_spend_ledger, store=store, environ=environ)
+    spend_writer = providers.Singleton(
+        SpendWriter, journals=spend_recorder.provided.journals, ledger=spend_ledger
+    )
+    budget_reservations = providers.Singleton(make_budget_reservations, redis=redis, environ=environ)
+    budget_guard = providers.Singleton(
+        BudgetGuard,
+        reservations=budget_reservations,
+        ledger=spend_ledger,
+        pricing=pricing,
+        catalog=catalog,
+        counter=token_counter,
+        clock=clock,
+        policy=providers.Callable(lambda config: config.router_policy, config),
+        on_soft_budget=providers.Object(soft_budget_alert),
+    )
     gatekeeper = providers.Singleton(
         Gatekeeper,
         identities=identities,
@@ -176,9 +225,25 @@ class Container(containers.DeclarativeContainer):
         verifier=token_verifier,
         claims=providers.Callable(jwt_claims, config),
         access_groups=catalog.provided.access_groups,
+        budgets=budget_guard,
     )
     management = providers.Singleton(
-        Management.build, uow=unit_of_work, clock=clock, on_change=identities.provided.invalidate
+        Management.build,
+        uow=unit_of_work,
+        clock=clock,
+        on_change=identities.provided.invalidate,
+        spend=providers.Singleton(SpendLookup, ledger=spend_ledger, clock=clock),
+    )
+    spend = providers.Singleton(
+        SpendDesk.build,
+        ledger=spend_ledger,
+        uow=unit_of_work,
+        clock=clock,
+        reservations=budget_reservations,
+        catalog=catalog,
+        pricing=pricing,
+        counter=token_counter,
+        policy=providers.Callable(lambda config: config.router_policy, config),
     )
     live_deployments = providers.Singleton(
         LiveDeployments,
@@ -289,6 +354,11 @@ _SERVICES = (
     "models",
     "store",
     "token_counting",
+    "pricing",
+    "spend_ledger",
+    "spend_writer",
+    "budget_guard",
+    "spend",
 )
 
 
@@ -309,6 +379,8 @@ def create_http_app(container: Container) -> Litestar:
             # In the background: a start never waits for the database driver, the connection or the
             # schema check (readiness says when it is done); calls needing the database wait for it.
             tasks.append(asyncio.create_task(run_store(services["store"], identities, services["models"])))
+            tasks.append(asyncio.create_task(run_spend_writer(services["spend_writer"])))
+            tasks.append(asyncio.create_task(load_prices(services["pricing"], container.deployments())))
             if config.background_health_checks:
                 checks = await resolve(container.background_health_checks)
                 tasks.append(
@@ -326,6 +398,8 @@ def create_http_app(container: Container) -> Litestar:
                     await task
             if "gatekeeper" in services:
                 await services["gatekeeper"].drain()
+            if "spend_writer" in services:
+                await final_drain(services["spend_writer"])
             await container.shutdown_resources()
 
     def bridge(name: str) -> Provide:

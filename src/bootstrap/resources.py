@@ -53,7 +53,7 @@ async def open_redis(redis_url: str | None) -> AsyncIterator[Any]:
         await client.aclose()
 
 
-def _prefix(environ: Mapping[str, str]) -> str:
+def redis_prefix(environ: Mapping[str, str]) -> str:
     return environ.get(REDIS_PREFIX_ENV, "switchyard:")
 
 
@@ -65,7 +65,7 @@ def make_router_state(redis: Any, environ: Mapping[str, str]) -> RouterState:
         return local
     from adapters.cache.redis_router_state import RedisRouterState  # redis-py only when Redis is used
 
-    return ResilientRouterState(RedisRouterState(redis, _prefix(environ) + "router:"), local)
+    return ResilientRouterState(RedisRouterState(redis, redis_prefix(environ) + "router:"), local)
 
 
 def make_rate_limiter(redis: Any, environ: Mapping[str, str]) -> RateLimiter:
@@ -76,7 +76,7 @@ def make_rate_limiter(redis: Any, environ: Mapping[str, str]) -> RateLimiter:
         return local
     from adapters.cache.redis_rate_limiter import RedisRateLimiter
 
-    return ResilientRateLimiter(RedisRateLimiter(redis, _prefix(environ) + "limits:"), local)
+    return ResilientRateLimiter(RedisRateLimiter(redis, redis_prefix(environ) + "limits:"), local)
 
 
 MEMORY_DATABASE = "memory://"

@@ -14,6 +14,7 @@ from adapters.config.loader import GatewayConfig, load_config
 from adapters.openai_format import parse_chat_request, parse_embedding_request
 from application.completions import Completions
 from bootstrap import Container, build_container, resolve
+from bootstrap.money import final_drain, load_prices, run_spend_writer
 from domain.completions import CompletionChunk, CompletionResponse
 from domain.embeddings import EmbeddingResponse
 
@@ -29,6 +30,7 @@ class Switchyard:
     def __init__(self, config: GatewayConfig) -> None:
         self._container: Container = build_container(config)
         self._completions: Completions | None = None
+        self._background: list[asyncio.Task[None]] = []
 
     @classmethod
     def from_config(
@@ -41,10 +43,26 @@ class Switchyard:
         if self._completions is None:
             await self._container.init_resources()
             self._completions = await resolve(self._container.completions)
+            # Spend records go from the journal to the database as they do in the server.
+            store = await resolve(self._container.store)
+            writer = await resolve(self._container.spend_writer)
+            self._background = [
+                asyncio.create_task(store.open()),
+                asyncio.create_task(run_spend_writer(writer)),
+                asyncio.create_task(
+                    load_prices(await resolve(self._container.pricing), self._container.deployments())
+                ),
+            ]
         return self._completions
 
     async def aclose(self) -> None:
         if self._completions is not None:
+            for task in self._background:
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            store = await resolve(self._container.store)
+            if store.store is not None:  # else the records wait in the journal for the next start
+                await final_drain(await resolve(self._container.spend_writer))
             await self._container.shutdown_resources()
             self._completions = None
 

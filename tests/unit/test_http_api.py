@@ -2,34 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import random
 import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 
 import orjson
 import pytest
 from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
+from adapters.cache.memory_budget_reservations import InMemoryBudgetReservations
 from adapters.cache.memory_rate_limiter import InMemoryRateLimiter
 from adapters.cache.memory_router_state import InMemoryRouterState
 from adapters.http.app import create_app
 from adapters.http.exchange import Inference
+from adapters.journal.memory_journal import InMemorySpendJournal
 from adapters.persistence.deferred import DeferredStore
 from adapters.persistence.memory import InMemoryStore
 from application.access import Gatekeeper
+from application.budgets import BudgetGuard
 from application.catalog import ModelCatalog
 from application.completions import Completions
 from application.health import DeploymentStates, HealthCheck
 from application.identity_cache import IdentityCache
 from application.management import Management
+from application.metering import Metering
 from application.models import ModelRegistry
+from application.pricing import Pricing
 from application.routing import Router
+from application.spend import SpendRecorder, SpendWriter
+from application.spend_reports import SpendDesk
+from application.spend_totals import SpendLookup
 from application.token_counting import TokenCounting
 from domain.deployments import Capabilities, Credentials, Deployment, DeploymentRecord, Secret
 from domain.errors import AuthenticationError, BadRequestError, ContextWindowExceededError, RateLimitError
+from domain.pricing import ModelPrices
 from domain.router_policy import RouterPolicy
 from tests.fakes import FakeClock, FakeLLMProvider, FakeTelemetry, FakeTokenCounter, chunks_of, reply
 
@@ -70,6 +81,10 @@ def _app(
     clock = FakeClock()
     state = InMemoryRouterState()
     router = Router(state=state, policy=RouterPolicy(num_retries=0), clock=clock, rng=random.Random(1))
+    store = InMemoryStore()
+    pricing = Pricing(catalog=None)
+    ledger = store.spend_ledger("test")
+    journal = InMemorySpendJournal()
     completions = Completions(
         catalog=catalog,
         providers={d.id: provider for d in deployments},
@@ -77,17 +92,29 @@ def _app(
         router=router,
         clock=clock,
         telemetry=FakeTelemetry(),
+        metering=Metering(
+            pricing=pricing, counter=FakeTokenCounter(), recorder=SpendRecorder(journal=journal), clock=clock
+        ),
         rng=random.Random(1),
     )
     providers = {d.id: provider for d in deployments}
-    store = InMemoryStore()
     identities = IdentityCache(uow=store.unit_of_work, clock=clock)
+    reservations = InMemoryBudgetReservations()
     gatekeeper = Gatekeeper(
         identities=identities,
         limiter=InMemoryRateLimiter(),
         clock=clock,
         master_key=master_key,
         access_groups=catalog.access_groups,
+        budgets=BudgetGuard(
+            reservations=reservations,
+            ledger=ledger,
+            pricing=pricing,
+            catalog=catalog,
+            counter=FakeTokenCounter(),
+            clock=clock,
+            policy=RouterPolicy(),
+        ),
     )
     opened = DeferredStore(_opened(store))
     services = {
@@ -100,7 +127,23 @@ def _app(
                 catalog=catalog, providers=providers, counter=FakeTokenCounter(), policy=RouterPolicy()
             ),
         ),
-        "management": Management.build(uow=store.unit_of_work, clock=clock, on_change=identities.invalidate),
+        "management": Management.build(
+            uow=store.unit_of_work,
+            clock=clock,
+            on_change=identities.invalidate,
+            spend=SpendLookup(ledger=ledger, clock=clock),
+        ),
+        "spend": SpendDesk.build(
+            ledger=ledger,
+            uow=store.unit_of_work,
+            clock=clock,
+            reservations=reservations,
+            catalog=catalog,
+            pricing=pricing,
+            counter=FakeTokenCounter(),
+            policy=RouterPolicy(),
+        ),
+        "spend_writer": SpendWriter(journals=[journal], ledger=ledger),
         "models": ModelRegistry(
             uow=store.unit_of_work,
             clock=clock,
@@ -410,6 +453,24 @@ async def test_model_info_describes_every_deployment_without_its_credentials(cli
     assert by_id["dep-1"]["model_info"]["supports_function_calling"] is True
 
 
+async def test_model_info_shows_the_prices_the_config_sets_and_none_for_the_rest() -> None:
+    priced = Deployment(
+        id="dep-p",
+        model_name="priced",
+        provider="openai",
+        upstream_model="gpt-4o",
+        prices=ModelPrices(input=Decimal("0.0000025"), cache_read=Decimal("0.00000125")),
+    )
+    async with AsyncTestClient(_app(FakeLLMProvider(), more=(priced,))) as client:
+        info = (await client.get("/v1/model/info")).json()["data"]
+
+    shown = {entry["model_info"]["id"]: entry["model_info"] for entry in info}["dep-p"]
+    assert shown["input_cost_per_token"] == 0.0000025
+    assert shown["cache_read_input_token_cost"] == 0.00000125
+    assert shown["output_cost_per_token"] is None
+    assert shown["input_cost_per_token_above_200k_tokens"] is None
+
+
 async def test_routing_tags_may_come_as_a_header(client, provider) -> None:
     await client.post("/v1/chat/completions", json=CHAT, headers={"x-switchyard-tags": "eu, fast"})
 
@@ -496,3 +557,53 @@ async def test_model_info_shows_each_deployments_live_state(client, provider) ->
         "latency_ms": None,
     }
     assert all("state" not in model for model in models)
+
+
+PRICED = Deployment(
+    id="dep-p",
+    model_name="priced",
+    provider="openai",
+    upstream_model="gpt-4o-mini",
+    prices=ModelPrices(input=Decimal("0.000001"), output=Decimal("0.000002")),
+)
+
+
+async def test_a_reply_carries_its_exact_cost_split_into_input_and_output(provider) -> None:
+    provider.replies.append(reply("priced answer"))
+    async with AsyncTestClient(_app(provider, more=(PRICED,))) as client:
+        response = await client.post("/v1/chat/completions", json={**CHAT, "model": "priced"})
+
+    # usage 5 prompt + 2 completion tokens: 5 x 0.000001 + 2 x 0.000002
+    assert response.headers["x-switchyard-response-cost"] == "0.000009"
+    assert response.headers["x-switchyard-response-cost-input"] == "0.000005"
+    assert response.headers["x-switchyard-response-cost-output"] == "0.000004"
+
+
+async def test_a_reply_of_a_model_without_a_price_carries_no_cost_header(client, provider) -> None:
+    provider.replies.append(reply("unpriced"))
+
+    response = await client.post("/v1/chat/completions", json=CHAT)
+
+    assert response.status_code == 200
+    assert "x-switchyard-response-cost" not in response.headers
+
+
+async def test_a_key_over_its_budget_is_refused_with_400_budget_exceeded(provider) -> None:
+    provider.replies.extend([reply("one"), reply("two")])
+    master = {"Authorization": f"Bearer {MASTER_KEY}"}
+    async with AsyncTestClient(_app(provider, master_key=MASTER_KEY, more=(PRICED,))) as client:
+        budget = {"max_budget": 0.000009, "key_alias": "b"}
+        made = await client.post("/key/generate", json=budget, headers=master)
+        key = {"Authorization": f"Bearer {made.json()['key']}"}
+        first = await client.post("/v1/chat/completions", json={**CHAT, "model": "priced"}, headers=key)
+        # the first call's cost is settled and recorded off the request path; let that happen
+        for _ in range(20):
+            await asyncio.sleep(0)
+        second = await client.post("/v1/chat/completions", json={**CHAT, "model": "priced"}, headers=key)
+
+    assert first.status_code == 200
+    assert second.status_code == 400
+    error = second.json()["error"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", "budget_exceeded")
+    assert error["param"] == "max_budget"
+    assert "key b has spent $0.000009 of its $0.000009 budget" in error["message"]

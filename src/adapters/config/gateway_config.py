@@ -52,6 +52,9 @@ class GatewayConfig:
     jwt: JwtAuthSettings | None = None
     """Set when general_settings.enable_jwt_auth is true: bearer JWTs are accepted as well as keys."""
     auth_cache_ttl: float = 60.0
+    store_prompts_in_spend_logs: bool = False
+    spend_journal_dir: Path | None = None
+    """general_settings.spend_journal_dir (SWITCHYARD_SPEND_JOURNAL_DIR overrides); None: the default."""
     config_path: Path | None = None
     """The file the config came from (the default SQLite database lives beside it); None otherwise."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)

@@ -127,11 +127,18 @@ def _build(
         deployment_defaults=defaults,
         jwt=_jwt_settings(general, env),
         auth_cache_ttl=general.user_api_key_cache_ttl,
+        store_prompts_in_spend_logs=general.store_prompts_in_spend_logs,
+        spend_journal_dir=_journal_dir(env.get("SWITCHYARD_SPEND_JOURNAL_DIR"), general.spend_journal_dir),
         config_path=path,
         environment=env,
         ignored=tuple(report.ignored),
         warnings=tuple(report.warnings),
     )
+
+
+def _journal_dir(*candidates: str | None) -> Path | None:
+    chosen = _first(*candidates)
+    return Path(chosen).expanduser() if chosen else None
 
 
 def _jwt_settings(general: GeneralSettings, env: Mapping[str, str]) -> JwtAuthSettings | None:

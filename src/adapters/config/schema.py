@@ -26,7 +26,23 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, protected_namespaces=())
 
 
-class LiteLLMParams(Section):
+class PriceKeys(Section):
+    """LiteLLM's prices for one deployment, USD per token (per call for `input_cost_per_request`).
+    `model_info` holds them; LiteLLM reads them from `litellm_params` too, model_info winning."""
+
+    input_cost_per_token: Price | None = None
+    output_cost_per_token: Price | None = None
+    cache_read_input_token_cost: Price | None = None
+    cache_creation_input_token_cost: Price | None = None
+    output_cost_per_reasoning_token: Price | None = None
+    input_cost_per_request: Price | None = None
+    input_cost_per_token_above_200k_tokens: Price | None = None
+    output_cost_per_token_above_200k_tokens: Price | None = None
+    cache_read_input_token_cost_above_200k_tokens: Price | None = None
+    cache_creation_input_token_cost_above_200k_tokens: Price | None = None
+
+
+class LiteLLMParams(PriceKeys):
     """One deployment's `litellm_params` (alias `params`). Keys not named here are provider specifics
     (aws_*, vertex_*, api_version, ...) and go to the deployment's credentials as they are."""
 
@@ -42,10 +58,6 @@ class LiteLLMParams(Section):
     stream_timeout: PositiveFloat | None = None
     weight: PositiveFloat | None = None
     drop_params: bool | None = None
-    input_cost_per_token: Price | None = None
-    output_cost_per_token: Price | None = None
-    cache_read_input_token_cost: Price | None = None
-    cache_creation_input_token_cost: Price | None = None
     # Request defaults: sent unless the caller sets them. Ranges are checked against the domain's
     # SamplingParams by the loader, so a bad default fails at startup and not on every request.
     temperature: float | None = None
@@ -65,13 +77,9 @@ class LiteLLMParams(Section):
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
 
 
-class ModelInfo(Section):
+class ModelInfo(PriceKeys):
     id: str | None = Field(default=None, min_length=1)
     mode: str | None = None
-    input_cost_per_token: Price | None = None
-    output_cost_per_token: Price | None = None
-    cache_read_input_token_cost: Price | None = None
-    cache_creation_input_token_cost: Price | None = None
     supports_function_calling: bool | None = None
     supports_vision: bool | None = None
     supports_response_schema: bool | None = None
@@ -216,6 +224,11 @@ class GeneralSettings(Section):
     user_api_key_cache_ttl: PositiveFloat = 60.0
     """Seconds a key, team or user record is served from memory before it is read again (changes made on
     any instance reach every other one within about a second regardless)."""
+    store_prompts_in_spend_logs: bool = False
+    """Keep each call's prompt and reply text in its spend-log record (off: tokens and cost only)."""
+    spend_journal_dir: str | None = None
+    """Where spend records wait for the database (default: `switchyard-journal` beside the database
+    file, or in the working directory)."""
 
 
 class ConfigFile(Section):

@@ -17,6 +17,7 @@ from adapters.http.controllers.management import management_controllers
 from adapters.http.controllers.messages import MessagesController
 from adapters.http.controllers.model_admin import ModelAdminController
 from adapters.http.controllers.models import ModelsController
+from adapters.http.controllers.spend import spend_controllers
 from adapters.http.errors import EXCEPTION_HANDLERS
 from application.access import Gatekeeper
 
@@ -42,6 +43,7 @@ def create_app(
             DeploymentHealthController,
             ModelAdminController,
             *management_controllers,
+            *spend_controllers,
         ],
         middleware=[auth_middleware(gatekeeper)] if gatekeeper is not None else [],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from time import perf_counter
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -79,7 +80,17 @@ def served_headers(call_id: str, served: Served[object], started: float) -> dict
     }
     if served.dropped_params:
         headers["x-switchyard-dropped-params"] = ",".join(served.dropped_params)
+    if served.cost is not None:
+        headers["x-switchyard-response-cost"] = money_text(served.cost.total)
+        headers["x-switchyard-response-cost-input"] = money_text(served.cost.input)
+        headers["x-switchyard-response-cost-output"] = money_text(served.cost.output)
     return headers
+
+
+def money_text(amount: Decimal) -> str:
+    """USD as a plain decimal number, exact, without trailing zeros or an exponent (`0.00042`)."""
+    text = format(amount, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def answered(call_id: str, served: Served[object], started: float, ticket: Ticket) -> dict[str, str]:
@@ -90,7 +101,8 @@ def answered(call_id: str, served: Served[object], started: float, ticket: Ticke
 
 
 async def released_on_failure(ticket: Ticket, call: Awaitable[Served[T]]) -> Served[T]:
-    """Awaits `call`; when it fails, the ticket's slots are given back at once."""
+    """Awaits `call`; when it fails, the ticket's slots are given back at once (and its budget
+    reservation settled at no cost)."""
     try:
         return await call
     except BaseException:

@@ -32,14 +32,23 @@ class ChatController(Controller):
         async def handle(body: object, call_id: str, started: float) -> Response:
             chat_request = with_header_tags(parse_chat_request(body), request)
             ticket = await gatekeeper.admit(
-                principal_of(request), chat_request.model, chat_request.params.user
+                principal_of(request),
+                chat_request.model,
+                chat_request.params.user,
+                request=chat_request,
+                call_id=call_id,
             )
+            caller = ticket.caller
             if chat_request.stream:
-                opened = await released_on_failure(ticket, completions.stream(chat_request, call_id=call_id))
+                opened = await released_on_failure(
+                    ticket, completions.stream(chat_request, call_id=call_id, caller=caller)
+                )
                 events = sse_events(ticket.guard(opened.value))
                 return EventStream(events, answered(call_id, opened, started, ticket))
-            served = await released_on_failure(ticket, completions.chat(chat_request, call_id=call_id))
-            ticket.release(tokens_of(served.value.usage))
+            served = await released_on_failure(
+                ticket, completions.chat(chat_request, call_id=call_id, caller=caller)
+            )
+            ticket.release(tokens_of(served.value.usage), served.value.cost)
             headers = answered(call_id, served, started, ticket)
             return Response(orjson.dumps(render_response(served.value)), media_type=JSON, headers=headers)
 

@@ -31,10 +31,16 @@ class EmbeddingsController(Controller):
         async def handle(body: object, call_id: str, started: float) -> Response:
             embedding_request = with_header_tags(parse_embedding_request(body), request)
             ticket = await gatekeeper.admit(
-                principal_of(request), embedding_request.model, embedding_request.user
+                principal_of(request),
+                embedding_request.model,
+                embedding_request.user,
+                request=embedding_request,
+                call_id=call_id,
             )
-            served = await released_on_failure(ticket, completions.embed(embedding_request, call_id=call_id))
-            ticket.release(tokens_of(served.value.usage))
+            served = await released_on_failure(
+                ticket, completions.embed(embedding_request, call_id=call_id, caller=ticket.caller)
+            )
+            ticket.release(tokens_of(served.value.usage), served.value.cost)
             return Response(
                 orjson.dumps(render_embeddings(served.value, embedding_request.encoding_format)),
                 media_type=JSON,

@@ -50,13 +50,21 @@ class MessagesController(Controller):
 
         async def handle(body: object, call_id: str, started: float) -> Response:
             asked = with_header_tags(parse_messages_request(body, format_headers(request)), request)
-            ticket = await gatekeeper.admit(principal_of(request), asked.model, asked.params.user)
+            ticket = await gatekeeper.admit(
+                principal_of(request), asked.model, asked.params.user, request=asked, call_id=call_id
+            )
+            caller = ticket.caller
             if asked.stream:
-                opened = await released_on_failure(ticket, completions.stream(asked, call_id=call_id))
+                opened = await released_on_failure(
+                    ticket,
+                    completions.stream(asked, call_id=call_id, caller=caller, call_type="messages.stream"),
+                )
                 events = message_events(ticket.guard(opened.value), asked.model)
                 return EventStream(events, answered(call_id, opened, started, ticket))
-            served = await released_on_failure(ticket, completions.chat(asked, call_id=call_id))
-            ticket.release(tokens_of(served.value.usage))
+            served = await released_on_failure(
+                ticket, completions.chat(asked, call_id=call_id, caller=caller, call_type="messages")
+            )
+            ticket.release(tokens_of(served.value.usage), served.value.cost)
             body_out = orjson.dumps(render_message(served.value, asked.model))
             return Response(body_out, media_type=JSON, headers=answered(call_id, served, started, ticket))
 
