@@ -13,7 +13,14 @@ from application.catalog import ModelCatalog
 from application.pricing import Pricing
 from domain.access import Principal
 from domain.budget_policy import budget_lines
-from domain.budgets import ZERO, BudgetExceededError, BudgetLine, Standing, soft_crossed
+from domain.budgets import (
+    ZERO,
+    BudgetExceededError,
+    BudgetLine,
+    Standing,
+    prompt_token_bound,
+    soft_crossed,
+)
 from domain.completions import CompletionRequest
 from domain.embeddings import EmbeddingRequest
 from domain.pricing import estimate_of
@@ -21,7 +28,6 @@ from domain.router_policy import RouterPolicy
 from ports.budget_reservations import BudgetReservations, BudgetsUnavailable
 from ports.clock import Clock
 from ports.spend_ledger import SpendLedger
-from ports.token_counter import TokenCounter
 from ports.unit_of_work import StoreUnavailable
 
 DEFAULT_OUTPUT_TOKENS = 4096
@@ -57,7 +63,6 @@ class BudgetGuard:
         ledger: SpendLedger,
         pricing: Pricing,
         catalog: ModelCatalog,
-        counter: TokenCounter,
         clock: Clock,
         policy: RouterPolicy,
         on_soft_budget: SoftBudgetAlert | None = None,
@@ -67,7 +72,6 @@ class BudgetGuard:
         self._ledger = ledger
         self._pricing = pricing
         self._catalog = catalog
-        self._counter = counter
         self._clock = clock
         self._policy = policy
         self._on_soft_budget = on_soft_budget
@@ -140,21 +144,17 @@ class BudgetGuard:
             done.set_result(None)
 
     async def _estimate(self, request: CompletionRequest | EmbeddingRequest) -> Decimal:
-        """The dearest the call could be on any deployment of its model: its prompt counted, and its
+        """The dearest the call could be on any deployment of its model: a bound on its prompt tokens
+        (its size in bytes: never short of the real count, and no tokenizer to load), and its
         `max_tokens` (else the model's output limit) of output."""
         group = self._catalog.group(self._policy.resolve_alias(request.model))
-        deployments = group.deployments
         if isinstance(request, EmbeddingRequest):
-            model = deployments[0].upstream_model
-            prompt = sum(
-                self._counter.count_text(text, model) if isinstance(text, str) else len(text)
-                for text in request.inputs
-            )
+            inputs = request.inputs
+            prompt = sum(len(text.encode()) if isinstance(text, str) else len(text) for text in inputs)
         else:
-            model = deployments[0].upstream_model
-            prompt = self._counter.count_messages(request.messages, model, request.tools)
+            prompt = prompt_token_bound(request.messages, request.tools)
         worst = ZERO
-        for deployment in deployments:
+        for deployment in group.deployments:
             output = 0
             if isinstance(request, CompletionRequest):
                 output = (

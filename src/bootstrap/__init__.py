@@ -211,7 +211,6 @@ class Container(containers.DeclarativeContainer):
         ledger=spend_ledger,
         pricing=pricing,
         catalog=catalog,
-        counter=token_counter,
         clock=clock,
         policy=providers.Callable(lambda config: config.router_policy, config),
         on_soft_budget=providers.Object(soft_budget_alert),

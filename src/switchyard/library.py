@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -19,6 +20,7 @@ from domain.completions import CompletionChunk, CompletionResponse
 from domain.embeddings import EmbeddingResponse
 
 ConfigSource = str | Path | Mapping[str, Any] | None
+OPEN_AT_CLOSE_SECONDS = 5.0
 
 
 class Switchyard:
@@ -57,11 +59,16 @@ class Switchyard:
 
     async def aclose(self) -> None:
         if self._completions is not None:
-            for task in self._background:
+            opening, *others = self._background
+            for task in others:
                 task.cancel()
-            await asyncio.gather(*self._background, return_exceptions=True)
+            # A short-lived gateway closes before its database is open: give it the time to open, so
+            # that the spend of its calls is written now (else it waits in the journal for the next run).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(opening, OPEN_AT_CLOSE_SECONDS)
+            await asyncio.gather(*others, return_exceptions=True)
             store = await resolve(self._container.store)
-            if store.store is not None:  # else the records wait in the journal for the next start
+            if store.store is not None:
                 await final_drain(await resolve(self._container.spend_writer))
             await self._container.shutdown_resources()
             self._completions = None

@@ -351,17 +351,20 @@ async def test_writers_of_two_shards_at_once_neither_deadlock_nor_lose_spend(bac
     assert day.requests == sum(r.caller.key_hash == token("k0") and r.model_group == "m0" for r in everything)
 
 
-@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
-async def test_a_batch_takes_a_handful_of_statements_not_one_per_record(
-    request: pytest.FixtureRequest, engine: str, tmp_path: Path
-) -> None:
+def _database(request: pytest.FixtureRequest, engine: str, tmp_path: Path) -> Database:
     if engine == "sqlite":
         path = tmp_path / "switchyard.db"
         shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
-        database = Database.open(f"sqlite+aiosqlite:///{path}")
-    else:
-        # The session's schema, which the next test using `backend` empties.
-        database = Database.open(POSTGRES_URL, schema=request.getfixturevalue("postgres_schema"))
+        return Database.open(f"sqlite+aiosqlite:///{path}")
+    # The session's schema, which the next test using `backend` empties.
+    return Database.open(POSTGRES_URL, schema=request.getfixturevalue("postgres_schema"))
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+async def test_a_batch_takes_a_statement_per_page_of_rows_not_one_per_record(
+    request: pytest.FixtureRequest, engine: str, tmp_path: Path
+) -> None:
+    database = _database(request, engine, tmp_path)
     statements: list[str] = []
     event.listen(database.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     records = [call(f"count-{i:04}", caller=Caller(team_id=f"t{i}"), model=f"m{i % 5}") for i in range(1000)]
@@ -369,7 +372,27 @@ async def test_a_batch_takes_a_handful_of_statements_not_one_per_record(
         assert await database.spend_ledger("a").write(records) == 1000
     finally:
         await database.close()
-    assert len(statements) <= 15, statements
+    # 1000 log rows, 2000 totals (each team whole and per model), 1000 daily rows: pages of 64 rows
+    assert len(statements) <= 130, len(statements)
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+async def test_batches_of_every_size_run_a_few_statement_texts_so_driver_caches_stay_small(
+    request: pytest.FixtureRequest, engine: str, tmp_path: Path
+) -> None:
+    database = _database(request, engine, tmp_path)
+    texts: set[str] = set()
+    event.listen(database.engine.sync_engine, "before_cursor_execute", lambda *a: texts.add(a[2]))
+    ledger = database.spend_ledger("a")
+    try:
+        for size in range(1, 130):
+            batch = [call(f"s{size}-{i}", caller=Caller(team_id=f"t{i % 7}")) for i in range(size)]
+            await ledger.write(batch)
+    finally:
+        await database.close()
+    # Seven page sizes for each of the log insert, the two upserts and (SQLite) their two lookups, and a
+    # few fixed statements: never one text per batch size, which drivers would each keep prepared.
+    assert len(texts) <= 7 * 5 + 5, len(texts)
 
 
 def _closed_port() -> int:

@@ -28,13 +28,14 @@ from domain.router_policy import RouterPolicy
 from domain.spend import Caller, SpendRecord
 from ports.budget_reservations import BudgetsUnavailable
 from ports.unit_of_work import StoreUnavailable
-from tests.fakes import FakeClock, FakeTokenCounter
+from tests.fakes import FakeClock
 
 START = 1_700_000_000.0
 CREATED = datetime.fromtimestamp(START, UTC)
 TOKEN = "b" * 64
-# One token in and out costs 1 cent each: a call of 10 prompt tokens (the fake counts 3 words + 6) and
-# max_tokens 10 is estimated at 0.19 (9 in + 10 out).
+# One token in and out costs 1 cent each. A call's prompt is bounded by its size in bytes plus framing:
+# "three words here" is 16 bytes, + 4 for the message + 4 for the reply = 24 tokens; with max_tokens 10
+# it is estimated at 0.34 (24 in + 10 out).
 CENT = ModelPrices(input=Decimal("0.01"), output=Decimal("0.01"))
 
 
@@ -70,7 +71,6 @@ class Rig:
             ledger=self.ledger,
             pricing=Pricing(catalog=None),
             catalog=ModelCatalog(deployments=[deployment]),
-            counter=FakeTokenCounter(),
             clock=self.clock,
             policy=RouterPolicy(),
             on_soft_budget=lambda line, spent: self.alerts.append((line.label, spent)),
@@ -122,8 +122,8 @@ async def test_a_call_within_budget_is_admitted_and_settled_to_its_real_cost() -
 
     hold = await rig.guard.reserve(principal(key(max_budget=Decimal(1))), ask(), "c1")
 
-    assert hold is not None and hold.amount == Decimal("0.19")
-    assert (await rig.guard.standings(hold.lines))[0].reserved == Decimal("0.19")
+    assert hold is not None and hold.amount == Decimal("0.34")
+    assert (await rig.guard.standings(hold.lines))[0].reserved == Decimal("0.34")
     await rig.guard.settle(hold, Decimal("0.05"))
     [standing] = await rig.guard.standings(hold.lines)
     assert (standing.spent, standing.reserved) == (Decimal("0.05"), 0)
@@ -152,8 +152,8 @@ async def test_concurrent_calls_overspend_by_at_most_one_estimate() -> None:
     )
 
     admitted = [r for r in results if not isinstance(r, BaseException)]
-    # 0.19 a call: 5 fit below 1.00 (0.95), the sixth starts with 0.05 of room and is the one overspend
-    assert len(admitted) == 6
+    # 0.34 a call: 2 fit below 1.00 (0.68), the third starts with 0.32 of room and is the one overspend
+    assert len(admitted) == 3
     assert all(isinstance(r, BudgetExceededError) for r in results if isinstance(r, BaseException))
 
 

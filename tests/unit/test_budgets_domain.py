@@ -112,3 +112,28 @@ class TestBudgetTerms:
             Budget("b", BudgetTerms(budget_id="other"))
         with pytest.raises(ValueError, match="no spend"):
             Budget("b", BudgetTerms(spend=Decimal(1)))
+
+
+class TestPromptTokenBound:
+    """The bound a budget reservation counts a prompt by never falls short of a real tokenizer's count."""
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "What is the capital of France?",
+            "def f(x):\n    return {k: v for k, v in x.items() if v}\n",
+            "東京は日本の首都です。",
+            "🙂🚀 emoji heavy 🧪🧪🧪",
+            "a" * 500,
+        ],
+    )
+    def test_the_bound_is_at_least_the_tokenizers_count(self, text: str) -> None:
+        from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
+        from domain.budgets import prompt_token_bound
+        from domain.messages import Message, Role
+
+        messages = (Message(Role.SYSTEM, "Be brief."), Message(Role.USER, text))
+
+        counted = TiktokenTokenCounter().count_messages(messages, "gpt-4o-mini")
+
+        assert prompt_token_bound(messages) >= counted

@@ -111,7 +111,6 @@ def _app(
             ledger=ledger,
             pricing=pricing,
             catalog=catalog,
-            counter=FakeTokenCounter(),
             clock=clock,
             policy=RouterPolicy(),
         ),

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
+from bootstrap import resolve
 from domain.errors import BadRequestError, NotFoundError, RateLimitError
+from domain.spend import SpendLogQuery
 from switchyard import Switchyard, SwitchyardSync
 
 CONFIG = {"model_list": [{"model_name": "demo", "litellm_params": {"model": "mock/demo"}}]}
 HELLO = [{"role": "user", "content": "Hello there"}]
+
+
+@pytest.fixture(autouse=True)
+def in_a_folder_of_its_own(tmp_path, monkeypatch) -> None:
+    """The library keeps its records where the server would: a SQLite file and a spend journal in the
+    working directory when the config names no database."""
+    monkeypatch.chdir(tmp_path)
 
 
 async def test_chat_stream_and_embeddings_work_from_a_config_dict() -> None:
@@ -56,3 +67,28 @@ def test_the_sync_wrapper_answers_and_streams(tmp_path) -> None:
 
     assert reply.choices[0].message.content == "Fixed reply"
     assert "".join(w or "" for w in words)
+
+
+async def test_a_library_call_has_its_cost_and_its_spend_record_reaches_the_database(tmp_path) -> None:
+    priced = {
+        "model_list": [
+            {
+                "model_name": "demo",
+                "litellm_params": {"model": "mock/demo"},
+                "model_info": {"input_cost_per_token": 0.000001, "output_cost_per_token": 0.000002},
+            }
+        ]
+    }
+    async with Switchyard.from_config(priced, environ={}) as gateway:
+        reply = await gateway.chat(model="demo", messages=HELLO)
+
+    usage = reply.usage
+    in_price, out_price = Decimal("0.000001"), Decimal("0.000002")
+    assert reply.cost == usage.prompt_tokens * in_price + usage.completion_tokens * out_price
+    # closing wrote what the journal held: the next run finds nothing left to write
+    async with Switchyard.from_config(priced, environ={}) as again:
+        writer = await resolve(again._container.spend_writer)
+        ledger = await resolve(again._container.spend_ledger)
+        assert (await writer.drain_all()).taken == 0
+        [record] = await ledger.logs(SpendLogQuery())
+    assert (record.cost, record.model_group) == (reply.cost, "demo")

@@ -3,11 +3,11 @@ together, once per batch."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Table, delete, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,10 +39,25 @@ from adapters.persistence.spend_sums import (
 from domain.spend import ZERO, DailyQuery, DailySpend, SpendLogQuery, SpendRecord, parse_subject
 from ports.spend_ledger import SpendLedger
 
+T = TypeVar("T")
+
 RESET_SCOPE = "global"
-_LOOKUP_CHUNK = 500
-"""Keys per statement when SQLite reads the rows it is about to add to (far below its bound-variable
-limit, however old the library)."""
+PAGE_SIZES = (64, 32, 16, 8, 4, 2, 1)
+"""The only row counts a batch statement is issued with. Each count is a statement text of its own, and
+drivers keep every text they have run prepared on each connection (SQLite's statement cache, asyncpg's):
+with a statement per batch size, a busy gateway fills them with thousands of distinct, large statements
+(hundreds of MB). Seven shapes per statement keep them few and small."""
+
+
+def pages(rows: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`rows` in pages of the sizes in PAGE_SIZES, largest first (100 rows: 64, 32, 4)."""
+    start = 0
+    for size in PAGE_SIZES:
+        while len(rows) - start >= size:
+            yield rows[start : start + size]
+            start += size
+            if size != PAGE_SIZES[0]:
+                break
 
 _logs = tables.spend_logs
 _totals = tables.spend_totals
@@ -81,13 +96,15 @@ class SqlAlchemySpendLedger(SpendLedger):
         with translated():
             async with self._transaction() as connection:
                 # Sorted, so that writers sharing request ids lock them in the same order.
-                result = await connection.execute(
+                insert = (
                     self._insert(_logs)
                     .on_conflict_do_nothing(index_elements=["request_id"])
-                    .returning(_logs.c.request_id),
-                    [log_row(batch[id]) for id in sorted(batch)],
+                    .returning(_logs.c.request_id)
                 )
-                new = [batch[id] for id in sorted(set(result.scalars()))]
+                inserted: set[str] = set()
+                for page in pages([log_row(batch[id]) for id in sorted(batch)]):
+                    inserted.update((await connection.execute(insert, page)).scalars())
+                new = [batch[id] for id in sorted(inserted)]
                 if new:
                     shard = self._shard
                     added = {(s,): total_row(s, shard, total) for s, total in totals(new).items()}
@@ -116,7 +133,8 @@ class SqlAlchemySpendLedger(SpendLedger):
         else:
             changes = {name: table.c[name] + insert.excluded[name] for name in sums}
         upsert = insert.on_conflict_do_update(index_elements=[*key, "shard"], set_=changes)
-        await connection.execute(upsert, ordered)
+        for page in pages(ordered):
+            await connection.execute(upsert, page)
 
     async def _plus_stored(
         self,
@@ -129,8 +147,8 @@ class SqlAlchemySpendLedger(SpendLedger):
         """The rows with what this shard already stores for them added, in exact decimals."""
         columns = [table.c[name] for name in key]
         stored: dict[tuple[Any, ...], Any] = {}
-        for start in range(0, len(rows), _LOOKUP_CHUNK):
-            keys = [tuple(row[name] for name in key) for row in rows[start : start + _LOOKUP_CHUNK]]
+        for page in pages(rows):
+            keys = [tuple(row[name] for name in key) for row in page]
             matches = columns[0].in_([k[0] for k in keys]) if len(key) == 1 else tuple_(*columns).in_(keys)
             found = await connection.execute(select(table).where(table.c.shard == self._shard, matches))
             stored |= {tuple(row[name] for name in key): row for row in found.mappings()}
