@@ -159,6 +159,15 @@ class Completions:
         served = await self._metered_failover(meter, request, attempt)
         return await self._priced(meter, served, served.value.usage)
 
+    async def refused(
+        self, request: R, error: SwitchyardError, *, call_id: str, caller: Caller | None, call_type: str
+    ) -> None:
+        """Records a call refused before it was routed (a model the caller may not use, a spent budget,
+        a rate limit): a failed call like any other, in the ledger."""
+        meter = self._start(call_id, call_type, request, caller)
+        if meter is not None and self._metering is not None:
+            await self._metering.failed(meter, error)
+
     def _start(
         self, call_id: str, call_type: str, request: R, caller: Caller | None
     ) -> CallMeter | None:

@@ -49,6 +49,10 @@ def new_key(url: str, **body: object) -> str:
     return made.json()["key"]
 
 
+def spend_logs(url: str, **filters: str) -> list[dict]:
+    return httpx.get(f"{url}/spend/logs", params=filters, headers=MASTER).json()
+
+
 def key_info(url: str, key: str) -> dict:
     return httpx.get(f"{url}/key/info", params={"key": key}, headers=MASTER).json()["info"]
 
@@ -95,9 +99,7 @@ def test_a_reply_carries_its_exact_cost_and_its_record_reaches_the_ledger(upstre
         assert Decimal(raw.headers["x-switchyard-response-cost"]) == CALL_COST
         assert Decimal(raw.headers["x-switchyard-response-cost-input"]) == Decimal("0.000009")
         assert Decimal(raw.headers["x-switchyard-response-cost-output"]) == Decimal("0.000006")
-        logs = wait_for(
-            lambda: httpx.get(f"{gw.url}/spend/logs", params={"request_id": call_id}, headers=MASTER).json()
-        )
+        logs = wait_for(lambda: spend_logs(gw.url, request_id=call_id))
         info = wait_for(lambda: (found := key_info(gw.url, key))["spend"] > 0 and found)
 
     [log] = logs
@@ -137,8 +139,12 @@ def test_a_spent_budget_refuses_with_400_budget_exceeded_naming_it(upstream, tmp
                 time.sleep(0.05)  # a call's real cost is settled just after its answer
         # The ledger is written off the request path, a batch every fraction of a second.
         info = wait_for(lambda: (found := key_info(gw.url, key))["spend"] > 0 and found)
+        refused_id = refused.value.response.headers["x-switchyard-call-id"]
+        logged = wait_for(lambda: spend_logs(gw.url, request_id=refused_id))
 
     assert answered == 2
+    [refusal] = logged
+    assert (refusal["status"], Decimal(str(refusal["spend"]))) == ("failure", 0)
     error = refused.value.body
     assert refused.value.status_code == 400 and error["code"] == "budget_exceeded"
     assert "key tight" in error["message"] and "$0.00003 budget" in error["message"]

@@ -15,7 +15,8 @@ from litestar import Request, Response
 
 from adapters.http.auth import rate_limit_headers
 from adapters.http.errors import error_response
-from application.access import Gatekeeper, Ticket
+from adapters.http.principal import principal_of
+from application.access import Gatekeeper, Ticket, caller_of
 from application.completions import Completions, Served
 from application.token_counting import TokenCounting
 from domain.completions import CompletionRequest
@@ -107,6 +108,28 @@ async def released_on_failure(ticket: Ticket, call: Awaitable[Served[T]]) -> Ser
         return await call
     except BaseException:
         ticket.release()
+        raise
+
+
+async def admitted(
+    inference: Inference,
+    request: Request,
+    asked: CompletionRequest | EmbeddingRequest,
+    end_user: str | None,
+    *,
+    call_id: str,
+    call_type: str,
+) -> Ticket:
+    """The call admitted for the request's caller. A refusal (a model the caller may not use, a spent
+    budget, a rate limit) is recorded in the spend ledger like any failed call, then raised."""
+    principal = principal_of(request)
+    try:
+        return await inference.gatekeeper.admit(
+            principal, asked.model, end_user, request=asked, call_id=call_id
+        )
+    except SwitchyardError as exc:
+        caller = caller_of(principal, end_user)
+        await inference.completions.refused(asked, exc, call_id=call_id, caller=caller, call_type=call_type)
         raise
 
 

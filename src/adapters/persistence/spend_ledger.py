@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Table, delete, func, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.persistence import tables
@@ -42,7 +41,7 @@ from ports.spend_ledger import SpendLedger
 T = TypeVar("T")
 
 RESET_SCOPE = "global"
-PAGE_SIZES = (64, 32, 16, 8, 4, 2, 1)
+PAGE_SIZES = (16, 8, 4, 2, 1)
 """The only row counts a batch statement is issued with. Each count is a statement text of its own, and
 drivers keep every text they have run prepared on each connection (SQLite's statement cache, asyncpg's):
 with a statement per batch size, a busy gateway fills them with thousands of distinct, large statements
@@ -76,9 +75,16 @@ class SqlAlchemySpendLedger(SpendLedger):
         self._engine = engine
         self._shard = shard
         self._sqlite = engine.dialect.name == "sqlite"
+        # The dialect's own INSERT (for its ON CONFLICT), imported for that dialect only: PostgreSQL's
+        # module costs an SQLite gateway 5 MB.
+        if self._sqlite:
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        self._dialect_insert = insert
 
     def _insert(self, table: Table) -> Any:
-        return sqlite.insert(table) if self._sqlite else postgresql.insert(table)
+        return self._dialect_insert(table)
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:

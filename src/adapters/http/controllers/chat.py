@@ -9,13 +9,13 @@ from litestar.di import NamedDependency
 from adapters.http.exchange import (
     JSON,
     Inference,
+    admitted,
     answered,
     exchange,
     released_on_failure,
     tokens_of,
     with_header_tags,
 )
-from adapters.http.principal import principal_of
 from adapters.http.sse import EventStream, sse_events
 from adapters.openai_format import parse_chat_request, render_response
 
@@ -27,21 +27,17 @@ class ChatController(Controller):
         request: Request,
         inference: NamedDependency[Inference],
     ) -> Response:
-        completions, gatekeeper = inference.completions, inference.gatekeeper
+        completions = inference.completions
 
         async def handle(body: object, call_id: str, started: float) -> Response:
             chat_request = with_header_tags(parse_chat_request(body), request)
-            ticket = await gatekeeper.admit(
-                principal_of(request),
-                chat_request.model,
-                chat_request.params.user,
-                request=chat_request,
-                call_id=call_id,
-            )
+            kind = "stream" if chat_request.stream else "chat"
+            user = chat_request.params.user
+            ticket = await admitted(inference, request, chat_request, user, call_id=call_id, call_type=kind)
             caller = ticket.caller
             if chat_request.stream:
                 opened = await released_on_failure(
-                    ticket, completions.stream(chat_request, call_id=call_id, caller=caller)
+                    ticket, completions.stream(chat_request, call_id=call_id, caller=caller, call_type=kind)
                 )
                 events = sse_events(ticket.guard(opened.value))
                 return EventStream(events, answered(call_id, opened, started, ticket))

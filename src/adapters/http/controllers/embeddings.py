@@ -9,13 +9,13 @@ from litestar.di import NamedDependency
 from adapters.http.exchange import (
     JSON,
     Inference,
+    admitted,
     answered,
     exchange,
     released_on_failure,
     tokens_of,
     with_header_tags,
 )
-from adapters.http.principal import principal_of
 from adapters.openai_format import parse_embedding_request, render_embeddings
 
 
@@ -26,16 +26,17 @@ class EmbeddingsController(Controller):
         request: Request,
         inference: NamedDependency[Inference],
     ) -> Response:
-        completions, gatekeeper = inference.completions, inference.gatekeeper
+        completions = inference.completions
 
         async def handle(body: object, call_id: str, started: float) -> Response:
             embedding_request = with_header_tags(parse_embedding_request(body), request)
-            ticket = await gatekeeper.admit(
-                principal_of(request),
-                embedding_request.model,
+            ticket = await admitted(
+                inference,
+                request,
+                embedding_request,
                 embedding_request.user,
-                request=embedding_request,
                 call_id=call_id,
+                call_type="embeddings",
             )
             served = await released_on_failure(
                 ticket, completions.embed(embedding_request, call_id=call_id, caller=ticket.caller)

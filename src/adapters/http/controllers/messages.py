@@ -20,6 +20,7 @@ from adapters.anthropic_format import (
 from adapters.http.exchange import (
     JSON,
     Inference,
+    admitted,
     answered,
     exchange,
     released_on_failure,
@@ -46,23 +47,23 @@ def format_headers(request: Request) -> dict[str, str]:
 class MessagesController(Controller):
     @post("/v1/messages", status_code=200)
     async def create(self, request: Request, inference: NamedDependency[Inference]) -> Response:
-        completions, gatekeeper = inference.completions, inference.gatekeeper
+        completions = inference.completions
 
         async def handle(body: object, call_id: str, started: float) -> Response:
             asked = with_header_tags(parse_messages_request(body, format_headers(request)), request)
-            ticket = await gatekeeper.admit(
-                principal_of(request), asked.model, asked.params.user, request=asked, call_id=call_id
+            call_type = "messages.stream" if asked.stream else "messages"
+            ticket = await admitted(
+                inference, request, asked, asked.params.user, call_id=call_id, call_type=call_type
             )
             caller = ticket.caller
             if asked.stream:
                 opened = await released_on_failure(
-                    ticket,
-                    completions.stream(asked, call_id=call_id, caller=caller, call_type="messages.stream"),
+                    ticket, completions.stream(asked, call_id=call_id, caller=caller, call_type=call_type)
                 )
                 events = message_events(ticket.guard(opened.value), asked.model)
                 return EventStream(events, answered(call_id, opened, started, ticket))
             served = await released_on_failure(
-                ticket, completions.chat(asked, call_id=call_id, caller=caller, call_type="messages")
+                ticket, completions.chat(asked, call_id=call_id, caller=caller, call_type=call_type)
             )
             ticket.release(tokens_of(served.value.usage), served.value.cost)
             body_out = orjson.dumps(render_message(served.value, asked.model))
