@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from adapters.cache.memory_budget_reservations import InMemoryBudgetReservations
 
+from adapters.cache.memory_budget_reservations import InMemoryBudgetReservations
 from adapters.config.loader import GatewayConfig
 from adapters.persistence.deferred import DeferredSpendLedger, DeferredStore
 from application.pricing import Pricing
@@ -155,8 +155,8 @@ async def run_spend_writer(
         if unavailable:
             _spend_log.info("database reachable again; writing the spend records that waited")
             unavailable = False
-        if done.taken < writer.batch_size:
-            await sleep(IDLE_POLL)
+        # Between batches the loop serves calls; a short journal waits a moment to fill a batch.
+        await sleep(IDLE_POLL if done.taken < writer.batch_size else 0)
 
 
 async def final_drain(writer: SpendWriter, timeout: float = 5.0) -> None:
