@@ -42,7 +42,7 @@ class Drained:
     """Records new to the ledger (the rest had been written before: a replay after a crash)."""
 
 
-BATCH_SIZE = 100
+BATCH_SIZE = 50
 """Records per write. The writer shares the event loop with the calls it records: a batch's decoding and
 row building hold the loop for about 0.1 ms a record, so batches stay small enough not to show in the
 calls' latency (a busy gateway writes several a second)."""
