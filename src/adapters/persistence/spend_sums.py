@@ -46,6 +46,8 @@ class Total:
 
 def in_utc(moment: datetime) -> datetime:
     """Aware UTC, a naive datetime being taken to be UTC already (as the database column does)."""
+    if moment.tzinfo is UTC:  # as records are made: the common case, taken without a conversion
+        return moment
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -131,7 +133,43 @@ def merged(aggregates: Iterable[DailySpend]) -> dict[DailyKey, DailySpend]:
 
 def daily(records: Iterable[SpendRecord]) -> dict[DailyKey, DailySpend]:
     """What the records add to each day's aggregate."""
-    return merged(daily_of(record) for record in records)
+    grouped: dict[DailyKey, list[SpendRecord]] = {}
+    for record in records:
+        caller = record.caller
+        key = (
+            utc_day(record),
+            caller.key_hash,
+            caller.team_id,
+            caller.organization_id,
+            caller.user_id,
+            caller.end_user,
+            record.model_group,
+            record.provider,
+        )
+        grouped.setdefault(key, []).append(record)
+    return {key: _summed(key, group) for key, group in grouped.items()}
+
+
+def _summed(key: DailyKey, records: list[SpendRecord]) -> DailySpend:
+    """One day's aggregate of `records` (all of one key), summed in one pass."""
+    successes = sum(record.status is CallStatus.SUCCESS for record in records)
+    usages = [record.usage for record in records]
+    spend = ZERO
+    for record in records:
+        if record.cost is not None:
+            spend = EXACT.add(spend, record.cost)
+    return DailySpend(
+        *key,
+        spend=spend,
+        prompt_tokens=sum(u.prompt_tokens for u in usages),
+        completion_tokens=sum(u.completion_tokens for u in usages),
+        cached_tokens=sum(u.cached_tokens for u in usages),
+        cache_creation_tokens=sum(u.cache_creation_tokens for u in usages),
+        reasoning_tokens=sum(u.reasoning_tokens for u in usages),
+        requests=len(records),
+        successes=successes,
+        failures=len(records) - successes,
+    )
 
 
 def in_order(aggregates: Iterable[DailySpend]) -> list[DailySpend]:
