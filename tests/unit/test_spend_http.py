@@ -387,3 +387,15 @@ async def test_token_counter_answers_litellms_shape(client: Client) -> None:
         refusal(await client.post("/utils/token_counter", json={"model": "gpt-x"}), 400)["param"]
         == "messages"
     )
+
+
+def test_money_is_written_as_an_exact_json_number_however_long() -> None:
+    import orjson
+
+    from adapters.http.controllers import spend_render
+
+    precise = record("r9", AT, "0.000000123456789012345678", key=ALICE_KEY, user="alice")
+
+    written = orjson.dumps(spend_render.log(precise))
+
+    assert b'"spend":0.000000123456789012345678' in written

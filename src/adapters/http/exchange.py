@@ -94,6 +94,11 @@ def money_text(amount: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def money_json(amount: Decimal) -> orjson.Fragment:
+    """USD as an exact JSON number for orjson to write as it is (a float would round a long decimal)."""
+    return orjson.Fragment(money_text(amount).encode())
+
+
 def answered(call_id: str, served: Served[object], started: float, ticket: Ticket) -> dict[str, str]:
     """The headers of a served call: the gateway's own and the caller's rate-limit standing."""
     headers = served_headers(call_id, served, started)

@@ -8,6 +8,9 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from orjson import Fragment
+
+from adapters.http.exchange import money_json
 from application.spend_reports import Activity, KeyInfo, LogPage, Report
 from application.spend_rollups import GroupBy, ReportGroup, ReportPart, Totals
 from domain.spend import ZERO, CallStatus, SpendRecord
@@ -18,12 +21,13 @@ UNASSIGNED_TEAM = "Unassigned Team"
 """LiteLLM's name for the calls of keys in no team."""
 
 
-def money(amount: Decimal) -> float:
-    return float(amount)
+def money(amount: Decimal) -> Fragment:
+    """Money as an exact JSON number."""
+    return money_json(amount)
 
 
-def number(amount: Decimal | None) -> float | None:
-    return None if amount is None else float(amount)
+def number(amount: Decimal | None) -> Fragment | None:
+    return None if amount is None else money_json(amount)
 
 
 def when(moment: datetime | None) -> str | None:

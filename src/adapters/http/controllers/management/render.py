@@ -8,6 +8,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from orjson import Fragment
+
+from adapters.http.exchange import money_json
 from application.management import Issued, Joined, NewUser, OrganizationView, Page, TeamView, UserView
 from domain.budgets import BudgetTerms
 from domain.identity import (
@@ -25,8 +28,9 @@ from domain.identity import (
 Json = dict[str, Any]
 
 
-def number(amount: Decimal | None) -> float | None:
-    return float(amount) if amount is not None else None
+def number(amount: Decimal | None) -> Fragment | None:
+    """Money as an exact JSON number."""
+    return money_json(amount) if amount is not None else None
 
 
 def when(moment: datetime | None) -> str | None:
@@ -53,7 +57,7 @@ def _stamps(record: Any) -> Json:
 
 
 def _amounts(found: Mapping[str, Decimal]) -> Json:
-    return {model: float(amount) for model, amount in found.items()}
+    return {model: money_json(amount) for model, amount in found.items()}
 
 
 def terms(found: BudgetTerms, *, shared: bool = False) -> Json:
@@ -67,7 +71,7 @@ def terms(found: BudgetTerms, *, shared: bool = False) -> Json:
         "model_max_budget": _amounts(found.model_max_budget),
     }
     if not shared:
-        flat |= {"budget_id": found.budget_id, "spend": float(found.spend)}
+        flat |= {"budget_id": found.budget_id, "spend": money_json(found.spend)}
     return flat
 
 
