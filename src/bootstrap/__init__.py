@@ -10,11 +10,10 @@ import functools
 import gc
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-import structlog
 from dependency_injector import containers, providers
 from litestar import Litestar
 from litestar.di import Provide
@@ -25,7 +24,6 @@ from adapters.config.stored import deployment_from_record
 from adapters.http.app import create_app
 from adapters.http.exchange import Inference
 from adapters.llm.mock.client import MockProvider
-from adapters.persistence.deferred import DeferredStore
 from adapters.telemetry import NoopTelemetry
 from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
 from application.access import Gatekeeper
@@ -43,6 +41,7 @@ from application.spend import SpendRecorder, SpendWriter
 from application.spend_reports import SpendDesk
 from application.spend_totals import SpendLookup
 from application.token_counting import TokenCounting
+from bootstrap.loops import run_background_health_checks, run_store
 from bootstrap.money import (
     final_drain,
     load_prices,
@@ -76,7 +75,6 @@ from bootstrap.upstreams import (
 )
 from domain.deployments import Deployment, DeploymentRecord
 from domain.errors import BadRequestError
-from ports.unit_of_work import StoreUnavailable
 
 __all__ = [
     "ADAPTERS",
@@ -96,8 +94,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_log = structlog.get_logger("switchyard.health")
-_changes_log = structlog.get_logger("switchyard.changes")
 
 
 def _parse_record(record: DeploymentRecord, *, defaults: Any, environ: Mapping[str, str]) -> Deployment:
@@ -275,71 +271,6 @@ async def resolve(provider: providers.Provider[T]) -> T:
     """The provider's object; those depending on an async resource hand back an awaitable first."""
     value = provider()
     return await value if inspect.isawaitable(value) else value
-
-
-async def run_background_health_checks(
-    checks: BackgroundHealthChecks,
-    interval: float,
-    sleep: Callable[[float], Any] = asyncio.sleep,
-) -> None:
-    """Sweeps at once, then every `interval` seconds, until cancelled; a failed sweep is logged and the
-    next one runs on time."""
-    while True:
-        try:
-            report = await checks.sweep()
-        except Exception:
-            _log.exception("background health check failed")
-        else:
-            if report.unhealthy:
-                unhealthy = {entry.deployment.id: entry.error for entry in report.unhealthy}
-                _log.warning("background health check: deployments unhealthy", deployments=unhealthy)
-        await sleep(interval)
-
-
-CHANGE_POLL_INTERVAL = 1.0
-"""Seconds between reads of the database's change stamps: how soon a change made on another instance
-(a key blocked, a model added) takes effect here."""
-
-
-async def run_store(
-    store: DeferredStore,
-    identities: IdentityCache,
-    models: ModelRegistry,
-    interval: float = CHANGE_POLL_INTERVAL,
-    sleep: Callable[[float], Any] = asyncio.sleep,
-) -> None:
-    """Until cancelled: opens the database, serves its stored deployments, then every `interval` seconds
-    drops cached keys, teams and users when another instance changed any and reloads the stored
-    deployments when they changed. A database outage is waited out (cached keys keep working)."""
-    try:
-        await store.open()
-    except Exception:
-        return  # logged by the store; readiness says so, and calls needing the database fail at once
-    unavailable = False
-    first = True
-    while True:
-        try:
-            if first:
-                await models.load()
-                await identities.poll()
-                first = False
-            else:
-                # One read of the stamps tells both caches whether another instance changed anything.
-                async with store.unit_of_work() as uow:
-                    stamps = await uow.stamps()
-                await identities.poll(stamps)
-                await models.poll(stamps)
-        except StoreUnavailable:
-            if not unavailable:
-                _changes_log.warning("database unreachable; serving cached keys until it is back")
-            unavailable = True
-        except Exception:
-            _changes_log.exception("reading changes failed")
-        else:
-            if unavailable:
-                _changes_log.info("database reachable again")
-            unavailable = False
-        await sleep(interval)
 
 
 _SERVICES = (

@@ -1,0 +1,84 @@
+"""The loops the server runs beside its requests: background health checks, and the database's opening
+and change polling."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from adapters.persistence.deferred import DeferredStore
+from application.health import BackgroundHealthChecks
+from application.identity_cache import IdentityCache
+from application.models import ModelRegistry
+from ports.unit_of_work import StoreUnavailable
+
+_log = structlog.get_logger("switchyard.health")
+_changes_log = structlog.get_logger("switchyard.changes")
+
+
+async def run_background_health_checks(
+    checks: BackgroundHealthChecks,
+    interval: float,
+    sleep: Callable[[float], Any] = asyncio.sleep,
+) -> None:
+    """Sweeps at once, then every `interval` seconds, until cancelled; a failed sweep is logged and the
+    next one runs on time."""
+    while True:
+        try:
+            report = await checks.sweep()
+        except Exception:
+            _log.exception("background health check failed")
+        else:
+            if report.unhealthy:
+                unhealthy = {entry.deployment.id: entry.error for entry in report.unhealthy}
+                _log.warning("background health check: deployments unhealthy", deployments=unhealthy)
+        await sleep(interval)
+
+
+CHANGE_POLL_INTERVAL = 1.0
+"""Seconds between reads of the database's change stamps: how soon a change made on another instance
+(a key blocked, a model added) takes effect here."""
+
+
+async def run_store(
+    store: DeferredStore,
+    identities: IdentityCache,
+    models: ModelRegistry,
+    interval: float = CHANGE_POLL_INTERVAL,
+    sleep: Callable[[float], Any] = asyncio.sleep,
+) -> None:
+    """Until cancelled: opens the database, serves its stored deployments, then every `interval` seconds
+    drops cached keys, teams and users when another instance changed any and reloads the stored
+    deployments when they changed. A database outage is waited out (cached keys keep working)."""
+    try:
+        await store.open()
+    except Exception:
+        return  # logged by the store; readiness says so, and calls needing the database fail at once
+    unavailable = False
+    first = True
+    while True:
+        try:
+            if first:
+                await models.load()
+                await identities.poll()
+                first = False
+            else:
+                # One read of the stamps tells both caches whether another instance changed anything.
+                async with store.unit_of_work() as uow:
+                    stamps = await uow.stamps()
+                await identities.poll(stamps)
+                await models.poll(stamps)
+        except StoreUnavailable:
+            if not unavailable:
+                _changes_log.warning("database unreachable; serving cached keys until it is back")
+            unavailable = True
+        except Exception:
+            _changes_log.exception("reading changes failed")
+        else:
+            if unavailable:
+                _changes_log.info("database reachable again")
+            unavailable = False
+        await sleep(interval)
