@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -279,9 +280,16 @@ spend_logs = Table(
     Column("metadata", JSON(), nullable=False),
     Column("messages", JSON(none_as_null=True)),
     Column("response", JSON(none_as_null=True)),
-    # Every caller filter of the log (and spend_since) reads one caller's records in a time window.
+    # Every caller filter of the log (and spend_since) reads one caller's records in a time window. The
+    # indexes are partial: a call without a key, team, ... updates no entry in that one.
     *(
-        Index(None, column, "started_at")
+        Index(
+            None,
+            column,
+            "started_at",
+            sqlite_where=text(f"{column} IS NOT NULL"),
+            postgresql_where=text(f"{column} IS NOT NULL"),
+        )
         for column in ("key_hash", "user_id", "team_id", "organization_id", "end_user")
     ),
 )

@@ -65,7 +65,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_spend_logs_started_at", "spend_logs", ["started_at"])
     for column in CALLERS:
-        op.create_index(f"ix_spend_logs_{column}_started_at", "spend_logs", [column, "started_at"])
+        # Partial: a call without a key, team, ... (most are without several) updates no entry there.
+        present = sa.text(f"{column} IS NOT NULL")
+        op.create_index(
+            f"ix_spend_logs_{column}_started_at",
+            "spend_logs",
+            [column, "started_at"],
+            sqlite_where=present,
+            postgresql_where=present,
+        )
 
     op.create_table(
         "spend_totals",
