@@ -25,12 +25,16 @@ class Pricing:
     The catalog is asked once for every deployment given to `load` (at start), and once for each model
     first seen later (a model added through the API, a wildcard resolved); concurrent askers share one
     lookup. When the catalog cannot answer, the config's prices stand alone (a model without any costs
-    None, never a failed call)."""
+    None, never a failed call) and the catalog is asked again after `retry_after` seconds, not on every
+    call."""
 
-    def __init__(self, *, catalog: PriceCatalog | None) -> None:
+    def __init__(self, *, catalog: PriceCatalog | None, retry_after: float = 60.0) -> None:
         self._catalog = catalog
+        self._retry_after = retry_after
         self._known: dict[ModelRef, ModelPrices | None] = {}
         self._pending: dict[ModelRef, asyncio.Future[None]] = {}
+        self._unanswered: dict[ModelRef, float] = {}
+        """Models the catalog could not be asked about, and when it may be asked again (loop time)."""
 
     async def load(self, deployments: Iterable[Deployment]) -> list[Deployment]:
         """Looks up every deployment's model in the catalog at once; returns the deployments that have
@@ -41,7 +45,7 @@ class Pricing:
 
     async def prices_for(self, deployment: Deployment) -> ModelPrices:
         ref = model_ref(deployment)
-        if ref not in self._known:
+        if ref not in self._known and self._unanswered.get(ref, 0.0) <= asyncio.get_running_loop().time():
             await self._lookup({ref})
         return self._merged(deployment)
 
@@ -64,7 +68,11 @@ class Pricing:
             try:
                 found = await self._ask(wanted)
                 for ref in wanted:
-                    self._known[ref] = found.get(ref)
+                    if found is None:
+                        self._unanswered[ref] = asyncio.get_running_loop().time() + self._retry_after
+                    else:
+                        self._known[ref] = found.get(ref)
+                        self._unanswered.pop(ref, None)
             finally:
                 for ref in wanted:
                     self._pending.pop(ref, None)
@@ -72,10 +80,11 @@ class Pricing:
         for future in waiting:
             await asyncio.shield(future)
 
-    async def _ask(self, refs: list[ModelRef]) -> dict[ModelRef, ModelPrices]:
+    async def _ask(self, refs: list[ModelRef]) -> dict[ModelRef, ModelPrices] | None:
+        """The catalog's answer; None when it could not give one."""
         if self._catalog is None:
             return {}
         try:
             return dict(await self._catalog.prices(refs))
         except CatalogUnavailable:
-            return {}
+            return None

@@ -6,15 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import TypeVar
 
 from domain.errors import BadRequestError
-from domain.spend import ZERO, DailySpend
-
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
-"""Additions never round (the default context keeps 28 digits, which many small costs can exceed)."""
+from domain.spend import EXACT, ZERO, DailySpend
 
 NO_KEY = ""
 """How a breakdown names calls made without a virtual key (the master key, a JWT)."""
@@ -40,7 +37,7 @@ class Totals:
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(
-            _EXACT.add(self.spend, other.spend),
+            EXACT.add(self.spend, other.spend),
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
             self.cached_tokens + other.cached_tokens,

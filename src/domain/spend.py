@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from enum import StrEnum
 from typing import Any
 
 from domain.completions import Usage
 
 ZERO = Decimal(0)
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+"""The context spend is summed in: additions never round (the default context keeps 28 digits, which a
+large total plus a tiny cost exceeds). Only additions run in it: a division would try MAX_PREC digits."""
 NO_USAGE = Usage()
 
 SUBJECT_KINDS = ("key", "user", "team", "organization", "end_user")

@@ -25,7 +25,7 @@ from domain.messages import Message, Role
 from domain.pricing import ModelPrices
 from domain.router_policy import RouterPolicy
 from domain.spend import Caller, CallStatus, SpendLogQuery
-from ports.price_catalog import ModelRef, PriceCatalog
+from ports.price_catalog import CatalogUnavailable, ModelRef, PriceCatalog
 from ports.spend_journal import JournalUnavailable, SpendJournal
 from tests.fakes import FakeClock, FakeLLMProvider, FakeTelemetry, FakeTokenCounter, chunks_of, reply
 
@@ -283,3 +283,32 @@ async def test_the_writer_gives_a_batch_back_to_the_journal_while_the_database_i
     rig.ledger.write = real_write  # type: ignore[method-assign]
 
     assert [r.request_id for r in await rig.records()] == ["c1"]
+
+
+class FlakyCatalog(CatalogOf):
+    """Cannot answer until told it may."""
+
+    def __init__(self, known: dict[ModelRef, ModelPrices]) -> None:
+        super().__init__(known)
+        self.down = True
+
+    async def prices(self, models):  # type: ignore[no-untyped-def]
+        self.asked.append(list(models))
+        if self.down:
+            raise CatalogUnavailable("the lookup process failed")
+        return await super().prices(models)
+
+
+async def test_a_catalog_that_could_not_answer_is_asked_again_later_not_on_every_call() -> None:
+    listed = ModelPrices(input=Decimal("0.000001"), output=Decimal("0.000002"))
+    catalog = FlakyCatalog({("openai", "gpt-4o-mini"): listed})
+    patient, eager = Pricing(catalog=catalog), Pricing(catalog=catalog, retry_after=0)
+    unpriced = deployment(prices=ModelPrices())
+
+    assert not (await patient.prices_for(unpriced)).priced
+    assert not (await patient.prices_for(unpriced)).priced
+    assert not (await eager.prices_for(unpriced)).priced
+    assert len(catalog.asked) == 2  # patient's second call did not wait on the catalog again
+    catalog.down = False
+    assert not (await patient.prices_for(unpriced)).priced  # still within its minute
+    assert await eager.prices_for(unpriced) == listed  # asked again, and answered

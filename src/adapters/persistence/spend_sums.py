@@ -7,13 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from decimal import Decimal
 
-from domain.spend import ZERO, CallStatus, DailySpend, SpendRecord
-
-EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
-"""Sums never round: the default context keeps 28 digits, which a large budget plus a tiny cost exceeds.
-(Only additions run in it: a division would try to compute MAX_PREC digits.)"""
+from domain.spend import EXACT, ZERO, CallStatus, DailySpend, SpendRecord
 
 ALL_TIME = datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
 """A `since` at or before this asks for all time, which the totals answer without reading the log."""
@@ -79,30 +75,6 @@ def daily_key(spend: DailySpend) -> DailyKey:
         spend.end_user,
         spend.model_group,
         spend.provider,
-    )
-
-
-def daily_of(record: SpendRecord) -> DailySpend:
-    caller, usage = record.caller, record.usage
-    success = record.status is CallStatus.SUCCESS
-    return DailySpend(
-        day=utc_day(record),
-        key_hash=caller.key_hash,
-        team_id=caller.team_id,
-        organization_id=caller.organization_id,
-        user_id=caller.user_id,
-        end_user=caller.end_user,
-        model_group=record.model_group,
-        provider=record.provider,
-        spend=record.cost or ZERO,
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        cached_tokens=usage.cached_tokens,
-        cache_creation_tokens=usage.cache_creation_tokens,
-        reasoning_tokens=usage.reasoning_tokens,
-        requests=1,
-        successes=int(success),
-        failures=int(not success),
     )
 
 
