@@ -288,10 +288,13 @@ class Completions:
             request = with_defaults(request, deployment)
             unsupported = provider.unsupported_params(request, deployment)
             native = request.native
-            if native is not None and native.untranslated and provider.native_format != native.format:
+            foreign = native is not None and not provider.speaks(native.format, deployment)
+            if foreign and native.untranslated:
                 # Server tools and the like: only a deployment of the request's own format serves them.
                 unsupported = [*unsupported, *native.untranslated]
             fitted = fit_request(request, deployment, unsupported=unsupported, provider=provider.name)
+            if foreign and native.left_out:
+                fitted = dataclasses.replace(fitted, dropped=(*native.left_out, *fitted.dropped))
         except SwitchyardError as exc:
             exc.at(provider=deployment.provider, model=request.model, deployment=deployment.id)
             raise

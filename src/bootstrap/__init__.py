@@ -36,12 +36,13 @@ from application.management import Management
 from application.metering import Metering
 from application.models import ModelRegistry
 from application.pricing import Pricing
+from application.responses import Responses
 from application.routing import Router
 from application.spend import SpendRecorder, SpendWriter
 from application.spend_reports import SpendDesk
 from application.spend_totals import SpendLookup
 from application.token_counting import TokenCounting
-from bootstrap.loops import run_background_health_checks, run_store
+from bootstrap.loops import run_background_health_checks, run_response_purge, run_store
 from bootstrap.money import (
     final_drain,
     load_prices,
@@ -189,6 +190,12 @@ class Container(containers.DeclarativeContainer):
 
     store = providers.Resource(open_store, config=config)
     unit_of_work = providers.Callable(lambda store: store.unit_of_work, store)
+    responses = providers.Singleton(
+        Responses,
+        uow=unit_of_work,
+        clock=clock,
+        retention=providers.Callable(lambda config: config.responses_retention, config),
+    )
     identities = providers.Singleton(
         IdentityCache,
         uow=unit_of_work,
@@ -289,6 +296,7 @@ _SERVICES = (
     "spend_writer",
     "budget_guard",
     "spend",
+    "responses",
 )
 
 
@@ -311,6 +319,7 @@ def create_http_app(container: Container) -> Litestar:
             tasks.append(asyncio.create_task(run_store(services["store"], identities, services["models"])))
             tasks.append(asyncio.create_task(run_spend_writer(services["spend_writer"])))
             tasks.append(asyncio.create_task(load_prices(services["pricing"], container.deployments())))
+            tasks.append(asyncio.create_task(run_response_purge(services["responses"])))
             if config.background_health_checks:
                 checks = await resolve(container.background_health_checks)
                 tasks.append(
@@ -326,6 +335,8 @@ def create_http_app(container: Container) -> Litestar:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if "responses" in services:
+                await services["responses"].drain()
             if "gatekeeper" in services:
                 await services["gatekeeper"].drain()
             if "spend_writer" in services:
@@ -336,7 +347,9 @@ def create_http_app(container: Container) -> Litestar:
         return Provide(lambda: services[name], use_cache=True, sync_to_thread=False)
 
     def inference() -> Inference:
-        return Inference(services["completions"], services["gatekeeper"], services["token_counting"])
+        return Inference(
+            services["completions"], services["gatekeeper"], services["token_counting"], services["responses"]
+        )
 
     return create_app(
         dependencies={

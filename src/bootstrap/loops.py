@@ -1,5 +1,5 @@
-"""The loops the server runs beside its requests: background health checks, and the database's opening
-and change polling."""
+"""The loops the server runs beside its requests: background health checks, the database's opening and
+change polling, and the purge of expired stored responses."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from adapters.persistence.deferred import DeferredStore
 from application.health import BackgroundHealthChecks
 from application.identity_cache import IdentityCache
 from application.models import ModelRegistry
+from application.responses import Responses
 from ports.unit_of_work import StoreUnavailable
 
 _log = structlog.get_logger("switchyard.health")
@@ -81,4 +82,25 @@ async def run_store(
             if unavailable:
                 _changes_log.info("database reachable again")
             unavailable = False
+        await sleep(interval)
+
+
+RESPONSE_PURGE_INTERVAL = 3600.0
+
+
+async def run_response_purge(
+    responses: Responses,
+    interval: float = RESPONSE_PURGE_INTERVAL,
+    sleep: Callable[[float], Any] = asyncio.sleep,
+) -> None:
+    """Every `interval` seconds (the first a minute after start), deletes stored responses past their
+    retention; a purge that fails (the database away) is tried again next time."""
+    await sleep(min(interval, 60.0))
+    while True:
+        try:
+            await responses.purge()
+        except StoreUnavailable:
+            pass
+        except Exception:
+            _changes_log.exception("purging expired responses failed")
         await sleep(interval)

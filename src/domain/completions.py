@@ -77,6 +77,10 @@ class NativeRequest:
     untranslated: tuple[str, ...] = ()
     """Paths of what only a deployment of this format can serve (server tools, say: `tools.3`); any
     other deployment refuses them by these names (or drops them under drop_params)."""
+    left_out: tuple[str, ...] = ()
+    """Names of what only a deployment of this format can serve and any other simply goes without
+    (the Responses API's hosted tools, `tools.web_search`): the translated request never holds them, and
+    they are reported as dropped, never refused."""
 
 
 @dataclass(frozen=True, slots=True)

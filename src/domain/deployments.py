@@ -95,6 +95,10 @@ class Deployment:
     """Routing tags (LiteLLM's `tags`); "default" marks the deployments untagged requests prefer."""
     access_groups: tuple[str, ...] = ()
     """Names (`model_info.access_groups`) a key's, team's or user's model list may use for this model."""
+    supported_endpoints: tuple[str, ...] | None = None
+    """The client API paths the upstream serves itself (LiteLLM's `model_info.supported_endpoints`:
+    `/v1/chat/completions`, `/v1/responses`, ...); None when the config does not say, and the provider's
+    own default applies."""
 
     def __post_init__(self) -> None:
         if self.weight <= 0:

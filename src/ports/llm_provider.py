@@ -77,6 +77,12 @@ class LLMProvider(ABC):
     `anthropic-beta` applied); the reply comes back parsed as usual and with `native` holding the body
     as received, and a stream's chunks carry every upstream event's bytes in `native`, in order."""
 
+    def speaks(self, format: str, deployment: Deployment) -> bool:
+        """Whether `deployment` is served in the client wire format `format` natively (see
+        `native_format`); an adapter whose upstreams differ (an OpenAI-compatible host with or without
+        the Responses API) decides per deployment."""
+        return format == self.native_format
+
     @classmethod
     def capabilities(cls) -> Capabilities:
         """What the adapter can carry at all; a deployment's own capabilities are limited to these."""

@@ -1,5 +1,5 @@
 """The port for durable records (keys, teams, users, organizations, end users, budgets, stored
-deployments, the audit log), written in all-or-nothing units of work."""
+deployments, the audit log, stored Responses-API responses), written in all-or-nothing units of work."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Generic, Self, TypeVar
 
 from domain.deployments import DeploymentRecord
 from domain.identity import AuditEntry, Budget, EndUser, Organization, Team, User, VirtualKey
+from ports.response_store import ResponseStore
 
 E = TypeVar("E")
 
@@ -86,8 +87,8 @@ class UnitOfWork(ABC):
     - A unit of work is used once (one `async with`); a new one is made per transaction by the factory.
     - `commit` makes every change durable and visible together, and advances the change stamp of each
       topic written: `IDENTITY` for keys, teams, users, organizations, end users and budgets, `MODELS`
-      for deployments (the audit log changes no stamp). Stamps only grow, in commit order, so that other
-      instances can tell their caches are stale by reading `stamps()` alone.
+      for deployments (the audit log and stored responses change no stamp). Stamps only grow, in commit
+      order, so that other instances can tell their caches are stale by reading `stamps()` alone.
     - Errors of the database library are translated: `ConflictError` for duplicates, and
       `StoreUnavailable` when the database cannot be reached.
     """
@@ -100,6 +101,7 @@ class UnitOfWork(ABC):
     budgets: Repository[Budget]
     deployments: Repository[DeploymentRecord]
     audit: AuditLog
+    responses: ResponseStore
 
     async def __aenter__(self) -> Self:
         return self

@@ -99,7 +99,7 @@ async def _emptied(database: Database) -> None:
     async with database.engine.begin() as connection:
         await connection.exec_driver_sql(
             "TRUNCATE keys, teams, team_members, users, organizations, organization_members, end_users,"
-            " budgets, deployments, audit_log, spend_logs, spend_totals, spend_daily, spend_resets"
+            " budgets, deployments, audit_log, spend_logs, spend_totals, spend_daily, spend_resets, responses"
         )
         await connection.exec_driver_sql("UPDATE change_stamps SET stamp = 0")
 

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from adapters.config import GatewayConfig, default_config, load_config
+from adapters.config.deployments import Defaults
+from adapters.config.stored import deployment_from_record
 from domain.completions import ReasoningEffort
-from domain.deployments import Deployment, Secret
-from domain.errors import ConfigurationError
+from domain.deployments import Deployment, DeploymentRecord, Secret
+from domain.errors import BadRequestError, ConfigurationError
 from domain.pricing import UNPRICED, ModelPrices
 
 REAL_CONFIG = Path(__file__).parent / "fixtures" / "litellm_config.yaml"
@@ -848,3 +850,58 @@ def test_jwt_auth_needs_a_key_source_and_reads_litellms_environment() -> None:
     )
     with pytest.raises(ConfigurationError, match="enable_jwt_auth"):
         load_config({"general_settings": {"litellm_jwtauth": {"team_id_jwt_field": "groups"}}}, {})
+
+
+# --- model_info.supported_endpoints -----------------------------------------------------------------
+
+
+def test_supported_endpoints_are_read_into_the_deployment_as_the_config_lists_them() -> None:
+    listed = load_config(
+        one(
+            {"model": "hosted_vllm/llama", "api_base": "http://vllm:8000/v1"},
+            {"supported_endpoints": ["/v1/chat/completions", "/v1/responses"]},
+        ),
+        {},
+    )
+    unlisted = load_config(one({"model": "openai/gpt-4o", "api_key": "k"}), {})
+
+    assert deployment(listed).supported_endpoints == ("/v1/chat/completions", "/v1/responses")
+    assert listed.ignored == ()
+    assert deployment(unlisted).supported_endpoints is None
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ("/v1/responses", "model_list[0].model_info.supported_endpoints"),
+        ({"responses": True}, "model_list[0].model_info.supported_endpoints"),
+        (["/v1/responses", 2], "model_list[0].model_info.supported_endpoints[1]"),
+    ],
+)
+def test_supported_endpoints_that_are_not_a_list_of_paths_fail_startup_naming_the_path(
+    value: Any, path: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(one({"model": "openai/gpt-4o", "api_key": "k"}, {"supported_endpoints": value}), {})
+
+    assert caught.value.path == path
+
+
+def test_a_stored_deployment_reads_supported_endpoints_as_the_config_does() -> None:
+    record = DeploymentRecord(
+        model_id="m-1",
+        model_name="m",
+        litellm_params={"model": "openai/gpt-4o", "api_key": "k"},
+        model_info={"supported_endpoints": ["/v1/chat/completions"]},
+    )
+    bad = DeploymentRecord(
+        model_id="m-2",
+        model_name="m",
+        litellm_params={"model": "openai/gpt-4o", "api_key": "k"},
+        model_info={"supported_endpoints": "/v1/responses"},
+    )
+
+    assert deployment_from_record(record, Defaults(), {}).supported_endpoints == ("/v1/chat/completions",)
+    with pytest.raises(BadRequestError) as caught:
+        deployment_from_record(bad, Defaults(), {})
+    assert caught.value.param == "model_info.supported_endpoints"

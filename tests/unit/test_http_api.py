@@ -33,6 +33,7 @@ from application.management import Management
 from application.metering import Metering
 from application.models import ModelRegistry
 from application.pricing import Pricing
+from application.responses import Responses
 from application.routing import Router
 from application.spend import SpendRecorder, SpendWriter
 from application.spend_reports import SpendDesk
@@ -125,6 +126,7 @@ def _app(
             TokenCounting(
                 catalog=catalog, providers=providers, counter=FakeTokenCounter(), policy=RouterPolicy()
             ),
+            Responses(uow=store.unit_of_work, clock=clock),
         ),
         "management": Management.build(
             uow=store.unit_of_work,

@@ -154,6 +154,7 @@ def build_deployment(
         order=_order(params, at),
         tags=_tags(params, at),
         access_groups=tuple(info.access_groups),
+        supported_endpoints=None if info.supported_endpoints is None else tuple(info.supported_endpoints),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from adapters.config.deployments import Defaults
@@ -55,6 +56,8 @@ class GatewayConfig:
     store_prompts_in_spend_logs: bool = False
     spend_journal_dir: Path | None = None
     """general_settings.spend_journal_dir (SWITCHYARD_SPEND_JOURNAL_DIR overrides); None: the default."""
+    responses_retention: timedelta = timedelta(days=30)
+    """How long stored Responses-API responses are kept (general_settings.responses_retention)."""
     config_path: Path | None = None
     """The file the config came from (the default SQLite database lives beside it); None otherwise."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,7 +23,8 @@ from adapters.config.gateway_config import (
 from adapters.config.schema import CacheSettings, ConfigFile, GeneralSettings, JwtAuthSettings, RouterSettings
 from adapters.llm.hosts import HOSTS, KEYLESS, first_set
 from domain.deployments import Deployment, Secret
-from domain.errors import ConfigurationError
+from domain.durations import parse_duration
+from domain.errors import BadRequestError, ConfigurationError
 from domain.router_policy import RouterPolicy
 
 _SECTIONS = ("model_list", "litellm_settings", "router_settings", "general_settings", "environment_variables")
@@ -129,11 +131,22 @@ def _build(
         auth_cache_ttl=general.user_api_key_cache_ttl,
         store_prompts_in_spend_logs=general.store_prompts_in_spend_logs,
         spend_journal_dir=_journal_dir(env.get("SWITCHYARD_SPEND_JOURNAL_DIR"), general.spend_journal_dir),
+        responses_retention=_retention(general.responses_retention),
         config_path=path,
         environment=env,
         ignored=tuple(report.ignored),
         warnings=tuple(report.warnings),
     )
+
+
+def _retention(text: str) -> timedelta:
+    try:
+        retention = parse_duration(text)
+    except BadRequestError as exc:
+        raise ConfigurationError("general_settings.responses_retention", exc.message) from None
+    if not retention:
+        raise ConfigurationError("general_settings.responses_retention", "must be longer than 0s")
+    return retention
 
 
 def _journal_dir(*candidates: str | None) -> Path | None:

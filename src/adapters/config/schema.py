@@ -89,6 +89,8 @@ class ModelInfo(PriceKeys):
     max_tokens: PositiveInt | None = None
     """LiteLLM's older name for max_output_tokens."""
     access_groups: list[str] = []
+    supported_endpoints: list[str] | None = None
+    """The client API paths the upstream serves itself (`/v1/chat/completions`, `/v1/responses`, ...)."""
 
     @field_validator("id", mode="before")
     @classmethod
@@ -229,6 +231,8 @@ class GeneralSettings(Section):
     spend_journal_dir: str | None = None
     """Where spend records wait for the database (default: `switchyard-journal` beside the database
     file, or in the working directory)."""
+    responses_retention: str = "30d"
+    """How long a stored Responses-API response (`store: true`) is kept: `30d`, `12h`, ..."""
 
 
 class ConfigFile(Section):

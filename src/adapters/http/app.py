@@ -17,6 +17,7 @@ from adapters.http.controllers.management import management_controllers
 from adapters.http.controllers.messages import MessagesController
 from adapters.http.controllers.model_admin import ModelAdminController
 from adapters.http.controllers.models import ModelsController
+from adapters.http.controllers.responses import ResponsesController, StoredResponsesController
 from adapters.http.controllers.spend import spend_controllers
 from adapters.http.errors import EXCEPTION_HANDLERS
 from application.access import Gatekeeper
@@ -38,6 +39,8 @@ def create_app(
         route_handlers=[
             ChatController,
             MessagesController,
+            ResponsesController,
+            StoredResponsesController,
             EmbeddingsController,
             ModelsController,
             DeploymentHealthController,

@@ -18,6 +18,7 @@ from adapters.http.errors import error_response
 from adapters.http.principal import principal_of
 from application.access import Gatekeeper, Ticket, caller_of
 from application.completions import Completions, Served
+from application.responses import Responses
 from application.token_counting import TokenCounting
 from domain.completions import CompletionRequest
 from domain.embeddings import EmbeddingRequest
@@ -34,6 +35,7 @@ class Inference:
     completions: Completions
     gatekeeper: Gatekeeper
     token_counting: TokenCounting
+    responses: Responses
 
 
 def public_url(url: str | None) -> str | None:

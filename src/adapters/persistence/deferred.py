@@ -108,6 +108,7 @@ class _WaitingUnitOfWork(UnitOfWork):
             "budgets",
             "deployments",
             "audit",
+            "responses",
         ):
             setattr(self, name, getattr(inner, name))
         return self

@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from adapters.persistence.kinds import KEYS, KINDS, TOPICS, Kind, creation_order, filtered, in_utc
+from adapters.persistence.memory_response_store import InMemoryResponseStore
 from adapters.persistence.memory_spend_ledger import InMemorySpendLedger
+from adapters.persistence.response_rows import Row
 from domain.errors import ConflictError, NotFoundError
 from domain.identity import AuditEntry
 from ports.unit_of_work import AuditLog, Repository, UnitOfWork, Where
@@ -23,6 +25,7 @@ class InMemoryStore:
     def __init__(self) -> None:
         self.tables: dict[str, dict[str, Any]] = {kind.name: {} for kind in KINDS}
         self.audit: list[AuditEntry] = []
+        self.responses: dict[str, Row] = {}
         self.committed_stamps: dict[str, int] = dict.fromkeys(TOPICS, 0)
         self.ledger = InMemorySpendLedger()
 
@@ -164,6 +167,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.budgets = self._repositories["budgets"]
         self.deployments = self._repositories["deployments"]
         self.audit = InMemoryAuditLog(store)
+        self.responses = InMemoryResponseStore(store.responses)
 
     async def commit(self) -> None:
         # Replayed onto what is committed now, so a change another unit of work committed meanwhile
@@ -177,9 +181,11 @@ class InMemoryUnitOfWork(UnitOfWork):
         for entry in self.audit.appended:
             if entry.id in audit_ids:
                 raise ConflictError(f"an audit entry with id {entry.id!r} already exists")
+        responses = self.responses.replayed()
         # Nothing below awaits: the whole commit is published at once.
         self._store.tables.update(tables)
         self._store.audit.extend(self.audit.appended)
+        self.responses.publish(responses)
         for topic in {kind.topic for kind in KINDS if kind.name in tables}:
             self._store.committed_stamps[topic] += 1
         self._clear()
@@ -191,6 +197,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         for repository in self._repositories.values():
             repository.changes.clear()
         self.audit.appended.clear()
+        self.responses.clear()
 
     async def stamps(self) -> Mapping[str, int]:
         return await self._store.stamps()

@@ -13,6 +13,7 @@ from adapters.persistence import tables
 from adapters.persistence.errors import translated
 from adapters.persistence.kinds import TOPICS
 from adapters.persistence.repositories import SHAPES, SqlAlchemyAuditLog, SqlAlchemyRepository
+from adapters.persistence.response_store import SqlAlchemyResponseStore
 from ports.unit_of_work import UnitOfWork
 
 
@@ -42,6 +43,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.budgets = SqlAlchemyRepository(SHAPES["budgets"], self)
         self.deployments = SqlAlchemyRepository(SHAPES["deployments"], self)
         self.audit = SqlAlchemyAuditLog(self)
+        self.responses = SqlAlchemyResponseStore(self)
 
     async def connection(self, *, write: bool = False) -> AsyncConnection:
         """The unit of work's connection, made ready to `write` when asked."""

@@ -333,3 +333,24 @@ spend_resets = Table(
     Column("scope", String(), primary_key=True),
     Column("reset_at", UtcDateTime(), nullable=False),
 )
+
+
+# Stored Responses-API responses (adapters/persistence/response_store.py). Items and bodies are JSON text
+# that response_rows.py writes and reads with orjson: exact and fast for bodies of hundreds of KB, where
+# `jsonb` would reorder keys and `json` would go through the standard library's slower encoder.
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(), primary_key=True),
+    Column("owner_key", String(64)),
+    Column("owner_team_id", String()),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False, index=True),
+    Column("status", String(), nullable=False),
+    Column("model", String(), nullable=False),
+    Column("previous_response_id", String()),
+    Column("deployment_id", String()),
+    Column("native", Boolean(), nullable=False),
+    Column("input_items", Text(), nullable=False),
+    Column("body", Text(), nullable=False),
+)

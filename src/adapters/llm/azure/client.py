@@ -5,11 +5,18 @@ Azure OpenAI routes by deployment, `{api_base}/openai/deployments/{deployment}/c
 `preview`, through the v1 API at `{api_base}/openai/v1/chat/completions`. Both take the key as an
 `api-key` header, or a Microsoft Entra ID bearer token. The wire format, replies and errors are
 OpenAI's (a content filter refusal is a 400 with code `content_filter`, mapped by the shared table).
+
+The Responses API has no per-deployment route: it is `{api_base}/openai/v1/responses` (the v1 API, GA
+since August 2025, which takes no api-version), or `{api_base}/openai/responses?api-version=...` with a
+dated version from 2025-03-01-preview on (where it started, and LiteLLM's URL). A configured dated
+version that old or newer is kept; none, or an older one (the dated chat default, 2024-10-21, has no
+Responses API), goes to the v1 API.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import urllib.parse
 from typing import ClassVar
 
@@ -25,6 +32,8 @@ DEFAULT_API_VERSION = "2024-10-21"
 FOUNDRY_API_VERSION = "2024-05-01-preview"
 """What the Foundry models endpoint (`.../models`) requires when the config names none."""
 _V1_VERSIONS = frozenset({"v1", "latest", "preview"})
+_FIRST_RESPONSES_VERSION = "2025-03-01"
+_DATED = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class AzureOpenAIProvider(OpenAIProvider):
@@ -37,7 +46,10 @@ class AzureOpenAIProvider(OpenAIProvider):
     def _url(self, deployment: Deployment, path: str) -> httpx.URL:
         if not deployment.api_base:
             raise BadRequestError("an Azure deployment needs api_base (https://<resource>.openai.azure.com)")
-        version = str(deployment.credentials.extra.get("api_version") or DEFAULT_API_VERSION)
+        configured = deployment.credentials.extra.get("api_version")
+        if path == "/responses":
+            return _responses_url(deployment.api_base, str(configured) if configured else None)
+        version = str(configured or DEFAULT_API_VERSION)
         return _azure_url(deployment.api_base, deployment.upstream_model, path, version)
 
     async def _headers(self, deployment: Deployment) -> dict[str, str]:
@@ -90,6 +102,20 @@ def _azure_url(api_base: str, deployment: str, path: str, version: str) -> httpx
         return httpx.URL(f"{base}/openai/v1{path}{query}")
     name = urllib.parse.quote(deployment, safe="")
     return httpx.URL(f"{base}/openai/deployments/{name}{path}?api-version={urllib.parse.quote(version)}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _responses_url(api_base: str, version: str | None) -> httpx.URL:
+    base = api_base.rstrip("/")
+    if (
+        version is not None
+        and _DATED.match(version)
+        and version[:10] >= _FIRST_RESPONSES_VERSION
+        and not base.endswith("/openai/v1")  # a base on the v1 API stays on it, as for chat
+    ):
+        base = base.removesuffix("/openai")
+        return httpx.URL(f"{base}/openai/responses?api-version={urllib.parse.quote(version)}")
+    return _azure_url(api_base, "", "/responses", version if version in _V1_VERSIONS else "v1")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -1,7 +1,9 @@
-"""The OpenAI provider: chat, streamed chat and embeddings over one pooled httpx client."""
+"""The OpenAI provider: chat, streamed chat and embeddings over one pooled httpx client; requests native to
+the Responses API go through as sent to upstreams that serve it (see mapping.serves_responses)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any, ClassVar
@@ -14,7 +16,10 @@ from adapters.llm.openai import mapping
 from adapters.llm.openai.errors import upstream_error
 from adapters.llm.sse import sse_event_batches
 from adapters.openai_format import read_chunk, read_embeddings, read_response
-from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
+
+# The module, not its names: it reads errors with this package's table, so each imports the other.
+from adapters.responses_format import upstream as responses_upstream
+from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, NativeRequest
 from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from domain.errors import BadGatewayError, SwitchyardError
@@ -27,15 +32,22 @@ class OpenAIProvider(LLMProvider):
 
     name: ClassVar[str] = "openai"
     supports_embeddings: ClassVar[bool] = True
+    native_format: ClassVar[str | None] = mapping.RESPONSES
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
+
+    def speaks(self, format: str, deployment: Deployment) -> bool:
+        return format == mapping.RESPONSES and mapping.serves_responses(deployment)
 
     def unsupported_params(self, request: CompletionRequest, deployment: Deployment) -> Collection[str]:
         # An OpenAI-compatible host refuses what its row in the hosts table says it does.
         return mapping.unsupported(request, deployment)
 
     async def complete(self, request: CompletionRequest, deployment: Deployment) -> CompletionResponse:
+        native = mapping.native_responses(request, deployment)
+        if native is not None:
+            return await self._respond(native, deployment)
         # The method called decides whether the upstream streams, whatever the request's flag says.
         if request.stream:
             request = dataclasses.replace(request, stream=False)
@@ -47,6 +59,9 @@ class OpenAIProvider(LLMProvider):
         return read_embeddings(await self._post(deployment, "/embeddings", body))
 
     async def stream(self, request: CompletionRequest, deployment: Deployment) -> ChunkStream:
+        native = mapping.native_responses(request, deployment)
+        if native is not None:
+            return await self._respond_streamed(native, deployment)
         if not request.stream:
             request = dataclasses.replace(request, stream=True)
         response = await http_calls.open_stream(
@@ -60,23 +75,47 @@ class OpenAIProvider(LLMProvider):
         )
         return OpenAIChunkStream(response)
 
-    async def _post(self, deployment: Deployment, path: str, body: dict[str, Any]) -> object:
-        response = await http_calls.post(
+    async def _respond(self, native: NativeRequest, deployment: Deployment) -> CompletionResponse:
+        """A Responses API request sent as the client sent it; the reply read with `native` as received."""
+        body = mapping.responses_body(native, deployment, stream=False)
+        headers = await self._headers(deployment) | mapping.extra_headers(deployment)
+        payload = await self._send(deployment, "/responses", body, headers)
+        return responses_upstream.read_response(payload)
+
+    async def _respond_streamed(self, native: NativeRequest, deployment: Deployment) -> ChunkStream:
+        response = await http_calls.open_stream(
             self._client,
-            self._url(deployment, path),
-            encode(body),
-            await self._headers(deployment),
+            self._url(deployment, "/responses"),
+            encode(mapping.responses_body(native, deployment, stream=True)),
+            await self._headers(deployment) | mapping.extra_headers(deployment),
             limits=deployment.limits,
             failed=upstream_error,
+            not_streamed=_not_streamed,
         )
-        payload = decode(response.content)
+        return ResponsesChunkStream(response)
+
+    async def _post(self, deployment: Deployment, path: str, body: dict[str, Any]) -> object:
+        payload = await self._send(deployment, path, body, await self._headers(deployment))
         if isinstance(payload, dict) and payload.get("error"):
             raise upstream_error(None, payload)
         return payload
 
+    async def _send(
+        self, deployment: Deployment, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> object:
+        response = await http_calls.post(
+            self._client,
+            self._url(deployment, path),
+            encode(body),
+            headers,
+            limits=deployment.limits,
+            failed=upstream_error,
+        )
+        return decode(response.content)
+
     def _url(self, deployment: Deployment, path: str) -> httpx.URL:
-        """Where a call for `path` (/chat/completions, /embeddings) goes; hosts that route otherwise
-        (Azure's deployments) override it."""
+        """Where a call for `path` (/chat/completions, /embeddings, /responses) goes; hosts that route
+        otherwise (Azure's deployments) override it."""
         return mapping.url(deployment, path)
 
     async def _headers(self, deployment: Deployment) -> dict[str, str]:
@@ -114,6 +153,21 @@ class OpenAIChunkStream(http_calls.ResponseChunkStream):
                 if failure is not None:
                     raise failure
                 if done or self._closed:
+                    return
+
+
+class ResponsesChunkStream(http_calls.ResponseChunkStream):
+    """A Responses API stream: chunks read as events arrive, a batch per network read, each carrying in
+    `native` the upstream's bytes since the chunk before it (see responses_format.upstream.read_stream)."""
+
+    async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
+        if self._closed:
+            return
+        reading = responses_upstream.read_stream(self._response.aiter_bytes())
+        async with self._reading(), contextlib.aclosing(reading):
+            async for batch in reading:
+                yield batch
+                if self._closed:
                     return
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -11,12 +12,19 @@ import httpx
 from adapters.llm.hosts import HOSTS
 from adapters.llm.http_calls import joined_url
 from adapters.openai_format import chat_request_body, embedding_request_body
-from domain.completions import CompletionRequest, SamplingParams
+from domain.completions import CompletionRequest, NativeRequest, SamplingParams
 from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest
 from domain.messages import DocumentPart, ResponseFormatType
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
+RESPONSES = "responses"
+"""The client wire format of the Responses API, as `NativeRequest.format` names it."""
+_RESPONSES_PATHS = frozenset({"/v1/responses", "/responses"})
+_RESPONSES_BY_DEFAULT = frozenset({"openai", "azure"})
+"""Providers whose upstream serves the Responses API unless `supported_endpoints` says otherwise; any
+other OpenAI-compatible host is sent chat completions unless its `supported_endpoints` lists it."""
+_RESPONSES_PRESETS = ("temperature", "top_p", "service_tier", "parallel_tool_calls")
 # OpenAI's reasoning models refuse `max_tokens` and take the same limit as `max_completion_tokens`.
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 _SAMPLING_FIELDS = frozenset(field.name for field in dataclasses.fields(SamplingParams))
@@ -49,7 +57,11 @@ def chat_body(request: CompletionRequest, deployment: Deployment) -> dict[str, A
 def unsupported(request: CompletionRequest, deployment: Deployment) -> list[str]:
     """The parameters of `request` the deployment's host refuses, by the hosts table; and, for every
     host, what OpenAI's format cannot carry: a document by URL ("documents"), top_k where the host does
-    not sample by it, a thinking budget for a model that does not reason (it goes as reasoning_effort)."""
+    not sample by it, a thinking budget for a model that does not reason (it goes as reasoning_effort).
+    A request native to the Responses API that the deployment serves as such has none: it goes as sent,
+    and the upstream itself judges it."""
+    if native_responses(request, deployment) is not None:
+        return []
     params = request.params
     refused: list[str] = []
     host = HOSTS.get(deployment.provider)
@@ -95,6 +107,67 @@ def _is_set(request: CompletionRequest, name: str) -> bool:
     if name == "response_format":
         return request.response_format is not None
     return name in request.extra_body
+
+
+def serves_responses(deployment: Deployment) -> bool:
+    """Whether the deployment's upstream serves the Responses API itself: its `supported_endpoints`
+    lists `/v1/responses` (or `/responses`), or, when the config does not say, it is OpenAI's or Azure
+    OpenAI's own (a vLLM reached as `openai/` that lists only chat completions is not)."""
+    endpoints = deployment.supported_endpoints
+    if endpoints is None:
+        return deployment.provider in _RESPONSES_BY_DEFAULT
+    return any("/" + path.strip("/") in _RESPONSES_PATHS for path in endpoints)
+
+
+def native_responses(request: CompletionRequest, deployment: Deployment) -> NativeRequest | None:
+    """The request as its Responses API client sent it, when the deployment serves that API itself."""
+    native = request.native
+    if native is None or native.format != RESPONSES or not serves_responses(deployment):
+        return None
+    return native
+
+
+def responses_body(native: NativeRequest, deployment: Deployment, *, stream: bool) -> dict[str, Any]:
+    """The client's Responses API body with `model` (the deployment's upstream model) and `stream` set
+    for this call: true for a stream; for a whole reply false if the client sent it at all, else left
+    out. The deployment's configured defaults fill in only what the client left out, by their Responses
+    API names: temperature, top_p, service_tier, parallel_tool_calls, max_tokens (or
+    max_completion_tokens) as max_output_tokens, reasoning_effort as reasoning.effort, and the keys of a
+    preset `extra_body`."""
+    body = dict(native.body)
+    body["model"] = deployment.upstream_model
+    if stream:
+        body["stream"] = True
+    elif "stream" in body:
+        body["stream"] = False
+    if deployment.extra_params:
+        _fill_responses_defaults(body, deployment.extra_params)
+    return body
+
+
+def _fill_responses_defaults(body: dict[str, Any], presets: Mapping[str, Any]) -> None:
+    for name in _RESPONSES_PRESETS:
+        if name in presets and name not in body:
+            body[name] = presets[name]
+    limit = presets.get("max_completion_tokens") or presets.get("max_tokens")
+    if limit and "max_output_tokens" not in body:
+        body["max_output_tokens"] = limit
+    effort = presets.get("reasoning_effort")
+    reasoning = body.get("reasoning")
+    if effort is not None and (reasoning is None or isinstance(reasoning, dict)):
+        body["reasoning"] = {"effort": str(effort), **(reasoning or {})}
+    preset_body = presets.get("extra_body")
+    if isinstance(preset_body, Mapping):
+        for name, value in preset_body.items():
+            body.setdefault(name, value)
+
+
+def extra_headers(deployment: Deployment) -> dict[str, str]:
+    """The deployment's preset `extra_headers`, as text."""
+    preset = deployment.extra_params.get("extra_headers")
+    if not isinstance(preset, Mapping):
+        return {}
+    return {str(name): str(value) for name, value in preset.items()}
 
 
 def embedding_body(request: EmbeddingRequest, deployment: Deployment) -> dict[str, Any]:
