@@ -11,9 +11,9 @@ from adapters.llm.anthropic.errors import retry_after, upstream_error
 from adapters.llm.anthropic.mapping import max_tokens, unsupported_params
 from adapters.llm.anthropic.models import Thinking, effort_for_budget, profile
 from adapters.llm.anthropic.native import count_tokens_body
-from adapters.llm.anthropic.native_stream import parse_event, split_events
 from adapters.llm.anthropic.replies import StreamTranslator, finish_reason, read_message, usage
 from adapters.llm.anthropic.turns import document_block, image_block, split_messages
+from adapters.llm.sse import parse_event, split_events
 from domain import errors
 from domain.completions import (
     CompletionChunk,

@@ -12,7 +12,8 @@ import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from adapters.responses_format.upstream import read_response, read_stream, split_events
+from adapters.llm.sse import split_events
+from adapters.responses_format.upstream import read_response, read_stream
 from domain import errors
 from domain.completions import CompletionChunk, FinishReason, ToolCallDelta, Usage, assemble
 from domain.messages import ThinkingBlock, ToolCall

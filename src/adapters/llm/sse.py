@@ -6,6 +6,7 @@ of an event stays bytes because JSON parsers take bytes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 
 
@@ -58,3 +59,48 @@ async def sse_event_batches(pieces: AsyncIterable[bytes]) -> AsyncIterator[list[
     tail = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
     if events := list(reader.feed([*tail, b""])):
         yield events
+
+
+# For pass-through streams, whose bytes must reach the client exactly as read: events are cut whole
+# from the buffer and parsed one by one.
+# The end of an event: a line ending, then an empty line. A CR is a line ending of its own only when no
+# LF follows it (CRLF is one ending, never two).
+_EVENT_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
+
+
+def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
+    """The whole events at the start of `buffer`, each with the blank line that ends it (blank lines
+    between events ride along), and what is left: `b"".join(events) + rest == buffer`."""
+    if b"\r" not in buffer:  # Anthropic and OpenAI end lines with LF: one split does it
+        *events, rest = buffer.split(b"\n\n")
+        return [event + b"\n\n" for event in events], rest
+    # A CR at the very end may be the first half of a CRLF: it waits for the next read.
+    searched = buffer[:-1] if buffer[-1] == 13 else buffer
+    events: list[bytes] = []
+    start = 0
+    for end in _EVENT_END.finditer(searched):
+        events.append(buffer[start : end.end()])
+        start = end.end()
+    return events, buffer[start:]
+
+
+def parse_event(raw: bytes) -> tuple[str, bytes] | None:
+    """(event type, data) of one event's bytes, as the SSE spec reads them; None when it carries no
+    data (a comment, a blank line) or only the `[DONE]` some OpenAI-compatible hosts end with."""
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    name = ""
+    data: list[bytes] = []
+    for line in raw.split(b"\n"):
+        if not line or line[0] == 58:  # b":" opens a comment
+            continue
+        field, _, value = line.partition(b":")
+        if value[:1] == b" ":
+            value = value[1:]
+        if field == b"data":
+            data.append(value)
+        elif field == b"event":
+            name = value.decode("utf-8", "replace")
+    if not data or data == [b"[DONE]"]:
+        return None
+    return name, data[0] if len(data) == 1 else b"\n".join(data)

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
 import orjson
 
 from adapters.llm.openai.errors import upstream_error
+from adapters.llm.sse import parse_event, split_events
 from domain.completions import (
     Choice,
     ChunkChoice,
@@ -57,7 +57,6 @@ _POLICY_CODES = frozenset({"bio_policy", "misalignment_policy_violation", "image
 _CUSTOM_OPEN, _CUSTOM_CLOSE = '{"input": "', '"}'
 # The end of an SSE event: a line ending, then an empty line. A CR is a line ending of its own only
 # when no LF follows it (CRLF is one ending, never two).
-_EVENT_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
 
 
 def read_response(payload: object) -> CompletionResponse:
@@ -114,22 +113,6 @@ async def read_stream(pieces: AsyncIterable[bytes]) -> AsyncIterator[list[Comple
         raise BadGatewayError("The Responses stream ended before its response.completed event.")
 
 
-def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
-    """The whole SSE events at the start of `buffer`, each with the blank line ending it, and what is
-    left: `b"".join(events) + rest == buffer`."""
-    if b"\r" not in buffer:  # OpenAI ends lines with LF: one split does it
-        *events, rest = buffer.split(b"\n\n")
-        return [event + b"\n\n" for event in events], rest
-    # A CR at the very end may be the first half of a CRLF: it waits for the next read.
-    searched = buffer[:-1] if buffer[-1] == 13 else buffer
-    events: list[bytes] = []
-    start = 0
-    for end in _EVENT_END.finditer(searched):
-        events.append(buffer[start : end.end()])
-        start = end.end()
-    return events, buffer[start:]
-
-
 class StreamReader:
     """Reads whole events of one Responses stream into chunks; `done` once the response completed."""
 
@@ -156,7 +139,7 @@ class StreamReader:
         pending: list[bytes] = []
         failure: SwitchyardError | None = None
         for raw in events:
-            parsed = None if self.done else _parse_event(raw)
+            parsed = None if self.done else parse_event(raw)
             if parsed is None:
                 pending.append(raw)
                 continue
@@ -286,28 +269,6 @@ class StreamReader:
 
     def _chunk(self, delta: Delta) -> CompletionChunk:
         return CompletionChunk(self._id, self._created, self._model, (ChunkChoice(0, delta),))
-
-
-def _parse_event(raw: bytes) -> tuple[str, bytes] | None:
-    """(event name, data) of one event's bytes, as the SSE spec reads them; None when it carries no
-    JSON (a comment, a blank line, a `[DONE]` some compatible hosts send)."""
-    if b"\r" in raw:
-        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    name = ""
-    data: list[bytes] = []
-    for line in raw.split(b"\n"):
-        if not line or line[0] == 58:  # b":" opens a comment
-            continue
-        field, _, value = line.partition(b":")
-        if value[:1] == b" ":
-            value = value[1:]
-        if field == b"data":
-            data.append(value)
-        elif field == b"event":
-            name = value.decode("utf-8", "replace")
-    if not data or data == [b"[DONE]"]:
-        return None
-    return name, data[0] if len(data) == 1 else b"\n".join(data)
 
 
 def _message(output: list[Any]) -> Message:

@@ -4,7 +4,6 @@ to, so that an Anthropic client gets Anthropic's stream exactly as it was sent."
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import AsyncIterator, Sequence
 
 import httpx
@@ -13,48 +12,9 @@ import orjson
 from adapters.llm import http_calls
 from adapters.llm.anthropic.errors import upstream_error
 from adapters.llm.anthropic.replies import StreamTranslator, malformed_event, truncated
+from adapters.llm.sse import parse_event, split_events
 from domain.completions import CompletionChunk
 from domain.errors import SwitchyardError
-
-# The end of an event: a line ending, then an empty line. A CR is a line ending of its own only when no
-# LF follows it (CRLF is one ending, never two).
-_EVENT_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
-
-
-def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
-    """The whole events at the start of `buffer`, each with the blank line that ends it (blank lines
-    between events ride along), and what is left: `b"".join(events) + rest == buffer`."""
-    if b"\r" not in buffer:  # Anthropic ends lines with LF: one split does it
-        *events, rest = buffer.split(b"\n\n")
-        return [event + b"\n\n" for event in events], rest
-    events: list[bytes] = []
-    start = 0
-    for end in _EVENT_END.finditer(buffer):
-        events.append(buffer[start : end.end()])
-        start = end.end()
-    return events, buffer[start:]
-
-
-def parse_event(raw: bytes) -> tuple[str, bytes] | None:
-    """(event type, data) of one event's bytes, as the SSE spec reads them; None when it has no data
-    (a comment, a blank line)."""
-    if b"\r" in raw:
-        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    name = ""
-    data: list[bytes] = []
-    for line in raw.split(b"\n"):
-        if not line or line[0] == 58:  # b":" opens a comment
-            continue
-        field, _, value = line.partition(b":")
-        if value[:1] == b" ":
-            value = value[1:]
-        if field == b"data":
-            data.append(value)
-        elif field == b"event":
-            name = value.decode("utf-8", "replace")
-    if not data:
-        return None
-    return name, data[0] if len(data) == 1 else b"\n".join(data)
 
 
 class AnthropicNativeChunkStream(http_calls.ResponseChunkStream):
