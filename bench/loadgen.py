@@ -57,6 +57,15 @@ MESSAGES_BODY = {
     "temperature": 0.2,
     "max_tokens": 64,
 }
+# The same conversation as a Responses API request (/v1/responses), translated to chat completions for the
+# mock; the default `store: true` keeps every response in the gateway's database, as a client would get.
+RESPONSES_BODY = {
+    "model": "bench-chat",
+    "instructions": CHAT_BODY["messages"][0]["content"],
+    "input": CHAT_BODY["messages"][1]["content"],
+    "temperature": 0.2,
+    "max_output_tokens": 64,
+}
 EMBED_TEXT = "The food was delicious and the waiter was friendly; we will certainly come back next week."
 
 
@@ -167,6 +176,28 @@ SCENARIOS = {
         "json",
         b'"type":"message"',
         direct=Scenario("messages-openai", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),
+    ),
+    "responses": Scenario(
+        "responses",
+        "/v1/responses",
+        RESPONSES_BODY,
+        "json",
+        b'"object":"response"',
+        direct=Scenario("responses", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),
+    ),
+    # created, in_progress, output_item.added, content_part.added, 20 deltas, output_text.done,
+    # content_part.done, output_item.done, completed (whose response object ends the stream)
+    "responses-stream": Scenario(
+        "responses-stream",
+        "/v1/responses",
+        {**RESPONSES_BODY, "stream": True},
+        "stream",
+        b"response.completed",
+        events=28,
+        end=b'"metadata":{}}}',
+        direct=Scenario(
+            "responses-stream", "/v1/chat/completions", STREAM_BODY, "stream", b"[DONE]", events=23
+        ),
     ),
     "embed": Scenario(
         "embed",

@@ -47,6 +47,8 @@ SCENARIO_LABELS = {
     "messages": "/v1/messages to claude (as sent)",
     "messages-stream": "/v1/messages stream to claude",
     "messages-openai": "/v1/messages to an openai model",
+    "responses": "/v1/responses (stored) to chat",
+    "responses-stream": "/v1/responses stream to chat",
     "embed": "embeddings (base64)",
     "embed-float": "embeddings (float)",
 }
@@ -65,6 +67,8 @@ BUDGET_CPU_MS = {
     "messages": 1.0,
     "messages-stream": 2.0,
     "messages-openai": 1.0,
+    "responses": 1.0,
+    "responses-stream": 2.0,
 }
 BUDGET_RPS = {"chat": 1000.0, "keyed": 1000.0, "budgeted": 1000.0, "router": 1000.0}
 BUDGET_RSS_MB = 100.0
@@ -454,7 +458,8 @@ def render(result: dict) -> str:
         "scenario", "direct p50/p99", "gateway p50/p99", "overhead p50/p99", "hdr overhead p50",
         f"gw req/s {c}", f"direct req/s {c}", f"gw CPU ms/req {c} / c1",
     ]))  # fmt: skip
-    streams = [sc for sc in opts["scenarios"] if sc in ("stream", "claude-stream", "messages-stream")]
+    streamed = ("stream", "claude-stream", "messages-stream", "responses-stream")
+    streams = [sc for sc in opts["scenarios"] if sc in streamed]
     for sc in streams:
         d1, g1 = direct[sc].get("c1"), (gws.get(sc) or {}).get("c1")
         out.append(
@@ -577,7 +582,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--scenarios",
         default=(
-            "chat,keyed,budgeted,router,stream,claude,claude-stream,messages,messages-stream,messages-openai,embed"
+            "chat,keyed,budgeted,router,stream,claude,claude-stream,messages,messages-stream,messages-openai,"
+            "responses,responses-stream,embed"
         ),
         help=f"comma list of {','.join(SCENARIO_LABELS)}",
     )

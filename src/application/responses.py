@@ -21,6 +21,12 @@ from domain.responses import Item, ResponseOwner, ResponseStatus, StoredResponse
 from ports.clock import Clock
 from ports.unit_of_work import UnitOfWork
 
+WRITE_BATCH = 64
+"""Responses written in one statement at most."""
+WRITE_WAIT = 0.1
+"""Seconds a lookup that found nothing waits to look once more: another instance may have answered the
+response a moment ago and not written it yet."""
+
 Work = Callable[[StoredResponse], Awaitable[StoredResponse]]
 """A background call: given the queued record, runs the call and returns the record as it ended."""
 
@@ -35,11 +41,16 @@ class Responses:
         uow: Callable[[], UnitOfWork],
         clock: Clock,
         retention: timedelta = timedelta(days=30),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._retention = retention
+        self._sleep = sleep
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._pending: dict[str, StoredResponse] = {}
+        """Kept but not yet written: readable here at once, written by `_write_pending`."""
+        self._writer: asyncio.Task[None] | None = None
 
     @staticmethod
     def new_id() -> str:
@@ -84,8 +95,11 @@ class Responses:
         has expired, is not found."""
         if previous_response_id is None:
             return ()
-        async with self._uow() as uow:
-            chain = await uow.responses.chain(previous_response_id)
+        chain = await self._chain(previous_response_id)
+        if not chain:
+            # Kept by another instance a moment ago, and perhaps not written yet.
+            await self._sleep(WRITE_WAIT)
+            chain = await self._chain(previous_response_id)
         now = self.now()
         last = chain[-1] if chain else None
         if last is None or last.expired(now) or not last.owner.admits(principal):
@@ -103,13 +117,60 @@ class Responses:
         return conversation(chain[expired[-1] + 1 :] if expired else chain)
 
     async def keep(self, response: StoredResponse) -> None:
-        async with self._uow() as uow:
-            await uow.responses.add(response)
-            await uow.commit()
+        """Keeps `response`: readable here at once, written to the database beside the requests (many
+        at a time, when many are answered at once), so that answering never waits for the write."""
+        self._pending[response.id] = response
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending())
+
+    async def _write_pending(self) -> None:
+        delay = 0.05
+        while self._pending:
+            batch = list(self._pending.values())[:WRITE_BATCH]
+            try:
+                async with self._uow() as uow:
+                    await uow.responses.add_new(batch)
+                    await uow.commit()
+            except Exception:
+                # The database is away: what is pending stays readable here and is written once it
+                # is back (a gateway stopping meanwhile loses it: `drain` tries once more).
+                await self._sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.05
+            for response in batch:
+                if self._pending.get(response.id) is response:
+                    del self._pending[response.id]
+
+    async def _chain(self, id: str) -> list[StoredResponse]:
+        """`id` and its ancestors, oldest first, those still pending included."""
+        newest: list[StoredResponse] = []
+        current: str | None = id
+        while current is not None and current in self._pending:
+            newest.append(self._pending[current])
+            current = newest[-1].previous_response_id
+        older: list[StoredResponse] = []
+        if current is not None:
+            async with self._uow() as uow:
+                older = await uow.responses.chain(current)
+            if older and older[-1].id != current:
+                older = []
+            if not older and newest:
+                return list(reversed(newest))  # an ancestor is gone: the chain starts after it
+        return [*older, *reversed(newest)]
+
+    async def _find(self, id: str) -> StoredResponse | None:
+        found = self._pending.get(id)
+        if found is None:
+            async with self._uow() as uow:
+                found = await uow.responses.get(id)
+        return found
 
     async def get(self, id: str, principal: Principal) -> StoredResponse:
-        async with self._uow() as uow:
-            found = await uow.responses.get(id)
+        found = await self._find(id)
+        if found is None:
+            await self._sleep(WRITE_WAIT)  # kept by another instance a moment ago: give it its write
+            found = await self._find(id)
         if found is None or found.expired(self.now()) or not found.owner.admits(principal):
             raise NotFoundError(f"Response with id '{id}' not found.", param="response_id")
         return found
@@ -119,6 +180,7 @@ class Responses:
         task = self._running.pop(found.id, None)
         if task is not None:
             task.cancel()
+        self._pending.pop(found.id, None)
         async with self._uow() as uow:
             await uow.responses.delete(found.id)
             await uow.commit()
@@ -126,8 +188,11 @@ class Responses:
     async def start(self, queued: StoredResponse, work: Work) -> None:
         """Keeps `queued` (a background call's record, status queued) and runs `work` beside the
         request; its result replaces the record unless the call was cancelled meanwhile (here or on
-        another instance)."""
-        await self.keep(queued)
+        another instance). The record is written before this returns: any instance may be asked how the
+        call stands."""
+        async with self._uow() as uow:
+            await uow.responses.add(queued)
+            await uow.commit()
         task = asyncio.create_task(self._run(queued, work))
         self._running[queued.id] = task
         task.add_done_callback(lambda _: self._running.pop(queued.id, None))
@@ -176,16 +241,32 @@ class Responses:
 
     async def purge(self) -> int:
         """Deletes every response past its retention; how many."""
+        now = self.now()
+        expired = [id for id, response in self._pending.items() if response.expired(now)]
+        for id in expired:
+            del self._pending[id]
         async with self._uow() as uow:
-            purged = await uow.responses.purge(self.now())
+            purged = await uow.responses.purge(now)
             await uow.commit()
-        return purged
+        return purged + len(expired)
 
     async def drain(self) -> None:
-        """At shutdown: background calls still running are cancelled (their records say so)."""
+        """At shutdown: background calls still running are cancelled (their records say so), and what
+        is pending is written (one more try if the database is away)."""
         tasks = list(self._running.values())
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
+        writer = self._writer
+        if writer is not None and not writer.done():
+            writer.cancel()
+            with contextlib.suppress(BaseException):
+                await writer
+        if self._pending:
+            with contextlib.suppress(Exception):
+                async with self._uow() as uow:
+                    await uow.responses.add_new(list(self._pending.values()))
+                    await uow.commit()
+                self._pending.clear()

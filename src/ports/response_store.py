@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import datetime
 
 from domain.responses import ResponseStatus, StoredResponse
@@ -13,7 +14,8 @@ class ResponseStore(ABC):
     units of work, and other instances sharing the database, only after `commit`.
 
     Contract:
-    - `add` raises `domain.errors.ConflictError` when the id exists.
+    - `add` raises `domain.errors.ConflictError` when the id exists. `add_new` adds many at once (one
+      statement), leaving any whose id exists as stored: a batch written twice is written once.
     - Records come back equal to what was saved: datetimes aware UTC, items and bodies as given (nested
       mappings, lists as lists, strings, numbers, booleans and nulls exactly, key order kept).
     - `replace` replaces the whole record and says whether it did; with `only_if`, only while the stored
@@ -27,6 +29,9 @@ class ResponseStore(ABC):
 
     @abstractmethod
     async def add(self, response: StoredResponse) -> None: ...
+
+    @abstractmethod
+    async def add_new(self, responses: Sequence[StoredResponse]) -> None: ...
 
     @abstractmethod
     async def get(self, id: str) -> StoredResponse | None: ...

@@ -354,3 +354,18 @@ async def test_responses_commit_and_roll_back_together_with_the_other_records(st
             Team(team_id="t1"),
             response("r"),
         )
+
+
+async def test_many_are_added_at_once_and_those_already_stored_are_left_as_they_are(store: Backend) -> None:
+    kept = response("resp_kept", status=ResponseStatus.IN_PROGRESS)
+    await saved(store, kept)
+    fresh = [response("resp_new_1"), response("resp_new_2")]
+
+    async with store.unit_of_work() as uow:
+        await uow.responses.add_new([*fresh, response("resp_kept")])
+        await uow.responses.add_new([])
+        await uow.commit()
+
+    assert_exact(await fetch(store, "resp_kept"), kept)
+    for each in fresh:
+        assert_exact(await fetch(store, each.id), each)

@@ -10,11 +10,12 @@ from datetime import timedelta
 import pytest
 
 from adapters.persistence.memory import InMemoryStore
-from application.responses import Responses
+from application.responses import WRITE_WAIT, Responses
 from domain.access import MASTER, Principal, Via
 from domain.errors import BadRequestError, NotFoundError
 from domain.identity import Role, VirtualKey
 from domain.responses import ResponseStatus, StoredResponse
+from ports.unit_of_work import StoreUnavailable
 from tests.fakes import FakeClock
 
 
@@ -214,3 +215,96 @@ async def test_a_gateway_stopping_marks_its_running_background_calls_cancelled(r
     await responses.drain()
 
     assert (await responses.get(queued.id, ALICE)).status is ResponseStatus.CANCELLED
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_a_kept_response_is_readable_at_once_and_written_beside_the_request(clock) -> None:
+    store = InMemoryStore()
+    here = Responses(uow=store.unit_of_work, clock=clock)
+    elsewhere = Responses(uow=store.unit_of_work, clock=clock, sleep=_no_wait)
+    kept = _turn(here, ALICE, "hi", "hello")
+
+    await here.keep(kept)
+    assert (await here.get(kept.id, ALICE)).id == kept.id  # before any write
+    await _settle()
+
+    assert (await elsewhere.get(kept.id, ALICE)).body == kept.body
+    assert [item["id"] for item in await elsewhere.thread(kept.id, ALICE)] == ["msg_in_hi", "msg_out_hi"]
+
+
+async def _no_wait(seconds: float) -> None:
+    return None
+
+
+class _Outage:
+    """The store's units of work, failing while `down`."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.down = True
+
+    def __call__(self):
+        if self.down:
+            raise StoreUnavailable("the database is away")
+        return self.store.unit_of_work()
+
+
+async def test_responses_kept_while_the_database_is_away_are_written_once_it_is_back(clock) -> None:
+    store = InMemoryStore()
+    outage = _Outage(store)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(0)
+
+    responses = Responses(uow=outage, clock=clock, sleep=sleep)
+    first = _turn(responses, ALICE, "one", "1")
+    await responses.keep(first)
+    second = _turn(responses, ALICE, "two", "2", previous=first.id)
+    await responses.keep(second)
+    await _settle()
+
+    # Unwritten, the conversation is still served from here.
+    assert [item["id"] for item in await responses.thread(second.id, ALICE)][-1] == "msg_out_two"
+    outage.down = False
+    await _settle()
+
+    reader = Responses(uow=store.unit_of_work, clock=clock, sleep=_no_wait)
+    assert [item["id"] for item in await reader.thread(second.id, ALICE)] == [
+        "msg_in_one", "msg_out_one", "msg_in_two", "msg_out_two"
+    ]  # fmt: skip
+    assert waits and waits == sorted(waits)  # backing off while it was away
+
+
+async def test_what_is_pending_at_shutdown_is_written(clock) -> None:
+    store = InMemoryStore()
+    responses = Responses(uow=store.unit_of_work, clock=clock)
+    kept = _turn(responses, ALICE, "hi", "hello")
+    await responses.keep(kept)
+
+    await responses.drain()
+
+    reader = Responses(uow=store.unit_of_work, clock=clock, sleep=_no_wait)
+    assert (await reader.get(kept.id, ALICE)).id == kept.id
+
+
+async def test_a_lookup_that_finds_nothing_looks_again_after_a_moment(clock) -> None:
+    store = InMemoryStore()
+    waits: list[float] = []
+    writer = Responses(uow=store.unit_of_work, clock=clock)
+    late = _turn(writer, ALICE, "hi", "hello")
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await writer.keep(late)  # another instance answers it meanwhile
+        await _settle()
+
+    reader = Responses(uow=store.unit_of_work, clock=clock, sleep=sleep)
+
+    assert (await reader.get(late.id, ALICE)).id == late.id
+    assert waits == [WRITE_WAIT]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from adapters.persistence.response_rows import Row, chain_rows, response_row, stored_response
@@ -35,6 +35,11 @@ class InMemoryResponseStore(ResponseStore):
         if self._row(response.id) is not None:
             raise ConflictError(f"a response with id {response.id!r} already exists")
         self._change("add", response.id, response_row(response))
+
+    async def add_new(self, responses: Sequence[StoredResponse]) -> None:
+        for response in responses:
+            if self._row(response.id) is None:
+                self._change("add_new", response.id, response_row(response))
 
     async def get(self, id: str) -> StoredResponse | None:
         row = self._row(id)
@@ -73,6 +78,8 @@ class InMemoryResponseStore(ResponseStore):
             current = rows[id] if id in rows else self._committed.get(id)
             if op == "add" and current is not None:
                 raise ConflictError(f"a response with id {id!r} already exists")
+            if op == "add_new" and current is not None:
+                continue
             if op == "replace" and not _replaceable(current, only_if):
                 raise ConflictError(f"the response {id!r} changed in another unit of work meanwhile")
             rows[id] = row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +60,13 @@ class SqlAlchemyResponseStore(ResponseStore):
             result = await connection.execute(_insert_if_new(connection).values(response_row(response)))
         if result.rowcount == 0:
             raise ConflictError(f"a response with id {response.id!r} already exists")
+
+    async def add_new(self, responses: Sequence[StoredResponse]) -> None:
+        if not responses:
+            return
+        connection = await self._session.connection(write=True)
+        with translated():
+            await connection.execute(_insert_if_new(connection), [response_row(r) for r in responses])
 
     async def get(self, id: str) -> StoredResponse | None:
         connection = await self._session.connection()
