@@ -18,15 +18,12 @@ own body or bytes. Output items map as follows (names as in the official SDK's `
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
-import orjson
-
+from adapters.llm.native_events import native_batches
 from adapters.llm.openai.errors import upstream_error
-from adapters.llm.sse import parse_event, split_events
 from domain.completions import (
     Choice,
     ChunkChoice,
@@ -89,28 +86,8 @@ async def read_stream(pieces: AsyncIterable[bytes]) -> AsyncIterator[list[Comple
     `response.failed` event: that is raised as its domain error after the batch before it. A malformed
     event, or a stream that ends before `response.completed` (or `response.incomplete`), raises
     BadGatewayError after what came before it."""
-    reader = StreamReader()
-    buffer = b""
-    async for piece in pieces:
-        buffer = buffer + piece if buffer else piece
-        events, buffer = split_events(buffer)
-        if not events:
-            continue
-        batch, failure = reader.read(events)
-        if batch:
-            yield batch
-        if failure is not None:
-            raise failure
-        if reader.done:
-            return
-    if buffer:  # some hosts end without the last blank line
-        batch, failure = reader.read([buffer])
-        if batch:
-            yield batch
-        if failure is not None:
-            raise failure
-    if not reader.done:
-        raise BadGatewayError("The Responses stream ended before its response.completed event.")
+    async for batch in native_batches(pieces, StreamReader()):
+        yield batch
 
 
 class StreamReader:
@@ -131,40 +108,19 @@ class StreamReader:
         """Custom tool calls: their input is carried as the JSON text of {"input": ...}."""
         self.done = False
 
-    def read(self, events: list[bytes]) -> tuple[list[CompletionChunk], SwitchyardError | None]:
-        """The chunks of whole `events`, each event's bytes on the first chunk it makes, or on the next
-        chunk made, or on a chunk of its own with no choices closing the batch; and the error an event
-        stands for, if one does (it and the events after it are not carried)."""
-        batch: list[CompletionChunk] = []
-        pending: list[bytes] = []
-        failure: SwitchyardError | None = None
-        for raw in events:
-            parsed = None if self.done else parse_event(raw)
-            if parsed is None:
-                pending.append(raw)
-                continue
-            name, data = parsed
-            made = len(batch)
-            try:
-                self._feed(orjson.loads(data), name, batch)
-            except SwitchyardError as exc:  # an error or response.failed event
-                failure = exc
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                # An error event in a shape of its own (a proxy's) is still the error it names.
-                failure = upstream_error(None, data) if name == "error" else _malformed_event(data, exc)
-            if failure is not None:
-                del batch[made:]
-                break
-            pending.append(raw)
-            if len(batch) > made:
-                batch[made] = dataclasses.replace(batch[made], native=b"".join(pending))
-                pending = []
-        if pending:
-            batch.append(CompletionChunk(self._id, self._created, self._model, native=b"".join(pending)))
-        return batch, failure
+    def bare(self, native: bytes) -> CompletionChunk:
+        return CompletionChunk(self._id, self._created, self._model, native=native)
 
-    def _feed(self, payload: dict[str, Any], name: str, out: list[CompletionChunk]) -> None:
-        kind = payload.get("type") or name
+    def malformed(self, event: str, data: bytes, error: Exception) -> SwitchyardError:
+        # An error event in a shape of its own (a proxy's) is still the error it names.
+        return upstream_error(None, data) if event == "error" else _malformed_event(data, error)
+
+    def truncated(self) -> SwitchyardError:
+        return BadGatewayError("The Responses stream ended before its response.completed event.")
+
+    def feed(self, payload: dict[str, Any], out: list[CompletionChunk]) -> None:
+        """Appends the chunks one decoded event stands for; raises the error an error event reports."""
+        kind = payload.get("type")
         if kind == "response.output_text.delta":
             if text := _delta(payload):
                 out.append(self._chunk(Delta(content=text)))

@@ -21,7 +21,7 @@ from domain.completions import (
     ToolCallDelta,
     Usage,
 )
-from domain.errors import BadGatewayError
+from domain.errors import BadGatewayError, SwitchyardError
 from domain.messages import Message, Role, ThinkingBlock, ToolCall
 
 FINISH_REASONS = {
@@ -218,6 +218,13 @@ class StreamTranslator:
     def bare(self, native: bytes) -> CompletionChunk:
         """A chunk with no choices carrying only upstream bytes (events that mean nothing here)."""
         return CompletionChunk(self._id, self._created, self._model, (), native=native)
+
+    def malformed(self, event: str, data: bytes, error: Exception) -> SwitchyardError:
+        # An error event in another shape (a proxy's) is still the error it names.
+        return upstream_error(None, data) if event == "error" else malformed_event(data, error)
+
+    def truncated(self) -> SwitchyardError:
+        return truncated()
 
     def _block_start(self, index: int, block: Any, out: list[CompletionChunk]) -> None:
         block_kind = block["type"]
