@@ -219,25 +219,27 @@ class Responses:
     async def cancel(self, id: str, principal: Principal) -> StoredResponse:
         """Cancels a background call still queued or in progress; cancelling a cancelled one again
         answers it as it is."""
-        found = await self.get(id, principal)
-        if not found.background:
-            raise BadRequestError(
-                "Only responses created with background set to true can be cancelled.", param="response_id"
-            )
-        if found.status is ResponseStatus.CANCELLED:
-            return found
-        if found.status.finished:
-            raise BadRequestError(
-                f"Cannot cancel a response with status {found.status.value}.", param="response_id"
-            )
-        cancelled = found.with_status(ResponseStatus.CANCELLED)
-        if not await self._replace(cancelled, only_if=found.status):
-            # It finished, or started, meanwhile: answer what it is now.
-            return await self.get(id, principal)
-        task = self._running.pop(found.id, None)
-        if task is not None:
-            task.cancel()
-        return cancelled
+        for _ in range(3):
+            found = await self.get(id, principal)
+            if not found.background:
+                raise BadRequestError(
+                    "Only responses created with background set to true can be cancelled.",
+                    param="response_id",
+                )
+            if found.status is ResponseStatus.CANCELLED:
+                return found
+            if found.status.finished:
+                raise BadRequestError(
+                    f"Cannot cancel a response with status {found.status.value}.", param="response_id"
+                )
+            cancelled = found.with_status(ResponseStatus.CANCELLED)
+            if await self._replace(cancelled, only_if=found.status):
+                task = self._running.pop(found.id, None)
+                if task is not None:
+                    task.cancel()
+                return cancelled
+            # It started (or finished) between the read and the write: read it again.
+        return await self.get(id, principal)
 
     async def purge(self) -> int:
         """Deletes every response past its retention; how many."""

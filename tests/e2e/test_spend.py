@@ -138,7 +138,10 @@ def test_a_spent_budget_refuses_with_400_budget_exceeded_naming_it(upstream, tmp
                 answered += 1
                 time.sleep(0.05)  # a call's real cost is settled just after its answer
         # The ledger is written off the request path, a batch every fraction of a second.
-        info = wait_for(lambda: (found := key_info(gw.url, key))["spend"] > 0 and found)
+        # The two answered calls' records may land in different batches: wait for both.
+        info = wait_for(
+            lambda: Decimal(str((found := key_info(gw.url, key))["spend"])) >= 2 * CALL_COST and found
+        )
         refused_id = refused.value.response.headers["x-switchyard-call-id"]
         logged = wait_for(lambda: spend_logs(gw.url, request_id=refused_id))
 

@@ -174,7 +174,9 @@ class _Turn:
                 ticket.release()
                 raise
             ticket.release(tokens_of(served.value.usage), served.value.cost)
-            return self.record(self.rendered(served.value), served)
+            final = self.rendered(served.value)
+            # The client polls the id it was given, whoever answered: a native upstream's reply too.
+            return self.record({**final, "id": self.id}, served)
 
         await self.inference.responses.start(queued, work)
         return Response(
