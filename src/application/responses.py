@@ -23,9 +23,11 @@ from ports.unit_of_work import UnitOfWork
 
 WRITE_BATCH = 64
 """Responses written in one statement at most."""
-WRITE_WAIT = 0.1
+WRITE_LINGER = 0.05
+"""Seconds the writer lets kept responses gather before it writes them (fewer than a batch)."""
+WRITE_WAIT = 0.25
 """Seconds a lookup that found nothing waits to look once more: another instance may have answered the
-response a moment ago and not written it yet."""
+response a moment ago and not written it yet (it lingers, then writes)."""
 
 Work = Callable[[StoredResponse], Awaitable[StoredResponse]]
 """A background call: given the queued record, runs the call and returns the record as it ended."""
@@ -42,11 +44,13 @@ class Responses:
         clock: Clock,
         retention: timedelta = timedelta(days=30),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        linger: float = WRITE_LINGER,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._retention = retention
         self._sleep = sleep
+        self._linger = linger
         self._running: dict[str, asyncio.Task[None]] = {}
         self._pending: dict[str, StoredResponse] = {}
         """Kept but not yet written: readable here at once, written by `_write_pending`."""
@@ -126,6 +130,9 @@ class Responses:
     async def _write_pending(self) -> None:
         delay = 0.05
         while self._pending:
+            if len(self._pending) < WRITE_BATCH and self._linger:
+                # A write costs about as much for one response as for dozens: let a batch gather.
+                await self._sleep(self._linger)
             batch = list(self._pending.values())[:WRITE_BATCH]
             try:
                 async with self._uow() as uow:

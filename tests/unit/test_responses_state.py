@@ -42,7 +42,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def responses(clock: FakeClock) -> Responses:
-    return Responses(uow=InMemoryStore().unit_of_work, clock=clock, retention=timedelta(days=30))
+    return Responses(uow=InMemoryStore().unit_of_work, clock=clock, retention=timedelta(days=30), linger=0)
 
 
 def _turn(
@@ -224,8 +224,8 @@ async def _settle() -> None:
 
 async def test_a_kept_response_is_readable_at_once_and_written_beside_the_request(clock) -> None:
     store = InMemoryStore()
-    here = Responses(uow=store.unit_of_work, clock=clock)
-    elsewhere = Responses(uow=store.unit_of_work, clock=clock, sleep=_no_wait)
+    here = Responses(uow=store.unit_of_work, clock=clock, linger=0)
+    elsewhere = Responses(uow=store.unit_of_work, clock=clock, sleep=_no_wait, linger=0)
     kept = _turn(here, ALICE, "hi", "hello")
 
     await here.keep(kept)
@@ -262,7 +262,7 @@ async def test_responses_kept_while_the_database_is_away_are_written_once_it_is_
         waits.append(seconds)
         await asyncio.sleep(0)
 
-    responses = Responses(uow=outage, clock=clock, sleep=sleep)
+    responses = Responses(uow=outage, clock=clock, sleep=sleep, linger=0)
     first = _turn(responses, ALICE, "one", "1")
     await responses.keep(first)
     second = _turn(responses, ALICE, "two", "2", previous=first.id)
@@ -274,7 +274,7 @@ async def test_responses_kept_while_the_database_is_away_are_written_once_it_is_
     outage.down = False
     await _settle()
 
-    reader = Responses(uow=store.unit_of_work, clock=clock, sleep=_no_wait)
+    reader = Responses(uow=store.unit_of_work, clock=clock, sleep=_no_wait, linger=0)
     assert [item["id"] for item in await reader.thread(second.id, ALICE)] == [
         "msg_in_one", "msg_out_one", "msg_in_two", "msg_out_two"
     ]  # fmt: skip
@@ -283,20 +283,20 @@ async def test_responses_kept_while_the_database_is_away_are_written_once_it_is_
 
 async def test_what_is_pending_at_shutdown_is_written(clock) -> None:
     store = InMemoryStore()
-    responses = Responses(uow=store.unit_of_work, clock=clock)
+    responses = Responses(uow=store.unit_of_work, clock=clock, linger=0)
     kept = _turn(responses, ALICE, "hi", "hello")
     await responses.keep(kept)
 
     await responses.drain()
 
-    reader = Responses(uow=store.unit_of_work, clock=clock, sleep=_no_wait)
+    reader = Responses(uow=store.unit_of_work, clock=clock, sleep=_no_wait, linger=0)
     assert (await reader.get(kept.id, ALICE)).id == kept.id
 
 
 async def test_a_lookup_that_finds_nothing_looks_again_after_a_moment(clock) -> None:
     store = InMemoryStore()
     waits: list[float] = []
-    writer = Responses(uow=store.unit_of_work, clock=clock)
+    writer = Responses(uow=store.unit_of_work, clock=clock, linger=0)
     late = _turn(writer, ALICE, "hi", "hello")
 
     async def sleep(seconds: float) -> None:
@@ -304,7 +304,41 @@ async def test_a_lookup_that_finds_nothing_looks_again_after_a_moment(clock) -> 
         await writer.keep(late)  # another instance answers it meanwhile
         await _settle()
 
-    reader = Responses(uow=store.unit_of_work, clock=clock, sleep=sleep)
+    reader = Responses(uow=store.unit_of_work, clock=clock, sleep=sleep, linger=0)
 
     assert (await reader.get(late.id, ALICE)).id == late.id
     assert waits == [WRITE_WAIT]
+
+
+async def test_responses_kept_close_together_are_written_together(clock) -> None:
+    store = InMemoryStore()
+    commits: list[int] = []
+
+    class Counting:
+        def __call__(self):
+            uow = store.unit_of_work()
+            commit = uow.commit
+
+            async def counted() -> None:
+                commits.append(1)
+                await commit()
+
+            uow.commit = counted
+            return uow
+
+    lingered: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        lingered.append(seconds)
+        await asyncio.sleep(0)
+
+    responses = Responses(uow=Counting(), clock=clock, sleep=sleep, linger=0.05)
+    kept = [_turn(responses, ALICE, f"q{n}", "a") for n in range(5)]
+    for each in kept:
+        await responses.keep(each)
+    await _settle()
+
+    assert lingered == [0.05] and len(commits) == 1
+    reader = Responses(uow=store.unit_of_work, clock=clock, sleep=_no_wait, linger=0)
+    for each in kept:
+        assert (await reader.get(each.id, ALICE)).id == each.id
