@@ -194,6 +194,9 @@ def test_a_continuation_sends_the_earlier_items_inline_instead_of_previous_respo
     assert sent["input"] == [*first_input, *first_output, *second_input]
     assert third_sent["input"] == [*first_input, *first_output, *second_input, *second_output, oslo]
     assert second.id == json.loads(answered)["id"] != first.id
+    # The upstream never saw the link; what the gateway keeps notes it.
+    assert second.previous_response_id is None
+    assert client.responses.retrieve(second.id).previous_response_id == first.id
 
 
 def test_an_openai_deployment_that_lists_only_chat_completions_is_translated(

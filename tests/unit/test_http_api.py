@@ -364,6 +364,14 @@ async def test_models_lists_every_public_model_name(client) -> None:
     assert response.json()["object"] == "list"
 
 
+async def test_models_keep_their_shape_for_codex_which_adds_its_client_version(client) -> None:
+    plain = await client.get("/v1/models")
+    asked = await client.get("/v1/models", params={"client_version": "0.171.0"})
+
+    assert asked.status_code == 200
+    assert asked.json() == plain.json()
+
+
 async def test_embeddings_answer_in_float_or_base64(client) -> None:
     floats = await client.post("/v1/embeddings", json={"model": "embedder", "input": "a"})
     packed = await client.post(

@@ -140,8 +140,11 @@ class _Turn:
 
     def record(self, body: Item, served: Served[Any] | None) -> StoredResponse:
         call = self.call
-        # A reply a Responses-API upstream gave natively keeps the upstream's own id.
+        # A reply a Responses-API upstream gave natively keeps the upstream's own id; the upstream saw
+        # the conversation inline, so the link to the response it continues is the gateway's to note.
         id = str(body.get("id") or self.id)
+        if id != self.id and call.previous_response_id and not body.get("previous_response_id"):
+            body = {**body, "previous_response_id": call.previous_response_id}
         return self.inference.responses.record(
             id=id,
             principal=self.principal,
