@@ -24,7 +24,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=4000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="default: SWITCHYARD_LOG_LEVEL, else info",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=["json", "console"],
+        help="default: SWITCHYARD_LOG_FORMAT, else JSON lines unless stdout is a terminal",
+    )
     db = commands.add_parser("db", help="the database schema (DATABASE_URL or the config's database_url)")
     db.add_argument("action", choices=["upgrade", "current"], help="apply migrations / show the revision")
     db.add_argument("--config", help="the config whose database_url (or default SQLite file) to use")
@@ -121,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         from switchyard.server import serve
 
         return serve(config=args.config, host=args.host, port=args.port, workers=args.workers,
-                     log_level=args.log_level, environ=os.environ)  # fmt: skip
+                     log_level=args.log_level, log_format=args.log_format, environ=os.environ)  # fmt: skip
     if args.command == "db":
         return _db(args.action, args.config)
     if args.command == "prices":

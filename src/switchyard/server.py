@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import importlib.util
-import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -21,20 +20,10 @@ from litestar import Litestar
 from adapters.config.loader import GatewayConfig, load_config
 from bootstrap import build_container, create_http_app
 from domain.errors import ConfigurationError
+from switchyard.logs import FORMAT_ENV, LEVEL_ENV, chosen, configure_logging
 
 CONFIG_ENV = "SWITCHYARD_CONFIG"
 _log = structlog.get_logger("switchyard")
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(message)s", stream=sys.stderr)
-    # httpx logs every upstream call at INFO: a line per request is a cost on the hot path, not a log.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        cache_logger_on_first_use=True,
-    )
 
 
 def report(config: GatewayConfig) -> None:
@@ -46,24 +35,47 @@ def report(config: GatewayConfig) -> None:
 
 
 def app() -> Litestar:
-    """Factory for uvicorn's worker processes: the config path comes from the serving process."""
+    """Factory for uvicorn's worker processes: the config path and the log settings come from the
+    serving process."""
+    configure_logging(*chosen(None, None, os.environ))
     return create_http_app(build_container(load_config(os.environ.get(CONFIG_ENV), os.environ)))
 
 
 def serve(
-    *, config: str | None, host: str, port: int, workers: int, log_level: str, environ: Mapping[str, str]
+    *,
+    config: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str | None,
+    environ: Mapping[str, str],
+    log_format: str | None = None,
 ) -> int:
     import uvicorn
 
-    configure_logging(log_level)
     try:
         gateway_config = load_config(config, environ)
+        level, format = chosen(
+            log_level,
+            log_format,
+            environ,
+            verbose=gateway_config.verbose_logs,
+            json_logs=gateway_config.json_logs,
+        )
     except ConfigurationError as exc:
         print(f"switchyard: invalid config: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"switchyard: cannot read config: {exc}", file=sys.stderr)
         return 2
+    except ValueError as exc:
+        print(f"switchyard: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(level, format)
+    # Worker processes set theirs up from these (they start from nothing).
+    os.environ[LEVEL_ENV] = level
+    if format is not None:
+        os.environ[FORMAT_ENV] = format
     report(gateway_config)
     names = sorted({d.model_name for d in gateway_config.deployments})
     _log.info("switchyard starting", url=f"http://{host}:{port}", models=names, workers=workers)
@@ -73,7 +85,8 @@ def serve(
         "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
         "access_log": False,
-        "log_level": "warning" if log_level == "info" else log_level,
+        "log_config": None,  # uvicorn's own lines go through ours (switchyard.logs)
+        "log_level": "warning" if level == "info" else level,
         "timeout_graceful_shutdown": 10,
     }
     if workers > 1:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import httpx
+import orjson
 import pytest
 
-from tests.e2e.conftest import running_gateway
+from tests.e2e.conftest import free_port, running_gateway, wait_healthy
 
 pytestmark = pytest.mark.e2e
 
@@ -24,3 +29,34 @@ def test_several_workers_serve_the_same_config(tmp_path) -> None:
         ]
 
     assert [reply.status_code for reply in replies] == [200] * 4
+
+
+def test_every_line_the_server_logs_is_a_json_line_third_party_ones_included(tmp_path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("model_list:\n  - model_name: demo\n    litellm_params: {model: mock/demo}\n")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "switchyard.cli", "serve", "--config", str(config), "--port", str(port),
+         "--host", "127.0.0.1", "--log-level", "debug"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process)
+        # Some traffic: nothing it makes the server say may break the format.
+        httpx.post(
+            f"{url}/v1/chat/completions",
+            json={"model": "demo", "messages": [{"role": "user", "content": "hi"}], "stream": True,
+                  "mock_response": "litellm.InternalServerError"},
+            headers={"x-request-id": "e2e-request-7"},
+            timeout=10,
+        )  # fmt: skip
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=15)
+
+    lines = [orjson.loads(line) for line in out.splitlines() if line.strip()]
+    assert lines and all({"event", "level", "timestamp"} <= line.keys() for line in lines)
+    assert any(line.get("logger", "").startswith("alembic") for line in lines)
+    assert any(line["event"] == "switchyard starting" for line in lines)

@@ -160,11 +160,11 @@ def test_the_settings_sections_are_read(real: GatewayConfig) -> None:
     assert real.cache is not None
     assert (real.cache.type, real.cache.host, real.cache.ttl) == ("redis", "redis.internal", 600.0)
     assert real.config_path == REAL_CONFIG
+    assert not real.verbose_logs  # litellm_settings.set_verbose: False, read (True: debug logs)
 
 
 def test_keys_we_do_not_act_on_are_listed_by_path(real: GatewayConfig) -> None:
     assert set(real.ignored) >= {
-        "litellm_settings.set_verbose",
         "litellm_settings.success_callback",
         "general_settings.alerting",
         "general_settings.proxy_batch_write_at",

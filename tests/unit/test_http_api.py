@@ -221,6 +221,20 @@ async def test_a_chat_completion_answers_in_openai_format_with_gateway_headers(c
     assert float(response.headers["x-switchyard-overhead-duration-ms"]) >= 0
 
 
+async def test_the_request_id_is_the_clients_own_echoed_back_else_the_call_id(client, provider) -> None:
+    provider.replies.append(reply("Hello!"))
+    provider.replies.append(reply("Hello!"))
+
+    given = await client.post("/v1/chat/completions", json=CHAT, headers={"x-request-id": "trace-42"})
+    made = await client.post("/v1/chat/completions", json=CHAT)
+    refused = await client.post("/v1/chat/completions", json={**CHAT, "model": "nope"})
+
+    assert given.headers["x-request-id"] == "trace-42"
+    assert made.headers["x-request-id"] == made.headers["x-switchyard-call-id"]
+    assert refused.status_code == 404
+    assert refused.headers["x-request-id"] == refused.headers["x-switchyard-call-id"]
+
+
 async def test_the_unversioned_path_serves_chat_too(client) -> None:
     response = await client.post("/chat/completions", json=CHAT)
 

@@ -56,6 +56,11 @@ class GatewayConfig:
     store_prompts_in_spend_logs: bool = False
     spend_journal_dir: Path | None = None
     """general_settings.spend_journal_dir (SWITCHYARD_SPEND_JOURNAL_DIR overrides); None: the default."""
+    verbose_logs: bool = False
+    """litellm_settings.set_verbose: log at debug level unless the command line or environment says."""
+    json_logs: bool = False
+    """litellm_settings.json_logs: JSON lines even to a terminal, unless the command line or environment
+    says otherwise."""
     responses_retention: timedelta = timedelta(days=30)
     """How long stored Responses-API responses are kept (general_settings.responses_retention)."""
     config_path: Path | None = None

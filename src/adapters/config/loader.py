@@ -131,6 +131,8 @@ def _build(
         auth_cache_ttl=general.user_api_key_cache_ttl,
         store_prompts_in_spend_logs=general.store_prompts_in_spend_logs,
         spend_journal_dir=_journal_dir(env.get("SWITCHYARD_SPEND_JOURNAL_DIR"), general.spend_journal_dir),
+        verbose_logs=settings.set_verbose,
+        json_logs=settings.json_logs,
         responses_retention=_retention(general.responses_retention),
         config_path=path,
         environment=env,

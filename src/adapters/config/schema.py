@@ -181,6 +181,10 @@ class LitellmSettings(Section):
     context_window_fallbacks: FallbackRules | None = None
     content_policy_fallbacks: FallbackRules | None = None
     default_fallbacks: list[str] | None = None
+    set_verbose: bool = False
+    """Log at debug level (unless --log-level or SWITCHYARD_LOG_LEVEL says otherwise)."""
+    json_logs: bool = False
+    """Log JSON lines even to a terminal (unless --log-format or SWITCHYARD_LOG_FORMAT says otherwise)."""
 
 
 class RoleMapping(Section):

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from litestar import Request, Response
+from structlog.contextvars import bind_contextvars
 
 from adapters.http.auth import rate_limit_headers
 from adapters.http.errors import error_response
@@ -146,10 +147,26 @@ def tokens_of(usage: Any) -> int:
 
 async def exchange(request: Request, handle: Callable[[object, str, float], Awaitable[Response]]) -> Response:
     """Runs `handle(body, call_id, started)`; any Switchyard error becomes its answer in the route's format
-    (OpenAI's, or Anthropic's on /v1/messages), carrying the call id so that a client can quote it."""
+    (OpenAI's, or Anthropic's on /v1/messages), carrying the call id so that a client can quote it. The
+    answer echoes the request id: the client's `x-request-id`, else the call id."""
     started = perf_counter()
     call_id = str(uuid.uuid4())
+    request_id = request_id_of(request) or call_id
+    # On every line logged while this call runs (each request is a task of its own: nothing leaks).
+    bind_contextvars(request_id=request_id)
     try:
-        return await handle(await read_json(request), call_id, started)
+        response = await handle(await read_json(request), call_id, started)
     except SwitchyardError as exc:
-        return error_response(exc, {"x-switchyard-call-id": call_id}, path=request.scope["path"])
+        response = error_response(exc, {"x-switchyard-call-id": call_id}, path=request.scope["path"])
+    response.headers["x-request-id"] = request_id
+    return response
+
+
+def request_id_of(request: Request) -> str | None:
+    """The client's own `x-request-id`, when it sent one (printable and at most 200 characters)."""
+    # Read off the raw ASGI headers: building Litestar's header mapping costs more than this.
+    for name, value in request.scope["headers"]:
+        if name == b"x-request-id":
+            text = value.decode("latin-1").strip()
+            return text if 0 < len(text) <= 200 and text.isprintable() else None
+    return None

@@ -1,0 +1,87 @@
+"""Every log line of the server through structlog: its own loggers and the standard library's (uvicorn,
+Alembic, httpx), as JSON lines or as readable console lines, with the call's context on each."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+import orjson
+import structlog
+
+LEVELS = ("debug", "info", "warning", "error")
+FORMATS = ("json", "console")
+LEVEL_ENV = "SWITCHYARD_LOG_LEVEL"
+FORMAT_ENV = "SWITCHYARD_LOG_FORMAT"
+# Libraries that log a line per upstream call at INFO (a cost on the hot path, not a log), and Alembic's
+# list of the plugins it loads, at every start.
+_CHATTY = ("httpx", "httpcore", "alembic.runtime.plugins")
+
+
+def chosen(
+    level: str | None,
+    format: str | None,
+    environ: Mapping[str, str],
+    *,
+    verbose: bool = False,
+    json_logs: bool = False,
+) -> tuple[str, str | None]:
+    """(level, format) from the command line first, then SWITCHYARD_LOG_LEVEL / SWITCHYARD_LOG_FORMAT,
+    then LiteLLM's `litellm_settings.set_verbose` (debug) and `json_logs`; `info` and None (JSON unless
+    the output is a terminal) when nothing says. A level or format not known is a ValueError."""
+    level = (level or environ.get(LEVEL_ENV) or ("debug" if verbose else "info")).lower()
+    format = format or environ.get(FORMAT_ENV) or ("json" if json_logs else None)
+    if level not in LEVELS:
+        raise ValueError(f"log level {level!r} is none of {', '.join(LEVELS)}")
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"log format {format!r} is none of {', '.join(FORMATS)}")
+    return level, format
+
+
+def configure_logging(level: str = "info", format: str | None = None, stream: TextIO | None = None) -> None:
+    """Sends every log line to `stream` (stdout by default) at `level` or above: as JSON lines when
+    `format` is "json", or when it is None and the stream is no terminal; as console lines otherwise."""
+    stream = stream or sys.stdout
+    as_json = format == "json" or (format is None and not stream.isatty())
+    threshold = logging.getLevelName(level.upper())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer(serializer=_json)
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+    )
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer]
+        if as_json
+        else [*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
+        logger_factory=structlog.WriteLoggerFactory(stream),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(threshold)
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(max(logging.WARNING, threshold))
+    # uvicorn's and Alembic's loggers keep no handlers of their own: their lines go through the above.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic"):
+        logger = logging.getLogger(name)
+        logger.handlers = []
+        logger.propagate = True
+
+
+def _json(event: Any, **_: Any) -> str:
+    return orjson.dumps(event, default=str).decode()
