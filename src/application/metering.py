@@ -17,6 +17,7 @@ from domain.embeddings import EmbeddingRequest
 from domain.errors import SwitchyardError
 from domain.pricing import Cost, cost_of
 from domain.spend import ANONYMOUS, Caller, CallStatus, SpendRecord
+from ports.call_observer import CallObserver
 from ports.clock import Clock
 from ports.token_counter import TokenCounter
 
@@ -61,8 +62,10 @@ class Metering:
         recorder: SpendRecorder,
         clock: Clock,
         store_prompts: bool = False,
+        observers: Sequence[CallObserver] = (),
     ) -> None:
         self._pricing = pricing
+        self._observers = tuple(observers)
         self._counter = counter
         self._recorder = recorder
         self._clock = clock
@@ -183,6 +186,8 @@ class Metering:
             response=response if self._store_prompts else None,
         )
         await self._recorder.record(record)
+        for observer in self._observers:
+            observer.call_ended(record)
 
 
 def _utc(seconds: float) -> datetime:

@@ -24,6 +24,7 @@ from adapters.config.stored import deployment_from_record
 from adapters.http.app import create_app
 from adapters.http.exchange import Inference
 from adapters.llm.mock.client import MockProvider
+from adapters.observability.access_log import AccessLog
 from adapters.telemetry import NoopTelemetry
 from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
 from application.access import Gatekeeper
@@ -76,6 +77,7 @@ from bootstrap.upstreams import (
 )
 from domain.deployments import Deployment, DeploymentRecord
 from domain.errors import BadRequestError
+from ports.call_observer import CallObserver
 
 __all__ = [
     "ADAPTERS",
@@ -108,6 +110,11 @@ def _parse_record(record: DeploymentRecord, *, defaults: Any, environ: Mapping[s
 
 def _master_key(config: GatewayConfig) -> str | None:
     return config.master_key.value if config.master_key else None
+
+
+def call_observers() -> tuple[CallObserver, ...]:
+    """What watches each finished call: the access log while the logs take info lines."""
+    return (AccessLog(),) if AccessLog.enabled() else ()
 
 
 class Container(containers.DeclarativeContainer):
@@ -156,6 +163,7 @@ class Container(containers.DeclarativeContainer):
         recorder=spend_recorder,
         clock=clock,
         store_prompts=providers.Callable(lambda config: config.store_prompts_in_spend_logs, config),
+        observers=providers.Callable(call_observers),
     )
     completions = providers.Singleton(
         Completions,

@@ -3,14 +3,20 @@ each, and where the level and format come from."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import orjson
 import pytest
 import structlog
 from structlog.contextvars import bound_contextvars
 
+from adapters.observability.access_log import AccessLog
+from domain.completions import Usage
+from domain.spend import Caller, CallStatus, SpendRecord
 from switchyard.logs import chosen, configure_logging
 
 
@@ -71,3 +77,51 @@ def test_the_command_line_wins_then_the_environment_then_litellms_settings() -> 
     assert chosen(None, None, {}) == ("info", None)
     with pytest.raises(ValueError, match="loud"):
         chosen(None, None, {"SWITCHYARD_LOG_LEVEL": "loud"})
+
+
+def _record(**changes: object) -> SpendRecord:
+    started = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    fields: dict = {
+        "request_id": "call-1",
+        "call_type": "chat",
+        "started_at": started,
+        "ended_at": started + timedelta(milliseconds=250),
+        "model_group": "gpt-x",
+        "caller": Caller(key_hash="ab" * 32, key_alias="ci", key_name="sk-...wxyz", team_id="t1"),
+        "deployment_id": "d1",
+        "provider": "openai",
+        "usage": Usage(100, 20, cached_tokens=40),
+        "cost": Decimal("0.00042"),
+        "messages": [{"role": "user", "content": "my secret prompt"}],
+        "response": "the secret reply",
+    }
+    return SpendRecord(**(fields | changes))
+
+
+async def test_the_access_record_of_a_call_names_who_what_and_how_it_went_but_no_key_or_text() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    assert AccessLog.enabled()
+
+    with bound_contextvars(request_id="client-7"):
+        AccessLog().call_ended(_record())
+        failed = {"status": CallStatus.FAILURE, "error_type": "rate_limit_error", "status_code": 429}
+        AccessLog().call_ended(_record(request_id="call-2", **failed))
+    await asyncio.sleep(0)  # written once the call's task yields
+
+    ok, refused = (orjson.loads(line) for line in _lines(stream))
+    assert ok["event"] == "call" and ok["request_id"] == "client-7"
+    assert (ok["model_group"], ok["deployment"], ok["provider"]) == ("gpt-x", "d1", "openai")
+    assert (ok["key_alias"], ok["key_name"], ok["key_hash"]) == ("ci", "sk-...wxyz", "ab" * 6)
+    assert (ok["prompt_tokens"], ok["cached_tokens"], ok["cost"]) == (100, 40, "0.00042")
+    assert ok["latency_ms"] == 250.0 and ok["status"] == "success"
+    assert (refused["status"], refused["status_code"], refused["error_type"]) == (
+        "failure", 429, "rate_limit_error"
+    )  # fmt: skip
+    assert "secret" not in stream.getvalue() and "ab" * 32 not in stream.getvalue()
+
+
+def test_no_access_log_is_wired_when_the_logs_take_no_info_lines() -> None:
+    configure_logging("warning", "json", io.StringIO())
+
+    assert not AccessLog.enabled()

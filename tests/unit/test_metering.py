@@ -24,7 +24,8 @@ from domain.errors import InternalServerError, NotFoundError
 from domain.messages import Message, Role
 from domain.pricing import ModelPrices
 from domain.router_policy import RouterPolicy
-from domain.spend import Caller, CallStatus, SpendLogQuery
+from domain.spend import Caller, CallStatus, SpendLogQuery, SpendRecord
+from ports.call_observer import CallObserver
 from ports.price_catalog import CatalogUnavailable, ModelRef, PriceCatalog
 from ports.spend_journal import JournalUnavailable, SpendJournal
 from tests.fakes import FakeClock, FakeLLMProvider, FakeTelemetry, FakeTokenCounter, chunks_of, reply
@@ -63,6 +64,7 @@ class Rig:
         store_prompts: bool = False,
     ) -> None:
         self.provider = provider or FakeLLMProvider()
+        self.observed: list[SpendRecord] = []
         self.clock = FakeClock()
         self.journal = journal or InMemorySpendJournal()
         self.fallback = fallback
@@ -76,6 +78,7 @@ class Rig:
             recorder=self.recorder,
             clock=self.clock,
             store_prompts=store_prompts,
+            observers=[Watching(self.observed)],
         )
         self.completions = Completions(
             catalog=ModelCatalog(deployments=deployments),
@@ -95,6 +98,14 @@ class Rig:
     async def records(self):  # type: ignore[no-untyped-def]
         await self.writer.drain_all()
         return await self.ledger.logs(SpendLogQuery(limit=1000))
+
+
+class Watching(CallObserver):
+    def __init__(self, seen: list[SpendRecord]) -> None:
+        self.seen = seen
+
+    def call_ended(self, record: SpendRecord) -> None:
+        self.seen.append(record)
 
 
 def ask(**kwargs: object) -> CompletionRequest:
@@ -312,3 +323,19 @@ async def test_a_catalog_that_could_not_answer_is_asked_again_later_not_on_every
     catalog.down = False
     assert not (await patient.prices_for(unpriced)).priced  # still within its minute
     assert await eager.prices_for(unpriced) == listed  # asked again, and answered
+
+
+async def test_observers_see_each_finished_call_once_as_its_record() -> None:
+    down = InternalServerError("down")
+    rig = Rig(provider=FakeLLMProvider(replies=[reply("hi", usage=Usage(10, 5)), down, down]))
+
+    await rig.completions.chat(ask(), call_id="ok", caller=TEAM)
+    with pytest.raises(InternalServerError):
+        await rig.completions.chat(ask(), call_id="failed")
+
+    assert [(r.request_id, r.status) for r in rig.observed] == [
+        ("ok", CallStatus.SUCCESS), ("failed", CallStatus.FAILURE)
+    ]  # fmt: skip
+    assert sorted(rig.observed, key=lambda r: r.request_id) == sorted(
+        await rig.records(), key=lambda r: r.request_id
+    )

@@ -1,0 +1,76 @@
+"""One access record per call, as a structlog line, written once the call has ended."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import structlog
+
+from domain.spend import SpendRecord
+from ports.call_observer import CallObserver
+
+_log = structlog.get_logger("switchyard.access")
+_HASH_PREFIX = 12
+"""Characters of a key's SHA-256 that the line shows: enough to tell keys apart, never the key."""
+
+
+class AccessLog(CallObserver):
+    """Writes each call's record at level info (logger `switchyard.access`), with the request id of the
+    call's context, after the call's own work: the line is rendered once the call's task next yields
+    (its answer on its way), not before. Prompt and reply text never appear, whatever the spend log
+    keeps; neither do keys (only the alias, the `sk-...abcd` abbreviation and a prefix of the hash)."""
+
+    def call_ended(self, record: SpendRecord) -> None:
+        try:
+            asyncio.get_running_loop().call_soon(_write, record)
+        except RuntimeError:  # no loop running (a synchronous caller): write it now
+            _write(record)
+
+    @staticmethod
+    def enabled() -> bool:
+        """Whether the logs take info lines at all (no access log is wired otherwise: it costs nothing)."""
+        return logging.getLogger("switchyard.access").isEnabledFor(logging.INFO)
+
+
+def _write(record: SpendRecord) -> None:
+    _log.info("call", **access_fields(record))
+
+
+def access_fields(record: SpendRecord) -> dict[str, Any]:
+    caller, usage = record.caller, record.usage
+    latency = (record.ended_at - record.started_at).total_seconds()
+    fields: dict[str, Any] = {
+        "call_id": record.request_id,
+        "call_type": record.call_type,
+        "status": record.status.value,
+        "status_code": record.status_code,
+        "model_group": record.model_group,
+        "deployment": record.deployment_id,
+        "provider": record.provider,
+        "upstream_model": record.upstream_model,
+        "key_alias": caller.key_alias,
+        "key_name": caller.key_name,
+        "key_hash": caller.key_hash[:_HASH_PREFIX] if caller.key_hash else None,
+        "user": caller.user_id,
+        "team": caller.team_id,
+        "organization": caller.organization_id,
+        "end_user": caller.end_user,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+        "tokens_estimated": record.estimated,
+        "cost": str(record.cost) if record.cost is not None else None,
+        "cache_hit": record.cache_hit,
+        "retries": record.retries,
+        "fallbacks": record.fallbacks,
+        "latency_ms": round(latency * 1000, 3),
+        "time_to_first_token_ms": (
+            round(record.time_to_first_token * 1000, 3) if record.time_to_first_token is not None else None
+        ),
+    }
+    if record.error_type is not None:
+        fields["error_type"] = record.error_type
+    return fields
