@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 import orjson
 import structlog
+
+from switchyard.redaction import Redactor
 
 LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("json", "console")
@@ -40,9 +42,17 @@ def chosen(
     return level, format
 
 
-def configure_logging(level: str = "info", format: str | None = None, stream: TextIO | None = None) -> None:
+def configure_logging(
+    level: str = "info",
+    format: str | None = None,
+    stream: TextIO | None = None,
+    *,
+    secrets: Iterable[str] = (),
+) -> None:
     """Sends every log line to `stream` (stdout by default) at `level` or above: as JSON lines when
-    `format` is "json", or when it is None and the stream is no terminal; as console lines otherwise."""
+    `format` is "json", or when it is None and the stream is no terminal; as console lines otherwise.
+    Secrets are masked in every line, `secrets` (the config's credentials) wherever they appear."""
+    redactor = Redactor(secrets)
     stream = stream or sys.stdout
     as_json = format == "json" or (format is None and not stream.isatty())
     threshold = logging.getLevelName(level.upper())
@@ -54,12 +64,10 @@ def configure_logging(level: str = "info", format: str | None = None, stream: Te
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json)
         if as_json
-        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer]
-        if as_json
-        else [*shared, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, redactor, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(threshold),
         logger_factory=structlog.WriteLoggerFactory(stream),
         cache_logger_on_first_use=True,
@@ -68,7 +76,12 @@ def configure_logging(level: str = "info", format: str | None = None, stream: Te
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redactor,
+                renderer,
+            ],
         )
     )
     root = logging.getLogger()

@@ -37,8 +37,26 @@ def report(config: GatewayConfig) -> None:
 def app() -> Litestar:
     """Factory for uvicorn's worker processes: the config path and the log settings come from the
     serving process."""
-    configure_logging(*chosen(None, None, os.environ))
-    return create_http_app(build_container(load_config(os.environ.get(CONFIG_ENV), os.environ)))
+    config = load_config(os.environ.get(CONFIG_ENV), os.environ)
+    configure_logging(*chosen(None, None, os.environ), secrets=secrets_of(config))
+    return create_http_app(build_container(config))
+
+
+_SECRET_NAMES = ("secret", "key", "token", "password", "credential")
+
+
+def secrets_of(config: GatewayConfig) -> list[str]:
+    """The config's credentials, for the logs to mask wherever they would show up: the master key, each
+    deployment's API key and its secret-named provider settings (aws_secret_access_key, ...)."""
+    found = [config.master_key.value] if config.master_key else []
+    for deployment in config.deployments:
+        credentials = deployment.credentials
+        if credentials.api_key is not None:
+            found.append(credentials.api_key.value)
+        for name, value in credentials.extra.items():
+            if isinstance(value, str) and any(word in name.lower() for word in _SECRET_NAMES):
+                found.append(value)
+    return found
 
 
 def serve(
@@ -71,7 +89,7 @@ def serve(
     except ValueError as exc:
         print(f"switchyard: {exc}", file=sys.stderr)
         return 2
-    configure_logging(level, format)
+    configure_logging(level, format, secrets=secrets_of(gateway_config))
     # Worker processes set theirs up from these (they start from nothing).
     os.environ[LEVEL_ENV] = level
     if format is not None:

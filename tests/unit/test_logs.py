@@ -119,6 +119,7 @@ async def test_the_access_record_of_a_call_names_who_what_and_how_it_went_but_no
         "failure", 429, "rate_limit_error"
     )  # fmt: skip
     assert "secret" not in stream.getvalue() and "ab" * 32 not in stream.getvalue()
+    assert "_trusted" not in ok
 
 
 def test_no_access_log_is_wired_when_the_logs_take_no_info_lines() -> None:
