@@ -71,6 +71,10 @@ class Metering:
         self._clock = clock
         self._store_prompts = store_prompts
 
+    @property
+    def observers(self) -> tuple[CallObserver, ...]:
+        return self._observers
+
     def start(self, call_id: str, call_type: str, request: Request, caller: Caller | None) -> CallMeter:
         return CallMeter(call_id, call_type, request, caller or ANONYMOUS, self._clock.now())
 

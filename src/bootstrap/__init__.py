@@ -25,6 +25,7 @@ from adapters.http.app import create_app
 from adapters.http.exchange import Inference
 from adapters.llm.mock.client import MockProvider
 from adapters.observability.access_log import AccessLog
+from adapters.observability.callbacks import QueuedCallback, custom_callback
 from adapters.telemetry import NoopTelemetry
 from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
 from application.access import Gatekeeper
@@ -112,9 +113,13 @@ def _master_key(config: GatewayConfig) -> str | None:
     return config.master_key.value if config.master_key else None
 
 
-def call_observers() -> tuple[CallObserver, ...]:
-    """What watches each finished call: the access log while the logs take info lines."""
-    return (AccessLog(),) if AccessLog.enabled() else ()
+def call_observers(config: GatewayConfig) -> tuple[CallObserver, ...]:
+    """What watches each finished call: the access log while the logs take info lines, and the
+    operator's own callbacks (`litellm_settings.callbacks`), each behind a queue of its own."""
+    found: list[CallObserver] = [AccessLog()] if AccessLog.enabled() else []
+    for index, path in enumerate(config.callbacks):
+        found.append(custom_callback(path, f"litellm_settings.callbacks[{index}]"))
+    return tuple(found)
 
 
 class Container(containers.DeclarativeContainer):
@@ -163,7 +168,7 @@ class Container(containers.DeclarativeContainer):
         recorder=spend_recorder,
         clock=clock,
         store_prompts=providers.Callable(lambda config: config.store_prompts_in_spend_logs, config),
-        observers=providers.Callable(call_observers),
+        observers=providers.Callable(call_observers, config),
     )
     completions = providers.Singleton(
         Completions,
@@ -278,6 +283,14 @@ class Container(containers.DeclarativeContainer):
     )
 
 
+async def close_observers(container: Container) -> None:
+    """At shutdown: each queued callback gets a moment to deliver what it holds."""
+    metering = await resolve(container.metering)
+    for observer in metering.observers:
+        if isinstance(observer, QueuedCallback):
+            await observer.close()
+
+
 def build_container(config: GatewayConfig) -> Container:
     return Container(config=config)
 
@@ -347,6 +360,8 @@ def create_http_app(container: Container) -> Litestar:
                 await services["responses"].drain()
             if "gatekeeper" in services:
                 await services["gatekeeper"].drain()
+            if "completions" in services:  # its metering (and so the observers) came up
+                await close_observers(container)
             if "spend_writer" in services:
                 await final_drain(services["spend_writer"])
             await container.shutdown_resources()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import httpx
 import orjson
@@ -60,3 +61,31 @@ def test_every_line_the_server_logs_is_a_json_line_third_party_ones_included(tmp
     assert lines and all({"event", "level", "timestamp"} <= line.keys() for line in lines)
     assert any(line.get("logger", "").startswith("alembic") for line in lines)
     assert any(line["event"] == "switchyard starting" for line in lines)
+
+
+def test_a_callback_class_named_in_the_config_gets_every_calls_record(tmp_path) -> None:
+    sink = tmp_path / "records.jsonl"
+    config = {
+        "model_list": [{"model_name": "demo", "litellm_params": {"model": "mock/demo"}}],
+        "litellm_settings": {"callbacks": ["tests.e2e.callback_sink.FileSink"]},
+    }
+    environment = {"SWITCHYARD_TEST_CALLBACK_FILE": str(sink)}
+
+    with running_gateway(config, tmp_path, environment=environment) as url:
+        chat = {"model": "demo", "messages": [{"role": "user", "content": "hi"}]}
+        answered = httpx.post(f"{url}/v1/chat/completions", json=chat, timeout=10)
+        refused = httpx.post(f"{url}/v1/chat/completions", json={**chat, "model": "nope"}, timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(_lines(sink)) < 2:
+            time.sleep(0.05)
+
+    outcomes = {line["record"]["request_id"]: line for line in _lines(sink)}
+    ok = outcomes[answered.headers["x-switchyard-call-id"]]
+    bad = outcomes[refused.headers["x-switchyard-call-id"]]
+    assert ok["outcome"] == "success" and ok["record"]["model_group"] == "demo"
+    assert ok["record"]["usage"]["completion_tokens"] > 0
+    assert bad["outcome"] == "failure" and bad["record"]["status_code"] == 404
+
+
+def _lines(path) -> list[dict]:  # type: ignore[no-untyped-def]
+    return [orjson.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

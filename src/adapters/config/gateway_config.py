@@ -56,6 +56,8 @@ class GatewayConfig:
     store_prompts_in_spend_logs: bool = False
     spend_journal_dir: Path | None = None
     """general_settings.spend_journal_dir (SWITCHYARD_SPEND_JOURNAL_DIR overrides); None: the default."""
+    callbacks: tuple[str, ...] = ()
+    """litellm_settings.callbacks: the dotted paths of the operator's own callback classes."""
     verbose_logs: bool = False
     """litellm_settings.set_verbose: log at debug level unless the command line or environment says."""
     json_logs: bool = False

@@ -131,6 +131,7 @@ def _build(
         auth_cache_ttl=general.user_api_key_cache_ttl,
         store_prompts_in_spend_logs=general.store_prompts_in_spend_logs,
         spend_journal_dir=_journal_dir(env.get("SWITCHYARD_SPEND_JOURNAL_DIR"), general.spend_journal_dir),
+        callbacks=_callbacks(settings.callbacks, report),
         verbose_logs=settings.set_verbose,
         json_logs=settings.json_logs,
         responses_retention=_retention(general.responses_retention),
@@ -139,6 +140,17 @@ def _build(
         ignored=tuple(report.ignored),
         warnings=tuple(report.warnings),
     )
+
+
+def _callbacks(names: list[str], report: Report) -> tuple[str, ...]:
+    """The custom callbacks (dotted paths); the built-in names are reported until they are served."""
+    custom = []
+    for index, name in enumerate(names):
+        if "." in name:
+            custom.append(name)
+        else:
+            report.ignore(path_of("litellm_settings", "callbacks", index))
+    return tuple(custom)
 
 
 def _retention(text: str) -> timedelta:

@@ -181,6 +181,8 @@ class LitellmSettings(Section):
     context_window_fallbacks: FallbackRules | None = None
     content_policy_fallbacks: FallbackRules | None = None
     default_fallbacks: list[str] | None = None
+    callbacks: list[str] = []
+    """What each finished call is reported to: a dotted path names a class of the operator's own."""
     set_verbose: bool = False
     """Log at debug level (unless --log-level or SWITCHYARD_LOG_LEVEL says otherwise)."""
     json_logs: bool = False
