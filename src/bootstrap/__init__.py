@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import httpx
 from dependency_injector import containers, providers
 from litestar import Litestar
 from litestar.di import Provide
@@ -25,7 +26,8 @@ from adapters.http.app import create_app
 from adapters.http.exchange import Inference
 from adapters.llm.mock.client import MockProvider
 from adapters.observability.access_log import AccessLog
-from adapters.observability.callbacks import QueuedCallback, custom_callback
+from adapters.observability.callbacks import custom_callback
+from adapters.observability.webhook import WebhookCallback
 from adapters.telemetry import NoopTelemetry
 from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
 from application.access import Gatekeeper
@@ -119,6 +121,10 @@ def call_observers(config: GatewayConfig) -> tuple[CallObserver, ...]:
     found: list[CallObserver] = [AccessLog()] if AccessLog.enabled() else []
     for index, path in enumerate(config.callbacks):
         found.append(custom_callback(path, f"litellm_settings.callbacks[{index}]"))
+    if config.webhook is not None:
+        webhook = config.webhook
+        client = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+        found.append(WebhookCallback(client, webhook.url, webhook.headers, webhook.flush_interval))
     return tuple(found)
 
 
@@ -287,8 +293,7 @@ async def close_observers(container: Container) -> None:
     """At shutdown: each queued callback gets a moment to deliver what it holds."""
     metering = await resolve(container.metering)
     for observer in metering.observers:
-        if isinstance(observer, QueuedCallback):
-            await observer.close()
+        await observer.close()
 
 
 def build_container(config: GatewayConfig) -> Container:

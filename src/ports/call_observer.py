@@ -18,3 +18,7 @@ class CallObserver(ABC):
 
     @abstractmethod
     def call_ended(self, record: SpendRecord) -> None: ...
+
+    async def close(self) -> None:
+        """At shutdown: delivers what the observer still holds, within a few seconds, then stops."""
+        return None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -89,3 +91,44 @@ def test_a_callback_class_named_in_the_config_gets_every_calls_record(tmp_path) 
 
 def _lines(path) -> list[dict]:  # type: ignore[no-untyped-def]
     return [orjson.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_the_webhook_gets_each_calls_record_in_json_batches(tmp_path) -> None:
+    received: list[tuple[str | None, list]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.append((self.headers.get("x-token"), orjson.loads(body)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    config = {
+        "model_list": [{"model_name": "demo", "litellm_params": {"model": "mock/demo"}}],
+        "litellm_settings": {"callbacks": ["webhook"]},
+        "callback_settings": {
+            "webhook": {
+                "url": f"http://127.0.0.1:{receiver.server_address[1]}/calls",
+                "headers": {"x-token": "hook-secret"},
+                "flush_interval": 0.2,
+            }
+        },
+    }
+    try:
+        with running_gateway(config, tmp_path) as url:
+            chat = {"model": "demo", "messages": [{"role": "user", "content": "hi"}]}
+            answers = [httpx.post(f"{url}/v1/chat/completions", json=chat, timeout=10) for _ in range(3)]
+            ids = [answer.headers["x-switchyard-call-id"] for answer in answers]
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and sum(len(batch) for _, batch in received) < 3:
+                time.sleep(0.05)
+    finally:
+        receiver.shutdown()
+
+    assert {token for token, _ in received} == {"hook-secret"}
+    assert sorted(record["request_id"] for _, batch in received for record in batch) == sorted(ids)

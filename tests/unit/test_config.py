@@ -905,3 +905,30 @@ def test_a_stored_deployment_reads_supported_endpoints_as_the_config_does() -> N
     with pytest.raises(BadRequestError) as caught:
         deployment_from_record(bad, Defaults(), {})
     assert caught.value.param == "model_info.supported_endpoints"
+
+
+# --- callbacks -----------------------------------------------------------------------------------------
+
+
+def test_callbacks_name_classes_by_dotted_path_and_the_webhook_by_its_settings() -> None:
+    config = load_config(
+        one(
+            {"model": "openai/gpt-4o", "api_key": "k"},
+            litellm_settings={"callbacks": ["my_company.sinks.Audit", "webhook", "otel"]},
+            callback_settings={"webhook": {"url": "https://hooks.test/calls", "headers": {"x-token": "t"}}},
+        ),
+        {},
+    )
+
+    assert config.callbacks == ("my_company.sinks.Audit",)
+    assert config.webhook is not None and config.webhook.url == "https://hooks.test/calls"
+    assert (config.webhook.headers, config.webhook.flush_interval) == ({"x-token": "t"}, 2.0)
+    assert "litellm_settings.callbacks[2]" in config.ignored  # otel: not served yet
+
+
+def test_the_webhook_callback_without_a_url_stops_startup_naming_it() -> None:
+    config = one({"model": "openai/gpt-4o", "api_key": "k"}, litellm_settings={"callbacks": ["webhook"]})
+    with pytest.raises(ConfigurationError) as refused:
+        load_config(config, {})
+
+    assert refused.value.path == "callback_settings.webhook.url"

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from adapters.config.deployments import Defaults
-from adapters.config.schema import CacheSettings, JwtAuthSettings, RouterSettings
+from adapters.config.schema import CacheSettings, JwtAuthSettings, RouterSettings, WebhookSettings
 from domain.deployments import Deployment, Secret
 from domain.router_policy import RouterPolicy
 
@@ -58,6 +58,8 @@ class GatewayConfig:
     """general_settings.spend_journal_dir (SWITCHYARD_SPEND_JOURNAL_DIR overrides); None: the default."""
     callbacks: tuple[str, ...] = ()
     """litellm_settings.callbacks: the dotted paths of the operator's own callback classes."""
+    webhook: WebhookSettings | None = None
+    """callback_settings.webhook, when litellm_settings.callbacks names `webhook`."""
     verbose_logs: bool = False
     """litellm_settings.set_verbose: log at debug level unless the command line or environment says."""
     json_logs: bool = False

@@ -20,14 +20,24 @@ from adapters.config.gateway_config import (
     DEFAULT_REQUEST_TIMEOUT,
     GatewayConfig,
 )
-from adapters.config.schema import CacheSettings, ConfigFile, GeneralSettings, JwtAuthSettings, RouterSettings
+from adapters.config.schema import (
+    CacheSettings,
+    ConfigFile,
+    GeneralSettings,
+    JwtAuthSettings,
+    RouterSettings,
+    WebhookSettings,
+)
 from adapters.llm.hosts import HOSTS, KEYLESS, first_set
 from domain.deployments import Deployment, Secret
 from domain.durations import parse_duration
 from domain.errors import BadRequestError, ConfigurationError
 from domain.router_policy import RouterPolicy
 
-_SECTIONS = ("model_list", "litellm_settings", "router_settings", "general_settings", "environment_variables")
+_SECTIONS = (
+    "model_list", "litellm_settings", "router_settings", "general_settings", "environment_variables",
+    "callback_settings",
+)  # fmt: skip
 _FALLBACK_LISTS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks")
 _REDIS_CACHES = ("redis", "redis-semantic")
 # Native wire formats that need nothing but an API key (Azure needs its resource, Bedrock and Vertex AI
@@ -132,6 +142,7 @@ def _build(
         store_prompts_in_spend_logs=general.store_prompts_in_spend_logs,
         spend_journal_dir=_journal_dir(env.get("SWITCHYARD_SPEND_JOURNAL_DIR"), general.spend_journal_dir),
         callbacks=_callbacks(settings.callbacks, report),
+        webhook=_webhook(settings.callbacks, config.callback_settings.webhook),
         verbose_logs=settings.set_verbose,
         json_logs=settings.json_logs,
         responses_retention=_retention(general.responses_retention),
@@ -143,14 +154,25 @@ def _build(
 
 
 def _callbacks(names: list[str], report: Report) -> tuple[str, ...]:
-    """The custom callbacks (dotted paths); the built-in names are reported until they are served."""
+    """The custom callbacks (dotted paths); the built-in names not served yet are reported."""
     custom = []
     for index, name in enumerate(names):
         if "." in name:
             custom.append(name)
-        else:
+        elif name not in _SERVED_CALLBACKS:
             report.ignore(path_of("litellm_settings", "callbacks", index))
     return tuple(custom)
+
+
+_SERVED_CALLBACKS = frozenset({"webhook"})
+
+
+def _webhook(names: list[str], settings: WebhookSettings | None) -> WebhookSettings | None:
+    if "webhook" not in names:
+        return None
+    if settings is None:
+        raise ConfigurationError("callback_settings.webhook.url", "the webhook callback needs a URL")
+    return settings
 
 
 def _retention(text: str) -> timedelta:

@@ -241,13 +241,34 @@ class GeneralSettings(Section):
     """How long a stored Responses-API response (`store: true`) is kept: `30d`, `12h`, ..."""
 
 
+class WebhookSettings(Section):
+    """`callback_settings.webhook`: where the `webhook` callback POSTs batches of call records."""
+
+    url: str
+    headers: dict[str, str] = {}
+    flush_interval: PositiveFloat = 2.0
+    """Seconds between batches at most."""
+
+
+class CallbackSettings(Section):
+    webhook: WebhookSettings | None = None
+
+
 class ConfigFile(Section):
     model_list: list[ModelEntry] = []
     litellm_settings: LitellmSettings = LitellmSettings()
     router_settings: RouterSettings = RouterSettings()
     general_settings: GeneralSettings = GeneralSettings()
+    callback_settings: CallbackSettings = CallbackSettings()
 
-    @field_validator("model_list", "litellm_settings", "router_settings", "general_settings", mode="before")
+    @field_validator(
+        "model_list",
+        "litellm_settings",
+        "router_settings",
+        "general_settings",
+        "callback_settings",
+        mode="before",
+    )
     @classmethod
     def _empty_section(cls, value: Any, info: Any) -> Any:
         # `general_settings:` with nothing under it is YAML null; LiteLLM treats it as empty.
