@@ -55,6 +55,7 @@ class Responses:
         self._pending: dict[str, StoredResponse] = {}
         """Kept but not yet written: readable here at once, written by `_write_pending`."""
         self._writer: asyncio.Task[None] | None = None
+        self._writing = asyncio.Lock()
 
     @staticmethod
     def new_id() -> str:
@@ -133,21 +134,27 @@ class Responses:
             if len(self._pending) < WRITE_BATCH and self._linger:
                 # A write costs about as much for one response as for dozens: let a batch gather.
                 await self._sleep(self._linger)
-            batch = list(self._pending.values())[:WRITE_BATCH]
-            try:
-                async with self._uow() as uow:
-                    await uow.responses.add_new(batch)
-                    await uow.commit()
-            except Exception:
+            # Under the lock: a delete waits for a batch in flight, so what it deletes stays deleted.
+            async with self._writing:
+                batch = list(self._pending.values())[:WRITE_BATCH]
+                try:
+                    async with self._uow() as uow:
+                        await uow.responses.add_new(batch)
+                        await uow.commit()
+                except Exception:
+                    written = False
+                else:
+                    written = True
+                    for response in batch:
+                        if self._pending.get(response.id) is response:
+                            del self._pending[response.id]
+            if not written:
                 # The database is away: what is pending stays readable here and is written once it
                 # is back (a gateway stopping meanwhile loses it: `drain` tries once more).
                 await self._sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             delay = 0.05
-            for response in batch:
-                if self._pending.get(response.id) is response:
-                    del self._pending[response.id]
 
     async def _chain(self, id: str) -> list[StoredResponse]:
         """`id` and its ancestors, oldest first, those still pending included."""
@@ -187,10 +194,11 @@ class Responses:
         task = self._running.pop(found.id, None)
         if task is not None:
             task.cancel()
-        self._pending.pop(found.id, None)
-        async with self._uow() as uow:
-            await uow.responses.delete(found.id)
-            await uow.commit()
+        async with self._writing:
+            self._pending.pop(found.id, None)
+            async with self._uow() as uow:
+                await uow.responses.delete(found.id)
+                await uow.commit()
 
     async def start(self, queued: StoredResponse, work: Work) -> None:
         """Keeps `queued` (a background call's record, status queued) and runs `work` beside the

@@ -17,9 +17,9 @@ LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("json", "console")
 LEVEL_ENV = "SWITCHYARD_LOG_LEVEL"
 FORMAT_ENV = "SWITCHYARD_LOG_FORMAT"
-# Libraries that log a line per upstream call at INFO (a cost on the hot path, not a log), and Alembic's
-# list of the plugins it loads, at every start.
-_CHATTY = ("httpx", "httpcore", "alembic.runtime.plugins")
+# Libraries that log a line per upstream call at INFO, or per statement at DEBUG (a cost on the hot path,
+# not a log), and Alembic's list of the plugins it loads, at every start.
+_CHATTY = ("httpx", "httpcore", "aiosqlite", "alembic.runtime.plugins")
 
 
 def chosen(

@@ -39,25 +39,28 @@ def test_every_line_the_server_logs_is_a_json_line_third_party_ones_included(tmp
     config.write_text("model_list:\n  - model_name: demo\n    litellm_params: {model: mock/demo}\n")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "switchyard.cli", "serve", "--config", str(config), "--port", str(port),
-         "--host", "127.0.0.1", "--log-level", "debug"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process)
-        # Some traffic: nothing it makes the server say may break the format.
-        httpx.post(
-            f"{url}/v1/chat/completions",
-            json={"model": "demo", "messages": [{"role": "user", "content": "hi"}], "stream": True,
-                  "mock_response": "litellm.InternalServerError"},
-            headers={"x-request-id": "e2e-request-7"},
-            timeout=10,
+    log = tmp_path / "stdout.log"
+    with log.open("w") as stdout:  # a file, not a pipe: a full pipe would stall the server's logging
+        process = subprocess.Popen(
+            [sys.executable, "-m", "switchyard.cli", "serve", "--config", str(config), "--port", str(port),
+             "--host", "127.0.0.1"],
+            env=env, stdout=stdout, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-    finally:
-        process.terminate()
-        out, _ = process.communicate(timeout=15)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(url, process)
+            # Some traffic: nothing it makes the server say may break the format.
+            httpx.post(
+                f"{url}/v1/chat/completions",
+                json={"model": "demo", "messages": [{"role": "user", "content": "hi"}], "stream": True,
+                      "mock_response": "litellm.InternalServerError"},
+                headers={"x-request-id": "e2e-request-7"},
+                timeout=10,
+            )  # fmt: skip
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    out = log.read_text()
 
     lines = [orjson.loads(line) for line in out.splitlines() if line.strip()]
     assert lines and all({"event", "level", "timestamp"} <= line.keys() for line in lines)

@@ -342,3 +342,36 @@ async def test_responses_kept_close_together_are_written_together(clock) -> None
     reader = Responses(uow=store.unit_of_work, clock=clock, sleep=_no_wait, linger=0)
     for each in kept:
         assert (await reader.get(each.id, ALICE)).id == each.id
+
+
+async def test_a_response_deleted_while_its_write_is_in_flight_stays_deleted(clock) -> None:
+    store = InMemoryStore()
+    in_flight, release = asyncio.Event(), asyncio.Event()
+
+    class Slow:
+        def __call__(self):
+            uow = store.unit_of_work()
+            add_new = uow.responses.add_new
+
+            async def slow_add_new(responses):  # type: ignore[no-untyped-def]
+                in_flight.set()
+                await release.wait()
+                await add_new(responses)
+
+            uow.responses.add_new = slow_add_new
+            return uow
+
+    responses = Responses(uow=Slow(), clock=clock, linger=0)
+    kept = _turn(responses, ALICE, "hi", "hello")
+    await responses.keep(kept)
+    await in_flight.wait()
+
+    deleting = asyncio.create_task(responses.delete(kept.id, ALICE))
+    await _settle()
+    release.set()
+    await deleting
+    await _settle()  # the batch in flight has landed by now
+
+    reader = Responses(uow=store.unit_of_work, clock=clock, sleep=_no_wait, linger=0)
+    with pytest.raises(NotFoundError):
+        await reader.get(kept.id, ALICE)
