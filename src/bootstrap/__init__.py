@@ -27,6 +27,7 @@ from adapters.http.exchange import Inference
 from adapters.llm.mock.client import MockProvider
 from adapters.observability.access_log import AccessLog
 from adapters.observability.callbacks import custom_callback
+from adapters.observability.metrics import PrometheusMetrics
 from adapters.observability.webhook import WebhookCallback
 from adapters.telemetry import NoopTelemetry
 from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
@@ -115,10 +116,10 @@ def _master_key(config: GatewayConfig) -> str | None:
     return config.master_key.value if config.master_key else None
 
 
-def call_observers(config: GatewayConfig) -> tuple[CallObserver, ...]:
-    """What watches each finished call: the access log while the logs take info lines, and the
-    operator's own callbacks (`litellm_settings.callbacks`), each behind a queue of its own."""
-    found: list[CallObserver] = [AccessLog()] if AccessLog.enabled() else []
+def call_observers(config: GatewayConfig, metrics: PrometheusMetrics) -> tuple[CallObserver, ...]:
+    """What watches each finished call: the metrics, the access log while the logs take info lines,
+    and the operator's own callbacks (`litellm_settings.callbacks`), each behind a queue of its own."""
+    found: list[CallObserver] = [metrics, AccessLog()] if AccessLog.enabled() else [metrics]
     for index, path in enumerate(config.callbacks):
         found.append(custom_callback(path, f"litellm_settings.callbacks[{index}]"))
     if config.webhook is not None:
@@ -161,6 +162,10 @@ class Container(containers.DeclarativeContainer):
     )
     price_catalog = providers.Singleton(make_price_catalog)
     pricing = providers.Singleton(Pricing, catalog=price_catalog)
+    metrics = providers.Singleton(
+        PrometheusMetrics,
+        groups=providers.Callable(lambda config: {d.model_name for d in config.deployments}, config),
+    )
     journals = providers.Resource(open_journals, config=config, redis=redis, environ=environ)
     spend_recorder = providers.Singleton(
         SpendRecorder,
@@ -174,7 +179,7 @@ class Container(containers.DeclarativeContainer):
         recorder=spend_recorder,
         clock=clock,
         store_prompts=providers.Callable(lambda config: config.store_prompts_in_spend_logs, config),
-        observers=providers.Callable(call_observers, config),
+        observers=providers.Callable(call_observers, config, metrics),
     )
     completions = providers.Singleton(
         Completions,
@@ -323,6 +328,7 @@ _SERVICES = (
     "budget_guard",
     "spend",
     "responses",
+    "metrics",
 )
 
 
@@ -387,4 +393,5 @@ def create_http_app(container: Container) -> Litestar:
         gatekeeper=(lambda: services["gatekeeper"]) if config.master_key else None,
         max_body_bytes=config.max_request_body_bytes,
         lifespan=[resources],
+        public_metrics=config.public_metrics,
     )

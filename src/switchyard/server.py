@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 
 # rich and pygments come in through optional imports (structlog's console tracebacks, httpx's command line);
@@ -18,6 +20,7 @@ import structlog
 from litestar import Litestar
 
 from adapters.config.loader import GatewayConfig, load_config
+from adapters.observability.metrics import MULTIPROCESS_ENV
 from bootstrap import build_container, create_http_app
 from domain.errors import ConfigurationError
 from switchyard.logs import FORMAT_ENV, LEVEL_ENV, chosen, configure_logging
@@ -110,7 +113,13 @@ def serve(
     if workers > 1:
         if config:
             os.environ[CONFIG_ENV] = os.path.abspath(config)
-        uvicorn.run("switchyard.server:app", factory=True, workers=workers, **options)
+        # The workers' metrics meet in a directory of this server's own, new at each start.
+        metrics_dir = tempfile.mkdtemp(prefix="switchyard-metrics-")
+        os.environ[MULTIPROCESS_ENV] = metrics_dir
+        try:
+            uvicorn.run("switchyard.server:app", factory=True, workers=workers, **options)
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     else:
         uvicorn.run(create_http_app(build_container(gateway_config)), **options)
     return 0

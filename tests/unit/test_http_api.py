@@ -14,6 +14,7 @@ import orjson
 import pytest
 from litestar.di import Provide
 from litestar.testing import AsyncTestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.cache.memory_budget_reservations import InMemoryBudgetReservations
 from adapters.cache.memory_rate_limiter import InMemoryRateLimiter
@@ -21,6 +22,7 @@ from adapters.cache.memory_router_state import InMemoryRouterState
 from adapters.http.app import create_app
 from adapters.http.exchange import Inference
 from adapters.journal.memory_journal import InMemorySpendJournal
+from adapters.observability.metrics import PrometheusMetrics
 from adapters.persistence.deferred import DeferredStore
 from adapters.persistence.memory import InMemoryStore
 from application.access import Gatekeeper
@@ -60,6 +62,7 @@ def _app(
     master_key: str | None = None,
     max_body: int = 100_000,
     more: tuple[Deployment, ...] = (),
+    public_metrics: bool = False,
 ):
     deployments = [
         Deployment(
@@ -86,6 +89,7 @@ def _app(
     pricing = Pricing(catalog=None)
     ledger = store.spend_ledger("test")
     journal = InMemorySpendJournal()
+    metrics = PrometheusMetrics(groups=[d.model_name for d in deployments])
     completions = Completions(
         catalog=catalog,
         providers={d.id: provider for d in deployments},
@@ -94,7 +98,11 @@ def _app(
         clock=clock,
         telemetry=FakeTelemetry(),
         metering=Metering(
-            pricing=pricing, counter=FakeTokenCounter(), recorder=SpendRecorder(journal=journal), clock=clock
+            pricing=pricing,
+            counter=FakeTokenCounter(),
+            recorder=SpendRecorder(journal=journal),
+            clock=clock,
+            observers=[metrics],
         ),
         rng=random.Random(1),
     )
@@ -145,6 +153,7 @@ def _app(
             policy=RouterPolicy(),
         ),
         "spend_writer": SpendWriter(journals=[journal], ledger=ledger),
+        "metrics": metrics,
         "models": ModelRegistry(
             uow=store.unit_of_work,
             clock=clock,
@@ -163,6 +172,7 @@ def _app(
         gatekeeper=(lambda: gatekeeper) if master_key else None,
         max_body_bytes=max_body,
         lifespan=[_opening(opened)],
+        public_metrics=public_metrics,
     )
 
 
@@ -630,3 +640,39 @@ async def test_a_key_over_its_budget_is_refused_with_400_budget_exceeded(provide
     assert (error["type"], error["code"]) == ("invalid_request_error", "budget_exceeded")
     assert error["param"] == "max_budget"
     assert "key b has spent $0.000009 of its $0.000009 budget" in error["message"]
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_metrics_count_each_call_by_bounded_labels(client, provider) -> None:
+    provider.replies.append(reply("Hello!"))
+    await client.post("/v1/chat/completions", json=CHAT)
+    await client.post("/v1/chat/completions", json={**CHAT, "model": "no-such-model"})
+
+    response = await client.get("/metrics")
+
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    samples = _samples(response.text)
+    answered = (("model_group", "gpt-x"), ("provider", "openai"), ("route", "chat"), ("status", "200"))
+    refused = (("model_group", "other"), ("provider", "none"), ("route", "chat"), ("status", "404"))
+    assert samples[("switchyard_requests_total", answered)] == 1
+    assert samples[("switchyard_requests_total", refused)] == 1  # any name a client sends counts as other
+    tokens = (("model_group", "gpt-x"), ("provider", "openai"), ("type", "output"))
+    assert samples[("switchyard_tokens_total", tokens)] > 0
+    assert samples[("switchyard_request_duration_seconds_count", answered)] == 1
+
+
+async def test_metrics_need_an_admins_key_unless_made_public(provider) -> None:
+    async with AsyncTestClient(_app(provider, master_key=MASTER_KEY)) as client:
+        anonymous = await client.get("/metrics")
+        admin = await client.get("/metrics", headers={"Authorization": f"Bearer {MASTER_KEY}"})
+
+    assert anonymous.status_code == 401 and admin.status_code == 200
+    async with AsyncTestClient(_app(provider, master_key=MASTER_KEY, public_metrics=True)) as client:
+        assert (await client.get("/metrics")).status_code == 200

@@ -56,6 +56,8 @@ class GatewayConfig:
     store_prompts_in_spend_logs: bool = False
     spend_journal_dir: Path | None = None
     """general_settings.spend_journal_dir (SWITCHYARD_SPEND_JOURNAL_DIR overrides); None: the default."""
+    public_metrics: bool = False
+    """general_settings.public_metrics: GET /metrics needs no key."""
     callbacks: tuple[str, ...] = ()
     """litellm_settings.callbacks: the dotted paths of the operator's own callback classes."""
     webhook: WebhookSettings | None = None

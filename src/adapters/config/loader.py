@@ -141,6 +141,7 @@ def _build(
         auth_cache_ttl=general.user_api_key_cache_ttl,
         store_prompts_in_spend_logs=general.store_prompts_in_spend_logs,
         spend_journal_dir=_journal_dir(env.get("SWITCHYARD_SPEND_JOURNAL_DIR"), general.spend_journal_dir),
+        public_metrics=general.public_metrics,
         callbacks=_callbacks(settings.callbacks, report),
         webhook=_webhook(settings.callbacks, config.callback_settings.webhook),
         verbose_logs=settings.set_verbose,

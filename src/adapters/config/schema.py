@@ -237,6 +237,8 @@ class GeneralSettings(Section):
     spend_journal_dir: str | None = None
     """Where spend records wait for the database (default: `switchyard-journal` beside the database
     file, or in the working directory)."""
+    public_metrics: bool = False
+    """Serve GET /metrics without a key (behind a private network, say)."""
     responses_retention: str = "30d"
     """How long a stored Responses-API response (`store: true`) is kept: `30d`, `12h`, ..."""
 

@@ -15,6 +15,7 @@ from adapters.http.controllers.embeddings import EmbeddingsController
 from adapters.http.controllers.health import DeploymentHealthController, HealthController
 from adapters.http.controllers.management import management_controllers
 from adapters.http.controllers.messages import MessagesController
+from adapters.http.controllers.metrics import MetricsController
 from adapters.http.controllers.model_admin import ModelAdminController
 from adapters.http.controllers.models import ModelsController
 from adapters.http.controllers.responses import ResponsesController, StoredResponsesController
@@ -29,6 +30,7 @@ def create_app(
     gatekeeper: Callable[[], Gatekeeper] | None,
     max_body_bytes: int,
     lifespan: Sequence[Callable[[Litestar], AbstractAsyncContextManager[Any]]] = (),
+    public_metrics: bool = False,
 ) -> Litestar:
     """`dependencies` are the bridges to the use cases (`completions`, `catalog`, `gatekeeper`,
     `management`, `models`, ...), built by the composition root. With a `gatekeeper` (a master key is
@@ -47,11 +49,12 @@ def create_app(
             ModelAdminController,
             *management_controllers,
             *spend_controllers,
+            *([] if public_metrics else [MetricsController]),
         ],
         middleware=[auth_middleware(gatekeeper)] if gatekeeper is not None else [],
     )
     return Litestar(
-        route_handlers=[api, HealthController],
+        route_handlers=[api, HealthController, *([MetricsController] if public_metrics else [])],
         dependencies=dict(dependencies),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=list(lifespan),
