@@ -48,10 +48,12 @@ def configure_logging(
     stream: TextIO | None = None,
     *,
     secrets: Iterable[str] = (),
+    cache: bool = True,
 ) -> None:
     """Sends every log line to `stream` (stdout by default) at `level` or above: as JSON lines when
     `format` is "json", or when it is None and the stream is no terminal; as console lines otherwise.
-    Secrets are masked in every line, `secrets` (the config's credentials) wherever they appear."""
+    Secrets are masked in every line, `secrets` (the config's credentials) wherever they appear. With
+    `cache`, a logger keeps the configuration of its first use (faster; what a server wants)."""
     redactor = Redactor(secrets)
     stream = stream or sys.stdout
     as_json = format == "json" or (format is None and not stream.isatty())
@@ -70,7 +72,7 @@ def configure_logging(
         processors=[*shared, structlog.processors.format_exc_info, redactor, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(threshold),
         logger_factory=structlog.WriteLoggerFactory(stream),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
