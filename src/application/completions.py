@@ -186,7 +186,13 @@ class Completions:
         if meter is None or self._metering is None:
             return served
         metered = await self._metering.succeeded(
-            meter, served.deployment, usage, reply=reply, retries=served.retries, fallbacks=served.fallbacks
+            meter,
+            served.deployment,
+            usage,
+            reply=reply,
+            retries=served.retries,
+            fallbacks=served.fallbacks,
+            upstream_seconds=served.upstream_seconds,
         )
         priced = dataclasses.replace(served.value, cost=metered.total)
         return dataclasses.replace(served, value=priced, cost=metered.cost)
@@ -356,6 +362,10 @@ class Completions:
     @property
     def metering(self) -> Metering | None:
         return self._metering
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
 
     def elapsed_since(self, started: float) -> float:
         return self._clock.monotonic() - started

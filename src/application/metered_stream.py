@@ -36,6 +36,8 @@ class MeteredStream(ChunkStream):
     ) -> None:
         self._inner = inner
         self._opened_in = opened_in
+        self._upstream = opened_in
+        """Seconds waited on the upstream: opening, then each read."""
         self._first_token: float | None = None
         self._include_usage = include_usage
         self._owner = owner
@@ -60,8 +62,17 @@ class MeteredStream(ChunkStream):
 
     async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
         error: SwitchyardError | None = None
+        clock = self._owner.clock
         try:
-            async for batch in self._inner.batches():
+            batches = aiter(self._inner.batches())
+            while True:
+                asked = clock.monotonic()
+                try:
+                    batch = await anext(batches)
+                except StopAsyncIteration:
+                    self._upstream += clock.monotonic() - asked
+                    break
+                self._upstream += clock.monotonic() - asked
                 if self._first_token is None:
                     # Time to first token, for latency-based routing of streams: opening plus first read.
                     self._first_token = self._opened_in + self._owner.elapsed_since(self._started)
@@ -128,6 +139,7 @@ class MeteredStream(ChunkStream):
                 retries=self._retries,
                 fallbacks=self._fallbacks,
                 first_token=self._first_token,
+                upstream_seconds=self._upstream,
             )
         else:
             metered = await metering.failed(
@@ -137,5 +149,6 @@ class MeteredStream(ChunkStream):
                 self._usage,
                 reply_text=self._text,
                 first_token=self._first_token,
+                upstream_seconds=self._upstream,
             )
         self._cost = metered.total

@@ -92,6 +92,7 @@ class Metering:
         retries: int = 0,
         fallbacks: int = 0,
         first_token: float | None = None,
+        upstream_seconds: float | None = None,
     ) -> Metered:
         """A call that was answered: priced by `usage`, or without one by counting the prompt and the
         reply (`reply`, or a stream's `reply_text`)."""
@@ -105,6 +106,7 @@ class Metering:
             retries=retries,
             fallbacks=fallbacks,
             first_token=first_token,
+            upstream_seconds=upstream_seconds,
             response=_stored_reply(reply, reply_text) if self._store_prompts else None,
         )
         return metered
@@ -118,6 +120,7 @@ class Metering:
         *,
         reply_text: Sequence[str] = (),
         first_token: float | None = None,
+        upstream_seconds: float | None = None,
     ) -> Metered:
         """A call that ended in `error`: nothing charged unless a stream had already produced tokens
         (a stream cut short is charged for what it delivered)."""
@@ -125,7 +128,14 @@ class Metering:
             metered = await self._metered(meter, deployment, usage, reply_text)
         else:
             metered = Metered(usage or Usage(), None)
-        await self._record(meter, deployment, metered, error=error, first_token=first_token)
+        await self._record(
+            meter,
+            deployment,
+            metered,
+            error=error,
+            first_token=first_token,
+            upstream_seconds=upstream_seconds,
+        )
         return metered
 
     async def _metered(
@@ -158,6 +168,7 @@ class Metering:
         retries: int = 0,
         fallbacks: int = 0,
         first_token: float | None = None,
+        upstream_seconds: float | None = None,
         response: Any = None,
     ) -> None:
         request = meter.request
@@ -184,6 +195,7 @@ class Metering:
             retries=retries,
             fallbacks=fallbacks,
             time_to_first_token=first_token,
+            upstream_seconds=upstream_seconds,
             tags=tuple(str(tag) for tag in tags) if isinstance(tags, list | tuple) else (),
             metadata=dict(request.metadata),
             messages=_prompt(request) if self._store_prompts else None,

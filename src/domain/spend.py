@@ -109,6 +109,9 @@ class SpendRecord:
     fallbacks: int = 0
     time_to_first_token: float | None = None
     """Seconds from the call's start to its first streamed token."""
+    upstream_seconds: float | None = None
+    """Seconds spent waiting on upstreams (failed attempts and retry waits included; a stream's until its
+    end): the call's latency less this is the gateway's own overhead."""
     cache_hit: bool = False
     tags: tuple[str, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)

@@ -92,6 +92,7 @@ def _record(**changes: object) -> SpendRecord:
         "provider": "openai",
         "usage": Usage(100, 20, cached_tokens=40),
         "cost": Decimal("0.00042"),
+        "upstream_seconds": 0.2,
         "messages": [{"role": "user", "content": "my secret prompt"}],
         "response": "the secret reply",
     }
@@ -115,6 +116,7 @@ async def test_the_access_record_of_a_call_names_who_what_and_how_it_went_but_no
     assert (ok["key_alias"], ok["key_name"], ok["key_hash"]) == ("ci", "sk-...wxyz", "ab" * 6)
     assert (ok["prompt_tokens"], ok["cached_tokens"], ok["cost"]) == (100, 40, "0.00042")
     assert ok["latency_ms"] == 250.0 and ok["status"] == "success"
+    assert (ok["upstream_ms"], ok["overhead_ms"]) == (200.0, 50.0)
     assert (refused["status"], refused["status_code"], refused["error_type"]) == (
         "failure", 429, "rate_limit_error"
     )  # fmt: skip

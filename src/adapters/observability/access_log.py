@@ -41,6 +41,7 @@ def _write(record: SpendRecord) -> None:
 def access_fields(record: SpendRecord) -> dict[str, Any]:
     caller, usage = record.caller, record.usage
     latency = (record.ended_at - record.started_at).total_seconds()
+    upstream = record.upstream_seconds
     fields: dict[str, Any] = {
         "call_id": record.request_id,
         "call_type": record.call_type,
@@ -70,6 +71,8 @@ def access_fields(record: SpendRecord) -> dict[str, Any]:
         "time_to_first_token_ms": (
             round(record.time_to_first_token * 1000, 3) if record.time_to_first_token is not None else None
         ),
+        "upstream_ms": round(upstream * 1000, 3) if upstream is not None else None,
+        "overhead_ms": round(max(latency - upstream, 0.0) * 1000, 3) if upstream is not None else None,
     }
     if record.error_type is not None:
         fields["error_type"] = record.error_type

@@ -274,6 +274,7 @@ spend_logs = Table(
     Column("retries", Integer(), nullable=False),
     Column("fallbacks", Integer(), nullable=False),
     Column("time_to_first_token", Float()),
+    Column("upstream_seconds", Float()),
     Column("cache_hit", Boolean(), nullable=False),
     Column("tags", JSON(), nullable=False),
     Column("metadata", JSON(), nullable=False),
