@@ -31,7 +31,7 @@ from domain.identity import EndUser, Role
 from domain.rate_limits import Admission, Limit, Quota, quotas_for
 from domain.spend import ANONYMOUS, Caller
 from ports.clock import Clock
-from ports.llm_provider import ChunkStream
+from ports.llm_provider import ChunkStream, StreamWrapper
 from ports.rate_limiter import LimiterUnavailable, RateLimiter
 from ports.token_verifier import TokenVerifier, looks_like_jwt
 
@@ -152,23 +152,10 @@ def _tokens(usage: Usage | None) -> int:
     return usage.total_tokens if usage is not None else 0
 
 
-class _ReleasingStream(ChunkStream):
+class _ReleasingStream(StreamWrapper):
     def __init__(self, inner: ChunkStream, ticket: Ticket) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._ticket = ticket
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._inner.usage
-
-    @property
-    def cost(self) -> Decimal | None:
-        return self._inner.cost
-
-    async def __aiter__(self) -> AsyncIterator[CompletionChunk]:
-        async for batch in self.batches():
-            for chunk in batch:
-                yield chunk
 
     async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
         try:

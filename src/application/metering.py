@@ -52,7 +52,8 @@ class Metered:
 
 class Metering:
     """Prices each finished call by the usage its provider reported (or, without one, by tokens counted
-    here) and records it once, success or failure, in the spend journal."""
+    here) and records it once, success or failure, in the spend journal. Its prompt and reply text go to
+    the journal only with `store_prompts`, and to the observers only with `log_prompts`."""
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class Metering:
         recorder: SpendRecorder,
         clock: Clock,
         store_prompts: bool = False,
+        log_prompts: bool = False,
         observers: Sequence[CallObserver] = (),
     ) -> None:
         self._pricing = pricing
@@ -70,6 +72,8 @@ class Metering:
         self._recorder = recorder
         self._clock = clock
         self._store_prompts = store_prompts
+        self._log_prompts = log_prompts
+        self._prompts = store_prompts or log_prompts
 
     @property
     def observers(self) -> tuple[CallObserver, ...]:
@@ -107,7 +111,7 @@ class Metering:
             fallbacks=fallbacks,
             first_token=first_token,
             upstream_seconds=upstream_seconds,
-            response=_stored_reply(reply, reply_text) if self._store_prompts else None,
+            response=_stored_reply(reply, reply_text) if self._prompts else None,
         )
         return metered
 
@@ -198,12 +202,17 @@ class Metering:
             upstream_seconds=upstream_seconds,
             tags=tuple(str(tag) for tag in tags) if isinstance(tags, list | tuple) else (),
             metadata=dict(request.metadata),
-            messages=_prompt(request) if self._store_prompts else None,
-            response=response if self._store_prompts else None,
+            messages=_prompt(request) if self._prompts else None,
+            response=response,
         )
-        await self._recorder.record(record)
+        # The text is kept for one of the two only: the other gets the record without it.
+        bare = record
+        if self._store_prompts != self._log_prompts:
+            bare = dataclasses.replace(record, messages=None, response=None)
+        await self._recorder.record(record if self._store_prompts else bare)
+        observed = record if self._log_prompts else bare
         for observer in self._observers:
-            observer.call_ended(record)
+            observer.call_ended(observed)
 
 
 def _utc(seconds: float) -> datetime:
@@ -230,7 +239,7 @@ def _reply_text(response: CompletionResponse) -> list[str]:
 
 
 def _stored_reply(response: CompletionResponse | None, streamed: Sequence[str]) -> Any:
-    """The reply's text as the log keeps it when prompts are stored."""
+    """The reply's text as the spend log keeps it, or the observers see it, when prompts are kept."""
     if response is None:
         return [{"role": "assistant", "content": "".join(streamed)}]
     return [{"role": "assistant", "content": choice.message.text} for choice in response.choices]

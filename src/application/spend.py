@@ -93,3 +93,18 @@ class SpendWriter:
     def batch_size(self) -> int:
         return self._batch_size
 
+    @property
+    def shared(self) -> bool:
+        """The records wait in a journal the fleet shares: every instance reads the same backlog."""
+        return any(journal.shared for journal in self._journals)
+
+    async def backlog(self) -> int:
+        """Records waiting in the journals for the ledger, as far as they tell (a journal that cannot be
+        reached, or cannot tell, counts none)."""
+        total = 0
+        for journal in self._journals:
+            try:
+                total += await journal.backlog() or 0
+            except JournalUnavailable:
+                continue
+        return total

@@ -10,7 +10,7 @@ import functools
 import gc
 import inspect
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -27,7 +27,6 @@ from adapters.http.exchange import Inference
 from adapters.llm.mock.client import MockProvider
 from adapters.observability.access_log import AccessLog
 from adapters.observability.callbacks import custom_callback
-from adapters.observability.metrics import PrometheusMetrics
 from adapters.observability.webhook import WebhookCallback
 from adapters.telemetry import NoopTelemetry
 from adapters.tokens.tiktoken_counter import TiktokenTokenCounter
@@ -47,7 +46,8 @@ from application.spend import SpendRecorder, SpendWriter
 from application.spend_reports import SpendDesk
 from application.spend_totals import SpendLookup
 from application.token_counting import TokenCounting
-from bootstrap.loops import run_background_health_checks, run_response_purge, run_store
+from bootstrap.loops import run_background_health_checks, run_metric_sampling, run_response_purge, run_store
+from bootstrap.metrics import make_key_metrics, make_metrics, metric_observers, sampled_metrics
 from bootstrap.money import (
     final_drain,
     load_prices,
@@ -68,6 +68,13 @@ from bootstrap.resources import (
     open_redis,
     open_store,
     open_token_verifier,
+)
+from bootstrap.tracing import (
+    open_tracing_resource,
+    server_span_middleware,
+    span_annotator,
+    traced_provider,
+    traced_providers,
 )
 from bootstrap.upstreams import (
     ADAPTERS,
@@ -116,10 +123,11 @@ def _master_key(config: GatewayConfig) -> str | None:
     return config.master_key.value if config.master_key else None
 
 
-def call_observers(config: GatewayConfig, metrics: PrometheusMetrics) -> tuple[CallObserver, ...]:
-    """What watches each finished call: the metrics, the access log while the logs take info lines,
-    and the operator's own callbacks (`litellm_settings.callbacks`), each behind a queue of its own."""
-    found: list[CallObserver] = [metrics, AccessLog()] if AccessLog.enabled() else [metrics]
+def call_observers(config: GatewayConfig, metrics: Sequence[CallObserver]) -> tuple[CallObserver, ...]:
+    """What watches each finished call: the metrics (unless off), the access log while the logs take
+    info lines, and the operator's own callbacks (`litellm_settings.callbacks`), each behind a queue of
+    its own."""
+    found: list[CallObserver] = [*metrics, AccessLog()] if AccessLog.enabled() else [*metrics]
     for index, path in enumerate(config.callbacks):
         found.append(custom_callback(path, f"litellm_settings.callbacks[{index}]"))
     if config.webhook is not None:
@@ -135,6 +143,7 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     telemetry = providers.Singleton(NoopTelemetry)
+    tracing = providers.Resource(open_tracing_resource, config)
     token_counter = providers.Singleton(TiktokenTokenCounter)
     upstream_client_factory = providers.Object(new_upstream_client)
     upstream_clients = providers.Resource(
@@ -162,10 +171,8 @@ class Container(containers.DeclarativeContainer):
     )
     price_catalog = providers.Singleton(make_price_catalog)
     pricing = providers.Singleton(Pricing, catalog=price_catalog)
-    metrics = providers.Singleton(
-        PrometheusMetrics,
-        groups=providers.Callable(lambda config: {d.model_name for d in config.deployments}, config),
-    )
+    call_metrics = providers.Singleton(make_metrics, config)
+    key_metrics = providers.Singleton(make_key_metrics, config, call_metrics, clock)
     journals = providers.Resource(open_journals, config=config, redis=redis, environ=environ)
     spend_recorder = providers.Singleton(
         SpendRecorder,
@@ -179,13 +186,19 @@ class Container(containers.DeclarativeContainer):
         recorder=spend_recorder,
         clock=clock,
         store_prompts=providers.Callable(lambda config: config.store_prompts_in_spend_logs, config),
-        observers=providers.Callable(call_observers, config, metrics),
+        log_prompts=providers.Callable(lambda config: config.log_prompts, config),
+        observers=providers.Callable(
+            lambda config, metrics, tracing: (*call_observers(config, metrics), *span_annotator(tracing)),
+            config,
+            providers.Callable(metric_observers, call_metrics, key_metrics),
+            tracing,
+        ),
     )
     completions = providers.Singleton(
         Completions,
         catalog=catalog,
-        providers=llm_providers,
-        mock=mock_provider,
+        providers=providers.Callable(traced_providers, llm_providers, tracing),
+        mock=providers.Callable(traced_provider, mock_provider, tracing),
         router=router,
         clock=clock,
         telemetry=telemetry,
@@ -292,6 +305,16 @@ class Container(containers.DeclarativeContainer):
         ),
         activate=live_deployments.provided.activate,
     )
+    metrics = providers.Singleton(
+        sampled_metrics,
+        call_metrics,
+        key_metrics,
+        states=deployment_states,
+        writer=spend_writer,
+        metering=metering,
+        budgets=budget_guard,
+        tracing=tracing,
+    )
 
 
 async def close_observers(container: Container) -> None:
@@ -329,6 +352,8 @@ _SERVICES = (
     "spend",
     "responses",
     "metrics",
+    "key_metrics",
+    "tracing",
 )
 
 
@@ -352,6 +377,8 @@ def create_http_app(container: Container) -> Litestar:
             tasks.append(asyncio.create_task(run_spend_writer(services["spend_writer"])))
             tasks.append(asyncio.create_task(load_prices(services["pricing"], container.deployments())))
             tasks.append(asyncio.create_task(run_response_purge(services["responses"])))
+            if services["metrics"] is not None:
+                tasks.append(asyncio.create_task(run_metric_sampling(services["metrics"])))
             if config.background_health_checks:
                 checks = await resolve(container.background_health_checks)
                 tasks.append(
@@ -381,8 +408,14 @@ def create_http_app(container: Container) -> Litestar:
         return Provide(lambda: services[name], use_cache=True, sync_to_thread=False)
 
     def inference() -> Inference:
+        metrics = services["metrics"]
         return Inference(
-            services["completions"], services["gatekeeper"], services["token_counting"], services["responses"]
+            services["completions"],
+            services["gatekeeper"],
+            services["token_counting"],
+            services["responses"],
+            in_flight=metrics.in_flight if metrics is not None else None,
+            key_metrics=services["key_metrics"],
         )
 
     return create_app(
@@ -394,4 +427,6 @@ def create_http_app(container: Container) -> Litestar:
         max_body_bytes=config.max_request_body_bytes,
         lifespan=[resources],
         public_metrics=config.public_metrics,
+        metrics=config.metrics,
+        middleware=server_span_middleware(config, lambda: services["tracing"]),
     )

@@ -1,5 +1,5 @@
 """The loops the server runs beside its requests: background health checks, the database's opening and
-change polling, and the purge of expired stored responses."""
+change polling, the purge of expired stored responses, and the sampling of the metrics' gauges."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 
+from adapters.observability.metrics import PrometheusMetrics
 from adapters.persistence.deferred import DeferredStore
 from application.health import BackgroundHealthChecks
 from application.identity_cache import IdentityCache
@@ -18,6 +19,7 @@ from ports.unit_of_work import StoreUnavailable
 
 _log = structlog.get_logger("switchyard.health")
 _changes_log = structlog.get_logger("switchyard.changes")
+_metrics_log = structlog.get_logger("switchyard.metrics")
 
 
 async def run_background_health_checks(
@@ -103,4 +105,30 @@ async def run_response_purge(
             pass
         except Exception:
             _changes_log.exception("purging expired responses failed")
+        await sleep(interval)
+
+
+METRICS_SAMPLE_INTERVAL = 2.0
+"""Seconds between readings of the gauges of state (deployments cooling down, the ledger's backlog, the
+callbacks' queues) in each worker: how stale a scrape answered by another worker may find them."""
+
+
+async def run_metric_sampling(
+    metrics: PrometheusMetrics,
+    interval: float = METRICS_SAMPLE_INTERVAL,
+    sleep: Callable[[float], Any] = asyncio.sleep,
+) -> None:
+    """Until cancelled: samples the metrics' gauges every `interval` seconds. A failure (Redis away) is
+    logged once until a sampling succeeds again; the gauges keep their last values meanwhile."""
+    failing = False
+    while True:
+        try:
+            await metrics.sample()
+        except Exception as exc:
+            if not failing:
+                _metrics_log.warning("reading the metrics' gauges failed; they keep their last values",
+                                     error=repr(exc))  # fmt: skip
+            failing = True
+        else:
+            failing = False
         await sleep(interval)

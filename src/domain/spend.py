@@ -82,8 +82,9 @@ class CallStatus(StrEnum):
 @dataclass(frozen=True, slots=True)
 class SpendRecord:
     """One call, whether it succeeded or failed, as the ledger keeps it. `request_id` is the call's
-    `x-switchyard-call-id` and makes writes idempotent. Text of prompts and replies is kept only when
-    configured (`general_settings.store_prompts_in_spend_logs`)."""
+    `x-switchyard-call-id` and makes writes idempotent. Text of prompts and replies (`messages`,
+    `response`) is carried only when configured: in the ledger with `store_prompts_in_spend_logs`, to the
+    call observers (access log, callbacks) with `log_prompts`."""
 
     request_id: str
     call_type: str

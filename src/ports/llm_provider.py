@@ -43,6 +43,30 @@ class ChunkStream(ABC):
         return None
 
 
+class StreamWrapper(ChunkStream):
+    """A stream over another that does something as the chunks pass (`batches`) and as it ends; its
+    usage and cost are the inner stream's."""
+
+    def __init__(self, inner: ChunkStream) -> None:
+        self._inner = inner
+
+    async def __aiter__(self) -> AsyncIterator[CompletionChunk]:
+        async for batch in self.batches():
+            for chunk in batch:
+                yield chunk
+
+    @abstractmethod
+    def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]: ...
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._inner.usage
+
+    @property
+    def cost(self) -> Decimal | None:
+        return self._inner.cost
+
+
 class LLMProvider(ABC):
     """Speaks one provider family's wire protocol.
 

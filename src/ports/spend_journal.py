@@ -37,10 +37,19 @@ class SpendJournal(ABC):
     - `acknowledge` removes the batch's records for good. A receipt this journal did not issue, or a
       batch already acknowledged or abandoned, changes nothing.
     - An unreachable backing store raises `JournalUnavailable`; nothing of the store's library escapes.
+    - `backlog` counts the records appended and not yet acknowledged that this journal holds, without
+      reading them: for a journal of this process's own, its records (a dead process's records once
+      it has adopted them); for one `shared` by the fleet, the whole fleet's. None when it cannot tell.
     """
+
+    shared = False
+    """One journal for every instance: each sees the same backlog."""
 
     def describe(self) -> str:
         return type(self).__name__
+
+    async def backlog(self) -> int | None:
+        return None
 
     @abstractmethod
     async def append(self, records: Sequence[SpendRecord]) -> None: ...

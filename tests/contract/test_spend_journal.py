@@ -224,6 +224,34 @@ async def test_an_abandoned_batch_is_taken_again_in_order(store: Store) -> None:
     assert ids(await journal.take(100)) == []
 
 
+async def test_the_backlog_counts_records_until_they_are_acknowledged(store: Store) -> None:
+    journal = store.open()
+    await journal.append([record(n) for n in range(5)])
+    assert await journal.backlog() == 5
+
+    await journal.acknowledge(await journal.take(2))
+    await journal.abandon(await journal.take(2))  # given back: still waiting
+
+    assert await journal.backlog() == 3
+    await journal.acknowledge(await journal.take(100))
+    assert await journal.backlog() == 0
+
+
+async def test_a_peer_counts_what_a_dead_one_left_in_its_backlog(durable: Store) -> None:
+    dead = durable.open("dead")
+    await dead.append([record(n) for n in range(6)])
+    await dead.acknowledge(await dead.take(2))
+    await dead.close()
+
+    alive = durable.open("alive", claim_idle=0.05)
+    await asyncio.sleep(0.1)
+    await alive.abandon(await alive.take(1))  # a take adopts what the dead one left
+
+    assert await alive.backlog() == 4
+    await alive.acknowledge(await alive.take(100))
+    assert await alive.backlog() == 0
+
+
 async def test_many_concurrent_appends_are_all_taken_exactly_once(store: Store) -> None:
     journal = store.open()
     await asyncio.gather(*(journal.append([record(n)]) for n in range(500)))

@@ -12,6 +12,7 @@ import time
 import httpx
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import free_port, running_gateway, wait_healthy
 
@@ -30,8 +31,19 @@ def test_several_workers_serve_the_same_config(tmp_path) -> None:
             )
             for _ in range(4)
         ]
+        scraped = httpx.get(f"{url}/metrics", timeout=10).text
 
     assert [reply.status_code for reply in replies] == [200] * 4
+    # Whichever worker answers the scrape, it shows both workers' figures.
+    samples = [sample for family in text_string_to_metric_families(scraped) for sample in family.samples]
+
+    def total(name: str) -> float:
+        return sum(sample.value for sample in samples if sample.name == name)
+
+    assert total("switchyard_requests_total") == 4
+    assert total("switchyard_overhead_seconds_count") == 4
+    assert total("switchyard_in_flight_requests") == 0
+    assert {s.labels["deployment"] for s in samples if s.name == "switchyard_deployment_state"} != set()
 
 
 def test_every_line_the_server_logs_is_a_json_line_third_party_ones_included(tmp_path) -> None:
@@ -68,11 +80,12 @@ def test_every_line_the_server_logs_is_a_json_line_third_party_ones_included(tmp
     assert any(line["event"] == "switchyard starting" for line in lines)
 
 
-def test_a_callback_class_named_in_the_config_gets_every_calls_record(tmp_path) -> None:
+@pytest.mark.parametrize("log_prompts", [False, True])
+def test_a_callback_class_named_in_the_config_gets_every_calls_record(tmp_path, log_prompts) -> None:
     sink = tmp_path / "records.jsonl"
     config = {
         "model_list": [{"model_name": "demo", "litellm_params": {"model": "mock/demo"}}],
-        "litellm_settings": {"callbacks": ["tests.e2e.callback_sink.FileSink"]},
+        "litellm_settings": {"callbacks": ["tests.e2e.callback_sink.FileSink"], "log_prompts": log_prompts},
     }
     environment = {"SWITCHYARD_TEST_CALLBACK_FILE": str(sink)}
 
@@ -90,6 +103,9 @@ def test_a_callback_class_named_in_the_config_gets_every_calls_record(tmp_path) 
     assert ok["outcome"] == "success" and ok["record"]["model_group"] == "demo"
     assert ok["record"]["usage"]["completion_tokens"] > 0
     assert bad["outcome"] == "failure" and bad["record"]["status_code"] == 404
+    # the prompt's text only with log_prompts
+    assert ok["record"]["messages"] == ([{"role": "user", "content": "hi"}] if log_prompts else None)
+    assert (ok["record"]["response"] is not None) is log_prompts
 
 
 def _lines(path) -> list[dict]:  # type: ignore[no-untyped-def]

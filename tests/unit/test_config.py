@@ -914,7 +914,7 @@ def test_callbacks_name_classes_by_dotted_path_and_the_webhook_by_its_settings()
     config = load_config(
         one(
             {"model": "openai/gpt-4o", "api_key": "k"},
-            litellm_settings={"callbacks": ["my_company.sinks.Audit", "webhook", "otel"]},
+            litellm_settings={"callbacks": ["my_company.sinks.Audit", "webhook", "otel", "datadog"]},
             callback_settings={"webhook": {"url": "https://hooks.test/calls", "headers": {"x-token": "t"}}},
         ),
         {},
@@ -923,7 +923,8 @@ def test_callbacks_name_classes_by_dotted_path_and_the_webhook_by_its_settings()
     assert config.callbacks == ("my_company.sinks.Audit",)
     assert config.webhook is not None and config.webhook.url == "https://hooks.test/calls"
     assert (config.webhook.headers, config.webhook.flush_interval) == ({"x-token": "t"}, 2.0)
-    assert "litellm_settings.callbacks[2]" in config.ignored  # otel: not served yet
+    assert config.tracing is not None and config.tracing.otlp  # otel: spans over OTLP
+    assert config.ignored == ("litellm_settings.callbacks[3]",)  # datadog: not served
 
 
 def test_the_webhook_callback_without_a_url_stops_startup_naming_it() -> None:
@@ -932,3 +933,31 @@ def test_the_webhook_callback_without_a_url_stops_startup_naming_it() -> None:
         load_config(config, {})
 
     assert refused.value.path == "callback_settings.webhook.url"
+
+
+@pytest.mark.parametrize(
+    ("litellm_settings", "general_settings", "logged"),
+    [
+        ({}, {}, False),
+        ({"log_prompts": True}, {}, True),
+        ({}, {"log_prompts": True}, True),
+        ({"log_prompts": True, "turn_off_message_logging": True}, {}, False),
+        ({"turn_off_message_logging": True}, {"log_prompts": True}, False),
+        ({}, {"store_prompts_in_spend_logs": True}, False),
+    ],
+)
+def test_prompts_reach_the_logs_only_with_log_prompts_and_never_with_message_logging_turned_off(
+    litellm_settings: dict[str, Any], general_settings: dict[str, Any], logged: bool
+) -> None:
+    config = load_config(
+        one(
+            {"model": "openai/gpt-4o", "api_key": "k"},
+            litellm_settings=litellm_settings,
+            general_settings=general_settings,
+        ),
+        {},
+    )
+
+    assert config.log_prompts is logged
+    assert config.store_prompts_in_spend_logs is bool(general_settings.get("store_prompts_in_spend_logs"))
+    assert not config.ignored

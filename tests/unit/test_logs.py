@@ -93,8 +93,6 @@ def _record(**changes: object) -> SpendRecord:
         "usage": Usage(100, 20, cached_tokens=40),
         "cost": Decimal("0.00042"),
         "upstream_seconds": 0.2,
-        "messages": [{"role": "user", "content": "my secret prompt"}],
-        "response": "the secret reply",
     }
     return SpendRecord(**(fields | changes))
 
@@ -120,7 +118,24 @@ async def test_the_access_record_of_a_call_names_who_what_and_how_it_went_but_no
     assert (refused["status"], refused["status_code"], refused["error_type"]) == (
         "failure", 429, "rate_limit_error"
     )  # fmt: skip
-    assert "secret" not in stream.getvalue() and "ab" * 32 not in stream.getvalue()
+    assert "messages" not in ok and "response" not in ok
+    assert "ab" * 32 not in stream.getvalue()
+
+
+async def test_the_access_record_shows_the_prompt_and_reply_it_carries_with_keys_in_them_masked() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream, cache=False)
+    leaked = "sk-proj-Abc123def456GHI789jkl012"
+    prompt = [{"role": "user", "content": f"my prompt, with {leaked} pasted in"}]
+    answer = [{"role": "assistant", "content": "the reply"}]
+
+    AccessLog().call_ended(_record(messages=prompt, response=answer))
+    await asyncio.sleep(0)
+
+    line = orjson.loads(_lines(stream)[0])
+    assert line["messages"] == [{"role": "user", "content": "my prompt, with [REDACTED] pasted in"}]
+    assert line["response"] == answer
+    assert leaked not in stream.getvalue()
 
 
 def test_no_access_log_is_wired_when_the_logs_take_no_info_lines() -> None:

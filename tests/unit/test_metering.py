@@ -3,6 +3,7 @@ answered or failed, streamed or not; the writer moves the journal into the ledge
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from decimal import Decimal
 
@@ -62,6 +63,7 @@ class Rig:
         journal: SpendJournal | None = None,
         fallback: SpendJournal | None = None,
         store_prompts: bool = False,
+        log_prompts: bool = False,
     ) -> None:
         self.provider = provider or FakeLLMProvider()
         self.observed: list[SpendRecord] = []
@@ -78,6 +80,7 @@ class Rig:
             recorder=self.recorder,
             clock=self.clock,
             store_prompts=store_prompts,
+            log_prompts=log_prompts,
             observers=[Watching(self.observed)],
         )
         self.completions = Completions(
@@ -259,6 +262,46 @@ async def test_prompts_and_replies_are_stored_only_when_configured() -> None:
     [record] = await rig.records()
     assert record.messages == [{"role": "user", "content": "three words here"}]
     assert record.response == [{"role": "assistant", "content": "the answer"}]
+
+
+PROMPT = [{"role": "user", "content": "three words here"}]
+ANSWER = [{"role": "assistant", "content": "the answer"}]
+
+
+@pytest.mark.parametrize(
+    ("store_prompts", "log_prompts"), [(False, False), (True, False), (False, True), (True, True)]
+)
+async def test_the_ledger_keeps_the_text_only_when_storing_and_observers_see_it_only_when_logging(
+    store_prompts: bool, log_prompts: bool
+) -> None:
+    rig = Rig(
+        provider=FakeLLMProvider(replies=[reply("the answer")]),
+        store_prompts=store_prompts,
+        log_prompts=log_prompts,
+    )
+
+    await rig.completions.chat(ask(), call_id="c1")
+
+    [stored] = await rig.records()
+    [observed] = rig.observed
+    assert (stored.messages, stored.response) == ((PROMPT, ANSWER) if store_prompts else (None, None))
+    assert (observed.messages, observed.response) == ((PROMPT, ANSWER) if log_prompts else (None, None))
+    assert dataclasses.replace(stored, messages=None, response=None) == dataclasses.replace(
+        observed, messages=None, response=None
+    )
+
+
+async def test_a_streamed_reply_reaches_the_observers_as_its_text_when_logging() -> None:
+    rig = Rig(provider=FakeLLMProvider(streams=[chunks_of("a b c", usage=Usage(3, 3))]), log_prompts=True)
+
+    served = await rig.completions.stream(ask(stream=True), call_id="s1")
+    [chunk async for chunk in served.value]
+
+    [observed] = rig.observed
+    assert observed.messages == PROMPT
+    assert observed.response == [{"role": "assistant", "content": "abc"}]
+    [stored] = await rig.records()
+    assert stored.messages is None and stored.response is None
 
 
 class DownJournal(InMemorySpendJournal):

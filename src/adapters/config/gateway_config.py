@@ -9,6 +9,7 @@ from pathlib import Path
 
 from adapters.config.deployments import Defaults
 from adapters.config.schema import CacheSettings, JwtAuthSettings, RouterSettings, WebhookSettings
+from adapters.config.tracing import TracingSettings
 from domain.deployments import Deployment, Secret
 from domain.router_policy import RouterPolicy
 
@@ -54,14 +55,26 @@ class GatewayConfig:
     """Set when general_settings.enable_jwt_auth is true: bearer JWTs are accepted as well as keys."""
     auth_cache_ttl: float = 60.0
     store_prompts_in_spend_logs: bool = False
+    """The spend ledger keeps each call's prompt and reply text."""
+    log_prompts: bool = False
+    """The call observers (access log, callbacks, webhook) get each call's prompt and reply text:
+    litellm_settings.log_prompts or general_settings.log_prompts, unless
+    litellm_settings.turn_off_message_logging."""
     spend_journal_dir: Path | None = None
     """general_settings.spend_journal_dir (SWITCHYARD_SPEND_JOURNAL_DIR overrides); None: the default."""
     public_metrics: bool = False
     """general_settings.public_metrics: GET /metrics needs no key."""
+    metrics: bool = True
+    """general_settings.metrics: false turns the Prometheus metrics off (GET /metrics answers 404)."""
+    key_metrics: bool = False
+    """prometheus_key_metrics (general_settings or litellm_settings): per-key and per-team series."""
     callbacks: tuple[str, ...] = ()
     """litellm_settings.callbacks: the dotted paths of the operator's own callback classes."""
     webhook: WebhookSettings | None = None
     """callback_settings.webhook, when litellm_settings.callbacks names `webhook`."""
+    tracing: TracingSettings | None = None
+    """Where spans go (litellm_settings.callbacks naming `otel` or `langfuse`, or an OTLP endpoint in the
+    environment); None: tracing is off."""
     verbose_logs: bool = False
     """litellm_settings.set_verbose: log at debug level unless the command line or environment says."""
     json_logs: bool = False

@@ -28,6 +28,7 @@ from adapters.config.schema import (
     RouterSettings,
     WebhookSettings,
 )
+from adapters.config.tracing import tracing_settings
 from adapters.llm.hosts import HOSTS, KEYLESS, first_set
 from domain.deployments import Deployment, Secret
 from domain.durations import parse_duration
@@ -140,10 +141,14 @@ def _build(
         jwt=_jwt_settings(general, env),
         auth_cache_ttl=general.user_api_key_cache_ttl,
         store_prompts_in_spend_logs=general.store_prompts_in_spend_logs,
+        log_prompts=(settings.log_prompts or general.log_prompts) and not settings.turn_off_message_logging,
         spend_journal_dir=_journal_dir(env.get("SWITCHYARD_SPEND_JOURNAL_DIR"), general.spend_journal_dir),
         public_metrics=general.public_metrics,
+        metrics=general.metrics,
+        key_metrics=general.metrics and (general.prometheus_key_metrics or settings.prometheus_key_metrics),
         callbacks=_callbacks(settings.callbacks, report),
         webhook=_webhook(settings.callbacks, config.callback_settings.webhook),
+        tracing=tracing_settings(settings.callbacks, env),
         verbose_logs=settings.set_verbose,
         json_logs=settings.json_logs,
         responses_retention=_retention(general.responses_retention),
@@ -165,7 +170,7 @@ def _callbacks(names: list[str], report: Report) -> tuple[str, ...]:
     return tuple(custom)
 
 
-_SERVED_CALLBACKS = frozenset({"webhook"})
+_SERVED_CALLBACKS = frozenset({"webhook", "otel", "langfuse", "prometheus"})
 
 
 def _webhook(names: list[str], settings: WebhookSettings | None) -> WebhookSettings | None:

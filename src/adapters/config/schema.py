@@ -187,6 +187,13 @@ class LitellmSettings(Section):
     """Log at debug level (unless --log-level or SWITCHYARD_LOG_LEVEL says otherwise)."""
     json_logs: bool = False
     """Log JSON lines even to a terminal (unless --log-format or SWITCHYARD_LOG_FORMAT says otherwise)."""
+    log_prompts: bool = False
+    """Hand each call's prompt and reply text to the access log and the callbacks (off: never logged)."""
+    turn_off_message_logging: bool = False
+    """LiteLLM's switch: true keeps prompt and reply text out of the logs and callbacks, whatever
+    `log_prompts` says."""
+    prometheus_key_metrics: bool = False
+    """As `general_settings.prometheus_key_metrics` (either turns it on)."""
 
 
 class RoleMapping(Section):
@@ -234,11 +241,17 @@ class GeneralSettings(Section):
     any instance reach every other one within about a second regardless)."""
     store_prompts_in_spend_logs: bool = False
     """Keep each call's prompt and reply text in its spend-log record (off: tokens and cost only)."""
+    log_prompts: bool = False
+    """As `litellm_settings.log_prompts` (either turns it on)."""
     spend_journal_dir: str | None = None
     """Where spend records wait for the database (default: `switchyard-journal` beside the database
     file, or in the working directory)."""
     public_metrics: bool = False
     """Serve GET /metrics without a key (behind a private network, say)."""
+    metrics: bool = True
+    """Prometheus metrics at GET /metrics; false: none are counted, and GET /metrics answers 404."""
+    prometheus_key_metrics: bool = False
+    """Per-key and per-team spend, budget and rate-limit series too (one series per key and team)."""
     responses_retention: str = "30d"
     """How long a stored Responses-API response (`store: true`) is kept: `30d`, `12h`, ..."""
 

@@ -31,11 +31,14 @@ def create_app(
     max_body_bytes: int,
     lifespan: Sequence[Callable[[Litestar], AbstractAsyncContextManager[Any]]] = (),
     public_metrics: bool = False,
+    metrics: bool = True,
+    middleware: Sequence[Any] = (),
 ) -> Litestar:
     """`dependencies` are the bridges to the use cases (`completions`, `catalog`, `gatekeeper`,
     `management`, `models`, ...), built by the composition root. With a `gatekeeper` (a master key is
     set), every API route needs a valid credential, the liveness and readiness probes excepted; without
-    one, auth is off and every caller acts as the admin (LiteLLM's behaviour without a master key)."""
+    one, auth is off and every caller acts as the admin (LiteLLM's behaviour without a master key).
+    Without `metrics`, GET /metrics is an unknown route (404)."""
     api = Router(
         path="/",
         route_handlers=[
@@ -49,15 +52,16 @@ def create_app(
             ModelAdminController,
             *management_controllers,
             *spend_controllers,
-            *([] if public_metrics else [MetricsController]),
+            *([] if public_metrics or not metrics else [MetricsController]),
         ],
         middleware=[auth_middleware(gatekeeper)] if gatekeeper is not None else [],
     )
     return Litestar(
-        route_handlers=[api, HealthController, *([MetricsController] if public_metrics else [])],
+        route_handlers=[api, HealthController, *([MetricsController] if public_metrics and metrics else [])],
         dependencies=dict(dependencies),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=list(lifespan),
+        middleware=list(middleware),
         request_max_body_size=max_body_bytes,
         openapi_config=None,
         logging_config=None,

@@ -12,11 +12,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from litestar import Request, Response
+from prometheus_client import Gauge
 from structlog.contextvars import bind_contextvars
 
 from adapters.http.auth import rate_limit_headers
 from adapters.http.errors import error_response
 from adapters.http.principal import principal_of
+from adapters.http.sse import EventStream
+from adapters.observability.key_metrics import KeyMetrics
 from application.access import Gatekeeper, Ticket, caller_of
 from application.completions import Completions, Served
 from application.responses import Responses
@@ -37,6 +40,10 @@ class Inference:
     gatekeeper: Gatekeeper
     token_counting: TokenCounting
     responses: Responses
+    in_flight: Gauge | None = None
+    """The calls being answered, counted by `exchange` (None: metrics are off)."""
+    key_metrics: KeyMetrics | None = None
+    """Told of each admitted call (only with `prometheus_key_metrics`)."""
 
 
 def public_url(url: str | None) -> str | None:
@@ -132,23 +139,46 @@ async def admitted(
     budget, a rate limit) is recorded in the spend ledger like any failed call, then raised."""
     principal = principal_of(request)
     try:
-        return await inference.gatekeeper.admit(
+        ticket = await inference.gatekeeper.admit(
             principal, asked.model, end_user, request=asked, call_id=call_id
         )
     except SwitchyardError as exc:
         caller = caller_of(principal, end_user)
         await inference.completions.refused(asked, exc, call_id=call_id, caller=caller, call_type=call_type)
         raise
+    if inference.key_metrics is not None:
+        inference.key_metrics.admitted(principal, ticket)
+    return ticket
 
 
 def tokens_of(usage: Any) -> int:
     return usage.total_tokens if usage is not None else 0
 
 
-async def exchange(request: Request, handle: Callable[[object, str, float], Awaitable[Response]]) -> Response:
+Handle = Callable[[object, str, float], Awaitable[Response]]
+
+
+async def exchange(request: Request, handle: Handle, in_flight: Gauge | None = None) -> Response:
     """Runs `handle(body, call_id, started)`; any Switchyard error becomes its answer in the route's format
     (OpenAI's, or Anthropic's on /v1/messages), carrying the call id so that a client can quote it. The
-    answer echoes the request id: the client's `x-request-id`, else the call id."""
+    answer echoes the request id: the client's `x-request-id`, else the call id. A call route passes its
+    `in_flight` gauge: up while the call is answered (a stream until its end)."""
+    if in_flight is None:
+        return await _exchange(request, handle)
+    in_flight.inc()
+    try:
+        response = await _exchange(request, handle)
+    except BaseException:
+        in_flight.dec()
+        raise
+    if isinstance(response, EventStream):
+        response.on_end = in_flight.dec
+    else:
+        in_flight.dec()
+    return response
+
+
+async def _exchange(request: Request, handle: Handle) -> Response:
     started = perf_counter()
     call_id = str(uuid.uuid4())
     request_id = request_id_of(request) or call_id

@@ -4,7 +4,7 @@ client that hangs up cancels the upstream call at once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -50,18 +50,26 @@ class EventStream(Response[bytes]):
     def __init__(self, events: AsyncGenerator[bytes, None], headers: Mapping[str, str]) -> None:
         super().__init__(b"", status_code=200, headers=dict(headers))
         self._events = events
+        self.on_end: Callable[[], None] | None = None
+        """Called once the stream has ended, however it ended."""
 
     def to_asgi_response(self, *args: Any, **kwargs: Any) -> _EventStreamBody:  # type: ignore[override]
         headers = _SSE_HEADERS + [(name.encode(), value.encode()) for name, value in self.headers.items()]
-        return _EventStreamBody(self._events, headers)
+        return _EventStreamBody(self._events, headers, self.on_end)
 
 
 class _EventStreamBody:
-    __slots__ = ("_events", "_headers")
+    __slots__ = ("_events", "_headers", "_on_end")
 
-    def __init__(self, events: AsyncGenerator[bytes, None], headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(
+        self,
+        events: AsyncGenerator[bytes, None],
+        headers: list[tuple[bytes, bytes]],
+        on_end: Callable[[], None] | None,
+    ) -> None:
         self._events = events
         self._headers = headers
+        self._on_end = on_end
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         task = asyncio.current_task()
@@ -87,4 +95,8 @@ class _EventStreamBody:
             task.uncancel()  # our own cancellation, for a client that left: the call simply ends
         finally:
             watcher.cancel()
-            await self._events.aclose()  # runs the generator's cleanup: the upstream call is closed
+            try:
+                await self._events.aclose()  # runs the generator's cleanup: the upstream call is closed
+            finally:
+                if self._on_end is not None:
+                    self._on_end()

@@ -53,6 +53,7 @@ class _Segment:
         "read",
         "returned",
         "size",
+        "waiting",
         "warned",
     )
 
@@ -64,11 +65,15 @@ class _Segment:
         self.size = size
         """Bytes in the file: counted by `append` for this process's own; fixed once its writer died."""
         self.order = order
-        self.out: set[tuple[int, int]] = set()
+        self.out: dict[tuple[int, int], int] = {}
+        """Each span taken and neither acknowledged nor given back, with the records it holds."""
         self.returned: list[tuple[int, int]] = []
         self.exhausted = False
         """Read to its last whole line (a dead process's segment never grows again)."""
         self.warned = False
+        self.waiting = 0
+        """Records not yet acknowledged: counted as appended (this process's own) or as lines when the
+        segment was adopted (a dead process's)."""
 
     @property
     def offset_path(self) -> Path:
@@ -120,6 +125,11 @@ class FileSpendJournal(SpendJournal):
     def describe(self) -> str:
         return f"file ({self._directory})"
 
+    async def backlog(self) -> int:
+        """The records of this process's segment and of the dead processes' it adopted, not yet
+        acknowledged (no file is read: each segment keeps its count)."""
+        return sum(max(segment.waiting, 0) for segment in (self._own, *self._orphans.values()))
+
     async def append(self, records: Sequence[SpendRecord]) -> None:
         if not records:
             return
@@ -137,6 +147,7 @@ class FileSpendJournal(SpendJournal):
             if self._fsync:
                 os.fsync(own.fd)
             self._torn = False
+            own.waiting += len(records)
 
     async def take(self, limit: int) -> JournalBatch:
         records: list[SpendRecord] = []
@@ -154,14 +165,14 @@ class FileSpendJournal(SpendJournal):
     async def acknowledge(self, batch: JournalBatch) -> None:
         with self._io("acknowledge"):
             for segment, start, end in self._spans(batch):
-                segment.out.discard((start, end))
+                segment.waiting -= segment.out.pop((start, end), 0)
                 self._settle(segment)
             self._tidy()
 
     async def abandon(self, batch: JournalBatch) -> None:
         for segment, start, end in self._spans(batch):
             if (start, end) in segment.out:  # given back once only, however often abandoned
-                segment.out.discard((start, end))
+                del segment.out[(start, end)]
                 bisect.insort(segment.returned, (start, end))
 
     async def close(self) -> None:
@@ -222,14 +233,18 @@ class FileSpendJournal(SpendJournal):
             found = os.stat(path)
             if (held.st_dev, held.st_ino) != (found.st_dev, found.st_ino):
                 raise FileNotFoundError(path)
+            committed = min(_read_offset(path.with_suffix(OFFSET)), held.st_size)
+            waiting = _lines(fd, committed, held.st_size)
         except (BlockingIOError, FileNotFoundError):
             os.close(fd)
             return None
         except BaseException:
             os.close(fd)
             raise
-        committed = min(_read_offset(path.with_suffix(OFFSET)), held.st_size)
-        return _Segment(path, fd, own=False, committed=committed, size=held.st_size, order=held.st_mtime_ns)
+        size, order = held.st_size, held.st_mtime_ns
+        segment = _Segment(path, fd, own=False, committed=committed, size=size, order=order)
+        segment.waiting = waiting
+        return segment
 
     def _tidy(self) -> None:
         """Deletes the dead processes' segments that are drained, and replaces this process's own once
@@ -280,7 +295,7 @@ class FileSpendJournal(SpendJournal):
     ) -> int:
         # A span of nothing but unreadable lines is done with at once; it holds nothing to acknowledge.
         if found:
-            segment.out.add((start, stop))
+            segment.out[(start, stop)] = len(found)
             spans.append((segment, start, stop))
             records.extend(found)
         return len(found)
@@ -308,6 +323,7 @@ class FileSpendJournal(SpendJournal):
                 found.append(decode(line))
             except UnreadableLine:
                 if not again:
+                    segment.waiting -= 1  # never to be acknowledged
                     self._skip(segment, "an unreadable line")
         return found, at + i, False
 
@@ -361,6 +377,19 @@ class FileSpendJournal(SpendJournal):
             raise JournalUnavailable(
                 f"the spend journal in {self._directory} failed to {doing}: {exc!r}"
             ) from exc
+
+
+def _lines(fd: int, start: int, end: int) -> int:
+    """The whole lines between two offsets of a file (read once, when a dead process's segment is
+    adopted: a count of its records for `backlog`)."""
+    count = 0
+    while start < end:
+        chunk = os.pread(fd, min(READ_CHUNK, end - start), start)
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        start += len(chunk)
+    return count
 
 
 def _read_offset(path: Path) -> int:

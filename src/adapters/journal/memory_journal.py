@@ -28,6 +28,9 @@ class InMemorySpendJournal(SpendJournal):
     def describe(self) -> str:
         return "memory"
 
+    async def backlog(self) -> int:
+        return len(self._records)
+
     async def append(self, records: Sequence[SpendRecord]) -> None:
         for record in records:
             number = next(self._numbers)

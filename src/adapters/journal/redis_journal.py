@@ -68,8 +68,14 @@ class RedisSpendJournal(SpendJournal):
         self.skipped = 0
         """Entries found unreadable, and deleted, since this journal opened."""
 
+    shared = True
+
     def describe(self) -> str:
         return "redis"
+
+    async def backlog(self) -> int:
+        """The stream's length: entries acknowledged are deleted, so it holds those not yet written."""
+        return int(await self._call(self._redis.xlen(self._key)))
 
     async def append(self, records: Sequence[SpendRecord]) -> None:
         if not records:

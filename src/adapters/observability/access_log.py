@@ -19,8 +19,9 @@ _HASH_PREFIX = 12
 class AccessLog(CallObserver):
     """Writes each call's record at level info (logger `switchyard.access`), with the request id of the
     call's context, after the call's own work: the line is rendered once the call's task next yields
-    (its answer on its way), not before. Prompt and reply text never appear, whatever the spend log
-    keeps; neither do keys (only the alias, the `sk-...abcd` abbreviation and a prefix of the hash)."""
+    (its answer on its way), not before. Prompt and reply text appear (`messages`, `response`) only when
+    the record carries them, which it does only with `log_prompts` on; keys never do (only the alias, the
+    `sk-...abcd` abbreviation and a prefix of the hash), and the logs' redaction masks any in the text."""
 
     def call_ended(self, record: SpendRecord) -> None:
         try:
@@ -76,4 +77,8 @@ def access_fields(record: SpendRecord) -> dict[str, Any]:
     }
     if record.error_type is not None:
         fields["error_type"] = record.error_type
+    if record.messages is not None:
+        fields["messages"] = record.messages
+    if record.response is not None:
+        fields["response"] = record.response
     return fields

@@ -39,7 +39,8 @@ def record_dict(record: SpendRecord) -> dict[str, Any]:
     `usage` {prompt_tokens, completion_tokens, cached_tokens, cache_creation_tokens, reasoning_tokens},
     `cost`, `input_cost` and `output_cost` as decimal text or null, `estimated`, `status` ("success" or
     "failure"), `error_type`, `status_code`, `retries`, `fallbacks`, `time_to_first_token` (seconds),
-    `cache_hit`, `tags`, `metadata`, and `messages` and `response` when the spend log keeps them)."""
+    `cache_hit`, `tags`, `metadata`, and `messages` and `response`: the prompt and reply text, null unless
+    `log_prompts` is on)."""
     return _plain(dataclasses.asdict(record))
 
 

@@ -3,44 +3,69 @@
 Labels are bounded: a model group the config does not serve is counted as `other` (a client may send any
 name), and no key, user, address or request id is ever a label. With several worker processes the
 figures of all are summed (prometheus-client's multiprocess mode, in a directory of the server's own:
-`PROMETHEUS_MULTIPROC_DIR`, set by `switchyard serve`).
+`PROMETHEUS_MULTIPROC_DIR`, set by `switchyard serve`); gauges say how theirs combine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Awaitable, Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from domain.spend import SpendRecord
+from domain.spend import CallStatus, SpendRecord
 from ports.call_observer import CallObserver
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 OTHER = "other"
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+_OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+"""The gateway's own time in a call is a fraction of a millisecond: buckets from 0.1 ms."""
 _TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
+CACHEABLE = frozenset(
+    {"chat", "stream", "embeddings", "messages", "messages.stream", "responses", "responses.stream"}
+)
+"""The call types a response cache answers; with a cache on, their answered calls that it did not
+answer count as misses."""
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+_(\d+)\.db")
 
 
 class PrometheusMetrics(CallObserver):
     """Counts each finished call: requests by model group, provider, route (the call type) and status
-    code; their durations and times to first token; tokens by type; spend in USD; retries and
-    fallbacks. `render` is the exposition text of every worker's figures summed."""
+    code; their durations, upstream waits, the gateway's own overhead and times to first token; tokens
+    by type; spend in USD; retries and fallbacks; response-cache hits (and misses, once `cache_enabled`).
+    Holds the gauge of calls in flight, which the HTTP edge moves. `scrape` is the exposition text of
+    every worker's figures, after the samplers (`sampled_by`) have refreshed this worker's gauges."""
 
-    def __init__(self, groups: Iterable[str] = ()) -> None:
+    def __init__(self, groups: Iterable[str] = (), *, cache_enabled: bool = False) -> None:
         self._groups = frozenset(groups)
         self._multiprocess = bool(os.environ.get(MULTIPROCESS_ENV))
         # In multiprocess mode each process writes its values to files; the registry of the scrape
         # reads them all. Registering here too would count this process twice.
         self.registry = CollectorRegistry()
-        where = None if self._multiprocess else self.registry
+        self.target = where = None if self._multiprocess else self.registry
+        """Where further metrics register (None in multiprocess mode: prometheus-client's files)."""
+        if self._multiprocess:
+            _forget_dead_workers(os.environ[MULTIPROCESS_ENV])
+        self._samplers: list[Callable[[], Awaitable[None]]] = []
         route = ("model_group", "provider", "route", "status")
         self.requests = Counter("switchyard_requests", "Calls answered or failed.", route, registry=where)
         self.duration = Histogram(
             "switchyard_request_duration_seconds", "Whole calls, from arrival to last byte.", route,
             buckets=_LATENCY_BUCKETS, registry=where,
+        )  # fmt: skip
+        served = ("model_group", "provider", "route")
+        self.upstream = Histogram(
+            "switchyard_upstream_duration_seconds", "Time spent waiting on upstreams, retries included.",
+            served, buckets=_LATENCY_BUCKETS, registry=where,
+        )  # fmt: skip
+        self.overhead = Histogram(
+            "switchyard_overhead_seconds", "The gateway's own time: a call's duration less upstream waits.",
+            served, buckets=_OVERHEAD_BUCKETS, registry=where,
         )  # fmt: skip
         self.first_token = Histogram(
             "switchyard_time_to_first_token_seconds", "Streams: arrival to first token.",
@@ -54,6 +79,14 @@ class PrometheusMetrics(CallObserver):
         )
         self.retries = Counter("switchyard_retries", "Attempts retried.", ("model_group",), registry=where)
         self.fallbacks = Counter("switchyard_fallbacks", "Fallbacks taken.", ("model_group",), registry=where)
+        cache = Counter("switchyard_cache_requests", "Response-cache lookups by result.", ("result",),
+                        registry=where)  # fmt: skip
+        self._cache_hits = cache.labels("hit")
+        self._cache_misses = cache.labels("miss") if cache_enabled else None
+        self.in_flight = Gauge(
+            "switchyard_in_flight_requests", "Calls being answered (streams until their end).",
+            multiprocess_mode="livesum", registry=where,
+        )  # fmt: skip
         self._series: dict[tuple[str, str, str, str], _Series] = {}
 
     def call_ended(self, record: SpendRecord) -> None:
@@ -64,7 +97,11 @@ class PrometheusMetrics(CallObserver):
         if series is None:  # `labels()` takes a lock and builds a key each time: look each up once
             series = self._series[key] = _Series(self, key)
         series.requests.inc()
-        series.duration.observe((record.ended_at - record.started_at).total_seconds())
+        latency = (record.ended_at - record.started_at).total_seconds()
+        series.duration.observe(latency)
+        if record.upstream_seconds is not None:
+            series.upstream.observe(record.upstream_seconds)
+            series.overhead.observe(max(latency - record.upstream_seconds, 0.0))
         if record.time_to_first_token is not None:
             series.first_token.observe(record.time_to_first_token)
         usage = record.usage
@@ -84,6 +121,35 @@ class PrometheusMetrics(CallObserver):
             series.retries.inc(record.retries)
         if record.fallbacks:
             series.fallbacks.inc(record.fallbacks)
+        if record.cache_hit:
+            self._cache_hits.inc()
+        elif (
+            self._cache_misses is not None
+            and record.status is CallStatus.SUCCESS
+            and record.call_type in CACHEABLE
+        ):
+            self._cache_misses.inc()
+
+    def sampled_by(self, sample: Callable[[], Awaitable[None]]) -> None:
+        """`sample` refreshes gauges of this worker's state, at each scrape and in `sample`."""
+        self._samplers.append(sample)
+
+    async def sample(self) -> None:
+        """Runs every sampler; raises the first failure once all have run."""
+        failure: Exception | None = None
+        for sample in self._samplers:
+            try:
+                await sample()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    async def scrape(self) -> bytes:
+        # A sampler's failure (Redis away) is the sampling loop's to log; the scrape shows the last values.
+        with contextlib.suppress(Exception):
+            await self.sample()
+        return self.render()
 
     def render(self) -> bytes:
         if not self._multiprocess:
@@ -98,14 +164,48 @@ class PrometheusMetrics(CallObserver):
 class _Series:
     """The labelled children one (model group, provider, route, status) updates."""
 
-    __slots__ = ("duration", "fallbacks", "first_token", "requests", "retries", "spend", "tokens")
+    __slots__ = (
+        "duration",
+        "fallbacks",
+        "first_token",
+        "overhead",
+        "requests",
+        "retries",
+        "spend",
+        "tokens",
+        "upstream",
+    )
 
     def __init__(self, metrics: PrometheusMetrics, key: tuple[str, str, str, str]) -> None:
         group, provider = key[0], key[1]
         self.requests = metrics.requests.labels(*key)
         self.duration = metrics.duration.labels(*key)
+        self.upstream = metrics.upstream.labels(*key[:3])
+        self.overhead = metrics.overhead.labels(*key[:3])
         self.first_token = metrics.first_token.labels(group, provider)
         self.tokens = tuple(metrics.tokens.labels(group, provider, kind) for kind in _TOKEN_TYPES)
         self.spend = metrics.spend.labels(group, provider)
         self.retries = metrics.retries.labels(group)
         self.fallbacks = metrics.fallbacks.labels(group)
+
+
+def _forget_dead_workers(directory: str) -> None:
+    """Drops the live gauges (`livesum`, `livemax`, ...) of worker processes that died (a crashed worker
+    that uvicorn replaced): what was in flight in a dead worker is not in flight any more."""
+    from prometheus_client import multiprocess
+
+    with contextlib.suppress(OSError):
+        for name in os.listdir(directory):
+            found = _LIVE_GAUGE_FILE.fullmatch(name)
+            if found is not None and not _alive(int(found.group(1))):
+                multiprocess.mark_process_dead(int(found.group(1)), directory)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

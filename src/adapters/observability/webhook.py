@@ -31,6 +31,8 @@ class WebhookCallback(CallObserver):
     minute); meanwhile records gather up to CAPACITY. An outage is logged once, its end once. The
     client is the webhook's own from here on: `close` closes it."""
 
+    name = "webhook"
+
     def __init__(
         self,
         client: httpx.AsyncClient,

@@ -48,4 +48,4 @@ class ChatController(Controller):
             headers = answered(call_id, served, started, ticket)
             return Response(orjson.dumps(render_response(served.value)), media_type=JSON, headers=headers)
 
-        return await exchange(request, handle)
+        return await exchange(request, handle, inference.in_flight)

@@ -48,4 +48,4 @@ class EmbeddingsController(Controller):
                 headers=answered(call_id, served, started, ticket),
             )
 
-        return await exchange(request, handle)
+        return await exchange(request, handle, inference.in_flight)

@@ -69,7 +69,7 @@ class MessagesController(Controller):
             body_out = orjson.dumps(render_message(served.value, asked.model))
             return Response(body_out, media_type=JSON, headers=answered(call_id, served, started, ticket))
 
-        return await exchange(request, handle)
+        return await exchange(request, handle, inference.in_flight)
 
     @post("/v1/messages/count_tokens", status_code=200)
     async def count_tokens(self, request: Request, inference: NamedDependency[Inference]) -> Response:

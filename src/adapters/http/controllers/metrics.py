@@ -20,4 +20,4 @@ class MetricsController(Controller):
             raise PermissionDeniedError(
                 "GET /metrics needs an admin's key (or general_settings.public_metrics: true)."
             )
-        return Response(metrics.render(), media_type=CONTENT_TYPE)
+        return Response(await metrics.scrape(), media_type=CONTENT_TYPE)

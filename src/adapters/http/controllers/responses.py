@@ -85,7 +85,7 @@ class ResponsesController(Controller):
             headers = answered(call_id, served, started, ticket)
             return Response(orjson.dumps(visible(final, call.include)), media_type=JSON, headers=headers)
 
-        return await exchange(request, handle)
+        return await exchange(request, handle, inference.in_flight)
 
     @post(["/v1/responses/input_tokens", "/responses/input_tokens"], status_code=200)
     async def input_tokens(self, request: Request, inference: NamedDependency[Inference]) -> Response:
