@@ -163,9 +163,11 @@ def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
         proc.wait(5)
 
 
-def start_mock(port: int, cpus: set[int] | None, log: Path) -> tuple[subprocess.Popen, int]:
+def start_helper(module: str, port: int, cpus: set[int] | None, log: Path) -> tuple[subprocess.Popen, int]:
+    """A server of the bench (the mock upstream, the OTLP sink) in its own process on `cpus`; it prints
+    `READY <port>` once listening."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.mock_upstream", "--host", HOST, "--port", str(port)],
+        [sys.executable, "-m", module, "--host", HOST, "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=open(log, "w"),  # noqa: SIM115 - the child owns it
@@ -176,7 +178,7 @@ def start_mock(port: int, cpus: set[int] | None, log: Path) -> tuple[subprocess.
     line = proc.stdout.readline().decode() if ready else ""
     if not line.startswith("READY"):
         stop_process(proc)
-        raise SystemExit(f"mock upstream did not start; see {log}")
+        raise SystemExit(f"{module} did not start; see {log}")
     return proc, int(line.split()[1])
 
 
@@ -194,12 +196,24 @@ def http_get(port: int, path: str, timeout: float = 1.0) -> tuple[int, bytes]:
 
 
 def start_gateway(
-    cmd: list[str], port: int, health: str, cpus: set[int] | None, log: IO, timeout: float
+    cmd: list[str],
+    port: int,
+    health: str,
+    cpus: set[int] | None,
+    log: IO,
+    timeout: float,
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen, float]:
     """Launch and poll `health` every 5 ms; seconds from launch to the first 200."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_pin(cpus), start_new_session=True
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_pin(cpus),
+        start_new_session=True,
     )
     while True:
         try:
@@ -238,12 +252,104 @@ def generate_key(port: int, master_key: str, *, budgeted: bool = False) -> str:
         return json.loads(answer.read())["key"]
 
 
-def upstream_requests(port: int) -> int | None:
+def server_stats(port: int) -> dict | None:
+    """What a bench server (the mock upstream, the OTLP sink) says it has served: its GET /__stats."""
     try:
         status, body = http_get(port, "/__stats")
-        return json.loads(body)["requests"] if status == 200 else None
-    except (OSError, ValueError, KeyError):
+        return json.loads(body) if status == 200 else None
+    except (OSError, ValueError):
         return None
+
+
+def upstream_requests(port: int) -> int | None:
+    stats = server_stats(port)
+    return stats.get("requests") if stats else None
+
+
+# --- observability ------------------------------------------------------------------------------------
+OBSERVABILITY = {
+    "default": "as configured: access log at info, metrics on, tracing only if OTEL_* is set",
+    "off": "logs at warning so no access log, metrics off, no tracing",
+    "on": "access log at info, metrics on, traces over OTLP http/protobuf to a local sink",
+}
+
+
+def gateway_environment(mode: str, sink_port: int | None) -> dict[str, str] | None:
+    """The gateway's environment for `--observability` (None: this process's, as it is)."""
+    if mode == "default":
+        return None
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
+    env["SWITCHYARD_LOG_LEVEL"] = "info" if mode == "on" else "warning"
+    if mode == "on":
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://{HOST}:{sink_port}"
+        env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
+        env["OTEL_SERVICE_NAME"] = "switchyard-bench"
+    return env
+
+
+def gateway_config(template: str, upstream_port: int, mode: str) -> str:
+    """The config template with the mock's port, and `general_settings.metrics: false` when off."""
+    text = re.sub(r"(api_base:\s*https?://[^:/\s]+:)\d+", rf"\g<1>{upstream_port}", template)
+    if mode != "off":
+        return text
+    import yaml  # the gateway's dependency: only this mode needs it
+
+    config = yaml.safe_load(text) or {}
+    config["general_settings"] = {**(config.get("general_settings") or {}), "metrics": False}
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def scrape_metrics(port: int, api_key: str) -> dict:
+    """GET /metrics once (with the master key): its status, and whether it parses as Prometheus text."""
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}/metrics", headers={"Authorization": f"Bearer {api_key}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            status, text = answer.status, answer.read().decode()
+    except OSError as exc:  # HTTPError too
+        return {"status": getattr(exc, "code", None), "parsed": False, "error": str(exc)}
+    found: dict = {"status": status, "bytes": len(text)}
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:
+        return {**found, "parsed": None, "error": "prometheus-client is not installed here"}
+    try:
+        families = list(text_string_to_metric_families(text))
+    except ValueError as exc:
+        return {**found, "parsed": False, "error": str(exc)}
+    calls = [s.value for f in families for s in f.samples if s.name == "switchyard_requests_total"]
+    return {
+        **found,
+        "parsed": True,
+        "families": len(families),
+        "samples": sum(len(f.samples) for f in families),
+        "switchyard_requests_total": sum(calls),
+    }
+
+
+def _observability_warnings(observed: dict) -> list[str]:
+    """What says a mode did not do what it should (tracing, for one, exists only in newer gateways)."""
+    found = []
+    lines = observed.get("access_log_lines")
+    if observed["mode"] == "off" and lines:
+        found.append(f"--observability off, yet the gateway wrote {lines} access lines")
+    if observed["mode"] != "on":
+        return found
+    if lines == 0:
+        found.append("--observability on, yet the gateway wrote no access line (see gateway.log)")
+    if not (observed.get("otlp_sink") or {}).get("requests"):
+        found.append("the OTLP sink received no export: this gateway does not trace (or did not flush)")
+    scrape = observed.get("metrics_scrape")
+    if scrape is not None and not scrape.get("parsed"):
+        found.append(f"GET /metrics did not parse: {scrape.get('status')} {scrape.get('error', '')}")
+    return found
+
+
+def access_lines(log: Path) -> int:
+    """Access records (JSON lines of event `call`) the gateway wrote in its last launch's log."""
+    text = log.read_text(errors="replace").rpartition("===== launch ")[2]
+    return sum(1 for line in text.splitlines() if '"event":"call"' in line.replace(" ", ""))
 
 
 # --- CPU speed probe ---------------------------------------------------------------------------------
@@ -433,6 +539,7 @@ def render(result: dict) -> str:
         f"Switchyard benchmark  {m['time']}  commit {m.get('commit') or '?'}  {m['cpu_model']} x{m['cpus']}\n"
         f"gateway: {'(not run: --direct-only)' if opts['direct_only'] else opts['gateway_cmd']}\n"
         f"pinning: {opts['pinning']}\n"
+        f"observability: {opts['observability']} ({OBSERVABILITY[opts['observability']]})\n"
         f"phases: {opts['duration']:g}s measured after {opts['warmup']:g}s warm-up;  CPU speed probe "
         f"{_get(result, 'speed_probe_ms', 'median')} ms (median; lower is a faster CPU, compare across runs)"
     )
@@ -506,6 +613,9 @@ def render(result: dict) -> str:
                    if r.get("upstream_calls_per_request") not in (None, 1.0) else "")
             )  # fmt: skip
         out.append(f"CPU used at {c} (load side shares one core):  " + ";  ".join(load_side))
+        observed = _observed(result.get("observability") or {})
+        if observed:
+            out.append(f"observability {opts['observability']}: {observed}")
     for sc in opts["scenarios"]:
         for target, per in (("direct", direct.get(sc)), ("gateway", gws.get(sc))):
             for conc, res in (per or {}).items():
@@ -529,6 +639,27 @@ def render(result: dict) -> str:
         ]  # fmt: skip
         out.append(table(rows, ["check", "measured", "budget", "result"]))
     return "\n".join(out)
+
+
+def _observed(observed: dict) -> str:
+    """What the gateway's observability produced, in a line: access lines, exports, the /metrics scrape."""
+    parts = []
+    if "access_log_lines" in observed:
+        parts.append(f"{observed['access_log_lines']} access lines in gateway.log (last launch)")
+    if "otlp_endpoint" in observed:
+        sink = observed.get("otlp_sink") or {}
+        parts.append(
+            f"OTLP sink {sink.get('requests', '?')} exports, {(sink.get('bytes') or 0) / 1024:.1f} kB"
+        )
+    scrape = observed.get("metrics_scrape")
+    if scrape:
+        parsed = {True: "parsed", False: "NOT parsed", None: "not checked"}[scrape.get("parsed")]
+        parts.append(
+            f"GET /metrics {scrape.get('status')} {parsed}"
+            + (f" ({scrape['families']} families, {scrape['switchyard_requests_total']:g} calls counted)"
+               if scrape.get("parsed") else "")
+        )  # fmt: skip
+    return ";  ".join(parts)
 
 
 def _meta() -> dict:
@@ -601,6 +732,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--direct-only", action="store_true", help="measure the mock upstream directly, no gateway"
     )
+    p.add_argument(
+        "--observability",
+        choices=tuple(OBSERVABILITY),
+        default="default",
+        help="logs, metrics and tracing of the gateway: "
+        + "; ".join(f"{k}: {v}" for k, v in OBSERVABILITY.items()),
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 when a budget check fails")
     args = p.parse_args(argv)
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -630,15 +768,20 @@ def main(argv: list[str] | None = None) -> int:
             "gateway_cmd": args.gateway_cmd,
             "pinning": pinning,
             "direct_only": args.direct_only,
+            "observability": args.observability,
         },
         "direct": {},
         "warnings": [],
     }
     c = f"c{args.concurrency}"
-    mock, gateway = None, None
+    mock, gateway, sink, sink_port = None, None, None, 0
+    observed: dict = {"mode": args.observability}
+    result["observability"] = observed
     gw_log = open(RESULTS / "gateway.log", "w")  # noqa: SIM115
     try:
-        mock, up_port = start_mock(args.upstream_port, load_cpus, RESULTS / "mock_upstream.log")
+        mock, up_port = start_helper(
+            "bench.mock_upstream", args.upstream_port, load_cpus, RESULTS / "mock_upstream.log"
+        )
         args.upstream_port_actual = up_port
         load = Load(args, load_cpus, gw_cpus, mock.pid)
         print(f"mock upstream on :{up_port} (pid {mock.pid}); {pinning}", file=sys.stderr)
@@ -650,7 +793,9 @@ def main(argv: list[str] | None = None) -> int:
             }
         if gw_cpus and not args.direct_only:
             # The cost of the extra hop alone: loadgen -> a second mock on the gateway's core, chat at c=1.
-            floor_mock, floor_port = start_mock(0, gw_cpus, RESULTS / "mock_floor.log")
+            floor_mock, floor_port = start_helper(
+                "bench.mock_upstream", 0, gw_cpus, RESULTS / "mock_floor.log"
+            )
             try:
                 result["hop_floor"] = load.phase(
                     floor_port, "chat", 1, min(3.0, args.duration), None, "floor"
@@ -664,7 +809,11 @@ def main(argv: list[str] | None = None) -> int:
             port = args.gateway_port or free_port()
             template = Path(args.config).read_text()
             config = RESULTS / "config.yaml"
-            config.write_text(re.sub(r"(api_base:\s*https?://[^:/\s]+:)\d+", rf"\g<1>{up_port}", template))
+            config.write_text(gateway_config(template, up_port, args.observability))
+            if args.observability == "on":
+                sink, sink_port = start_helper("bench.otlp_sink", 0, load_cpus, RESULTS / "otlp_sink.log")
+                observed["otlp_endpoint"] = f"http://{HOST}:{sink_port}"
+            env = gateway_environment(args.observability, sink_port)
             cmd = shlex.split(args.gateway_cmd.format(config=config, host=HOST, port=port))
             for db in RESULTS.glob("*.db*"):  # a fresh default SQLite file beside the config each run
                 db.unlink()
@@ -674,7 +823,7 @@ def main(argv: list[str] | None = None) -> int:
                     gw_log.write(f"===== launch {i + 1}: {shlex.join(cmd)}\n")
                     gw_log.flush()
                     gateway, secs = start_gateway(cmd, port, args.health_path, gw_cpus, gw_log,
-                                                  args.startup_timeout)  # fmt: skip
+                                                  args.startup_timeout, env)  # fmt: skip
                     times.append(secs)
                     print(f"gateway healthy in {secs:.3f} s (pid {gateway.pid})", file=sys.stderr, flush=True)
                     if i < args.startup_runs - 1:
@@ -696,6 +845,8 @@ def main(argv: list[str] | None = None) -> int:
                     }
                     gw["scenarios"][sc]["memory_after"] = memory_mb(gateway.pid)
                 gw["memory_after_load"] = memory_mb(gateway.pid)
+                if args.observability == "on":
+                    observed["metrics_scrape"] = scrape_metrics(port, args.api_key)
             except RuntimeError as exc:
                 gw["error"] = f"{exc} (see {RESULTS / 'gateway.log'})"
                 print(f"gateway: {gw['error']}", file=sys.stderr)
@@ -704,10 +855,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         if gateway is not None:
-            stop_process(gateway)
+            stop_process(gateway)  # a gateway exports the spans it still holds as it stops
+        if sink is not None:
+            observed["otlp_sink"] = server_stats(sink_port)
+            stop_process(sink)
         if mock is not None:
             stop_process(mock)
         gw_log.close()
+    if not args.direct_only and args.observability != "default":
+        observed["access_log_lines"] = access_lines(RESULTS / "gateway.log")
+    result["warnings"].extend(_observability_warnings(observed))
 
     overhead = {}
     for sc in scenarios:
@@ -741,7 +898,7 @@ def main(argv: list[str] | None = None) -> int:
     if probes:
         result["speed_probe_ms"] = {
             "min": min(probes),
-            "median": statistics.median(probes),
+            "median": round(statistics.median(probes), 3),
             "max": max(probes),
         }
         if max(probes) > 1.2 * min(probes):
