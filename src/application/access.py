@@ -21,6 +21,7 @@ from domain.access import (
     Via,
     check_key_usable,
     check_principal_usable,
+    require_cache_controls,
     require_model,
     require_route,
 )
@@ -228,9 +229,13 @@ class Gatekeeper:
     ) -> Ticket:
         """Admits one call to `model` (a public name) for `end_user` (the request's `user` field): 403
         when the model is not the caller's to use or the end user is blocked, 400 (budget_exceeded)
-        naming a spent budget, 429 naming the limit when a quota is spent. With `request`, its estimated
-        cost is reserved against every budget above the caller (under `call_id`)."""
+        naming a spent budget, 429 naming the limit when a quota is spent, 403 naming a cache control
+        the key may not use. With `request`, its estimated cost is reserved against every budget above
+        the caller (under `call_id`)."""
         require_model(principal, model, self._access_groups())
+        key = principal.key
+        if key is not None and key.allowed_cache_controls and request is not None:
+            require_cache_controls(key.allowed_cache_controls, request.controls)
         if end_user:
             principal = await self._with_end_user(principal, end_user)
         caller = caller_of(principal, end_user)

@@ -10,10 +10,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from application.caching import CachedStream, ResponseCaching, StoringStream, embeddings_from_cache, merged
 from application.catalog import ModelCatalog
 from application.metered_stream import MeteredStream
 from application.metering import CallMeter, Metering
 from application.routing import Router
+from domain.caching import replay
 from domain.calls import CallRecord
 from domain.compatibility import Fitted, fit_request, with_defaults
 from domain.completions import CompletionRequest, CompletionResponse, Usage
@@ -23,7 +25,7 @@ from domain.errors import RateLimitError, SwitchyardError, UnsupportedParameterE
 from domain.fallbacks import fallback_models
 from domain.pricing import Cost
 from domain.retries import retry_delay
-from domain.spend import Caller
+from domain.spend import ZERO, Caller
 from ports.clock import Clock
 from ports.llm_provider import ChunkStream, LLMProvider
 from ports.telemetry import Telemetry
@@ -50,6 +52,12 @@ class Served(Generic[T]):
     cost: Cost | None = None
     """What the call cost (None: unmetered, or the model has no known price); a stream's is known only
     once it has ended (`ChunkStream.cost`)."""
+    cache_hit: bool = False
+    """Answered from the response cache: nothing spent upstream."""
+    cache_key: str | None = None
+    """The call's key in the response cache, when the cache was consulted."""
+    similarity: float | None = None
+    """A semantic cache hit's similarity to the stored prompt."""
 
 
 class Completions:
@@ -67,11 +75,13 @@ class Completions:
         clock: Clock,
         telemetry: Telemetry,
         metering: Metering | None = None,
+        caching: ResponseCaching | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._catalog = catalog
         self._metering = metering
+        self._caching = caching
         self._providers = providers
         self._mock = mock
         self._router = router
@@ -103,8 +113,20 @@ class Completions:
             return dataclasses.replace(served, dropped_params=fitted.dropped)
 
         meter = self._start(call_id, call_type, request, caller)
+        caching = self._caching
+        lookup = (
+            await caching.lookup_chat(request, caller, self._embed_prompt) if caching is not None else None
+        )
+        if lookup is not None and lookup.hit is not None:
+            hit = lookup.hit
+            served = await self._from_cache(meter, request, lookup.key, hit.deployment_id, hit.response)
+            return dataclasses.replace(served, similarity=lookup.similarity)
         served = await self._metered_failover(meter, request, attempt)
-        return await self._priced(meter, served, served.value.usage, served.value)
+        priced = await self._priced(meter, served, served.value.usage, served.value)
+        if caching is None or lookup is None:
+            return priced
+        caching.store_chat(lookup, served.value, served.deployment.id)
+        return dataclasses.replace(priced, cache_key=lookup.key)
 
     async def stream(
         self,
@@ -128,10 +150,23 @@ class Completions:
             )  # fmt: skip
             return Served(metered, deployment, served.upstream_seconds, fitted.dropped)
 
+        caching = self._caching
+        lookup = (
+            await caching.lookup_chat(request, caller, self._embed_prompt) if caching is not None else None
+        )
+        if lookup is not None and lookup.hit is not None:
+            hit = lookup.hit
+            replayed = CachedStream(replay(hit.response, request.include_usage))
+            served = await self._from_cache(meter, request, lookup.key, hit.deployment_id, replayed)
+            return dataclasses.replace(served, similarity=lookup.similarity)
         served = await self._metered_failover(meter, request, attempt)
         if isinstance(served.value, MeteredStream):
             served.value.routed(served.retries, served.fallbacks)
-        return served
+        if caching is None or lookup is None or not lookup.storable:
+            return served
+        deployment_id = served.deployment.id
+        storing = StoringStream(served.value, lambda reply: caching.store_chat(lookup, reply, deployment_id))
+        return dataclasses.replace(served, value=storing, cache_key=lookup.key)
 
     async def embed(
         self,
@@ -156,8 +191,53 @@ class Completions:
             return served
 
         meter = self._start(call_id, call_type, request, caller)
-        served = await self._metered_failover(meter, request, attempt)
-        return await self._priced(meter, served, served.value.usage)
+        caching = self._caching
+        lookup = await caching.lookup_embeddings(request, caller) if caching is not None else None
+        if lookup is None:
+            served = await self._metered_failover(meter, request, attempt)
+            return await self._priced(meter, served, served.value.usage)
+        key = lookup.keys[0] if len(lookup.keys) == 1 else None
+        if lookup.complete:
+            found = [entry for entry in lookup.found if entry is not None]
+            deployment_id = found[0].deployment_id
+            return await self._from_cache(
+                meter, request, key, deployment_id, embeddings_from_cache(request, found)
+            )
+        # Only the inputs the cache did not have go upstream; the answer is put together in order.
+        missing = [position for position, entry in enumerate(lookup.found) if entry is None]
+        asked = request
+        if len(missing) < len(request.inputs):
+            asked = dataclasses.replace(request, inputs=tuple(request.inputs[i] for i in missing))  # type: ignore[arg-type]
+        served = await self._metered_failover(meter, asked, attempt)
+        priced = await self._priced(meter, served, served.value.usage)
+        fetched = sorted(priced.value.data, key=lambda item: item.index)
+        caching.store_embeddings(lookup, fetched, missing, served.deployment.id)
+        if asked is not request:
+            priced = dataclasses.replace(
+                priced, value=dataclasses.replace(priced.value, data=merged(lookup, fetched, missing))
+            )
+        return dataclasses.replace(priced, cache_key=key)
+
+    async def _from_cache(
+        self, meter: CallMeter | None, request: R, key: str | None, deployment_id: str | None, value: T
+    ) -> Served[T]:
+        """A call answered from the cache: recorded as a hit that cost nothing."""
+        deployment = self._cached_deployment(request.model, deployment_id)
+        if meter is not None and self._metering is not None:
+            await self._metering.cached(meter, deployment)
+        if isinstance(value, CompletionResponse | EmbeddingResponse):
+            value = dataclasses.replace(value, cost=ZERO)  # type: ignore[assignment]
+        return Served(value, deployment, 0.0, cost=Cost(), cache_hit=True, cache_key=key)
+
+    def _cached_deployment(self, model: str, deployment_id: str | None) -> Deployment:
+        """The deployment a cached answer is credited to: the one that gave it, while it still serves the
+        group, else the group's first."""
+        group = self._catalog.group(self._router.policy.resolve_alias(model))
+        return next((d for d in group.deployments if d.id == deployment_id), group.deployments[0])
+
+    async def _embed_prompt(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """A semantic cache's embedding of a prompt, through the gateway like any call."""
+        return (await self.embed(request, call_type="cache.embedding")).value
 
     async def refused(
         self, request: R, error: SwitchyardError, *, call_id: str, caller: Caller | None, call_type: str
@@ -168,9 +248,7 @@ class Completions:
         if meter is not None and self._metering is not None:
             await self._metering.failed(meter, error)
 
-    def _start(
-        self, call_id: str, call_type: str, request: R, caller: Caller | None
-    ) -> CallMeter | None:
+    def _start(self, call_id: str, call_type: str, request: R, caller: Caller | None) -> CallMeter | None:
         if self._metering is None:
             return None
         return self._metering.start(call_id, call_type, request, caller)

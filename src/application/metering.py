@@ -115,6 +115,11 @@ class Metering:
         )
         return metered
 
+    async def cached(self, meter: CallMeter, deployment: Deployment) -> None:
+        """A call answered from the response cache: recorded as a hit, with nothing spent upstream (no
+        tokens, cost 0), credited to `deployment`."""
+        await self._record(meter, deployment, Metered(Usage(), Cost()), cache_hit=True, upstream_seconds=0.0)
+
     async def failed(
         self,
         meter: CallMeter,
@@ -174,6 +179,7 @@ class Metering:
         first_token: float | None = None,
         upstream_seconds: float | None = None,
         response: Any = None,
+        cache_hit: bool = False,
     ) -> None:
         request = meter.request
         cost = metered.cost
@@ -200,6 +206,7 @@ class Metering:
             fallbacks=fallbacks,
             time_to_first_token=first_token,
             upstream_seconds=upstream_seconds,
+            cache_hit=cache_hit,
             tags=tuple(str(tag) for tag in tags) if isinstance(tags, list | tuple) else (),
             metadata=dict(request.metadata),
             messages=_prompt(request) if self._prompts else None,

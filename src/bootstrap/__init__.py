@@ -46,6 +46,7 @@ from application.spend import SpendRecorder, SpendWriter
 from application.spend_reports import SpendDesk
 from application.spend_totals import SpendLookup
 from application.token_counting import TokenCounting
+from bootstrap.caching import open_response_caching
 from bootstrap.loops import run_background_health_checks, run_metric_sampling, run_response_purge, run_store
 from bootstrap.metrics import make_key_metrics, make_metrics, metric_observers, sampled_metrics
 from bootstrap.money import (
@@ -179,6 +180,7 @@ class Container(containers.DeclarativeContainer):
         journal=providers.Callable(lambda pair: pair[0], journals),
         fallback=providers.Callable(lambda pair: pair[1], journals),
     )
+    caching = providers.Resource(open_response_caching, config, redis, clock)
     metering = providers.Singleton(
         Metering,
         pricing=pricing,
@@ -203,6 +205,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         telemetry=telemetry,
         metering=metering,
+        caching=caching,
     )
     token_counting = providers.Singleton(
         TokenCounting,

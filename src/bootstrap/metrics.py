@@ -20,8 +20,10 @@ from ports.clock import Clock
 def make_metrics(config: GatewayConfig) -> PrometheusMetrics | None:
     if not config.metrics:
         return None
-    # No response cache is served yet: no call counts as a cache miss until one is.
-    return PrometheusMetrics(groups={d.model_name for d in config.deployments}, cache_enabled=False)
+    # With a response cache, each cacheable call is a lookup: a hit, or a miss.
+    return PrometheusMetrics(
+        groups={d.model_name for d in config.deployments}, cache_enabled=config.cache is not None
+    )
 
 
 def make_key_metrics(

@@ -111,9 +111,7 @@ def make_budget_reservations(redis: Any, environ: Mapping[str, str]) -> BudgetRe
 
 
 def soft_budget_alert(line: BudgetLine, spent: Decimal) -> None:
-    _spend_log.warning(
-        "soft budget reached", budget=line.label, soft_budget=str(line.soft), spend=str(spent)
-    )
+    _spend_log.warning("soft budget reached", budget=line.label, soft_budget=str(line.soft), spend=str(spent))
 
 
 async def load_prices(pricing: Pricing, deployments: Iterable[Deployment]) -> None:
@@ -133,9 +131,7 @@ OUTAGE_RETRY = 2.0
 """Seconds between attempts to write while the database is unreachable."""
 
 
-async def run_spend_writer(
-    writer: SpendWriter, sleep: Callable[[float], Any] = asyncio.sleep
-) -> None:
+async def run_spend_writer(writer: SpendWriter, sleep: Callable[[float], Any] = asyncio.sleep) -> None:
     """Until cancelled: drains the journals into the ledger. A database outage is logged once and
     waited out (records stay in the journal); other failures are logged and retried."""
     unavailable = False

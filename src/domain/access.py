@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from domain.budgets import NO_BUDGET
+from domain.caching import parse_controls
 from domain.errors import AuthenticationError, PermissionDeniedError
 from domain.identity import (
     NO_LIMITS,
@@ -182,6 +184,19 @@ def require_route(principal: Principal, path: str) -> None:
     key = principal.key
     if key is not None and key.allowed_routes and not route_in(path, key.allowed_routes):
         raise PermissionDeniedError(f"This key may not call {path}.", code="route_not_allowed")
+
+
+def require_cache_controls(allowed: Collection[str], controls: Mapping[str, Any]) -> None:
+    """403 naming the first cache control a call uses (its body's `cache` object, its `Cache-Control`
+    header) that is not among a key's `allowed_cache_controls`; 400 when a control is malformed."""
+    used = parse_controls(controls.get("cache"), controls.get("cache_control_header")).names()
+    for name in used:
+        if name not in allowed:
+            raise PermissionDeniedError(
+                f"This key may not use the cache control '{name}'.",
+                code="cache_control_not_allowed",
+                param="cache",
+            )
 
 
 def effective_limits(principal: Principal, record: object) -> RateLimits:

@@ -224,6 +224,8 @@ class VirtualKey:
     organization_id: str | None = None
     models: tuple[str, ...] = ()
     allowed_routes: tuple[str, ...] = ()
+    allowed_cache_controls: tuple[str, ...] = ()
+    """The body `cache` controls (and `Cache-Control` directives) the key may use; empty: all of them."""
     expires: datetime | None = None
     blocked: bool = False
     budget: BudgetTerms = NO_BUDGET

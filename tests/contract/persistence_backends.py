@@ -168,6 +168,7 @@ SAMPLES: dict[str, Any] = {
         team_id="t1",
         organization_id="o1",
         allowed_routes=("/chat/completions", "/embeddings"),
+        allowed_cache_controls=("no-cache", "ttl"),
         expires=T1,
         tags=("prod", "eu"),
         **SPENDING,

@@ -16,8 +16,10 @@ from application.access import Gatekeeper, JwtClaims, hash_key
 from application.identity_cache import IdentityCache
 from domain.access import MASTER, Principal, Via, may_use_model, require_model
 from domain.budgets import BudgetTerms
+from domain.completions import CompletionRequest
 from domain.errors import (
     AuthenticationError,
+    BadRequestError,
     PermissionDeniedError,
     RateLimitError,
     ServiceUnavailableError,
@@ -34,6 +36,8 @@ from domain.identity import (
     User,
     VirtualKey,
 )
+from domain.messages import Message
+from domain.messages import Role as MessageRole
 from ports.token_verifier import TokenVerifier
 from ports.unit_of_work import StoreUnavailable, UnitOfWork
 from tests.fakes import FakeClock
@@ -152,6 +156,43 @@ async def test_a_key_limited_to_some_routes_gets_403_elsewhere(
     assert (await gatekeeper.authenticate(SECRET, "/v1/embeddings")).key is not None
     with pytest.raises(PermissionDeniedError, match="/v1/chat/completions"):
         await gatekeeper.authenticate(SECRET, "/v1/chat/completions")
+
+
+def _asking(cache: object = None, header: str | None = None) -> CompletionRequest:
+    controls = {"cache": cache} if cache is not None else {}
+    if header is not None:
+        controls["cache_control_header"] = header
+    return CompletionRequest("gpt-x", (Message(MessageRole.USER, "Hi"),), controls=controls)
+
+
+async def test_a_key_limited_to_some_cache_controls_gets_403_naming_another(
+    store: InMemoryStore, clock: FakeClock
+) -> None:
+    await _save(store, _key(allowed_cache_controls=("no-cache", "ttl")))
+    gatekeeper = _gatekeeper(store, clock)
+    principal = await gatekeeper.authenticate(SECRET, "/v1/chat/completions")
+    await gatekeeper.admit(principal, "gpt-x", request=_asking())
+    await gatekeeper.admit(principal, "gpt-x", request=_asking({"no-cache": True, "ttl": 60}))
+    await gatekeeper.admit(principal, "gpt-x", request=_asking(header="no-cache"))
+    with pytest.raises(PermissionDeniedError, match="cache control 'no-store'") as refused:
+        await gatekeeper.admit(principal, "gpt-x", request=_asking({"ttl": 5, "no-store": True}))
+    assert refused.value.param == "cache"
+    with pytest.raises(PermissionDeniedError, match="'s-maxage'"):
+        await gatekeeper.admit(principal, "gpt-x", request=_asking(header="max-age=10"))
+    with pytest.raises(BadRequestError) as malformed:
+        await gatekeeper.admit(principal, "gpt-x", request=_asking({"ttl": "soon"}))
+    assert malformed.value.param == "cache.ttl"
+
+
+async def test_a_key_with_no_cache_control_list_may_use_every_control(
+    store: InMemoryStore, clock: FakeClock
+) -> None:
+    await _save(store, _key())
+    gatekeeper = _gatekeeper(store, clock)
+    principal = await gatekeeper.authenticate(SECRET, "/v1/chat/completions")
+    every = {"no-cache": True, "no-store": True, "ttl": 1, "s-maxage": 1, "namespace": "n", "use-cache": True}
+    await gatekeeper.admit(principal, "gpt-x", request=_asking(every, header="no-store"))
+    await gatekeeper.admit(principal, "gpt-x", request=_asking({"ttl": "soon"}))  # the cache's to refuse
 
 
 def test_model_lists_of_key_team_and_organization_must_all_allow_the_model() -> None:

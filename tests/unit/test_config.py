@@ -175,7 +175,7 @@ def test_keys_we_do_not_act_on_are_listed_by_path(real: GatewayConfig) -> None:
     }
 
 
-def test_known_keys_that_later_parts_of_the_gateway_will_act_on_are_listed_until_then() -> None:
+def test_the_cache_switch_is_acted_on_and_no_longer_reported_as_ignored() -> None:
     config = load_config(
         one(
             {"model": "openai/gpt-4o", "api_key": "k", "rpm": 10},
@@ -185,7 +185,7 @@ def test_known_keys_that_later_parts_of_the_gateway_will_act_on_are_listed_until
         {},
     )
 
-    assert set(config.ignored) == {"litellm_settings.cache"}
+    assert config.ignored == () and config.cache is not None and config.cache.type == "local"
     assert (config.router_policy.strategy, config.router_policy.num_retries) == ("least-busy", 2)
 
 
@@ -664,7 +664,8 @@ def test_caching_is_off_unless_litellm_settings_cache_is_true() -> None:
         (
             {"litellm_settings": {"cache": True, "cache_params": {"type": "s3"}}},
             "litellm_settings.cache_params.type:"
-            " input should be 'local', 'redis', 'redis-semantic' or 'disk'",
+            " input should be 'local', 'redis', 'disk', 'redis-semantic', 'qdrant-semantic' or"
+            " 'disk-semantic'",
         ),
         (
             {"router_settings": {"fallbacks": [{"a": "b"}]}},

@@ -150,7 +150,9 @@ async def test_an_update_changes_the_named_fields_and_audits_before_and_after(wo
     issued = await m.keys.generate(MASTER, {"key_alias": "ci", "rpm_limit": 5})
     world.clock.advance(60)
     updated = await m.keys.update(
-        MASTER, issued.secret, {"tpm_limit": 100, "duration": "1d", "metadata": {"a": 1}}
+        MASTER,
+        issued.secret,
+        {"tpm_limit": 100, "duration": "1d", "metadata": {"a": 1}, "allowed_cache_controls": ["ttl"]},
     )
     assert (updated.limits.rpm_limit, updated.limits.tpm_limit) == (5, 100)
     assert updated.expires == m.keys.now() + timedelta(days=1)
@@ -158,6 +160,7 @@ async def test_an_update_changes_the_named_fields_and_audits_before_and_after(wo
     entry = world.audit("key")[-1]
     assert entry.action == "updated" and entry.before["limits"]["tpm_limit"] is None
     assert entry.after["limits"]["tpm_limit"] == 100
+    assert (entry.before["allowed_cache_controls"], entry.after["allowed_cache_controls"]) == ([], ["ttl"])
     with pytest.raises(NotFoundError) as missing:
         await m.keys.update(MASTER, "sk-nothing-like-it", {})
     assert missing.value.param == "key" and "sk-...e-it" in missing.value.message

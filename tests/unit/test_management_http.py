@@ -118,6 +118,30 @@ async def test_a_key_goes_through_its_whole_lifecycle(client: Client) -> None:
     }
 
 
+async def test_a_key_keeps_the_cache_controls_it_is_limited_to(client: Client) -> None:
+    made = await ok(await client.post("/key/generate", json={"allowed_cache_controls": ["no-cache", "ttl"]}))
+    secret, token = made["key"], made["token"]
+    assert made["allowed_cache_controls"] == ["no-cache", "ttl"]
+    info = await ok(await client.get("/key/info", params={"key": secret}))
+    assert info["info"]["allowed_cache_controls"] == ["no-cache", "ttl"]
+    updated = await ok(
+        await client.post("/key/update", json={"key": token, "allowed_cache_controls": ["no_store"]})
+    )
+    assert updated["allowed_cache_controls"] == ["no-store"]  # underscores read as LiteLLM's dashes
+    error = refusal(
+        await client.post("/key/update", json={"key": token, "allowed_cache_controls": ["cache"]}), 400
+    )
+    assert error["param"] == "allowed_cache_controls" and "'cache'" in error["message"]
+    again = await ok(await client.post("/key/regenerate", json={"key": secret}))
+    assert again["allowed_cache_controls"] == ["no-store"]
+    full = await ok(await client.get("/key/list", params={"return_full_object": "true"}))
+    assert full["keys"][0]["allowed_cache_controls"] == ["no-store"]
+    cleared = await ok(
+        await client.post("/key/update", json={"key": again["token"], "allowed_cache_controls": []})
+    )
+    assert cleared["allowed_cache_controls"] == []
+
+
 @pytest.mark.parametrize(
     ("path", "body", "param"),
     [
@@ -125,6 +149,9 @@ async def test_a_key_goes_through_its_whole_lifecycle(client: Client) -> None:
         ("/key/generate", {"models": "gpt-x"}, "models"),
         ("/key/generate", {"duration": "forever"}, "duration"),
         ("/key/generate", {"guardrails": ["pii"]}, "guardrails"),
+        ("/key/generate", {"allowed_cache_controls": ["no-caching"]}, "allowed_cache_controls"),
+        ("/key/generate", {"allowed_cache_controls": "ttl"}, "allowed_cache_controls"),
+        ("/team/new", {"allowed_cache_controls": ["ttl"]}, "allowed_cache_controls"),
         ("/key/generate", {"key_type": "management"}, "key_type"),
         ("/key/generate", {"max_budget": -5}, "max_budget"),
         ("/key/generate", {"budget_id": "ghost"}, "budget_id"),

@@ -47,7 +47,6 @@ _KEYED_NATIVE_PROVIDERS = frozenset({"anthropic", "gemini", "cohere"})
 # Validated today so that mistakes fail at startup, but acted on by parts of the gateway still to come
 # (caching, persistence): a config that sets them hears so.
 _NOT_ACTED_ON_YET = {
-    "litellm_settings": frozenset({"cache", "cache_params"}),
     "general_settings": frozenset({"max_parallel_requests"}),
 }
 

@@ -148,7 +148,7 @@ class RouterSettings(Section):
     redis_password: str | None = Field(default=None, repr=False)
 
 
-CacheType = Literal["local", "redis", "redis-semantic", "disk"]
+CacheType = Literal["local", "redis", "disk", "redis-semantic", "qdrant-semantic", "disk-semantic"]
 
 
 class CacheSettings(Section):
@@ -167,7 +167,24 @@ class CacheSettings(Section):
     max_connections: PositiveInt | None = None
     similarity_threshold: Annotated[float, Field(ge=0, le=1)] | None = None
     redis_semantic_cache_embedding_model: str | None = None
+    embedding_model: str | None = None
+    """The model group a semantic cache embeds prompts with (LiteLLM's
+    `redis_semantic_cache_embedding_model` is read too)."""
     disk_cache_dir: str | None = None
+    partition: Literal["team", "key", "shared"] = "team"
+    """Whose entries a caller may read: its team's (a caller without a team, its key's), its key's, or
+    everyone's."""
+    max_size_mb: PositiveFloat = 64
+    """The in-memory cache's bound (and the in-memory layer in front of Redis)."""
+    redis_semantic_cache_index_name: str | None = None
+    qdrant_api_base: str | None = None
+    """A Qdrant server; without one, `qdrant-semantic` keeps a local Qdrant store in the cache directory."""
+    qdrant_api_key: str | None = Field(default=None, repr=False)
+    qdrant_collection_name: str | None = None
+    qdrant_quantization_config: Literal["binary", "scalar", "product"] | None = None
+    qdrant_semantic_cache_embedding_model: str | None = None
+    qdrant_semantic_cache_vector_size: PositiveInt | None = None
+    """Accepted as LiteLLM has it; the dimension is learned from the first vector."""
 
 
 class LitellmSettings(Section):

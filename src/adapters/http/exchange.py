@@ -61,13 +61,23 @@ T = TypeVar("T")
 
 
 def with_header_tags(asked: Asked, request: Request) -> Asked:
-    """Routing tags may come as the `x-switchyard-tags` header (comma-separated) as well as in the body."""
+    """Routing tags may come as the `x-switchyard-tags` header (comma-separated) as well as in the body,
+    and cache controls as the `Cache-Control` header as well as the body's `cache`."""
     # Read off the raw ASGI headers: building Litestar's header mapping costs more than this whole check.
-    header = next((value for name, value in request.scope["headers"] if name == b"x-switchyard-tags"), None)
-    if not header:
+    tags = cache_control = None
+    for name, value in request.scope["headers"]:
+        if name == b"x-switchyard-tags":
+            tags = value
+        elif name == b"cache-control":
+            cache_control = value
+    if not tags and not cache_control:
         return asked
-    tags = [tag.strip() for tag in header.decode("latin-1").split(",") if tag.strip()]
-    return dataclasses.replace(asked, controls={**asked.controls, "tags": tags})
+    controls = dict(asked.controls)
+    if tags:
+        controls["tags"] = [tag.strip() for tag in tags.decode("latin-1").split(",") if tag.strip()]
+    if cache_control:
+        controls["cache_control_header"] = cache_control.decode("latin-1")
+    return dataclasses.replace(asked, controls=controls)
 
 
 async def read_json(request: Request) -> object:
@@ -89,6 +99,12 @@ def served_headers(call_id: str, served: Served[object], started: float) -> dict
         "x-switchyard-attempted-retries": str(served.retries),
         "x-switchyard-attempted-fallbacks": str(served.fallbacks),
     }
+    if served.cache_key is not None:
+        headers["x-switchyard-cache-key"] = served.cache_key
+    if served.cache_hit:
+        headers["x-switchyard-cache-hit"] = "true"
+        if served.similarity is not None:
+            headers["x-switchyard-cache-similarity"] = f"{served.similarity:.4f}"
     if served.dropped_params:
         headers["x-switchyard-dropped-params"] = ",".join(served.dropped_params)
     if served.cost is not None:
@@ -153,6 +169,13 @@ async def admitted(
 
 def tokens_of(usage: Any) -> int:
     return usage.total_tokens if usage is not None else 0
+
+
+def release_served(ticket: Ticket, served: Served[Any]) -> None:
+    """Gives the ticket back once the call is answered, charged with what it spent: its tokens and
+    cost, or nothing for an answer from the cache."""
+    value = served.value
+    ticket.release(0 if served.cache_hit else tokens_of(value.usage), value.cost)
 
 
 Handle = Callable[[object, str, float], Awaitable[Response]]

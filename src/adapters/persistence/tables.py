@@ -120,6 +120,7 @@ keys = Table(
     Column("team_id", String(), index=True),
     Column("organization_id", String(), index=True),
     Column("allowed_routes", JSON(), nullable=False),
+    Column("allowed_cache_controls", JSON(), nullable=False),
     Column("expires", UtcDateTime()),
     Column("tags", JSON(), nullable=False),
     *_budget_columns(),

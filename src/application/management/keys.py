@@ -23,10 +23,23 @@ from application.management.fields import TERM_FIELDS, Convert, Fields, flag, ma
 from application.management.service import ManagementService, Page, paging, reach_of, require_budget
 from application.spend_totals import SpendLookup
 from domain.access import TEAM_MODELS, Principal, model_in
+from domain.caching import CONTROL_NAMES
 from domain.errors import BadRequestError, ConflictError, NotFoundError
 from domain.identity import Team, User, VirtualKey, parse_duration
 from ports.clock import Clock
 from ports.unit_of_work import UnitOfWork
+
+
+def cache_controls(value: Any, param: str) -> tuple[str, ...]:
+    """Cache control names (`no-cache`, ...; underscores read as dashes), each one the gateway knows."""
+    found = tuple(dict.fromkeys(name.replace("_", "-") for name in names(value, param)))
+    for name in found:
+        if name not in CONTROL_NAMES:
+            raise BadRequestError(
+                f"{param}: unknown cache control {name!r}; use {', '.join(CONTROL_NAMES)}", param=param
+            )
+    return found
+
 
 KEY_FIELDS: dict[str, Convert] = {
     "key_alias": text,
@@ -35,6 +48,7 @@ KEY_FIELDS: dict[str, Convert] = {
     "organization_id": text,
     "models": names,
     "allowed_routes": names,
+    "allowed_cache_controls": cache_controls,
     "tags": names,
     **TERM_FIELDS,
     "metadata": mapping,

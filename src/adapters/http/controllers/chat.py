@@ -12,8 +12,8 @@ from adapters.http.exchange import (
     admitted,
     answered,
     exchange,
+    release_served,
     released_on_failure,
-    tokens_of,
     with_header_tags,
 )
 from adapters.http.sse import EventStream, sse_events
@@ -44,7 +44,7 @@ class ChatController(Controller):
             served = await released_on_failure(
                 ticket, completions.chat(chat_request, call_id=call_id, caller=caller)
             )
-            ticket.release(tokens_of(served.value.usage), served.value.cost)
+            release_served(ticket, served)
             headers = answered(call_id, served, started, ticket)
             return Response(orjson.dumps(render_response(served.value)), media_type=JSON, headers=headers)
 

@@ -12,8 +12,8 @@ from adapters.http.exchange import (
     admitted,
     answered,
     exchange,
+    release_served,
     released_on_failure,
-    tokens_of,
     with_header_tags,
 )
 from adapters.openai_format import parse_embedding_request, render_embeddings
@@ -41,7 +41,7 @@ class EmbeddingsController(Controller):
             served = await released_on_failure(
                 ticket, completions.embed(embedding_request, call_id=call_id, caller=ticket.caller)
             )
-            ticket.release(tokens_of(served.value.usage), served.value.cost)
+            release_served(ticket, served)
             return Response(
                 orjson.dumps(render_embeddings(served.value, embedding_request.encoding_format)),
                 media_type=JSON,

@@ -23,8 +23,8 @@ from adapters.http.exchange import (
     admitted,
     answered,
     exchange,
+    release_served,
     released_on_failure,
-    tokens_of,
     with_header_tags,
 )
 from adapters.http.principal import principal_of
@@ -65,7 +65,7 @@ class MessagesController(Controller):
             served = await released_on_failure(
                 ticket, completions.chat(asked, call_id=call_id, caller=caller, call_type=call_type)
             )
-            ticket.release(tokens_of(served.value.usage), served.value.cost)
+            release_served(ticket, served)
             body_out = orjson.dumps(render_message(served.value, asked.model))
             return Response(body_out, media_type=JSON, headers=answered(call_id, served, started, ticket))
 

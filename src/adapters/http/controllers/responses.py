@@ -21,8 +21,8 @@ from adapters.http.exchange import (
     admitted,
     answered,
     exchange,
+    release_served,
     released_on_failure,
-    tokens_of,
     with_header_tags,
 )
 from adapters.http.principal import principal_of
@@ -79,7 +79,7 @@ class ResponsesController(Controller):
                 )
                 return EventStream(events, answered(call_id, opened, started, ticket))
             served = await released_on_failure(ticket, turn.chat(ticket))
-            ticket.release(tokens_of(served.value.usage), served.value.cost)
+            release_served(ticket, served)
             final = turn.rendered(served.value)
             await turn.keep(final, served)
             headers = answered(call_id, served, started, ticket)
@@ -176,7 +176,7 @@ class _Turn:
             except BaseException:
                 ticket.release()
                 raise
-            ticket.release(tokens_of(served.value.usage), served.value.cost)
+            release_served(ticket, served)
             final = self.rendered(served.value)
             # The client polls the id it was given, whoever answered: a native upstream's reply too.
             return self.record({**final, "id": self.id}, served)

@@ -95,7 +95,7 @@ def key(record: VirtualKey, *, token: bool = True) -> Json:
             "organization_id": record.organization_id,
             "org_id": record.organization_id,
             **limits(record.limits),
-            "allowed_cache_controls": [],
+            "allowed_cache_controls": list(record.allowed_cache_controls),
             "allowed_routes": list(record.allowed_routes),
             "permissions": {},
             "model_spend": {},

@@ -92,7 +92,7 @@ class Spending(Terms):
 
 
 class KeyFields(Spending):
-    unsupported = _LITELLM_ONLY
+    unsupported = _LITELLM_ONLY - {"allowed_cache_controls"}
     models: list[str] | None = None
     key_alias: str | None = None
     duration: str | None = None
@@ -101,6 +101,7 @@ class KeyFields(Spending):
     organization_id: str | None = None
     tags: list[str] | None = None
     allowed_routes: list[str] | None = None
+    allowed_cache_controls: list[str] | None = None
     blocked: bool | None = None
 
 
