@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from adapters.cache.codec import decode_or_miss, encode_or_skip
+from adapters.cache.sqlite_worker import SqliteWorker, open_wal
 from adapters.clock import SystemClock
 from domain.caching import CachedEntry
 from ports.clock import Clock
-from ports.response_cache import CacheUnavailable, ResponseCache
+from ports.response_cache import ResponseCache
 
 T = TypeVar("T")
 
@@ -47,8 +46,7 @@ class DiskResponseCache(ResponseCache):
         self._path = Path(path)
         self._max_bytes = max_bytes
         self._clock = clock or SystemClock()
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
+        self._file = SqliteWorker(f"response cache file {self._path}", self._open, (sqlite3.Error, OSError))
         self._total = 0
         """The entries' total size as this process last knew it, counted high (a replaced or deleted
         entry is not taken off): only when it passes the bound is it counted again, exactly."""
@@ -76,28 +74,16 @@ class DiskResponseCache(ResponseCache):
         await self._run(self._execute, "DELETE FROM entries", ())
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._close)
+        await self._file.close()
 
     # In the worker thread, under the lock.
 
     async def _run(self, work: Callable[..., T], *args: object) -> T:
-        try:
-            return await asyncio.to_thread(self._locked, work, *args)
-        except (sqlite3.Error, OSError) as exc:
-            raise CacheUnavailable(f"response cache file {self._path} is unavailable: {exc!r}") from exc
-
-    def _locked(self, work: Callable[..., T], *args: object) -> T:
-        with self._lock:
-            if self._db is None:
-                self._db = self._open()
-            return work(self._db, *args)
+        return await self._file.run(work, *args)
 
     def _open(self) -> sqlite3.Connection:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self._path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        db = open_wal(sqlite3, self._path, 5.0)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # a cache may lose its last writes to a power cut
             db.executescript(_SCHEMA)
             self._total = db.execute("SELECT COALESCE(SUM(size), 0) FROM entries").fetchone()[0]
         except BaseException:
@@ -149,9 +135,3 @@ class DiskResponseCache(ResponseCache):
 
     def _execute(self, db: sqlite3.Connection, statement: str, args: tuple[object, ...]) -> None:
         db.execute(statement, args)
-
-    def _close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
