@@ -180,7 +180,7 @@ class Container(containers.DeclarativeContainer):
         journal=providers.Callable(lambda pair: pair[0], journals),
         fallback=providers.Callable(lambda pair: pair[1], journals),
     )
-    caching = providers.Resource(open_response_caching, config, redis, clock)
+    caching = providers.Resource(open_response_caching, config, redis, clock, call_metrics)
     metering = providers.Singleton(
         Metering,
         pricing=pricing,

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from adapters.config.loader import GatewayConfig
 from adapters.config.schema import CacheSettings
+from adapters.observability.metrics import PrometheusMetrics
 from application.caching import CachePolicy, ResponseCaching, call_types_of
 from domain.caching import Partition
 from domain.errors import ConfigurationError
@@ -20,7 +21,7 @@ _MB = 1024 * 1024
 
 
 async def open_response_caching(
-    config: GatewayConfig, redis: Any, clock: Clock
+    config: GatewayConfig, redis: Any, clock: Clock, metrics: PrometheusMetrics | None = None
 ) -> AsyncIterator[ResponseCaching | None]:
     """The caching of the completions use case while the gateway runs (None: no cache)."""
     settings = config.cache
@@ -28,7 +29,8 @@ async def open_response_caching(
         yield None
         return
     policy = cache_policy(settings, config)
-    cache = _exact_cache(settings, config, redis, clock)
+    on_error = metrics.cache_error if metrics is not None else None
+    cache = _exact_cache(settings, config, redis, clock, on_error)
     index = await _vector_index(settings, config, redis, clock) if settings.type in SEMANTIC else None
     caching = ResponseCaching(cache, policy, clock, index=index)
     try:
@@ -71,7 +73,13 @@ def _cache_dir(settings: CacheSettings, config: GatewayConfig) -> Path:
     return base / ".switchyard-cache"
 
 
-def _exact_cache(settings: CacheSettings, config: GatewayConfig, redis: Any, clock: Clock) -> ResponseCache:
+def _exact_cache(
+    settings: CacheSettings,
+    config: GatewayConfig,
+    redis: Any,
+    clock: Clock,
+    on_error: Callable[[str], None] | None,
+) -> ResponseCache:
     from adapters.cache.memory_response_cache import InMemoryResponseCache
 
     memory = InMemoryResponseCache(max_bytes=int(settings.max_size_mb * _MB), clock=clock)
@@ -86,13 +94,16 @@ def _exact_cache(settings: CacheSettings, config: GatewayConfig, redis: Any, clo
                 "litellm_settings.cache_params", "a redis cache needs Redis: set REDIS_URL or host"
             )
         # The memory layer answers while Redis is away: only the shared layer is bounded.
-        return DualCache(BoundedCache(RedisResponseCache(redis, redis_prefix(config.environment))), l1=memory)
+        return DualCache(
+            BoundedCache(RedisResponseCache(redis, redis_prefix(config.environment)), on_error=on_error),
+            l1=memory,
+        )
     if settings.type == "disk":
         from adapters.cache.bounded_cache import BoundedCache
         from adapters.cache.disk_response_cache import DiskResponseCache
 
         path = _cache_dir(settings, config) / "responses.sqlite3"
-        return BoundedCache(DiskResponseCache(path, clock=clock))
+        return BoundedCache(DiskResponseCache(path, clock=clock), on_error=on_error)
     return memory
 
 

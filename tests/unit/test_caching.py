@@ -386,3 +386,20 @@ async def test_a_semantic_cache_answers_the_same_conversation_written_differentl
     assert _hit(as_parts) and float(as_parts.headers["x-switchyard-cache-similarity"]) > 0.99
     assert as_parts.json()["choices"] == first.json()["choices"]
     assert not _hit(other) and not _hit(other_params)  # scoped by the other parameters too
+
+
+async def test_a_cache_backend_that_is_down_is_a_miss_and_counted_never_a_failed_call() -> None:
+    params = {"type": "redis", "url": "redis://127.0.0.1:1/0", "namespace": f"down-{uuid.uuid4().hex}"}
+    async with _gateway(params) as client:
+        first = await _post(client, _chat())
+        second = await _post(client, _chat())  # the in-process layer still answers what it stored
+        text = (await client.get("/metrics", headers=MASTER)).text
+
+    assert first.status_code == second.status_code == 200 and _hit(second)
+    errors = {
+        sample.labels["kind"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "switchyard_cache_errors_total"
+    }
+    assert errors.get("failure", 0) + errors.get("timeout", 0) >= 1

@@ -31,7 +31,8 @@ class BoundedCache(ResponseCache):
     `CacheUnavailable`. After a failure the inner cache is left alone for RETRY_SHARED_AFTER seconds
     (calls raise `CacheUnavailable` at once and count as `skipped`), so an unreachable backend costs one
     call its timeout, not every call. The start of an outage is logged once as a warning, its end as
-    info. `failures` counts the inner calls that failed, `timeouts` those of them that ran out of time."""
+    info. `failures` counts the inner calls that failed, `timeouts` those of them that ran out of time;
+    `on_error` hears of each (`failure`, `timeout` or `skipped`), for the metrics."""
 
     def __init__(
         self,
@@ -41,8 +42,10 @@ class BoundedCache(ResponseCache):
         set_timeout: float | None = None,
         clear_timeout: float = CLEAR_TIMEOUT,
         clock: Clock | None = None,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self._inner = inner
+        self._on_error = on_error
         self._timeout = timeout
         self._set_timeout = timeout if set_timeout is None else set_timeout
         self._clear_timeout = clear_timeout
@@ -82,6 +85,7 @@ class BoundedCache(ResponseCache):
         now = self._clock.monotonic()
         if not self._outage.use_shared(now):
             self.skipped += 1
+            self._counted("skipped")
             raise CacheUnavailable("response cache left alone after a failure; retried shortly")
         bound = asyncio.timeout(timeout)
         try:
@@ -89,7 +93,9 @@ class BoundedCache(ResponseCache):
                 result = await call()
         except Exception as exc:
             self.failures += 1
-            if bound.expired():
+            timed_out = bound.expired()
+            self._counted("timeout" if timed_out else "failure")
+            if timed_out:
                 self.timeouts += 1
                 unavailable = CacheUnavailable(f"response cache did not answer within {timeout:g} s")
             elif isinstance(exc, CacheUnavailable):
@@ -102,3 +108,7 @@ class BoundedCache(ResponseCache):
             raise unavailable from exc
         self._outage.recovered()
         return result
+
+    def _counted(self, kind: str) -> None:
+        if self._on_error is not None:
+            self._on_error(kind)

@@ -83,6 +83,10 @@ class PrometheusMetrics(CallObserver):
                         registry=where)  # fmt: skip
         self._cache_hits = cache.labels("hit")
         self._cache_misses = cache.labels("miss") if cache_enabled else None
+        self._cache_errors = Counter(
+            "switchyard_cache_errors", "Response-cache backend calls that failed (a miss, or a lost store).",
+            ("kind",), registry=where,
+        )  # fmt: skip
         self.in_flight = Gauge(
             "switchyard_in_flight_requests", "Calls being answered (streams until their end).",
             multiprocess_mode="livesum", registry=where,
@@ -129,6 +133,11 @@ class PrometheusMetrics(CallObserver):
             and record.call_type in CACHEABLE
         ):
             self._cache_misses.inc()
+
+    def cache_error(self, kind: str) -> None:
+        """A response-cache backend call that failed (`failure`), ran out of time (`timeout`), or was
+        not tried during an outage (`skipped`)."""
+        self._cache_errors.labels(kind).inc()
 
     def sampled_by(self, sample: Callable[[], Awaitable[None]]) -> None:
         """`sample` refreshes gauges of this worker's state, at each scrape and in `sample`."""
