@@ -5,7 +5,8 @@ chunked, or until close), record the latency and send the next one at once, unti
 Everything runs in protocol callbacks: no coroutine, no header dict and no JSON parsing per request.
 Each response is checked cheaply (status 200, the expected shape; for streams the SSE event count and the
 terminating `data: [DONE]`), and the gateway's `x-*-overhead-duration-ms` header is collected when present.
-Scenarios with a `tally` header (router: `x-switchyard-model-id`) also count the responses per value of it.
+Scenarios with a `tally` header (router: `x-switchyard-model-id`, chat-cached: `x-switchyard-cache-hit`) also
+count the responses per value of it.
 
 Prints one JSON object on stdout: requests, rps, latency percentiles (ms), time to the first body chunk for
 streams, errors, and this process's own CPU use (so one can see it is not the bottleneck).
@@ -96,6 +97,16 @@ class Scenario:
 
 SCENARIOS = {
     "chat": Scenario("chat", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),
+    # chat to a gateway with the response cache on (bench/run.py launches one and warms the entry), so
+    # every call is a hit; counts the responses that say so (x-switchyard-cache-hit: true).
+    "chat-cached": Scenario(
+        "chat-cached",
+        "/v1/chat/completions",
+        CHAT_BODY,
+        "json",
+        b'"chat.completion"',
+        tally=b"x-switchyard-cache-hit",
+    ),
     # chat with a virtual key that has a model list and rpm / tpm / parallel limits (bench/run.py makes
     # it): authentication from the key cache, the model check and the rate-limit counters on every call.
     "keyed": Scenario("keyed", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),

@@ -38,6 +38,7 @@ DEFAULT_GATEWAY_CMD = (
 )
 SCENARIO_LABELS = {
     "chat": "chat (non-stream)",
+    "chat-cached": "chat answered from the cache",
     "keyed": "chat with a rate-limited virtual key",
     "budgeted": "chat with a key that has budgets",
     "router": "chat via a 4-deployment group",
@@ -73,6 +74,13 @@ BUDGET_CPU_MS = {
 BUDGET_RPS = {"chat": 1000.0, "keyed": 1000.0, "budgeted": 1000.0, "router": 1000.0}
 BUDGET_RSS_MB = 100.0
 BUDGET_STARTUP_S = 1.5
+# Scenarios measured on a second launch of the gateway with `litellm_settings.cache: true` (the cache is
+# global in the config), and the scenario whose direct phase stands for theirs (the same request).
+CACHED_SCENARIOS = {"chat-cached": "chat"}
+BUDGET_CACHE_HIT_CPU_SHARE = 0.5
+"""A hit's gateway CPU per request below this share of a miss's (`chat`, the same request, cache off)."""
+BUDGET_CACHED_UPSTREAM_CALLS = 0.01
+"""Upstream calls per request of a scenario answered from the cache: about 0."""
 
 
 # --- /proc helpers ---------------------------------------------------------------------------------
@@ -299,6 +307,47 @@ def gateway_config(template: str, upstream_port: int, mode: str) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
+def cached_config(text: str) -> str:
+    """The gateway's config with the response cache on (in memory, entries without a ttl)."""
+    import yaml  # the gateway's dependency: only the cached scenarios need it
+
+    config = yaml.safe_load(text) or {}
+    settings = config.get("litellm_settings") or {}
+    config["litellm_settings"] = {**settings, "cache": True, "cache_params": {"type": "local"}}
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def warm_cache(port: int, api_key: str, scenario: str, upstream_port: int) -> dict:
+    """Sends the scenario's request twice: the first fills the cache, the second should be a hit. What
+    the gateway said of each (its cache headers), and the upstream calls the two made (1 expected)."""
+    from bench.loadgen import SCENARIOS
+
+    sc = SCENARIOS[scenario]
+    found: dict = {}
+    before = upstream_requests(upstream_port)
+    for name in ("first", "second"):
+        request = urllib.request.Request(
+            f"http://{HOST}:{port}{sc.path}",
+            data=sc.body,
+            headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                answer.read()
+                found[name] = {
+                    "status": answer.status,
+                    "cache_hit": answer.headers.get("x-switchyard-cache-hit"),
+                    "cache_key": answer.headers.get("x-switchyard-cache-key"),
+                }
+        except OSError as exc:  # HTTPError too: the phases will count the failures
+            found[name] = {"status": getattr(exc, "code", None), "error": str(exc)}
+        time.sleep(0.05)  # the gateway stores the entry just after it answers
+    after = upstream_requests(upstream_port)
+    found["upstream_calls"] = None if before is None or after is None else after - before
+    found["hit"] = found["second"].get("cache_hit") == "true"
+    return found
+
+
 def scrape_metrics(port: int, api_key: str) -> dict:
     """GET /metrics once (with the master key): its status, and whether it parses as Prometheus text."""
     request = urllib.request.Request(
@@ -346,9 +395,12 @@ def _observability_warnings(observed: dict) -> list[str]:
     return found
 
 
+CACHED_LAUNCH = "===== cached launch"
+
+
 def access_lines(log: Path) -> int:
     """Access records (JSON lines of event `call`) the gateway wrote in its last launch's log."""
-    text = log.read_text(errors="replace").rpartition("===== launch ")[2]
+    text = log.read_text(errors="replace").rpartition("===== launch ")[2].partition(CACHED_LAUNCH)[0]
     return sum(1 for line in text.splitlines() if '"event":"call"' in line.replace(" ", ""))
 
 
@@ -500,7 +552,7 @@ def build_checks(result: dict) -> list[dict]:
     gw = result.get("gateway") or {}
 
     def check(name: str, value: float | None, limit: float, op: str, unit: str) -> None:
-        ok = None if value is None else (value <= limit if op == "<=" else value >= limit)
+        ok = None if value is None else {"<=": value <= limit, "<": value < limit, ">=": value >= limit}[op]
         checks.append({"check": name, "value": value, "budget": f"{op} {limit:g} {unit}", "pass": ok})
 
     if gw and not gw.get("error"):
@@ -517,6 +569,16 @@ def build_checks(result: dict) -> list[dict]:
         if sc in BUDGET_RPS:
             check(f"throughput at {c.replace('c', 'concurrency ')}, {SCENARIO_LABELS[sc]}",
                   _get(per, c, "rps"), BUDGET_RPS[sc], ">=", "req/s")  # fmt: skip
+    c = f"c{result['options']['concurrency']}"
+    scenarios = gw.get("scenarios") or {}
+    for sc, like in CACHED_SCENARIOS.items():
+        if sc not in scenarios:
+            continue
+        calls = _get(scenarios[sc], c, "upstream_calls_per_request")
+        check(f"upstream calls per request, {SCENARIO_LABELS[sc]}", calls, BUDGET_CACHED_UPSTREAM_CALLS,
+              "<=", "")  # fmt: skip
+        check(f"cache hit CPU / {like} CPU per request ({c})", cache_hit_share(result, sc, like),
+              BUDGET_CACHE_HIT_CPU_SHARE, "<", "")  # fmt: skip
     bad = 0
     for per in (gw.get("scenarios") or {}).values():
         for res in per.values():
@@ -525,6 +587,15 @@ def build_checks(result: dict) -> list[dict]:
         checks.append({"check": "gateway responses all 200 and well-formed", "value": bad, "budget": "0 bad",
                        "pass": bad == 0})  # fmt: skip
     return checks
+
+
+def cache_hit_share(result: dict, scenario: str, like: str) -> float | None:
+    """A cached scenario's gateway CPU per request over that of the same request answered upstream."""
+    c = f"c{result['options']['concurrency']}"
+    scenarios = (result.get("gateway") or {}).get("scenarios") or {}
+    hit = _get(scenarios.get(scenario), c, "server_cpu_ms_per_request")
+    miss = _get(scenarios.get(like), c, "server_cpu_ms_per_request")
+    return None if hit is None or not miss else round(hit / miss, 3)
 
 
 def render(result: dict) -> str:
@@ -577,12 +648,29 @@ def render(result: dict) -> str:
         spread = []
         for conc, res in (gws.get(sc) or {}).items():
             tally = res.get("tally") if isinstance(res, dict) else None
-            if tally:
+            if sc in CACHED_SCENARIOS and isinstance(res, dict) and "requests" in res:
+                spread.append(f"{conc} {(tally or {}).get('true', 0)} of {res['requests']}")
+            elif tally:
                 total = sum(tally.values())
                 shares = ", ".join(f"{k} {v / total:.0%}" for k, v in tally.items())
                 spread.append(f"{conc} {len(tally)} ({shares})")
-        if spread:
+        if spread and sc in CACHED_SCENARIOS:
+            out.append(f"{sc} responses with x-switchyard-cache-hit: true: " + ";  ".join(spread))
+        elif spread:
             out.append(f"{sc} deployments that answered: " + ";  ".join(spread))
+    for sc, like in CACHED_SCENARIOS.items():
+        if sc not in gws:
+            continue
+        hit, miss = (
+            _get(gws[sc], c, "server_cpu_ms_per_request"),
+            _get(gws.get(like), c, "server_cpu_ms_per_request"),
+        )
+        out.append(
+            f"{sc}: gateway CPU {_fmt(hit)} ms/req against {like}'s {_fmt(miss)} ms/req at {c} (share "
+            f"{_fmt(cache_hit_share(result, sc, like))}), upstream calls/request "
+            f"{_fmt(_get(gws[sc], c, 'upstream_calls_per_request'))}; warm-up: "
+            f"{'hit' if (gw.get('cache_warm') or {}).get('hit') else 'NO HIT'}"
+        )
     floor = result.get("hop_floor")
     if floor and "chat" in direct:
         f50, f99 = _get(floor, "latency_ms", "p50"), _get(floor, "latency_ms", "p99")
@@ -714,7 +802,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scenarios",
         default=(
             "chat,keyed,budgeted,router,stream,claude,claude-stream,messages,messages-stream,messages-openai,"
-            "responses,responses-stream,embed"
+            "responses,responses-stream,embed,chat-cached"
         ),
         help=f"comma list of {','.join(SCENARIO_LABELS)}",
     )
@@ -787,6 +875,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mock upstream on :{up_port} (pid {mock.pid}); {pinning}", file=sys.stderr)
 
         for sc in scenarios:
+            like = CACHED_SCENARIOS.get(sc)
+            if like in result["direct"]:  # the same request straight to the mock: measured once
+                result["direct"][sc] = result["direct"][like]
+                continue
             result["direct"][sc] = {
                 "c1": load.phase(up_port, sc, 1, args.duration, None),
                 c: load.phase(up_port, sc, args.concurrency, max(1.0, args.duration / 2), None),
@@ -839,6 +931,8 @@ def main(argv: list[str] | None = None) -> int:
                 if "budgeted" in scenarios:
                     load.keys["budgeted"] = generate_key(port, args.api_key, budgeted=True)
                 for sc in scenarios:
+                    if sc in CACHED_SCENARIOS:
+                        continue
                     gw["scenarios"][sc] = {
                         "c1": load.phase(port, sc, 1, args.duration, gateway.pid),
                         c: load.phase(port, sc, args.concurrency, args.duration, gateway.pid),
@@ -847,6 +941,33 @@ def main(argv: list[str] | None = None) -> int:
                 gw["memory_after_load"] = memory_mb(gateway.pid)
                 if args.observability == "on":
                     observed["metrics_scrape"] = scrape_metrics(port, args.api_key)
+                cached = [sc for sc in scenarios if sc in CACHED_SCENARIOS]
+                if cached:
+                    # The cache is global in a config: its scenarios get a launch of their own, cache on.
+                    stop_process(gateway)
+                    gateway = None
+                    cached_path = RESULTS / "config-cached.yaml"
+                    cached_path.write_text(cached_config(config.read_text()))
+                    cached_cmd = shlex.split(
+                        args.gateway_cmd.format(config=cached_path, host=HOST, port=port)
+                    )
+                    gw_log.write(f"{CACHED_LAUNCH}: {shlex.join(cached_cmd)}\n")
+                    gw_log.flush()
+                    gateway, secs = start_gateway(cached_cmd, port, args.health_path, gw_cpus, gw_log,
+                                                  args.startup_timeout, env)  # fmt: skip
+                    gw["cached_launch"] = {"config": str(cached_path), "startup_s": round(secs, 4)}
+                    print(f"gateway (cache on) healthy in {secs:.3f} s (pid {gateway.pid})", file=sys.stderr)
+                    for sc in cached:
+                        gw["cache_warm"] = warm_cache(port, args.api_key, sc, up_port)
+                        if not gw["cache_warm"]["hit"]:
+                            result["warnings"].append(
+                                f"{sc}: the warm-up's second call was not a cache hit: {gw['cache_warm']}"
+                            )
+                        gw["scenarios"][sc] = {
+                            "c1": load.phase(port, sc, 1, args.duration, gateway.pid),
+                            c: load.phase(port, sc, args.concurrency, args.duration, gateway.pid),
+                        }
+                        gw["scenarios"][sc]["memory_after"] = memory_mb(gateway.pid)
             except RuntimeError as exc:
                 gw["error"] = f"{exc} (see {RESULTS / 'gateway.log'})"
                 print(f"gateway: {gw['error']}", file=sys.stderr)

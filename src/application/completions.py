@@ -162,8 +162,10 @@ class Completions:
         served = await self._metered_failover(meter, request, attempt)
         if isinstance(served.value, MeteredStream):
             served.value.routed(served.retries, served.fallbacks)
-        if caching is None or lookup is None or not lookup.storable:
+        if caching is None or lookup is None:
             return served
+        if not lookup.storable:
+            return dataclasses.replace(served, cache_key=lookup.key)
         deployment_id = served.deployment.id
         storing = StoringStream(served.value, lambda reply: caching.store_chat(lookup, reply, deployment_id))
         return dataclasses.replace(served, value=storing, cache_key=lookup.key)

@@ -229,14 +229,25 @@ def _digest(kind: str, scope: str, fields: Mapping[str, Any]) -> str:
     return hashed
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_FIELDS: dict[type, tuple[str, ...]] = {}
+"""The field names of each dataclass met so far (looking them up is most of the walk's cost)."""
+
+
 def _plain(value: Any) -> Any:
     """Dataclasses as dicts of their set fields, enums as their values, tuples as lists."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if isinstance(value, _SCALARS) and not isinstance(value, Enum):
+        return value
+    kind = type(value)
+    names = _FIELDS.get(kind)
+    if names is None and dataclasses.is_dataclass(kind):
+        names = _FIELDS[kind] = tuple(field.name for field in dataclasses.fields(kind))
+    if names is not None:
         found = {}
-        for field in dataclasses.fields(value):
-            item = _plain(getattr(value, field.name))
+        for name in names:
+            item = _plain(getattr(value, name))
             if item is not None and item != [] and item != {}:
-                found[field.name] = item
+                found[name] = item
         return found
     if isinstance(value, Enum):
         return value.value
