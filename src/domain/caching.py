@@ -230,6 +230,8 @@ def _digest(kind: str, scope: str, fields: Mapping[str, Any]) -> str:
 
 
 _SCALARS = (str, int, float, bool, type(None))
+_PLAIN_TYPES = frozenset(_SCALARS)
+"""Exactly these types (not their subclasses, such as a StrEnum) are kept as they are."""
 _FIELDS: dict[type, tuple[str, ...]] = {}
 """The field names of each dataclass met so far (looking them up is most of the walk's cost)."""
 
@@ -245,9 +247,14 @@ def _plain(value: Any) -> Any:
     if names is not None:
         found = {}
         for name in names:
-            item = _plain(getattr(value, name))
-            if item is not None and item != [] and item != {}:
-                found[name] = item
+            item = getattr(value, name)
+            if item is None:
+                continue
+            if type(item) not in _PLAIN_TYPES:  # most fields are: no call for them
+                item = _plain(item)
+                if item is None or item == [] or item == {}:
+                    continue
+            found[name] = item
         return found
     if isinstance(value, Enum):
         return value.value
