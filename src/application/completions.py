@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import itertools
 import random
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -239,7 +240,7 @@ class Completions:
 
     async def _embed_prompt(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """A semantic cache's embedding of a prompt, through the gateway like any call."""
-        return (await self.embed(request, call_type="cache.embedding")).value
+        return (await self.embed(request, call_id=str(uuid.uuid4()), call_type="cache.embedding")).value
 
     async def refused(
         self, request: R, error: SwitchyardError, *, call_id: str, caller: Caller | None, call_type: str

@@ -378,6 +378,11 @@ async def test_a_semantic_cache_answers_the_same_conversation_written_differentl
         as_parts = await _post(client, _chat(messages=parts))  # another exact key, the same conversation
         other = await _post(client, _chat(messages=[{"role": "user", "content": "name a colour"}]))
         other_params = await _post(client, _chat(messages=parts, temperature=1.5))
+        for _ in range(200):  # the ledger is written beside the calls
+            logs = (await client.get("/spend/logs", headers=MASTER)).json()
+            if sum(log["call_type"] == "cache.embedding" for log in logs) >= 2:
+                break
+            await asyncio.sleep(0.01)
 
     assert (
         not _hit(first)
@@ -386,6 +391,8 @@ async def test_a_semantic_cache_answers_the_same_conversation_written_differentl
     assert _hit(as_parts) and float(as_parts.headers["x-switchyard-cache-similarity"]) > 0.99
     assert as_parts.json()["choices"] == first.json()["choices"]
     assert not _hit(other) and not _hit(other_params)  # scoped by the other parameters too
+    embeddings = [log for log in logs if log["call_type"] == "cache.embedding"]
+    assert len(embeddings) >= 2 and len({log["request_id"] for log in embeddings}) == len(embeddings)
 
 
 async def test_a_cache_backend_that_is_down_is_a_miss_and_counted_never_a_failed_call() -> None:
