@@ -29,7 +29,9 @@ from domain.completions import CompletionChunk, CompletionRequest, Usage
 from domain.embeddings import EmbeddingRequest
 from domain.errors import AuthenticationError, PermissionDeniedError, RateLimitError
 from domain.identity import EndUser, Role
+from domain.moderation import ModerationRequest
 from domain.rate_limits import Admission, Limit, Quota, quotas_for
+from domain.rerank import RerankRequest
 from domain.spend import ANONYMOUS, Caller
 from ports.clock import Clock
 from ports.llm_provider import ChunkStream, StreamWrapper
@@ -221,18 +223,20 @@ class Gatekeeper:
     async def admit(
         self,
         principal: Principal,
-        model: str,
+        model: str | None,
         end_user: str | None = None,
         *,
-        request: CompletionRequest | EmbeddingRequest | None = None,
+        request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest | None = None,
         call_id: str = "",
     ) -> Ticket:
         """Admits one call to `model` (a public name) for `end_user` (the request's `user` field): 403
         when the model is not the caller's to use or the end user is blocked, 400 (budget_exceeded)
         naming a spent budget, 429 naming the limit when a quota is spent, 403 naming a cache control
         the key may not use. With `request`, its estimated cost is reserved against every budget above
-        the caller (under `call_id`)."""
-        require_model(principal, model, self._access_groups())
+        the caller (under `call_id`). Without a `model` (a pass-through call naming none), only the
+        caller's own limits apply."""
+        if model is not None:
+            require_model(principal, model, self._access_groups())
         key = principal.key
         if key is not None and key.allowed_cache_controls and request is not None:
             require_cache_controls(key.allowed_cache_controls, request.controls)

@@ -23,7 +23,9 @@ from domain.budgets import (
 )
 from domain.completions import CompletionRequest
 from domain.embeddings import EmbeddingRequest
+from domain.moderation import ModerationRequest
 from domain.pricing import estimate_of
+from domain.rerank import RerankRequest
 from domain.router_policy import RouterPolicy
 from ports.budget_reservations import BudgetReservations, BudgetsUnavailable
 from ports.clock import Clock
@@ -83,7 +85,10 @@ class BudgetGuard:
         return self._reservations
 
     async def reserve(
-        self, principal: Principal, request: CompletionRequest | EmbeddingRequest, hold: str
+        self,
+        principal: Principal,
+        request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest,
+        hold: str,
     ) -> BudgetHold | None:
         """Reserves the call's estimate against every budget above it; None when no budget applies.
         BudgetExceededError (400, code budget_exceeded) naming the first budget without room."""
@@ -143,12 +148,14 @@ class BudgetGuard:
             del self._seeding[key]
             done.set_result(None)
 
-    async def _estimate(self, request: CompletionRequest | EmbeddingRequest) -> Decimal:
+    async def _estimate(
+        self, request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest
+    ) -> Decimal:
         """The dearest the call could be on any deployment of its model: a bound on its prompt tokens
         (its size in bytes: never short of the real count, and no tokenizer to load), and its
         `max_tokens` (else the model's output limit) of output."""
         group = self._catalog.group(self._policy.resolve_alias(request.model))
-        if isinstance(request, EmbeddingRequest):
+        if isinstance(request, EmbeddingRequest | ModerationRequest | RerankRequest):
             inputs = request.inputs
             prompt = sum(len(text.encode()) if isinstance(text, str) else len(text) for text in inputs)
         else:

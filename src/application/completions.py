@@ -1,4 +1,4 @@
-"""The completions use case: chat, streamed chat and embeddings, routed to a deployment."""
+"""The completions use case: chat, streamed chat, embeddings and moderations, routed to a deployment."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ from domain.deployments import Deployment, ModelGroup
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from domain.errors import RateLimitError, SwitchyardError, UnsupportedParameterError
 from domain.fallbacks import fallback_models
+from domain.moderation import ModerationRequest, ModerationResponse
 from domain.pricing import Cost
+from domain.rerank import RerankRequest, RerankResponse
 from domain.retries import retry_delay
 from domain.spend import ZERO, Caller
 from ports.clock import Clock
@@ -32,8 +34,10 @@ from ports.llm_provider import ChunkStream, LLMProvider
 from ports.telemetry import Telemetry
 
 T = TypeVar("T")
-R = TypeVar("R", CompletionRequest, EmbeddingRequest)
-P = TypeVar("P", CompletionResponse, EmbeddingResponse)
+R = TypeVar("R", CompletionRequest, EmbeddingRequest, ModerationRequest, RerankRequest)
+P = TypeVar("P", CompletionResponse, EmbeddingResponse, ModerationResponse, RerankResponse)
+Q = TypeVar("Q", ModerationRequest, RerankRequest)
+A = TypeVar("A", ModerationResponse, RerankResponse)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +225,58 @@ class Completions:
             )
         return dataclasses.replace(priced, cache_key=key)
 
+    async def moderate(
+        self,
+        request: ModerationRequest,
+        *,
+        call_id: str = "",
+        caller: Caller | None = None,
+        call_type: str = "moderation",
+    ) -> Served[ModerationResponse]:
+        """Each input's verdict from a deployment that moderates (never cached: a verdict is cheap, and
+        policies change)."""
+        return await self._uncached(
+            request, call_id, caller, call_type, lambda provider, d: provider.moderate(request, d)
+        )
+
+    async def rerank(
+        self,
+        request: RerankRequest,
+        *,
+        call_id: str = "",
+        caller: Caller | None = None,
+        call_type: str = "rerank",
+    ) -> Served[RerankResponse]:
+        """The documents ranked by a deployment that reranks, priced per search unit."""
+        return await self._uncached(
+            request, call_id, caller, call_type, lambda provider, d: provider.rerank(request, d)
+        )
+
+    async def _uncached(
+        self,
+        request: Q,
+        call_id: str,
+        caller: Caller | None,
+        call_type: str,
+        invoke: Callable[[LLMProvider, Deployment], Awaitable[A]],
+    ) -> Served[A]:
+        """A call routed, retried, fallen back, metered and recorded like any other, with no cache."""
+
+        async def attempt(deployment: Deployment, asked: Q) -> Served[A]:
+            provider = self._provider(deployment)
+            served = await self._call(
+                call_id, call_type, deployment, lambda: invoke(provider, deployment), _usage_of
+            )
+            usage = served.value.usage
+            await self._router.succeeded(
+                deployment, tokens=usage.total_tokens, latency=served.upstream_seconds
+            )
+            return served
+
+        meter = self._start(call_id, call_type, request, caller)
+        served = await self._metered_failover(meter, request, attempt)
+        return await self._priced(meter, served, served.value.usage)
+
     async def _from_cache(
         self, meter: CallMeter | None, request: R, key: str | None, deployment_id: str | None, value: T
     ) -> Served[T]:
@@ -356,7 +412,9 @@ class Completions:
             model = plan[0]
 
     def _queue_deadline(
-        self, request: CompletionRequest | EmbeddingRequest, group: list[Deployment]
+        self,
+        request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest,
+        group: list[Deployment],
     ) -> float | None:
         """How long a call may wait for a slot when its group is at its limits: a call that names a
         `timeout` or a `priority` waits (up to that timeout, else its deployments' own); others do not."""
@@ -467,15 +525,27 @@ class Completions:
             await self._router.failed(deployment, error, latency=latency)
 
 
+_CAPABILITY = {"moderations": "moderation", "rerank": "rerank"}
+
+
 def _candidates(group: ModelGroup, request: object) -> list[Deployment]:
     if isinstance(request, EmbeddingRequest):
         serving = [d for d in group.deployments if d.capabilities.embeddings]
         return serving or list(group.deployments)
+    if isinstance(request, ModerationRequest | RerankRequest):
+        # Only deployments that can: a model with none refuses the call, naming the model.
+        what = "moderations" if isinstance(request, ModerationRequest) else "rerank"
+        serving = [d for d in group.deployments if getattr(d.capabilities, _CAPABILITY[what])]
+        if not serving:
+            raise UnsupportedParameterError(
+                f"model {group.name} has no deployment that serves {what}", param="model"
+            )
+        return serving
     return list(group.deployments)
 
 
 def _with_request_timeouts(
-    deployment: Deployment, request: CompletionRequest | EmbeddingRequest
+    deployment: Deployment, request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest
 ) -> Deployment:
     """The deployment with the call's own `timeout` / `stream_timeout`, where the call sets them."""
     changes = {
@@ -494,5 +564,5 @@ def _caller_at_fault(error: SwitchyardError) -> bool:
     return isinstance(error, UnsupportedParameterError)
 
 
-def _usage_of(response: CompletionResponse) -> Usage | None:
+def _usage_of(response: CompletionResponse | ModerationResponse | RerankResponse) -> Usage | None:
     return response.usage

@@ -15,13 +15,15 @@ from domain.completions import CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest
 from domain.errors import SwitchyardError
+from domain.moderation import ModerationRequest
 from domain.pricing import Cost, cost_of
+from domain.rerank import RerankRequest
 from domain.spend import ANONYMOUS, Caller, CallStatus, SpendRecord
 from ports.call_observer import CallObserver
 from ports.clock import Clock
 from ports.token_counter import TokenCounter
 
-Request = CompletionRequest | EmbeddingRequest
+Request = CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest
 
 
 @dataclasses.dataclass(slots=True)
@@ -157,7 +159,7 @@ class Metering:
 
     def _count(self, request: Request, deployment: Deployment, reply_text: Sequence[str]) -> Usage:
         model = deployment.upstream_model
-        if isinstance(request, EmbeddingRequest):
+        if isinstance(request, EmbeddingRequest | ModerationRequest | RerankRequest):
             prompt = sum(
                 self._counter.count_text(text, model) if isinstance(text, str) else len(text)
                 for text in request.inputs
@@ -212,6 +214,47 @@ class Metering:
             messages=_prompt(request) if self._prompts else None,
             response=response,
         )
+        await self._write(record)
+
+    async def relayed(
+        self,
+        *,
+        call_id: str,
+        call_type: str,
+        model: str,
+        caller: Caller,
+        deployment: Deployment,
+        usage: Usage | None,
+        started_at: float,
+        status_code: int,
+    ) -> Metered:
+        """A pass-through call, relayed as it was: priced by the usage its reply stated, else cost None
+        (nothing is counted here)."""
+        cost = await self.cost(deployment, usage) if usage is not None else None
+        metered = Metered(usage or Usage(), cost)
+        failed = status_code >= 400
+        await self._write(
+            SpendRecord(
+                request_id=call_id,
+                call_type=call_type,
+                started_at=_utc(started_at),
+                ended_at=_utc(self._clock.now()),
+                model_group=model,
+                caller=caller,
+                deployment_id=deployment.id,
+                provider=deployment.provider,
+                upstream_model=deployment.upstream_model,
+                usage=metered.usage,
+                cost=metered.total,
+                input_cost=cost.input if cost is not None else None,
+                output_cost=cost.output if cost is not None else None,
+                status=CallStatus.FAILURE if failed else CallStatus.SUCCESS,
+                status_code=status_code,
+            )
+        )
+        return metered
+
+    async def _write(self, record: SpendRecord) -> None:
         # The text is kept for one of the two only: the other gets the record without it.
         bare = record
         if self._store_prompts != self._log_prompts:
@@ -227,7 +270,7 @@ def _utc(seconds: float) -> datetime:
 
 
 def _prompt(request: Request) -> Any:
-    if isinstance(request, EmbeddingRequest):
+    if isinstance(request, EmbeddingRequest | ModerationRequest | RerankRequest):
         return [text if isinstance(text, str) else list(text) for text in request.inputs]
     return [{"role": str(m.role), "content": m.text} for m in request.messages]
 

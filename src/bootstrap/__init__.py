@@ -39,6 +39,7 @@ from application.identity_cache import IdentityCache
 from application.management import Management
 from application.metering import Metering
 from application.models import ModelRegistry
+from application.passthrough import PassThroughCalls
 from application.pricing import Pricing
 from application.responses import Responses
 from application.routing import Router
@@ -59,6 +60,7 @@ from bootstrap.money import (
     run_spend_writer,
     soft_budget_alert,
 )
+from bootstrap.passthrough import open_passthrough_relay
 from bootstrap.resources import (
     MEMORY_DATABASE,
     REDIS_PREFIX_ENV,
@@ -295,6 +297,15 @@ class Container(containers.DeclarativeContainer):
         mock=mock_provider,
         client_factory=upstream_client_factory,
     )
+    passthrough = providers.Singleton(
+        PassThroughCalls,
+        relay=providers.Resource(open_passthrough_relay, client_factory=upstream_client_factory),
+        gatekeeper=gatekeeper,
+        metering=metering,
+        deployments=catalog.provided.deployments,
+        environ=environ,
+        clock=clock,
+    )
     models = providers.Singleton(
         ModelRegistry,
         uow=unit_of_work,
@@ -357,6 +368,7 @@ _SERVICES = (
     "metrics",
     "key_metrics",
     "tracing",
+    "passthrough",
 )
 
 
@@ -431,5 +443,6 @@ def create_http_app(container: Container) -> Litestar:
         lifespan=[resources],
         public_metrics=config.public_metrics,
         metrics=config.metrics,
+        docs=config.docs,
         middleware=server_span_middleware(config, lambda: services["tracing"]),
     )

@@ -127,6 +127,8 @@ class Usage:
     """Prompt tokens written to the provider's prompt cache (a part of prompt_tokens)."""
     reasoning_tokens: int = 0
     """Hidden reasoning tokens (a part of completion_tokens)."""
+    queries: int = 0
+    """Search units a rerank was billed (priced per query, apart from tokens)."""
 
     @property
     def total_tokens(self) -> int:
@@ -139,6 +141,7 @@ class Usage:
             self.cached_tokens + other.cached_tokens,
             self.cache_creation_tokens + other.cache_creation_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
+            self.queries + other.queries,
         )
 
 

@@ -48,6 +48,13 @@ class Limits:
 class Capabilities:
     chat: bool = True
     embeddings: bool = False
+    moderation: bool = False
+    """Classifies text for harm (OpenAI's moderations)."""
+    rerank: bool = False
+    """Orders documents by relevance to a query (Cohere's rerank)."""
+    mode: str = "chat"
+    """What the deployment is for, as the config's `model_info.mode` says (LiteLLM's names: chat,
+    completion, embedding, moderation, ...)."""
     streaming: bool = True
     tools: bool = True
     vision: bool = True
@@ -61,6 +68,9 @@ class Capabilities:
         return Capabilities(
             chat=self.chat and other.chat,
             embeddings=self.embeddings and other.embeddings,
+            moderation=self.moderation and other.moderation,
+            rerank=self.rerank and other.rerank,
+            mode=self.mode,
             streaming=self.streaming and other.streaming,
             tools=self.tools and other.tools,
             vision=self.vision and other.vision,
@@ -93,6 +103,8 @@ class Deployment:
     """Priority tier (LiteLLM's `order`): the lowest available order takes every call; None comes last."""
     tags: tuple[str, ...] = ()
     """Routing tags (LiteLLM's `tags`); "default" marks the deployments untagged requests prefer."""
+    use_in_pass_through: bool = False
+    """Its api_base and credentials serve its provider's pass-through route (`/anthropic/...`)."""
     access_groups: tuple[str, ...] = ()
     """Names (`model_info.access_groups`) a key's, team's or user's model list may use for this model."""
     supported_endpoints: tuple[str, ...] | None = None

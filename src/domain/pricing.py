@@ -32,6 +32,8 @@ class ModelPrices:
     cache_write: Decimal | None = None
     reasoning: Decimal | None = None
     per_request: Decimal | None = None
+    per_query: Decimal | None = None
+    """USD per search unit of a rerank (LiteLLM's `input_cost_per_query`)."""
     tier_threshold: int | None = None
     """Prompt tokens above which the `*_above_tier` prices apply; None: no long-context tier."""
     input_above_tier: Decimal | None = None
@@ -47,7 +49,7 @@ class ModelPrices:
 
     @property
     def priced(self) -> bool:
-        return self.input is not None or self.per_request is not None
+        return self.input is not None or self.per_request is not None or self.per_query is not None
 
     def over(self, under: ModelPrices | None) -> ModelPrices:
         """These prices, each one not set here taken from `under` (config over the catalog). A
@@ -107,6 +109,7 @@ def cost_of(usage: Usage, prices: ModelPrices) -> Cost | None:
         + cached * (read if read is not None else base_in)
         + created * (write if write is not None else base_in)
         + (prices.per_request or ZERO)
+        + usage.queries * (prices.per_query or ZERO)
     )
     output_cost = (usage.completion_tokens - reasoning) * base_out + reasoning * (prices.reasoning or ZERO)
     return Cost(input_cost, output_cost)

@@ -11,6 +11,8 @@ from domain.completions import CompletionChunk, CompletionRequest, CompletionRes
 from domain.deployments import Capabilities, Deployment
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from domain.errors import UnsupportedParameterError
+from domain.moderation import ModerationRequest, ModerationResponse
+from domain.rerank import RerankRequest, RerankResponse
 
 
 class ChunkStream(ABC):
@@ -89,6 +91,8 @@ class LLMProvider(ABC):
     supports_chat: ClassVar[bool] = True
     supports_streaming: ClassVar[bool] = True
     supports_embeddings: ClassVar[bool] = False
+    supports_moderation: ClassVar[bool] = False
+    supports_rerank: ClassVar[bool] = False
     supports_tools: ClassVar[bool] = True
     supports_vision: ClassVar[bool] = True
     supports_response_schema: ClassVar[bool] = True
@@ -113,6 +117,8 @@ class LLMProvider(ABC):
         return Capabilities(
             chat=cls.supports_chat,
             embeddings=cls.supports_embeddings,
+            moderation=cls.supports_moderation,
+            rerank=cls.supports_rerank,
             streaming=cls.supports_streaming,
             tools=cls.supports_tools,
             vision=cls.supports_vision,
@@ -136,6 +142,20 @@ class LLMProvider(ABC):
     async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
         raise UnsupportedParameterError(
             f"provider {self.name} does not serve embeddings", param="model", provider=self.name
+        )
+
+    async def moderate(self, request: ModerationRequest, deployment: Deployment) -> ModerationResponse:
+        """Each input's verdict, in order, when `supports_moderation`; errors as for `complete`."""
+        raise UnsupportedParameterError(
+            f"provider {self.name} does not serve moderations", param="model", provider=self.name
+        )
+
+    async def rerank(self, request: RerankRequest, deployment: Deployment) -> RerankResponse:
+        """The documents' relevance to the query, the most relevant first and cut to `top_n`, each with
+        its text when `return_documents`; `usage.queries` the search units billed. When
+        `supports_rerank`; errors as for `complete`."""
+        raise UnsupportedParameterError(
+            f"provider {self.name} does not serve rerank", param="model", provider=self.name
         )
 
     async def count_tokens(self, request: CompletionRequest, deployment: Deployment) -> int:

@@ -352,3 +352,19 @@ async def test_the_spans_exported_and_dropped_are_counted_in_the_metrics() -> No
         if sample.name.startswith("switchyard_spans_") and sample.name.endswith("_total")
     }
     assert counts == {"switchyard_spans_exported_total": 2.0, "switchyard_spans_dropped_total": 0.0}
+
+
+async def test_moderations_and_reranks_are_traced_through_the_wrapped_provider() -> None:
+    async with _gateway() as (client, exporter):
+        moderation = await client.post(
+            "/v1/moderations", json={"model": "gpt-x", "input": "mock-flagged"}, headers=MASTER
+        )
+        rerank = await client.post(
+            "/v1/rerank", json={"model": "gpt-x", "query": "a", "documents": ["a", "b"]}, headers=MASTER
+        )
+        spans = _spans(client, exporter)
+
+    assert moderation.status_code == 200 and moderation.json()["results"][0]["flagged"] is True
+    assert rerank.status_code == 200 and rerank.json()["results"][0]["index"] == 0
+    operations = [s.attributes["gen_ai.operation.name"] for s in spans if s.kind is SpanKind.CLIENT]
+    assert operations == ["moderation", "rerank"]

@@ -23,7 +23,7 @@ from domain.pricing import DEFAULT_TIER_THRESHOLD, ModelPrices
 
 _SAMPLING = tuple(field.name for field in dataclasses.fields(SamplingParams))
 # Request fields beyond SamplingParams that a deployment may preset; provider adapters pass them on.
-_ROUTING_KEYS = frozenset({"order", "tags"})
+_ROUTING_KEYS = frozenset({"order", "tags", "use_in_pass_through"})
 _REQUEST_EXTRAS = frozenset(
     {
         "top_k",
@@ -48,7 +48,6 @@ _UNSUPPORTED = frozenset(
         "litellm_credential_name",
         "max_budget",
         "budget_duration",
-        "use_in_pass_through",
         "use_litellm_proxy",
         "merge_reasoning_content_in_choices",
         "model_info",
@@ -67,6 +66,12 @@ _UNSUPPORTED = frozenset(
     }
 )
 _CHAT_MODES = frozenset({"chat", "completion", "responses"})
+_SERVED_MODES = _CHAT_MODES | {"embedding", "moderation", "rerank"}
+# Providers whose every deployment also serves moderations (their upstream has the endpoint).
+_MODERATING = frozenset({"openai", "mock"})
+# Providers whose every deployment also reranks; others (an OpenAI-compatible host's `/rerank`) only
+# when marked `mode: rerank`.
+_RERANKING = frozenset({"cohere", "mock"})
 # LiteLLM's price keys that Switchyard reads, and the ModelPrices field each one sets.
 _PRICES = {
     "input_cost_per_token": "input",
@@ -75,6 +80,7 @@ _PRICES = {
     "cache_creation_input_token_cost": "cache_write",
     "output_cost_per_reasoning_token": "reasoning",
     "input_cost_per_request": "per_request",
+    "input_cost_per_query": "per_query",
     "input_cost_per_token_above_200k_tokens": "input_above_tier",
     "output_cost_per_token_above_200k_tokens": "output_above_tier",
     "cache_read_input_token_cost_above_200k_tokens": "cache_read_above_tier",
@@ -113,7 +119,7 @@ def build_deployment(
 
     provider, upstream = _provider(params, at)
     mode = info.mode or ("embedding" if "embed" in upstream.lower() else "chat")
-    if mode != "embedding" and mode not in _CHAT_MODES:
+    if mode not in _SERVED_MODES:
         report.ignore(path_of(base, "model_info", "mode"))
         report.warn(base, f"mode '{mode}' is not served yet; deployment {entry.model_name} skipped")
         return None
@@ -153,6 +159,7 @@ def build_deployment(
         extra_params=request_defaults,
         order=_order(params, at),
         tags=_tags(params, at),
+        use_in_pass_through=(params.model_extra or {}).get("use_in_pass_through") is True,
         access_groups=tuple(info.access_groups),
         supported_endpoints=None if info.supported_endpoints is None else tuple(info.supported_endpoints),
     )
@@ -315,7 +322,10 @@ def _capabilities(entry: ModelEntry, mode: str, provider: str, upstream: str) ->
         return fallback if value is None else value
 
     return Capabilities(
-        chat=mode != "embedding",
+        chat=mode in _CHAT_MODES,
+        moderation=mode == "moderation" or provider in _MODERATING,
+        rerank=mode == "rerank" or provider in _RERANKING,
+        mode=mode,
         # The mock answers both; a wildcard serves whatever the caller names, embedding models included.
         embeddings=mode == "embedding" or provider == "mock" or (info.mode is None and "*" in upstream),
         streaming=default.streaming,

@@ -66,6 +66,8 @@ class GatewayConfig:
     """general_settings.public_metrics: GET /metrics needs no key."""
     metrics: bool = True
     """general_settings.metrics: false turns the Prometheus metrics off (GET /metrics answers 404)."""
+    docs: bool = True
+    """general_settings.docs: GET /openapi.json and /docs are served (false: 404)."""
     key_metrics: bool = False
     """prometheus_key_metrics (general_settings or litellm_settings): per-key and per-team series."""
     callbacks: tuple[str, ...] = ()

@@ -144,6 +144,7 @@ def _build(
         spend_journal_dir=_journal_dir(env.get("SWITCHYARD_SPEND_JOURNAL_DIR"), general.spend_journal_dir),
         public_metrics=general.public_metrics,
         metrics=general.metrics,
+        docs=general.docs,
         key_metrics=general.metrics and (general.prometheus_key_metrics or settings.prometheus_key_metrics),
         callbacks=_callbacks(settings.callbacks, report),
         webhook=_webhook(settings.callbacks, config.callback_settings.webhook),

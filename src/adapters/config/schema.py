@@ -36,6 +36,7 @@ class PriceKeys(Section):
     cache_creation_input_token_cost: Price | None = None
     output_cost_per_reasoning_token: Price | None = None
     input_cost_per_request: Price | None = None
+    input_cost_per_query: Price | None = None
     input_cost_per_token_above_200k_tokens: Price | None = None
     output_cost_per_token_above_200k_tokens: Price | None = None
     cache_read_input_token_cost_above_200k_tokens: Price | None = None
@@ -267,6 +268,8 @@ class GeneralSettings(Section):
     """Serve GET /metrics without a key (behind a private network, say)."""
     metrics: bool = True
     """Prometheus metrics at GET /metrics; false: none are counted, and GET /metrics answers 404."""
+    docs: bool = True
+    """GET /openapi.json and the reference at /docs (no key needed); false: both answer 404."""
     prometheus_key_metrics: bool = False
     """Per-key and per-team spend, budget and rate-limit series too (one series per key and team)."""
     responses_retention: str = "30d"

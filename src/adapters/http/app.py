@@ -11,6 +11,7 @@ from litestar.di import Provide
 
 from adapters.http.auth import auth_middleware
 from adapters.http.controllers.chat import ChatController
+from adapters.http.controllers.docs import DocsController
 from adapters.http.controllers.embeddings import EmbeddingsController
 from adapters.http.controllers.health import DeploymentHealthController, HealthController
 from adapters.http.controllers.management import management_controllers
@@ -18,8 +19,12 @@ from adapters.http.controllers.messages import MessagesController
 from adapters.http.controllers.metrics import MetricsController
 from adapters.http.controllers.model_admin import ModelAdminController
 from adapters.http.controllers.models import ModelsController
+from adapters.http.controllers.moderations import ModerationsController
+from adapters.http.controllers.passthrough import PassThroughController
+from adapters.http.controllers.rerank import RerankController
 from adapters.http.controllers.responses import ResponsesController, StoredResponsesController
 from adapters.http.controllers.spend import spend_controllers
+from adapters.http.controllers.text_completions import TextCompletionsController
 from adapters.http.errors import EXCEPTION_HANDLERS
 from application.access import Gatekeeper
 
@@ -32,13 +37,15 @@ def create_app(
     lifespan: Sequence[Callable[[Litestar], AbstractAsyncContextManager[Any]]] = (),
     public_metrics: bool = False,
     metrics: bool = True,
+    docs: bool = True,
     middleware: Sequence[Any] = (),
 ) -> Litestar:
     """`dependencies` are the bridges to the use cases (`completions`, `catalog`, `gatekeeper`,
     `management`, `models`, ...), built by the composition root. With a `gatekeeper` (a master key is
     set), every API route needs a valid credential, the liveness and readiness probes excepted; without
     one, auth is off and every caller acts as the admin (LiteLLM's behaviour without a master key).
-    Without `metrics`, GET /metrics is an unknown route (404)."""
+    Without `metrics`, GET /metrics is an unknown route (404); without `docs`, so are GET /openapi.json
+    and /docs."""
     api = Router(
         path="/",
         route_handlers=[
@@ -47,17 +54,26 @@ def create_app(
             ResponsesController,
             StoredResponsesController,
             EmbeddingsController,
+            TextCompletionsController,
+            ModerationsController,
+            RerankController,
             ModelsController,
             DeploymentHealthController,
             ModelAdminController,
             *management_controllers,
             *spend_controllers,
+            *([PassThroughController] if "passthrough" in dependencies else []),
             *([] if public_metrics or not metrics else [MetricsController]),
         ],
         middleware=[auth_middleware(gatekeeper)] if gatekeeper is not None else [],
     )
     return Litestar(
-        route_handlers=[api, HealthController, *([MetricsController] if public_metrics and metrics else [])],
+        route_handlers=[
+            api,
+            HealthController,
+            *([MetricsController] if public_metrics and metrics else []),
+            *([DocsController] if docs else []),
+        ],
         dependencies=dict(dependencies),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=list(lifespan),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from urllib.parse import unquote_to_bytes
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -17,13 +18,16 @@ from adapters.http.principal import PRINCIPAL
 from application.access import Gatekeeper, LimitsLeft, Ticket
 from domain.errors import AuthenticationError, RateLimitError, SwitchyardError
 
-_KEY_HEADERS = (b"api-key", b"x-api-key")
+_KEY_HEADERS = (b"api-key", b"x-api-key", b"x-goog-api-key")
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:
-    """The key a client sent: `Authorization: Bearer`, or the `api-key` / `x-api-key` headers."""
+    """The key a client sent: `x-switchyard-api-key` first, then `Authorization: Bearer`, then the
+    `api-key` / `x-api-key` / `x-goog-api-key` headers (each provider SDK's own, for pass-through)."""
     fallback = None
     for name, value in headers:
+        if name == b"x-switchyard-api-key" and value.strip():
+            return value.strip()
         if name == b"authorization":
             scheme, _, token = value.partition(b" ")
             if scheme.lower() == b"bearer" and token.strip():
@@ -42,6 +46,8 @@ def auth_middleware(gatekeeper: Callable[[], Gatekeeper]):
                 await app(scope, receive, send)
                 return
             key = presented_key(scope["headers"])
+            if key is None and scope["path"].startswith("/gemini/"):
+                key = _query_key(scope["query_string"])
             try:
                 if key is None:
                     raise AuthenticationError(
@@ -61,6 +67,15 @@ def auth_middleware(gatekeeper: Callable[[], Gatekeeper]):
         return guarded
 
     return middleware
+
+
+def _query_key(query: bytes) -> bytes | None:
+    """Gemini's `?key=`: its clients may send the key in the query string."""
+    for pair in query.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if name == b"key" and value:
+            return unquote_to_bytes(value)
+    return None
 
 
 async def _refuse(send: Send, error: SwitchyardError, path: str) -> None:

@@ -27,6 +27,9 @@ from application.token_counting import TokenCounting
 from domain.completions import CompletionRequest
 from domain.embeddings import EmbeddingRequest
 from domain.errors import BadRequestError, SwitchyardError
+from domain.moderation import ModerationRequest
+from domain.rerank import RerankRequest
+from domain.spend import Caller
 
 JSON = "application/json"
 
@@ -56,7 +59,7 @@ def public_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-Asked = TypeVar("Asked", CompletionRequest, EmbeddingRequest)
+Asked = TypeVar("Asked", CompletionRequest, EmbeddingRequest, ModerationRequest, RerankRequest)
 T = TypeVar("T")
 
 
@@ -145,7 +148,7 @@ async def released_on_failure(ticket: Ticket, call: Awaitable[Served[T]]) -> Ser
 async def admitted(
     inference: Inference,
     request: Request,
-    asked: CompletionRequest | EmbeddingRequest,
+    asked: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest,
     end_user: str | None,
     *,
     call_id: str,
@@ -176,6 +179,51 @@ def release_served(ticket: Ticket, served: Served[Any]) -> None:
     cost, or nothing for an answer from the cache."""
     value = served.value
     ticket.release(0 if served.cache_hit else tokens_of(value.usage), value.cost)
+
+
+async def whole_reply(
+    inference: Inference,
+    request: Request,
+    asked: Asked,
+    end_user: str | None,
+    *,
+    call_id: str,
+    started: float,
+    call_type: str,
+    call: Callable[[Ticket], Awaitable[Served[T]]],
+    render: Callable[[T], object],
+) -> Response:
+    """A call answered with one JSON body: admitted, made (`call(ticket)`), its ticket released with what
+    it spent, and its reply rendered with the gateway's headers."""
+    ticket = await admitted(inference, request, asked, end_user, call_id=call_id, call_type=call_type)
+    served = await released_on_failure(ticket, call(ticket))
+    release_served(ticket, served)
+    return Response(
+        orjson.dumps(render(served.value)),
+        media_type=JSON,
+        headers=answered(call_id, served, started, ticket),
+    )
+
+
+async def served_json(
+    request: Request,
+    inference: Inference,
+    parse: Callable[[object], Asked],
+    call_type: str,
+    use: Callable[[Asked, str, Caller], Awaitable[Served[T]]],
+    render: Callable[[T], object],
+) -> Response:
+    """A whole route of one call answered with one JSON body: the body parsed, the call admitted and
+    made (`use(asked, call_id, caller)`), its reply rendered; errors answered in OpenAI's shape."""
+
+    async def handle(body: object, call_id: str, started: float) -> Response:
+        asked = with_header_tags(parse(body), request)
+        return await whole_reply(
+            inference, request, asked, None, call_id=call_id, started=started, call_type=call_type,
+            call=lambda ticket: use(asked, call_id, ticket.caller), render=render,
+        )  # fmt: skip
+
+    return await exchange(request, handle, inference.in_flight)
 
 
 Handle = Callable[[object, str, float], Awaitable[Response]]

@@ -13,6 +13,7 @@ from litestar import Response
 from litestar.types import Receive, Scope, Send
 
 from adapters.openai_format import render_chunk, render_error
+from domain.completions import CompletionChunk
 from domain.errors import InternalServerError, SwitchyardError
 from ports.llm_provider import ChunkStream
 
@@ -25,11 +26,14 @@ _SSE_HEADERS = [
 ]
 
 
-async def sse_events(stream: ChunkStream) -> AsyncGenerator[bytes, None]:
+async def sse_events(
+    stream: ChunkStream, render: Callable[[CompletionChunk], dict[str, Any]] = render_chunk
+) -> AsyncGenerator[bytes, None]:
+    """The stream's chunks as events, each rendered by `render` (a `chat.completion.chunk` unless told)."""
     try:
         async for batch in stream.batches():
             # Chunks that arrived together leave together: one write, not one per chunk.
-            yield b"".join(b"data: " + orjson.dumps(render_chunk(chunk)) + b"\n\n" for chunk in batch)
+            yield b"".join(b"data: " + orjson.dumps(render(chunk)) + b"\n\n" for chunk in batch)
         yield DONE
     except SwitchyardError as exc:
         # The status line is long gone: the error travels as the stream's last event, as OpenAI does.

@@ -9,9 +9,9 @@ span lasts until the stream ends. Prompt and reply text go on the span only when
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Collection, Iterator, Mapping, Sequence
 from time import monotonic
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import orjson
@@ -23,7 +23,11 @@ from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from domain.errors import SwitchyardError
 from domain.messages import ImagePart, Message, Role, TextPart
+from domain.moderation import ModerationRequest, ModerationResponse
+from domain.rerank import RerankRequest, RerankResponse
 from ports.llm_provider import ChunkStream, LLMProvider, StreamWrapper
+
+Answered = TypeVar("Answered", ModerationResponse, RerankResponse)
 
 PROVIDER_NAMES = {
     "openai": "openai",
@@ -57,6 +61,8 @@ _DESCRIBED = (
     "supports_chat",
     "supports_streaming",
     "supports_embeddings",
+    "supports_moderation",
+    "supports_rerank",
     "supports_tools",
     "supports_vision",
     "supports_response_schema",
@@ -127,6 +133,30 @@ class TracedProvider(LLMProvider):
 
     async def count_tokens(self, request: CompletionRequest, deployment: Deployment) -> int:
         return await self._inner.count_tokens(request, deployment)
+
+    async def moderate(self, request: ModerationRequest, deployment: Deployment) -> ModerationResponse:
+        return await self._spanned(
+            "moderation", request.model, deployment, self._inner.moderate(request, deployment)
+        )
+
+    async def rerank(self, request: RerankRequest, deployment: Deployment) -> RerankResponse:
+        return await self._spanned(
+            "rerank", request.model, deployment, self._inner.rerank(request, deployment)
+        )
+
+    async def _spanned(
+        self, operation: str, model: str, deployment: Deployment, call: Awaitable[Answered]
+    ) -> Answered:
+        """`call` in a span of `operation`, its usage on the span."""
+        span = self._start(operation, model, deployment, {})
+        try:
+            response = await call
+        except BaseException as exc:
+            _failed(span, exc)
+            raise
+        span.set_attributes(_response_attributes(response.id, response.model, response.usage))
+        span.end()
+        return response
 
     def _chat_attributes(self, request: CompletionRequest, *, stream: bool = False) -> dict[str, Any]:
         found = _chat_attributes(request, stream=stream)

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import orjson
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 
-from adapters.http.exchange import (
-    JSON,
-    Inference,
-    admitted,
-    answered,
-    exchange,
-    release_served,
-    released_on_failure,
-    with_header_tags,
-)
+from adapters.http.exchange import Inference, exchange, whole_reply, with_header_tags
 from adapters.openai_format import parse_embedding_request, render_embeddings
 
 
@@ -29,23 +19,12 @@ class EmbeddingsController(Controller):
         completions = inference.completions
 
         async def handle(body: object, call_id: str, started: float) -> Response:
-            embedding_request = with_header_tags(parse_embedding_request(body), request)
-            ticket = await admitted(
-                inference,
-                request,
-                embedding_request,
-                embedding_request.user,
-                call_id=call_id,
-                call_type="embeddings",
-            )
-            served = await released_on_failure(
-                ticket, completions.embed(embedding_request, call_id=call_id, caller=ticket.caller)
-            )
-            release_served(ticket, served)
-            return Response(
-                orjson.dumps(render_embeddings(served.value, embedding_request.encoding_format)),
-                media_type=JSON,
-                headers=answered(call_id, served, started, ticket),
-            )
+            asked = with_header_tags(parse_embedding_request(body), request)
+            return await whole_reply(
+                inference, request, asked, asked.user,
+                call_id=call_id, started=started, call_type="embeddings",
+                call=lambda ticket: completions.embed(asked, call_id=call_id, caller=ticket.caller),
+                render=lambda reply: render_embeddings(reply, asked.encoding_format),
+            )  # fmt: skip
 
         return await exchange(request, handle, inference.in_flight)

@@ -20,7 +20,7 @@ from domain.errors import PermissionDeniedError
 from ports.router_state import RouterState
 
 
-def _version() -> str:
+def package_version() -> str:
     try:
         return version("switchyard")
     except PackageNotFoundError:
@@ -45,7 +45,7 @@ class HealthController(Controller):
         ready = store.store is not None
         body = {
             "status": "healthy" if ready else "starting",
-            "version": _version(),
+            "version": package_version(),
             "models": len(catalog.groups()),
             "router_state": router_state.describe(),
             "db": store.describe(),

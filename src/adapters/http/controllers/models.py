@@ -45,7 +45,7 @@ def _deployment_info(deployment: Deployment) -> dict[str, object]:
         },
         "model_info": {
             "id": deployment.id,
-            "mode": "embedding" if caps.embeddings and not caps.chat else "chat",
+            "mode": "embedding" if caps.embeddings and not caps.chat and caps.mode == "chat" else caps.mode,
             "litellm_provider": deployment.provider,
             "supports_native_streaming": caps.streaming,
             "supports_function_calling": caps.tools,
@@ -68,6 +68,7 @@ _PRICE_KEYS = (
     ("cache_creation_input_token_cost", "cache_write"),
     ("output_cost_per_reasoning_token", "reasoning"),
     ("input_cost_per_request", "per_request"),
+    ("input_cost_per_query", "per_query"),
     ("input_cost_per_token_above_200k_tokens", "input_above_tier"),
     ("output_cost_per_token_above_200k_tokens", "output_above_tier"),
     ("cache_read_input_token_cost_above_200k_tokens", "cache_read_above_tier"),

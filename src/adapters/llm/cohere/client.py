@@ -1,4 +1,4 @@
-"""The Cohere provider: v2 chat (whole and streamed) and embed, over one pooled httpx client."""
+"""The Cohere provider: v2 chat (whole and streamed), embed and rerank, over one pooled httpx client."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ import httpx
 from adapters.llm import http_calls
 from adapters.llm.cohere import mapping
 from adapters.llm.cohere.errors import upstream_error
+from adapters.llm.cohere.rerank import cohere_rerank_body, read_rerank
 from adapters.llm.json_io import close_quietly, decode, encode
 from adapters.llm.sse import sse_event_batches
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
 from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from domain.errors import BadGatewayError, SwitchyardError
+from domain.rerank import RerankRequest, RerankResponse
 from ports.llm_provider import ChunkStream, LLMProvider
 
 
@@ -27,6 +29,7 @@ class CohereProvider(LLMProvider):
 
     name: ClassVar[str] = "cohere"
     supports_embeddings: ClassVar[bool] = True
+    supports_rerank: ClassVar[bool] = True
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
@@ -42,6 +45,12 @@ class CohereProvider(LLMProvider):
     async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
         payload = await self._post(deployment, "/v2/embed", mapping.embed_body(request, deployment))
         return mapping.read_embeddings(payload, model=deployment.upstream_model)
+
+    async def rerank(self, request: RerankRequest, deployment: Deployment) -> RerankResponse:
+        payload = await self._post(
+            deployment, "/v2/rerank", cohere_rerank_body(request, deployment.upstream_model)
+        )
+        return read_rerank(payload, request, deployment.upstream_model)
 
     async def stream(self, request: CompletionRequest, deployment: Deployment) -> ChunkStream:
         headers = mapping.headers(deployment)

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from adapters.llm.mock.errors import mock_error
-from adapters.llm.mock.script import DEFAULT_DIMENSIONS, forced_tool_call, reply_text, unit_vector, words
+from adapters.llm.mock.script import (
+    DEFAULT_DIMENSIONS,
+    FLAGGED_MARKER,
+    forced_tool_call,
+    overlap,
+    reply_text,
+    unit_vector,
+    words,
+)
 from domain.completions import (
     Choice,
     ChunkChoice,
@@ -26,6 +34,8 @@ from domain.completions import (
 from domain.deployments import Deployment
 from domain.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
 from domain.messages import Message, Role
+from domain.moderation import CATEGORIES, ModerationRequest, ModerationResponse, ModerationResult
+from domain.rerank import RerankRequest, RerankResponse, RerankResult, top_results
 from ports.llm_provider import ChunkStream, LLMProvider
 from ports.token_counter import TokenCounter
 
@@ -38,10 +48,14 @@ class MockProvider(LLMProvider):
     tool_choice, calls the tool with arguments built from its schema; `mock_response` naming an
     error ("litellm.RateLimitError") raises it. Streams a word per chunk, role on the first, usage on
     the last (always: the gateway meters mock traffic like any other). Usage comes from the
-    TokenCounter. Embeddings are unit vectors hashed from each input."""
+    TokenCounter. Embeddings are unit vectors hashed from each input. Moderation flags nothing, unless
+    an input holds the marker `mock-flagged` (then every category, score 1.0). Rerank scores each
+    document by the share of the query's words it holds (one search unit a call)."""
 
     name: ClassVar[str] = "mock"
     supports_embeddings: ClassVar[bool] = True
+    supports_moderation: ClassVar[bool] = True
+    supports_rerank: ClassVar[bool] = True
 
     def __init__(self, token_counter: TokenCounter) -> None:
         self._counter = token_counter
@@ -97,6 +111,37 @@ class MockProvider(LLMProvider):
             model=model,
             data=tuple(Embedding(index, vector) for index, vector in enumerate(vectors)),
             usage=Usage(prompt_tokens=tokens),
+        )
+
+    async def moderate(self, request: ModerationRequest, deployment: Deployment) -> ModerationResponse:
+        results = []
+        for text in request.inputs:
+            flagged = FLAGGED_MARKER in text
+            results.append(
+                ModerationResult(
+                    flagged=flagged,
+                    categories=dict.fromkeys(CATEGORIES, flagged),
+                    category_scores=dict.fromkeys(CATEGORIES, 1.0 if flagged else 0.0),
+                )
+            )
+        model = deployment.upstream_model
+        tokens = sum(self._counter.count_text(text, model) for text in request.inputs)
+        return ModerationResponse(
+            f"modr-{uuid.uuid4().hex}", model, tuple(results), Usage(prompt_tokens=tokens)
+        )
+
+    async def rerank(self, request: RerankRequest, deployment: Deployment) -> RerankResponse:
+        scored = tuple(
+            RerankResult(index, overlap(request.query, document))
+            for index, document in enumerate(request.documents)
+        )
+        model = deployment.upstream_model
+        tokens = sum(self._counter.count_text(text, model) for text in request.inputs)
+        return RerankResponse(
+            f"rerank-{uuid.uuid4().hex}",
+            model,
+            top_results(request, scored),
+            Usage(prompt_tokens=tokens, queries=1),
         )
 
     def _reply(self, request: CompletionRequest, deployment: Deployment) -> _Reply:

@@ -18,6 +18,8 @@ from domain.messages import FunctionTool, NamedToolChoice, Role, ToolCall, ToolC
 DEFAULT_DIMENSIONS = 16
 """Length of a mock embedding when the request does not ask for `dimensions`: small enough to read in a
 test's output, and any caller that needs OpenAI's sizes can ask for them."""
+FLAGGED_MARKER = "mock-flagged"
+"""A moderation input holding this is flagged in every category by the mock; any other flags nothing."""
 _WORD = re.compile(r"\s*\S+")
 
 
@@ -89,3 +91,10 @@ def _placeholder(schema: Mapping[str, Any], depth: int = 0) -> Any:
         required = schema.get("required") if isinstance(schema.get("required"), list) else []
         return {name: _placeholder(properties.get(name, {}), depth + 1) for name in required}
     return {"string": "", "integer": 0, "number": 0, "boolean": False, "array": []}.get(kind)
+
+
+def overlap(query: str, document: str) -> float:
+    """The share of the query's distinct words (case-folded) that the document holds: 0 to 1."""
+    asked = set(re.findall(r"\w+", query.casefold()))
+    held = set(re.findall(r"\w+", document.casefold()))
+    return len(asked & held) / len(asked) if asked else 0.0

@@ -16,6 +16,14 @@ from adapters.llm.openai import mapping
 from adapters.llm.openai.errors import upstream_error
 from adapters.llm.sse import sse_event_batches
 from adapters.openai_format import read_chunk, read_embeddings, read_response
+from adapters.openai_format.moderations import moderation_body, read_moderation
+from adapters.openai_format.rerank import read_hosted_rerank, rerank_body
+from adapters.openai_format.text_completions import (
+    TEXT_COMPLETION,
+    read_text_chunk,
+    read_text_completion,
+    text_completion_body,
+)
 
 # The module, not its names: it reads errors with this package's table, so each imports the other.
 from adapters.responses_format import upstream as responses_upstream
@@ -23,6 +31,8 @@ from domain.completions import CompletionChunk, CompletionRequest, CompletionRes
 from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from domain.errors import BadGatewayError, SwitchyardError
+from domain.moderation import ModerationRequest, ModerationResponse
+from domain.rerank import RerankRequest, RerankResponse
 from ports.llm_provider import ChunkStream, LLMProvider
 
 
@@ -32,12 +42,18 @@ class OpenAIProvider(LLMProvider):
 
     name: ClassVar[str] = "openai"
     supports_embeddings: ClassVar[bool] = True
+    supports_moderation: ClassVar[bool] = True
+    supports_rerank: ClassVar[bool] = True
+    """Where the host serves `/rerank` (vLLM, TEI, Jina): deployments marked `mode: rerank`."""
     native_format: ClassVar[str | None] = mapping.RESPONSES
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
     def speaks(self, format: str, deployment: Deployment) -> bool:
+        # Every OpenAI-format upstream serves the legacy `/completions` (OpenAI, the compatible hosts, vLLM).
+        if format == TEXT_COMPLETION:
+            return True
         return format == mapping.RESPONSES and mapping.serves_responses(deployment)
 
     def unsupported_params(self, request: CompletionRequest, deployment: Deployment) -> Collection[str]:
@@ -48,6 +64,9 @@ class OpenAIProvider(LLMProvider):
         native = mapping.native_responses(request, deployment)
         if native is not None:
             return await self._respond(native, deployment)
+        if _text_completion(request):
+            body = text_completion_body(request, deployment.upstream_model, stream=False)
+            return read_text_completion(await self._post(deployment, "/completions", body))
         # The method called decides whether the upstream streams, whatever the request's flag says.
         if request.stream:
             request = dataclasses.replace(request, stream=False)
@@ -58,22 +77,35 @@ class OpenAIProvider(LLMProvider):
         body = mapping.embedding_body(request, deployment)
         return read_embeddings(await self._post(deployment, "/embeddings", body))
 
+    async def moderate(self, request: ModerationRequest, deployment: Deployment) -> ModerationResponse:
+        body = moderation_body(request, deployment.upstream_model)
+        return read_moderation(await self._post(deployment, "/moderations", body))
+
+    async def rerank(self, request: RerankRequest, deployment: Deployment) -> RerankResponse:
+        body = rerank_body(request, deployment.upstream_model)
+        return read_hosted_rerank(await self._post(deployment, "/rerank", body), request)
+
     async def stream(self, request: CompletionRequest, deployment: Deployment) -> ChunkStream:
         native = mapping.native_responses(request, deployment)
         if native is not None:
             return await self._respond_streamed(native, deployment)
         if not request.stream:
             request = dataclasses.replace(request, stream=True)
+        text = _text_completion(request)
         response = await http_calls.open_stream(
             self._client,
-            self._url(deployment, "/chat/completions"),
-            encode(mapping.chat_body(request, deployment)),
+            self._url(deployment, "/completions" if text else "/chat/completions"),
+            encode(
+                text_completion_body(request, deployment.upstream_model, stream=True)
+                if text
+                else mapping.chat_body(request, deployment)
+            ),
             await self._headers(deployment),
             limits=deployment.limits,
             failed=upstream_error,
             not_streamed=_not_streamed,
         )
-        return OpenAIChunkStream(response)
+        return TextChunkStream(response) if text else OpenAIChunkStream(response)
 
     async def _respond(self, native: NativeRequest, deployment: Deployment) -> CompletionResponse:
         """A Responses API request sent as the client sent it; the reply read with `native` as received."""
@@ -127,6 +159,8 @@ class OpenAIProvider(LLMProvider):
 class OpenAIChunkStream(http_calls.ResponseChunkStream):
     """Chunks parsed from SSE events as they arrive, a batch per network read."""
 
+    _read = staticmethod(read_chunk)
+
     async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
         if self._closed:
             return
@@ -143,7 +177,7 @@ class OpenAIChunkStream(http_calls.ResponseChunkStream):
                     if event == "error" or (isinstance(payload, dict) and payload.get("error")):
                         failure = upstream_error(None, payload)
                         break
-                    chunk = read_chunk(payload)
+                    chunk = self._read(payload)
                     # A chunk with neither a choice nor usage tells the client nothing (Azure opens its
                     # streams with one carrying only prompt_filter_results).
                     if chunk.choices or chunk.usage is not None:
@@ -154,6 +188,12 @@ class OpenAIChunkStream(http_calls.ResponseChunkStream):
                     raise failure
                 if done or self._closed:
                     return
+
+
+class TextChunkStream(OpenAIChunkStream):
+    """A legacy `/completions` stream: each `text_completion` event read as a chunk of text."""
+
+    _read = staticmethod(read_text_chunk)
 
 
 class ResponsesChunkStream(http_calls.ResponseChunkStream):
@@ -169,6 +209,11 @@ class ResponsesChunkStream(http_calls.ResponseChunkStream):
                 yield batch
                 if self._closed:
                     return
+
+
+def _text_completion(request: CompletionRequest) -> bool:
+    native = request.native
+    return native is not None and native.format == TEXT_COMPLETION
 
 
 def _not_streamed(body: bytes) -> SwitchyardError:

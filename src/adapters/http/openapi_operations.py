@@ -1,0 +1,252 @@
+"""What each route handler takes and answers, for the OpenAPI document (adapters.http.openapi).
+
+Keyed by the handler's qualified name, so a path's aliases share one entry. A body or reply is a pydantic
+model (the one that validates it, when there is one) or a hand-written JSON schema; `None` is "no body".
+A route missing from OPERATIONS is still listed, generically, and the test of the document fails until it
+is described here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from adapters.http.controllers.management import schemas as m
+from adapters.openai_format.moderations import ModerationBody
+from adapters.openai_format.rerank import RerankBody
+from adapters.openai_format.text_completions import TextCompletionRequest
+from adapters.openai_format.wire import ChatRequest, Chunk, Completion, EmbeddingRequest, Embeddings
+
+Schema = type[BaseModel] | dict[str, Any]
+
+OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
+LIST: dict[str, Any] = {"type": "object", "properties": {"data": {"type": "array", "items": OBJECT}}}
+
+
+def _object(required: tuple[str, ...] = (), /, **properties: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": properties,
+        "additionalProperties": True,
+    }
+
+
+_TEXT: dict[str, Any] = {"type": "string"}
+_INT: dict[str, Any] = {"type": "integer"}
+_ARRAY: dict[str, Any] = {"type": "array", "items": OBJECT}
+_CONTENT: dict[str, Any] = {"oneOf": [_TEXT, _ARRAY]}
+
+MESSAGES_REQUEST = _object(
+    ("model", "messages", "max_tokens"),
+    model=_TEXT,
+    messages={"type": "array", "items": _object(("role", "content"), role=_TEXT, content=_CONTENT)},
+    max_tokens=_INT,
+    system=_CONTENT,
+    tools=_ARRAY,
+    tool_choice=OBJECT,
+    temperature={"type": "number"},
+    top_p={"type": "number"},
+    top_k=_INT,
+    stop_sequences={"type": "array", "items": _TEXT},
+    thinking=OBJECT,
+    metadata=OBJECT,
+    stream={"type": "boolean"},
+)
+MESSAGE = _object(
+    ("id", "type", "role", "content", "model", "stop_reason", "usage"),
+    id=_TEXT,
+    type={"const": "message"},
+    role={"const": "assistant"},
+    content=_ARRAY,
+    model=_TEXT,
+    stop_reason={"type": ["string", "null"]},
+    stop_sequence={"type": ["string", "null"]},
+    usage=_object(("input_tokens", "output_tokens"), input_tokens=_INT, output_tokens=_INT),
+)
+COUNT_TOKENS_REQUEST = {**MESSAGES_REQUEST, "required": ["model", "messages"]}
+INPUT_TOKENS = _object(("input_tokens",), input_tokens=_INT)
+RESPONSES_REQUEST = _object(
+    ("model",),
+    model=_TEXT,
+    input=_CONTENT,
+    instructions=_TEXT,
+    tools=_ARRAY,
+    tool_choice={"oneOf": [_TEXT, OBJECT]},
+    text=OBJECT,
+    reasoning=OBJECT,
+    previous_response_id=_TEXT,
+    store={"type": "boolean"},
+    background={"type": "boolean"},
+    stream={"type": "boolean"},
+    metadata=OBJECT,
+    max_output_tokens=_INT,
+    temperature={"type": "number"},
+    top_p={"type": "number"},
+)
+RESPONSE = _object(
+    ("id", "object", "status", "model", "output"),
+    id=_TEXT,
+    object={"const": "response"},
+    created_at=_INT,
+    status=_TEXT,
+    model=_TEXT,
+    output=_ARRAY,
+    usage=OBJECT,
+)
+MODEL = _object(("id", "object"), id=_TEXT, object={"const": "model"}, created=_INT, owned_by=_TEXT)
+MODELS = _object(("object", "data"), object={"const": "list"}, data={"type": "array", "items": MODEL})
+MODEL_ENTRY = _object(
+    ("model_name", "litellm_params"), model_name=_TEXT, litellm_params=OBJECT, model_info=OBJECT
+)
+MODEL_ID = _object(("id",), id=_TEXT)
+DOCS_HTML: dict[str, Any] = {"type": "string", "contentMediaType": "text/html"}
+TEXT_COMPLETION = _object(
+    ("id", "object", "model", "choices"),
+    id=_TEXT,
+    object={"const": "text_completion"},
+    created=_INT,
+    model=_TEXT,
+    choices={
+        "type": "array",
+        "items": _object(("index", "text"), index=_INT, text=_TEXT, finish_reason=_TEXT),
+    },
+    usage=OBJECT,
+)
+EVENT = _object(("type",), type=_TEXT)
+MODERATION = _object(
+    ("id", "model", "results"),
+    id=_TEXT,
+    model=_TEXT,
+    results={"type": "array", "items": _object(("flagged",), flagged={"type": "boolean"}, categories=OBJECT)},
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    summary: str
+    tag: str
+    body: Schema | None = None
+    reply: Schema | None = field(default_factory=lambda: OBJECT)
+    stream: Schema | None = None
+    """Each server-sent event's data when the body asks for `stream: true`."""
+    body_required: bool = True
+    public: bool = False
+    """Served without a key."""
+    media_type: str = "application/json"
+
+
+def _inference(summary: str, body: Schema, reply: Schema, stream: Schema | None = None) -> Operation:
+    return Operation(summary, "inference", body, reply, stream)
+
+
+def _manage(tag: str, summary: str, body: Schema | None = None, reply: Schema = OBJECT) -> Operation:
+    return Operation(summary, tag, body, reply)
+
+
+OPERATIONS: dict[str, Operation] = {
+    "ChatController.create": _inference("Chat completion (OpenAI)", ChatRequest, Completion, Chunk),
+    "TextCompletionsController.create": _inference(
+        "Text completion (OpenAI, legacy)", TextCompletionRequest, TEXT_COMPLETION, TEXT_COMPLETION
+    ),
+    "ModerationsController.create": _inference("Moderation (OpenAI)", ModerationBody, MODERATION),
+    "RerankController.create": _inference("Rerank (Cohere's shape)", RerankBody, OBJECT),
+    "EmbeddingsController.create": _inference("Embeddings (OpenAI)", EmbeddingRequest, Embeddings),
+    "MessagesController.create": _inference("Messages (Anthropic)", MESSAGES_REQUEST, MESSAGE, EVENT),
+    "MessagesController.count_tokens": _inference(
+        "Count tokens (Anthropic)", COUNT_TOKENS_REQUEST, INPUT_TOKENS
+    ),
+    "ResponsesController.create": _inference(
+        "Create a response (OpenAI Responses)", RESPONSES_REQUEST, RESPONSE, EVENT
+    ),
+    "ResponsesController.input_tokens": _inference(
+        "Count a response's input tokens", RESPONSES_REQUEST, INPUT_TOKENS
+    ),
+    "StoredResponsesController.retrieve": Operation("A stored response", "inference", reply=RESPONSE),
+    "StoredResponsesController.remove": Operation("Delete a stored response", "inference"),
+    "StoredResponsesController.input_items": Operation(
+        "A stored response's input items", "inference", reply=LIST
+    ),
+    "StoredResponsesController.cancel": Operation(
+        "Cancel a background response", "inference", reply=RESPONSE
+    ),
+    "ModelsController.list_models": Operation("The models this key may use", "models", reply=MODELS),
+    "ModelsController.get_model": Operation("One model", "models", reply=MODEL),
+    "ModelsController.model_info": Operation("Every deployment, without credentials", "models", reply=LIST),
+    "ModelAdminController.new": _manage("models", "Add a deployment", MODEL_ENTRY),
+    "ModelAdminController.update": _manage("models", "Update a deployment", MODEL_ENTRY),
+    "ModelAdminController.delete": _manage("models", "Delete a deployment", MODEL_ID),
+    "KeyController.generate": _manage("keys", "Generate a virtual key", m.GenerateKey),
+    "KeyController.update": _manage("keys", "Update a key", m.UpdateKey),
+    "KeyController.regenerate": _manage("keys", "Regenerate a key", m.RegenerateKey),
+    "KeyController.regenerate_path": _manage("keys", "Regenerate the key in the path", m.RegenerateKey),
+    "KeyController.info": _manage("keys", "A key's record (?key=)"),
+    "KeyController.list_keys": _manage("keys", "List keys"),
+    "KeyController.delete": _manage("keys", "Delete keys", m.DeleteKeys),
+    "KeyController.block": _manage("keys", "Block a key", m.KeyRef),
+    "KeyController.unblock": _manage("keys", "Unblock a key", m.KeyRef),
+    "TeamController.new": _manage("teams", "Create a team", m.NewTeam),
+    "TeamController.update": _manage("teams", "Update a team", m.UpdateTeam),
+    "TeamController.delete": _manage("teams", "Delete teams", m.TeamIds),
+    "TeamController.info": _manage("teams", "A team (?team_id=)"),
+    "TeamController.list_teams": _manage("teams", "List teams"),
+    "TeamController.member_add": _manage("teams", "Add team members", m.TeamMemberAdd),
+    "TeamController.member_delete": _manage("teams", "Remove a team member", m.TeamMemberDelete),
+    "TeamController.block": _manage("teams", "Block a team", m.TeamRef),
+    "TeamController.unblock": _manage("teams", "Unblock a team", m.TeamRef),
+    "UserController.new": _manage("users", "Create a user", m.NewUser),
+    "UserController.update": _manage("users", "Update a user", m.UpdateUser),
+    "UserController.delete": _manage("users", "Delete users", m.UserIds),
+    "UserController.info": _manage("users", "A user (?user_id=)"),
+    "UserController.list_users": _manage("users", "List users"),
+    "OrganizationController.new": _manage("organizations", "Create an organization", m.NewOrganization),
+    "OrganizationController.update": _manage("organizations", "Update an organization", m.UpdateOrganization),
+    "OrganizationController.delete": _manage("organizations", "Delete organizations", m.OrganizationIds),
+    "OrganizationController.info": _manage("organizations", "An organization (?organization_id=)"),
+    "OrganizationController.info_by_body": _manage("organizations", "An organization", m.OrganizationRef),
+    "OrganizationController.list_organizations": _manage("organizations", "List organizations"),
+    "OrganizationController.member_add": _manage("organizations", "Add members", m.OrganizationMemberAdd),
+    "CustomerController.new": _manage("customers", "Create a customer (end user)", m.Customer),
+    "CustomerController.update": _manage("customers", "Update a customer", m.Customer),
+    "CustomerController.delete": _manage("customers", "Delete customers", m.CustomerIds),
+    "CustomerController.info": _manage("customers", "A customer (?end_user_id=)"),
+    "CustomerController.list_customers": _manage("customers", "List customers"),
+    "CustomerController.block": _manage("customers", "Block customers", m.CustomerIds),
+    "CustomerController.unblock": _manage("customers", "Unblock customers", m.CustomerIds),
+    "BudgetController.new": _manage("budgets", "Create a budget", m.BudgetFields),
+    "BudgetController.update": _manage("budgets", "Update a budget", m.UpdateBudget),
+    "BudgetController.delete": _manage("budgets", "Delete a budget", m.BudgetRef),
+    "BudgetController.info": _manage("budgets", "Budgets by id", m.BudgetIds),
+    "BudgetController.list_budgets": _manage("budgets", "List budgets"),
+    "SpendController.calculate": _manage("spend", "The cost of a request or a reply", OBJECT),
+    "SpendController.logs": _manage("spend", "Spend logs"),
+    "SpendController.logs_page": _manage("spend", "Spend logs, paged"),
+    "SpendController.report": _manage("spend", "Spend report"),
+    "SpendController.reset": _manage("spend", "Reset spend"),
+    "SpendController.user_activity": _manage("spend", "A user's daily activity"),
+    "SpendController.team_activity": _manage("spend", "Teams' daily activity"),
+    "TokenCounterController.count": _manage("spend", "Count a request's tokens", OBJECT),
+    "PassThroughController.relay": Operation(
+        "Pass-through: the provider's own API, `{path}` from its host root, with the gateway's credential",
+        "pass-through",
+        body={},
+        reply={},
+        body_required=False,
+    ),
+    "DeploymentHealthController.health": Operation("Call every deployment", "health"),
+    "HealthController.liveliness": Operation("Liveness probe", "health", reply=_TEXT, public=True),
+    "HealthController.readiness": Operation("Readiness probe", "health", public=True),
+    "MetricsController.metrics": Operation(
+        "Prometheus metrics", "health", reply=_TEXT, media_type="text/plain; version=0.0.4"
+    ),
+    "DocsController.openapi": Operation("This document", "docs", public=True),
+    "DocsController.page": Operation("The interactive reference", "docs", reply=DOCS_HTML, public=True),
+    "DocsController.asset": Operation(
+        "The reference's vendored scripts and styles",
+        "docs",
+        reply=_TEXT,
+        public=True,
+        media_type="text/plain",
+    ),
+}
