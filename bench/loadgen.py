@@ -188,6 +188,41 @@ SCENARIOS = {
         b'"type":"message"',
         direct=Scenario("messages-openai", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),
     ),
+    # /v1/messages to an OpenAI model, streamed: the mock's chat stream translated to Anthropic's 26 events
+    # (message_start, content_block_start, ping, 20 deltas, content_block_stop, message_delta, message_stop)
+    "messages-openai-stream": Scenario(
+        "messages-openai-stream",
+        "/v1/messages",
+        {**MESSAGES_BODY, "model": "bench-chat", "stream": True},
+        "stream",
+        b"message_stop",
+        events=26,
+        end=b"message_stop",
+        direct=Scenario(
+            "messages-openai-stream", "/v1/chat/completions", STREAM_BODY, "stream", b"[DONE]", events=23
+        ),
+    ),
+    # The provider pass-through route: Anthropic's own API relayed byte for byte to the deployment marked
+    # `use_in_pass_through: true` (bench-claude), the caller's key swapped for the deployment's. The same
+    # body as messages-stream, so the two differ only in the route; the 26 events come back as received.
+    "passthrough-stream": Scenario(
+        "passthrough-stream",
+        "/anthropic/v1/messages",
+        {**MESSAGES_BODY, "model": "bench-claude", "stream": True},
+        "stream",
+        b"message_stop",
+        events=26,
+        end=b"message_stop",
+        direct=Scenario(
+            "passthrough-stream",
+            "/v1/messages",
+            {**MESSAGES_BODY, "stream": True},
+            "stream",
+            b"message_stop",
+            events=26,
+            end=b"message_stop",
+        ),
+    ),
     "responses": Scenario(
         "responses",
         "/v1/responses",

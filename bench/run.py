@@ -48,6 +48,8 @@ SCENARIO_LABELS = {
     "messages": "/v1/messages to claude (as sent)",
     "messages-stream": "/v1/messages stream to claude",
     "messages-openai": "/v1/messages to an openai model",
+    "messages-openai-stream": "/v1/messages stream to an openai model",
+    "passthrough-stream": "/anthropic pass-through stream",
     "responses": "/v1/responses (stored) to chat",
     "responses-stream": "/v1/responses stream to chat",
     "embed": "embeddings (base64)",
@@ -68,6 +70,8 @@ BUDGET_CPU_MS = {
     "messages": 1.0,
     "messages-stream": 2.0,
     "messages-openai": 1.0,
+    "messages-openai-stream": 2.0,
+    "passthrough-stream": 2.0,
     "responses": 1.0,
     "responses-stream": 2.0,
 }
@@ -81,6 +85,9 @@ BUDGET_CACHE_HIT_CPU_SHARE = 0.5
 """A hit's gateway CPU per request below this share of a miss's (`chat`, the same request, cache off)."""
 BUDGET_CACHED_UPSTREAM_CALLS = 0.01
 """Upstream calls per request of a scenario answered from the cache: about 0."""
+# Scenarios whose gateway CPU per request must stay below another's in the same run (issue 14: a relayed
+# stream costs less than the same stream translated): scenario -> the one it is compared with.
+CHEAPER_THAN = {"passthrough-stream": "messages-openai-stream"}
 
 
 # --- /proc helpers ---------------------------------------------------------------------------------
@@ -579,6 +586,12 @@ def build_checks(result: dict) -> list[dict]:
               "<=", "")  # fmt: skip
         check(f"cache hit CPU / {like} CPU per request ({c})", cache_hit_share(result, sc, like),
               BUDGET_CACHE_HIT_CPU_SHARE, "<", "")  # fmt: skip
+    for sc, dearer in CHEAPER_THAN.items():
+        if sc in scenarios and dearer in scenarios:
+            cheap = _get(scenarios[sc], c, "server_cpu_ms_per_request")
+            dear = _get(scenarios[dearer], c, "server_cpu_ms_per_request")
+            check(f"{SCENARIO_LABELS[sc]} CPU < {SCENARIO_LABELS[dearer]} CPU per request ({c})",
+                  cheap if dear is not None else None, dear or 0.0, "<", "ms")  # fmt: skip
     bad = 0
     for per in (gw.get("scenarios") or {}).values():
         for res in per.values():
@@ -636,7 +649,10 @@ def render(result: dict) -> str:
         "scenario", "direct p50/p99", "gateway p50/p99", "overhead p50/p99", "hdr overhead p50",
         f"gw req/s {c}", f"direct req/s {c}", f"gw CPU ms/req {c} / c1",
     ]))  # fmt: skip
-    streamed = ("stream", "claude-stream", "messages-stream", "responses-stream")
+    streamed = (
+        "stream", "claude-stream", "messages-stream", "messages-openai-stream", "passthrough-stream",
+        "responses-stream",
+    )  # fmt: skip
     streams = [sc for sc in opts["scenarios"] if sc in streamed]
     for sc in streams:
         d1, g1 = direct[sc].get("c1"), (gws.get(sc) or {}).get("c1")
@@ -671,6 +687,15 @@ def render(result: dict) -> str:
             f"{_fmt(_get(gws[sc], c, 'upstream_calls_per_request'))}; warm-up: "
             f"{'hit' if (gw.get('cache_warm') or {}).get('hit') else 'NO HIT'}"
         )
+    for sc, dearer in CHEAPER_THAN.items():
+        if sc not in gws:
+            continue
+        others = [o for o in ("messages-stream", dearer) if o in gws]
+        out.append(
+            f"{sc}: gateway CPU {_fmt(_get(gws[sc], c, 'server_cpu_ms_per_request'))} ms/req at {c}, against "
+            + (", ".join(f"{o} {_fmt(_get(gws[o], c, 'server_cpu_ms_per_request'))}" for o in others)
+               or "nothing (run it with messages-openai-stream)")
+        )  # fmt: skip
     floor = result.get("hop_floor")
     if floor and "chat" in direct:
         f50, f99 = _get(floor, "latency_ms", "p50"), _get(floor, "latency_ms", "p99")
@@ -802,7 +827,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scenarios",
         default=(
             "chat,keyed,budgeted,router,stream,claude,claude-stream,messages,messages-stream,messages-openai,"
-            "responses,responses-stream,embed,chat-cached"
+            "messages-openai-stream,passthrough-stream,responses,responses-stream,embed,chat-cached"
         ),
         help=f"comma list of {','.join(SCENARIO_LABELS)}",
     )

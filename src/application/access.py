@@ -29,6 +29,7 @@ from domain.completions import CompletionChunk, CompletionRequest, Usage
 from domain.embeddings import EmbeddingRequest
 from domain.errors import AuthenticationError, PermissionDeniedError, RateLimitError
 from domain.identity import EndUser, Role
+from domain.images import ImageRequest
 from domain.moderation import ModerationRequest
 from domain.rate_limits import Admission, Limit, Quota, quotas_for
 from domain.rerank import RerankRequest
@@ -226,7 +227,12 @@ class Gatekeeper:
         model: str | None,
         end_user: str | None = None,
         *,
-        request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest | None = None,
+        request: CompletionRequest
+        | EmbeddingRequest
+        | ModerationRequest
+        | RerankRequest
+        | ImageRequest
+        | None = None,
         call_id: str = "",
     ) -> Ticket:
         """Admits one call to `model` (a public name) for `end_user` (the request's `user` field): 403

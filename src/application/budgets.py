@@ -23,6 +23,7 @@ from domain.budgets import (
 )
 from domain.completions import CompletionRequest
 from domain.embeddings import EmbeddingRequest
+from domain.images import ImageRequest
 from domain.moderation import ModerationRequest
 from domain.pricing import estimate_of
 from domain.rerank import RerankRequest
@@ -87,7 +88,7 @@ class BudgetGuard:
     async def reserve(
         self,
         principal: Principal,
-        request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest,
+        request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest | ImageRequest,
         hold: str,
     ) -> BudgetHold | None:
         """Reserves the call's estimate against every budget above it; None when no budget applies.
@@ -149,13 +150,13 @@ class BudgetGuard:
             done.set_result(None)
 
     async def _estimate(
-        self, request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest
+        self, request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest | ImageRequest
     ) -> Decimal:
         """The dearest the call could be on any deployment of its model: a bound on its prompt tokens
         (its size in bytes: never short of the real count, and no tokenizer to load), and its
         `max_tokens` (else the model's output limit) of output."""
         group = self._catalog.group(self._policy.resolve_alias(request.model))
-        if isinstance(request, EmbeddingRequest | ModerationRequest | RerankRequest):
+        if not isinstance(request, CompletionRequest):
             inputs = request.inputs
             prompt = sum(len(text.encode()) if isinstance(text, str) else len(text) for text in inputs)
         else:

@@ -16,6 +16,7 @@ from application.catalog import ModelCatalog
 from application.metered_stream import MeteredStream
 from application.metering import CallMeter, Metering
 from application.routing import Router
+from domain.audio import SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse
 from domain.caching import replay
 from domain.calls import CallRecord
 from domain.compatibility import Fitted, fit_request, with_defaults
@@ -24,6 +25,7 @@ from domain.deployments import Deployment, ModelGroup
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from domain.errors import RateLimitError, SwitchyardError, UnsupportedParameterError
 from domain.fallbacks import fallback_models
+from domain.images import ImageRequest, ImageResponse
 from domain.moderation import ModerationRequest, ModerationResponse
 from domain.pricing import Cost
 from domain.rerank import RerankRequest, RerankResponse
@@ -34,10 +36,10 @@ from ports.llm_provider import ChunkStream, LLMProvider
 from ports.telemetry import Telemetry
 
 T = TypeVar("T")
-R = TypeVar("R", CompletionRequest, EmbeddingRequest, ModerationRequest, RerankRequest)
-P = TypeVar("P", CompletionResponse, EmbeddingResponse, ModerationResponse, RerankResponse)
-Q = TypeVar("Q", ModerationRequest, RerankRequest)
-A = TypeVar("A", ModerationResponse, RerankResponse)
+R = TypeVar("R", CompletionRequest, EmbeddingRequest, ModerationRequest, RerankRequest, ImageRequest)
+P = TypeVar("P", CompletionResponse, EmbeddingResponse, ModerationResponse, RerankResponse, ImageResponse)
+Q = TypeVar("Q", ModerationRequest, RerankRequest, ImageRequest, TranscriptionRequest, SpeechRequest)
+A = TypeVar("A", ModerationResponse, RerankResponse, ImageResponse, TranscriptionResponse, SpeechResponse)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +254,47 @@ class Completions:
             request, call_id, caller, call_type, lambda provider, d: provider.rerank(request, d)
         )
 
+    async def generate_images(
+        self,
+        request: ImageRequest,
+        *,
+        call_id: str = "",
+        caller: Caller | None = None,
+        call_type: str = "image_generation",
+    ) -> Served[ImageResponse]:
+        """Images made by a deployment that generates them, priced per image (never cached: each call
+        asks for new pictures)."""
+        return await self._uncached(
+            request, call_id, caller, call_type, lambda provider, d: provider.generate_images(request, d)
+        )
+
+    async def transcribe(
+        self,
+        request: TranscriptionRequest,
+        *,
+        call_id: str = "",
+        caller: Caller | None = None,
+        call_type: str = "audio_transcription",
+    ) -> Served[TranscriptionResponse]:
+        """A recording's text from a deployment that transcribes, priced per second of audio."""
+        return await self._uncached(
+            request, call_id, caller, call_type, lambda provider, d: provider.transcribe(request, d)
+        )
+
+    async def speak(
+        self,
+        request: SpeechRequest,
+        *,
+        call_id: str = "",
+        caller: Caller | None = None,
+        call_type: str = "audio_speech",
+    ) -> Served[SpeechResponse]:
+        """The input spoken by a deployment that speaks, its audio streamed; priced per character and
+        recorded once the upstream has accepted the call."""
+        return await self._uncached(
+            request, call_id, caller, call_type, lambda provider, d: provider.speak(request, d)
+        )
+
     async def _uncached(
         self,
         request: Q,
@@ -413,7 +456,7 @@ class Completions:
 
     def _queue_deadline(
         self,
-        request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest,
+        request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest | ImageRequest,
         group: list[Deployment],
     ) -> float | None:
         """How long a call may wait for a slot when its group is at its limits: a call that names a
@@ -525,16 +568,31 @@ class Completions:
             await self._router.failed(deployment, error, latency=latency)
 
 
-_CAPABILITY = {"moderations": "moderation", "rerank": "rerank"}
+_CAPABILITY = {
+    "moderations": "moderation",
+    "rerank": "rerank",
+    "images": "images",
+    "audio transcriptions": "transcription",
+    "speech": "speech",
+}
+
+
+_SERVICE = {
+    ModerationRequest: "moderations",
+    RerankRequest: "rerank",
+    ImageRequest: "images",
+    TranscriptionRequest: "audio transcriptions",
+    SpeechRequest: "speech",
+}
 
 
 def _candidates(group: ModelGroup, request: object) -> list[Deployment]:
     if isinstance(request, EmbeddingRequest):
         serving = [d for d in group.deployments if d.capabilities.embeddings]
         return serving or list(group.deployments)
-    if isinstance(request, ModerationRequest | RerankRequest):
+    if isinstance(request, tuple(_SERVICE)):
         # Only deployments that can: a model with none refuses the call, naming the model.
-        what = "moderations" if isinstance(request, ModerationRequest) else "rerank"
+        what = _SERVICE[type(request)]
         serving = [d for d in group.deployments if getattr(d.capabilities, _CAPABILITY[what])]
         if not serving:
             raise UnsupportedParameterError(
@@ -545,7 +603,8 @@ def _candidates(group: ModelGroup, request: object) -> list[Deployment]:
 
 
 def _with_request_timeouts(
-    deployment: Deployment, request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest
+    deployment: Deployment,
+    request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest | ImageRequest,
 ) -> Deployment:
     """The deployment with the call's own `timeout` / `stream_timeout`, where the call sets them."""
     changes = {
@@ -564,5 +623,7 @@ def _caller_at_fault(error: SwitchyardError) -> bool:
     return isinstance(error, UnsupportedParameterError)
 
 
-def _usage_of(response: CompletionResponse | ModerationResponse | RerankResponse) -> Usage | None:
+def _usage_of(
+    response: CompletionResponse | ModerationResponse | RerankResponse | ImageResponse,
+) -> Usage | None:
     return response.usage

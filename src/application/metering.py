@@ -11,10 +11,12 @@ from typing import Any
 
 from application.pricing import Pricing
 from application.spend import SpendRecorder
+from domain.audio import SpeechRequest, TranscriptionRequest
 from domain.completions import CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest
 from domain.errors import SwitchyardError
+from domain.images import ImageRequest
 from domain.moderation import ModerationRequest
 from domain.pricing import Cost, cost_of
 from domain.rerank import RerankRequest
@@ -23,7 +25,15 @@ from ports.call_observer import CallObserver
 from ports.clock import Clock
 from ports.token_counter import TokenCounter
 
-Request = CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest
+Request = (
+    CompletionRequest
+    | EmbeddingRequest
+    | ModerationRequest
+    | RerankRequest
+    | ImageRequest
+    | TranscriptionRequest
+    | SpeechRequest
+)
 
 
 @dataclasses.dataclass(slots=True)
@@ -159,7 +169,7 @@ class Metering:
 
     def _count(self, request: Request, deployment: Deployment, reply_text: Sequence[str]) -> Usage:
         model = deployment.upstream_model
-        if isinstance(request, EmbeddingRequest | ModerationRequest | RerankRequest):
+        if not isinstance(request, CompletionRequest):
             prompt = sum(
                 self._counter.count_text(text, model) if isinstance(text, str) else len(text)
                 for text in request.inputs
@@ -227,10 +237,13 @@ class Metering:
         usage: Usage | None,
         started_at: float,
         status_code: int,
+        stated_cost: Decimal | None = None,
     ) -> Metered:
-        """A pass-through call, relayed as it was: priced by the usage its reply stated, else cost None
-        (nothing is counted here)."""
+        """A pass-through call, relayed as it was: priced by the usage its reply stated, else at the cost
+        the upstream stated (all of it counted as input), else cost None (nothing is counted here)."""
         cost = await self.cost(deployment, usage) if usage is not None else None
+        if cost is None and stated_cost is not None:
+            cost = Cost(input=stated_cost)
         metered = Metered(usage or Usage(), cost)
         failed = status_code >= 400
         await self._write(
@@ -270,7 +283,7 @@ def _utc(seconds: float) -> datetime:
 
 
 def _prompt(request: Request) -> Any:
-    if isinstance(request, EmbeddingRequest | ModerationRequest | RerankRequest):
+    if not isinstance(request, CompletionRequest):
         return [text if isinstance(text, str) else list(text) for text in request.inputs]
     return [{"role": str(m.role), "content": m.text} for m in request.messages]
 

@@ -1,22 +1,29 @@
 """What a pass-through call used, read from the provider's native request and reply: the model from the
 body (or a Gemini path), the usage from a JSON reply or from a stream's final events (OpenAI's usage
-chunk, Anthropic's message_start and message_delta)."""
+chunk, the Responses API's response.completed, Anthropic's message_start and message_delta, Gemini's
+usageMetadata, Cohere's message-end), else the cost the upstream states in a header."""
 
 from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import unquote
 
 from domain.completions import Usage
+from domain.passthrough import Headers, header
 
 _GEMINI_MODEL = re.compile(r"/models/([^/:]+):")
+_BEDROCK_MODEL = re.compile(r"^/model/([^/]+)/")
 _MAX_JSON = 8 * 1024 * 1024
 """A JSON reply longer than this is relayed without reading its usage."""
+STATED_COST_HEADER = "x-switchyard-response-cost"
 
 
 def model_of(path: str, body: bytes) -> str | None:
-    """The model a call names: its JSON body's `model`, else a `models/<m>:<method>` path's."""
+    """The model a call names: its JSON body's `model`, else a `models/<m>:<method>` path's (Gemini,
+    Vertex AI), else a `/model/<id>/<operation>` path's (Bedrock)."""
     if body[:1] == b"{" and b'"model"' in body:
         try:
             found = json.loads(body).get("model")
@@ -24,8 +31,8 @@ def model_of(path: str, body: bytes) -> str | None:
             found = None
         if isinstance(found, str) and found:
             return found
-    match = _GEMINI_MODEL.search(path)
-    return match.group(1) if match else None
+    match = _GEMINI_MODEL.search(path) or _BEDROCK_MODEL.match(path)
+    return unquote(match.group(1)) if match else None
 
 
 class UsageTap:
@@ -51,7 +58,7 @@ class UsageTap:
             return
         lines, self._buffer = bytes(self._buffer[: end + 1]), self._buffer[end + 1 :]
         for line in lines.splitlines():
-            if line.startswith(b"data:") and b'"usage"' in line:
+            if line.startswith(b"data:") and b'"usage' in line:  # also Gemini's "usageMetadata"
                 self._read(line[5:])
 
     def usage(self) -> Usage | None:
@@ -61,41 +68,106 @@ class UsageTap:
 
     def _read(self, text: bytes) -> None:
         try:
-            event = json.loads(text)
+            parsed = json.loads(text)
         except ValueError:
             return
-        if not isinstance(event, dict):
-            return
-        message = event.get("message")
-        used = message.get("usage") if isinstance(message, dict) else event.get("usage")
-        if isinstance(used, dict):
-            _merge(self._fields, used)
+        # Gemini's streamGenerateContent without alt=sse answers one JSON array of its events.
+        for event in parsed if isinstance(parsed, list) else (parsed,):
+            used = _usage_in(event) if isinstance(event, dict) else None
+            if used is not None:
+                _merge(self._fields, used)
+
+
+def stated_cost(headers: Headers) -> Decimal | None:
+    """The cost an upstream states for its own reply, in USD."""
+    text = header(headers, STATED_COST_HEADER).strip()
+    try:
+        cost = Decimal(text) if text else None
+    except InvalidOperation:
+        return None
+    return cost if cost is not None and cost.is_finite() and cost >= 0 else None
+
+
+def _usage_in(event: dict[str, Any]) -> dict[str, Any] | None:
+    """Where each format puts its counts: in Anthropic's message_start `message`, the Responses API's
+    `response` (its stream's response.completed), Cohere's message-end `delta`, else at the top
+    (`usage`, Gemini's `usageMetadata`)."""
+    for outer in ("message", "response", "delta"):
+        inner = event.get(outer)
+        if isinstance(inner, dict) and isinstance(inner.get("usage"), dict):
+            return inner["usage"]
+    used = event.get("usage", event.get("usageMetadata"))
+    return used if isinstance(used, dict) else None
 
 
 def _merge(fields: dict[str, int], used: dict[str, Any]) -> None:
-    # A later event states the final count of whatever it names (Anthropic's message_delta).
+    # A later event states the final count of whatever it names (Anthropic's message_delta, Gemini's
+    # running totals).
     for name, value in used.items():
-        if isinstance(value, int) and not isinstance(value, bool):
-            fields[name] = value
-        elif isinstance(value, dict):
+        if isinstance(value, dict):
             for inner, count in value.items():
-                if isinstance(count, int) and not isinstance(count, bool):
-                    fields[f"{name}.{inner}"] = count
+                if _is_count(count):
+                    fields[f"{name}.{inner}"] = int(count)
+        elif _is_count(value):
+            fields[name] = int(value)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _usage(fields: dict[str, int]) -> Usage:
-    if "input_tokens" in fields or "output_tokens" in fields:  # Anthropic's messages
-        cache_read = fields.get("cache_read_input_tokens", 0)
-        cache_write = fields.get("cache_creation_input_tokens", 0)
+    count = fields.get
+    if "promptTokenCount" in fields or "candidatesTokenCount" in fields:  # Gemini's usageMetadata
         return Usage(
-            prompt_tokens=fields.get("input_tokens", 0) + cache_read + cache_write,
-            completion_tokens=fields.get("output_tokens", 0),
-            cached_tokens=cache_read,
-            cache_creation_tokens=cache_write,
+            prompt_tokens=count("promptTokenCount", 0) + count("toolUsePromptTokenCount", 0),
+            completion_tokens=count("candidatesTokenCount", 0) + count("thoughtsTokenCount", 0),
+            cached_tokens=count("cachedContentTokenCount", 0),
+            reasoning_tokens=count("thoughtsTokenCount", 0),
+        )
+    if any(name.startswith(("billed_units.", "tokens.")) for name in fields):  # Cohere's v2 chat
+        # What Cohere bills is what the spend must match; the raw counts include its prompt template.
+        prompt = count("billed_units.input_tokens", count("tokens.input_tokens", 0))
+        return Usage(
+            prompt_tokens=prompt,
+            completion_tokens=count("billed_units.output_tokens", count("tokens.output_tokens", 0)),
+            cached_tokens=min(count("cached_tokens", 0), prompt),
+        )
+    if "inputTokens" in fields or "outputTokens" in fields:  # Bedrock's converse
+        return _cached_apart(
+            count("inputTokens", 0),
+            count("cacheReadInputTokens", 0),
+            count("cacheWriteInputTokens", 0),
+            count("outputTokens", 0),
+        )
+    if "input_tokens_details.cached_tokens" in fields or "output_tokens_details.reasoning_tokens" in fields:
+        return Usage(  # the Responses API's: its input_tokens already hold the cached ones
+            prompt_tokens=count("input_tokens", 0),
+            completion_tokens=count("output_tokens", 0),
+            cached_tokens=count("input_tokens_details.cached_tokens", 0),
+            reasoning_tokens=count("output_tokens_details.reasoning_tokens", 0),
+        )
+    if "input_tokens" in fields or "output_tokens" in fields:  # Anthropic's messages
+        return _cached_apart(
+            count("input_tokens", 0),
+            count("cache_read_input_tokens", 0),
+            count("cache_creation_input_tokens", 0),
+            count("output_tokens", 0),
         )
     return Usage(  # OpenAI's chat completions and embeddings
-        prompt_tokens=fields.get("prompt_tokens", 0),
-        completion_tokens=fields.get("completion_tokens", 0),
-        cached_tokens=fields.get("prompt_tokens_details.cached_tokens", 0),
-        reasoning_tokens=fields.get("completion_tokens_details.reasoning_tokens", 0),
+        prompt_tokens=count("prompt_tokens", 0),
+        completion_tokens=count("completion_tokens", 0),
+        cached_tokens=count("prompt_tokens_details.cached_tokens", 0),
+        reasoning_tokens=count("completion_tokens_details.reasoning_tokens", 0),
+    )
+
+
+def _cached_apart(fresh: int, read: int, written: int, output: int) -> Usage:
+    """A prompt counted apart from its cache reads and writes (Anthropic's, Bedrock's): the domain's
+    prompt holds them all."""
+    return Usage(
+        prompt_tokens=fresh + read + written,
+        completion_tokens=output,
+        cached_tokens=read,
+        cache_creation_tokens=written,
     )

@@ -60,7 +60,7 @@ from bootstrap.money import (
     run_spend_writer,
     soft_budget_alert,
 )
-from bootstrap.passthrough import open_passthrough_relay
+from bootstrap.passthrough import open_passthrough, report_open_routes
 from bootstrap.resources import (
     MEMORY_DATABASE,
     REDIS_PREFIX_ENV,
@@ -297,14 +297,17 @@ class Container(containers.DeclarativeContainer):
         mock=mock_provider,
         client_factory=upstream_client_factory,
     )
+    relaying = providers.Resource(open_passthrough, client_factory=upstream_client_factory, environ=environ)
     passthrough = providers.Singleton(
         PassThroughCalls,
-        relay=providers.Resource(open_passthrough_relay, client_factory=upstream_client_factory),
+        relay=relaying.provided.relay,
+        signers=relaying.provided.signers,
         gatekeeper=gatekeeper,
         metering=metering,
         deployments=catalog.provided.deployments,
         environ=environ,
         clock=clock,
+        custom_routes=providers.Callable(lambda config: config.passthrough_routes, config),
     )
     models = providers.Singleton(
         ModelRegistry,
@@ -431,8 +434,10 @@ def create_http_app(container: Container) -> Litestar:
             services["responses"],
             in_flight=metrics.in_flight if metrics is not None else None,
             key_metrics=services["key_metrics"],
+            max_audio_upload_bytes=config.max_audio_upload_bytes,
         )
 
+    report_open_routes(config.passthrough_routes)
     return create_app(
         dependencies={
             **{name: bridge(name) for name in _SERVICES},
@@ -445,4 +450,5 @@ def create_http_app(container: Container) -> Litestar:
         metrics=config.metrics,
         docs=config.docs,
         middleware=server_span_middleware(config, lambda: services["tracing"]),
+        passthrough_routes=config.passthrough_routes,
     )

@@ -1,21 +1,45 @@
-"""The pass-through side of the composition root: one pooled client for every relayed provider call."""
+"""The pass-through side of the composition root: one pooled client for every relayed provider call
+(and the Vertex AI tokens signing some); the operator's routes that need no key reported once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 import httpx
+import structlog
 
 from adapters.llm.passthrough_relay import HttpxPassThrough
+from adapters.llm.passthrough_signers import BedrockSigner, VertexSigner
 from bootstrap.upstreams import new_upstream_client
-from ports.passthrough import PassThrough
+from domain.passthrough import CustomRoute
+from ports.passthrough import PassThrough, PassThroughSigner
+
+_log = structlog.get_logger("switchyard.passthrough")
 
 
-async def open_passthrough_relay(
+@dataclass(frozen=True, slots=True)
+class Relaying:
+    relay: PassThrough
+    signers: tuple[PassThroughSigner, ...]
+
+
+async def open_passthrough(
     client_factory: Callable[[], httpx.AsyncClient] = new_upstream_client,
-) -> AsyncIterator[PassThrough]:
+    environ: Mapping[str, str] | None = None,
+) -> AsyncIterator[Relaying]:
     client = client_factory()
     try:
-        yield HttpxPassThrough(client)
+        yield Relaying(HttpxPassThrough(client), (VertexSigner(client), BedrockSigner(environ)))
     finally:
         await client.aclose()
+
+
+def report_open_routes(routes: Iterable[CustomRoute]) -> None:
+    for route in routes:
+        if not route.auth:
+            _log.warning(
+                "pass-through route needs no key (auth: false): anyone who reaches the gateway may call it",
+                path=route.path,
+                target=route.target,
+            )

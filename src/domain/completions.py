@@ -129,6 +129,12 @@ class Usage:
     """Hidden reasoning tokens (a part of completion_tokens)."""
     queries: int = 0
     """Search units a rerank was billed (priced per query, apart from tokens)."""
+    audio_seconds: float = 0.0
+    """Seconds of audio a transcription was billed (priced per second)."""
+    characters: int = 0
+    """Characters of text a speech call was billed (priced per character)."""
+    images: int = 0
+    """Images an image generation made (priced per image, apart from tokens)."""
 
     @property
     def total_tokens(self) -> int:
@@ -142,6 +148,9 @@ class Usage:
             self.cache_creation_tokens + other.cache_creation_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
             self.queries + other.queries,
+            self.audio_seconds + other.audio_seconds,
+            self.characters + other.characters,
+            self.images + other.images,
         )
 
 

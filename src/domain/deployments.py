@@ -52,6 +52,12 @@ class Capabilities:
     """Classifies text for harm (OpenAI's moderations)."""
     rerank: bool = False
     """Orders documents by relevance to a query (Cohere's rerank)."""
+    images: bool = False
+    """Generates images from a prompt (OpenAI's images/generations)."""
+    transcription: bool = False
+    """Turns speech into text (OpenAI's audio transcriptions and translations)."""
+    speech: bool = False
+    """Turns text into speech (OpenAI's audio/speech)."""
     mode: str = "chat"
     """What the deployment is for, as the config's `model_info.mode` says (LiteLLM's names: chat,
     completion, embedding, moderation, ...)."""
@@ -70,6 +76,9 @@ class Capabilities:
             embeddings=self.embeddings and other.embeddings,
             moderation=self.moderation and other.moderation,
             rerank=self.rerank and other.rerank,
+            images=self.images and other.images,
+            transcription=self.transcription and other.transcription,
+            speech=self.speech and other.speech,
             mode=self.mode,
             streaming=self.streaming and other.streaming,
             tools=self.tools and other.tools,

@@ -9,7 +9,8 @@ came from, when known.
      │    ├── ContextWindowExceededError      code context_length_exceeded
      │    ├── ContentPolicyViolationError     code content_policy_violation
      │    ├── UnsupportedParameterError       code unsupported_parameter (param names it)
-     │    └── ConflictError                   code already_exists (a record with that id or alias exists)
+     │    ├── ConflictError                   code already_exists (a record with that id or alias exists)
+     │    └── RequestTooLargeError       413 code request_too_large (param names the field too large)
      ├── AuthenticationError             401 authentication_error
      ├── PermissionDeniedError           403 permission_error
      ├── NotFoundError                   404 invalid_request_error (code model_not_found for models)
@@ -67,6 +68,11 @@ class SwitchyardError(Exception):
 class BadRequestError(SwitchyardError):
     status_code = 400
     error_type = "invalid_request_error"
+
+
+class RequestTooLargeError(BadRequestError):
+    status_code = 413
+    default_code = "request_too_large"
 
 
 class ContextWindowExceededError(BadRequestError):

@@ -34,6 +34,13 @@ class ModelPrices:
     per_request: Decimal | None = None
     per_query: Decimal | None = None
     """USD per search unit of a rerank (LiteLLM's `input_cost_per_query`)."""
+    per_second: Decimal | None = None
+    """USD per second of transcribed audio (LiteLLM's `input_cost_per_second`)."""
+    per_character: Decimal | None = None
+    """USD per character of text spoken (LiteLLM's `input_cost_per_character`)."""
+    input_per_image: Decimal | None = None
+    output_per_image: Decimal | None = None
+    """USD per image made (LiteLLM's `input_cost_per_image`, `output_cost_per_image`)."""
     tier_threshold: int | None = None
     """Prompt tokens above which the `*_above_tier` prices apply; None: no long-context tier."""
     input_above_tier: Decimal | None = None
@@ -49,7 +56,15 @@ class ModelPrices:
 
     @property
     def priced(self) -> bool:
-        return self.input is not None or self.per_request is not None or self.per_query is not None
+        return (
+            self.input is not None
+            or self.per_request is not None
+            or self.per_query is not None
+            or self.per_second is not None
+            or self.per_character is not None
+            or self.input_per_image is not None
+            or self.output_per_image is not None
+        )
 
     def over(self, under: ModelPrices | None) -> ModelPrices:
         """These prices, each one not set here taken from `under` (config over the catalog). A
@@ -110,8 +125,15 @@ def cost_of(usage: Usage, prices: ModelPrices) -> Cost | None:
         + created * (write if write is not None else base_in)
         + (prices.per_request or ZERO)
         + usage.queries * (prices.per_query or ZERO)
+        + Decimal(str(usage.audio_seconds)) * (prices.per_second or ZERO)
+        + usage.characters * (prices.per_character or ZERO)
+        + usage.images * (prices.input_per_image or ZERO)
     )
-    output_cost = (usage.completion_tokens - reasoning) * base_out + reasoning * (prices.reasoning or ZERO)
+    output_cost = (
+        (usage.completion_tokens - reasoning) * base_out
+        + reasoning * (prices.reasoning or ZERO)
+        + usage.images * (prices.output_per_image or ZERO)
+    )
     return Cost(input_cost, output_cost)
 
 

@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from decimal import Decimal
 from typing import ClassVar
 
+from domain.audio import SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Capabilities, Deployment
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from domain.errors import UnsupportedParameterError
+from domain.images import ImageRequest, ImageResponse
 from domain.moderation import ModerationRequest, ModerationResponse
 from domain.rerank import RerankRequest, RerankResponse
 
@@ -93,6 +95,9 @@ class LLMProvider(ABC):
     supports_embeddings: ClassVar[bool] = False
     supports_moderation: ClassVar[bool] = False
     supports_rerank: ClassVar[bool] = False
+    supports_images: ClassVar[bool] = False
+    supports_transcription: ClassVar[bool] = False
+    supports_speech: ClassVar[bool] = False
     supports_tools: ClassVar[bool] = True
     supports_vision: ClassVar[bool] = True
     supports_response_schema: ClassVar[bool] = True
@@ -119,6 +124,9 @@ class LLMProvider(ABC):
             embeddings=cls.supports_embeddings,
             moderation=cls.supports_moderation,
             rerank=cls.supports_rerank,
+            images=cls.supports_images,
+            transcription=cls.supports_transcription,
+            speech=cls.supports_speech,
             streaming=cls.supports_streaming,
             tools=cls.supports_tools,
             vision=cls.supports_vision,
@@ -156,6 +164,31 @@ class LLMProvider(ABC):
         `supports_rerank`; errors as for `complete`."""
         raise UnsupportedParameterError(
             f"provider {self.name} does not serve rerank", param="model", provider=self.name
+        )
+
+    async def generate_images(self, request: ImageRequest, deployment: Deployment) -> ImageResponse:
+        """`request.count` images made from the prompt, each as base64 or a URL as `response_format`
+        asks; `usage.images` the images made. When `supports_images`; errors as for `complete`."""
+        raise UnsupportedParameterError(
+            f"provider {self.name} does not generate images", param="model", provider=self.name
+        )
+
+    async def transcribe(
+        self, request: TranscriptionRequest, deployment: Deployment
+    ) -> TranscriptionResponse:
+        """The recording's text (in English when `request.translate`) in `response_format`: the whole
+        reply as `text` for text, srt and vtt; `usage.audio_seconds` its duration where known. When
+        `supports_transcription`; errors as for `complete`."""
+        raise UnsupportedParameterError(
+            f"provider {self.name} does not transcribe audio", param="model", provider=self.name
+        )
+
+    async def speak(self, request: SpeechRequest, deployment: Deployment) -> SpeechResponse:
+        """The input spoken, its audio streamed as it arrives with its content type, once the upstream
+        has accepted the call (errors before the first byte raised as for `complete`);
+        `usage.characters` the input's length. When `supports_speech`."""
+        raise UnsupportedParameterError(
+            f"provider {self.name} does not speak", param="model", provider=self.name
         )
 
     async def count_tokens(self, request: CompletionRequest, deployment: Deployment) -> int:

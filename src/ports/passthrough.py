@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import ClassVar
 
+from domain.deployments import Deployment
 from domain.passthrough import RelayReply, RelayRequest
 
 
@@ -16,3 +18,16 @@ class PassThrough(ABC):
 
     @abstractmethod
     async def open(self, request: RelayRequest) -> RelayReply: ...
+
+
+class PassThroughSigner(ABC):
+    """For a provider whose calls carry no static key (Vertex AI's OAuth token, Bedrock's SigV4
+    signature): where a call goes and the credential it carries, made per call from the deployment."""
+
+    provider: ClassVar[str]
+
+    @abstractmethod
+    async def sign(self, request: RelayRequest, deployment: Deployment) -> RelayRequest:
+        """`request` with its URL (given as the provider's path and query, from its host root) made
+        absolute and its credential added. Raises `AuthenticationError` when the deployment's credentials
+        do not work."""

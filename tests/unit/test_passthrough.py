@@ -8,33 +8,41 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
 from litestar.di import Provide
 from litestar.testing import AsyncTestClient
+from structlog.testing import capture_logs
 
 from adapters.cache.memory_rate_limiter import InMemoryRateLimiter
+from adapters.config.loader import load_config
 from adapters.http.app import create_app
+from adapters.http.controllers.passthrough import RelayedResponse
 from adapters.journal.memory_journal import InMemorySpendJournal
 from adapters.llm.passthrough_relay import HttpxPassThrough
+from adapters.llm.passthrough_signers import BedrockSigner, VertexSigner
 from adapters.persistence.memory import InMemoryStore
 from application.access import Gatekeeper
 from application.identity_cache import IdentityCache
 from application.management import Management
 from application.metering import Metering
-from application.passthrough import PassThroughCalls
-from application.passthrough_usage import UsageTap, model_of
+from application.passthrough import PassThroughCall, PassThroughCalls, Relayed
+from application.passthrough_usage import UsageTap, model_of, stated_cost
 from application.pricing import Pricing
 from application.spend import SpendRecorder
 from bootstrap import _SERVICES
+from bootstrap.passthrough import report_open_routes
 from domain.access import MASTER
 from domain.deployments import Credentials, Deployment, Secret
-from domain.passthrough import upstream_url
+from domain.errors import ConfigurationError
+from domain.passthrough import CustomRoute, upstream_url
 from domain.pricing import ModelPrices
 from domain.spend import SpendRecord
 from tests.fakes import FakeClock, FakeTokenCounter
 
+FIXTURES = Path(__file__).parents[1] / "contract" / "fixtures"
 MASTER_KEY = "sk-master-test"
 ANTHROPIC_KEY = "sk-ant-upstream"
 SSE = (
@@ -59,16 +67,48 @@ class Recorder:
         return None
 
 
+class TrackedBody(httpx.AsyncByteStream):
+    """A reply body that remembers being closed, read or not."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = chunks
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
 @dataclass
 class Upstream:
     """What the fake upstream saw."""
 
     seen: list[httpx.Request] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
+    replies: list[TrackedBody] = field(default_factory=list)
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
         self.bodies.append(await request.aread())
+        if request.url.path.endswith("/cookies"):
+            self.replies.append(TrackedBody(b'{"ok":', b"true}"))
+            cookies = [("set-cookie", "a=1; Path=/"), ("set-cookie", "b=2; Path=/")]
+            return httpx.Response(200, headers=[*cookies, ("x-a", "1")], stream=self.replies[-1])
+        if request.url.host == "oauth2.googleapis.com":
+            return httpx.Response(200, content=(FIXTURES / "gemini/token.json").read_bytes())
+        if request.url.path.endswith("/converse-stream"):
+            kind = "application/vnd.amazon.eventstream"
+            return httpx.Response(200, headers={"content-type": kind}, content=AWS_EVENTS)
+        if request.url.path.endswith("/priced"):
+            return httpx.Response(200, json={"done": True}, headers={"x-switchyard-response-cost": "0.25"})
+        if fixture := _FIXTURE_REPLIES.get(request.url.path.rpartition("/")[2]):
+            kind = "text/event-stream" if fixture.endswith(".sse") else "application/json"
+            return httpx.Response(
+                200, headers={"content-type": kind}, content=(FIXTURES / fixture).read_bytes()
+            )
         if request.url.path.endswith("/v1/messages") and b'"stream":true' in self.bodies[-1]:
             return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=_stream())
         if request.url.path.endswith("/v1/messages"):
@@ -77,6 +117,16 @@ class Upstream:
         if request.url.path.endswith("/chat/completions"):
             return httpx.Response(200, json={"usage": {"prompt_tokens": 3, "completion_tokens": 4}})
         return httpx.Response(404, json={"error": "no such path"})
+
+
+_FIXTURE_REPLIES = {
+    "gemini-2.5-flash:generateContent": "gemini/generate_content_thinking.json",
+    "gemini-2.5-flash:streamGenerateContent": "gemini/stream_thinking.sse",
+    "chat": "cohere/chat_stream.sse",
+    "responses": "responses/response_reasoning_tool_call.json",
+    "converse": "bedrock/converse_reasoning_cached.json",
+}
+AWS_EVENTS = b"\x00\x00\x00\x1f\x00\x00\x00\x00\x8b\xa3\x00\x01binary event stream bytes"
 
 
 async def _stream() -> AsyncIterator[bytes]:
@@ -91,12 +141,18 @@ class World:
     recorder: Recorder
     management: Management
     environ: dict[str, str]
+    calls: PassThroughCalls
 
     async def key(self, **fields: object) -> str:
         return (await self.management.keys.generate(MASTER, dict(fields))).secret
 
 
-def _world(deployments: list[Deployment], environ: dict[str, str]) -> tuple[World, object]:
+def _world(
+    deployments: list[Deployment],
+    environ: dict[str, str],
+    routes: tuple[CustomRoute, ...] = (),
+    signed: bool = False,
+) -> tuple[World, object]:
     clock = FakeClock()
     store = InMemoryStore()
     upstream = Upstream()
@@ -112,13 +168,16 @@ def _world(deployments: list[Deployment], environ: dict[str, str]) -> tuple[Worl
         clock=clock,
         observers=[recorder],
     )
+    client = httpx.AsyncClient(transport=httpx.MockTransport(upstream.handle))
     calls = PassThroughCalls(
-        relay=HttpxPassThrough(httpx.AsyncClient(transport=httpx.MockTransport(upstream.handle))),
+        relay=HttpxPassThrough(client),
         gatekeeper=gatekeeper,
         metering=metering,
         deployments=lambda: deployments,
         environ=environ,
         clock=clock,
+        custom_routes=routes,
+        signers=(VertexSigner(client), BedrockSigner(environ)) if signed else (),
     )
     # The other routes' services are never called here.
     unused = {name: Provide(lambda: None, sync_to_thread=False) for name in (*_SERVICES, "inference")}
@@ -126,9 +185,10 @@ def _world(deployments: list[Deployment], environ: dict[str, str]) -> tuple[Worl
         dependencies={**unused, "passthrough": Provide(lambda: calls, use_cache=True, sync_to_thread=False)},
         gatekeeper=lambda: gatekeeper,
         max_body_bytes=100_000,
+        passthrough_routes=routes,
     )
     management = Management.build(uow=store.unit_of_work, clock=clock, on_change=identities.invalidate)
-    return World(upstream, recorder, management, environ), app
+    return World(upstream, recorder, management, environ, calls), app
 
 
 CLAUDE = Deployment(
@@ -317,3 +377,320 @@ async def test_a_model_without_a_price_is_recorded_with_cost_null(
     assert reply.status_code == 200
     record = world.recorder.records[-1]
     assert record.usage.prompt_tokens == 100 and record.cost is None
+
+
+async def test_repeated_reply_headers_are_relayed_as_they_came(
+    gateway: tuple[World, AsyncTestClient],
+) -> None:
+    world, client = gateway
+    reply = await client.get("/openai/v1/cookies", headers={"authorization": f"Bearer {MASTER_KEY}"})
+    assert reply.status_code == 200 and reply.json() == {"ok": True}
+    assert reply.headers.get_list("set-cookie") == ["a=1; Path=/", "b=2; Path=/"]
+    assert reply.headers["x-a"] == "1" and reply.headers["x-switchyard-call-id"]
+    assert world.upstream.replies[-1].closed
+
+
+async def test_a_head_reply_whose_body_is_never_read_is_still_closed_and_recorded(
+    gateway: tuple[World, AsyncTestClient],
+) -> None:
+    world, client = gateway
+    reply = await client.head("/openai/v1/cookies", headers={"authorization": f"Bearer {MASTER_KEY}"})
+    assert reply.status_code == 200 and reply.content == b""
+    assert world.upstream.seen[-1].method == "HEAD"
+    assert world.upstream.replies[-1].closed
+    assert world.recorder.records[-1].status_code == 200
+
+
+async def test_a_reply_ended_before_it_was_read_closes_the_upstream_and_records_a_499_once(
+    gateway: tuple[World, AsyncTestClient],
+) -> None:
+    world, _ = gateway
+    call = PassThroughCall("openai", "GET", "/v1/cookies", "", (), b"")
+    relayed = await world.calls.call(MASTER, call, call_id="gone")
+    await relayed.end(False)
+    await relayed.end(False)
+    assert world.upstream.replies[-1].closed
+    assert [(r.request_id, r.status_code) for r in world.recorder.records] == [("gone", 499)]
+
+
+async def test_a_client_gone_before_the_reply_started_still_ends_the_call() -> None:
+    ended: list[bool] = []
+    started: list[bool] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        started.append(True)
+        yield b"never"
+
+    async def end(whole: bool) -> None:
+        ended.append(whole)
+
+    async def receive() -> dict[str, object]:
+        await asyncio.sleep(10)
+        return {"type": "http.disconnect"}
+
+    async def send(message: object) -> None:
+        raise OSError("the client is gone")
+
+    asgi = RelayedResponse(Relayed(200, (), body(), end), "c").to_asgi_response()
+    with pytest.raises(OSError):
+        await asgi({}, receive, send)  # type: ignore[arg-type]
+    assert ended == [False] and started == []
+
+
+@pytest.mark.parametrize(
+    ("fixture", "counts"),
+    [
+        ("gemini/generate_content_thinking.json", (9, 122, 0, 112)),
+        ("gemini/stream_thinking.sse", (9, 122, 0, 112)),
+        ("cohere/chat.json", (19, 10, 0, 0)),
+        ("cohere/chat_stream.sse", (19, 10, 0, 0)),
+        ("responses/response_reasoning_tool_call.json", (311, 214, 128, 192)),
+        ("responses/stream.sse", (36, 87, 0, 0)),
+    ],
+)
+def test_usage_is_read_from_each_providers_own_reply(fixture: str, counts: tuple[int, ...]) -> None:
+    tap = UsageTap("text/event-stream" if fixture.endswith(".sse") else "application/json")
+    data = (FIXTURES / fixture).read_bytes()
+    for start in range(0, len(data), 50):
+        tap.feed(data[start : start + 50])
+    usage = tap.usage()
+    assert usage is not None
+    assert (
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        usage.cached_tokens,
+        usage.reasoning_tokens,
+    ) == counts
+
+
+def test_a_gemini_stream_answered_as_one_json_array_is_read_to_its_last_totals() -> None:
+    lines = (FIXTURES / "gemini/stream_thinking.sse").read_text().splitlines()
+    events = [json.loads(line[5:]) for line in lines if line.startswith("data:")]
+    tap = UsageTap("application/json; charset=utf-8")
+    tap.feed(json.dumps(events).encode())
+    usage = tap.usage()
+    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (9, 122)
+
+
+def test_the_stated_cost_header_is_read_when_it_is_a_plain_amount() -> None:
+    assert stated_cost((("X-Switchyard-Response-Cost", "0.0125"),)) == Decimal("0.0125")
+    for text in ("", "free", "-1", "NaN", "inf"):
+        assert stated_cost((("x-switchyard-response-cost", text),)) is None
+
+
+GEMINI = Deployment(
+    id="gemini-pt",
+    model_name="flash",
+    provider="gemini",
+    upstream_model="gemini-2.5-flash",
+    credentials=Credentials(api_key=Secret("gm-key")),
+    prices=ModelPrices(input=Decimal("0.001"), output=Decimal("0.002")),
+    use_in_pass_through=True,
+)
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "expected"),
+    [
+        (
+            "/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+            {"contents": []},
+            ("gemini-2.5-flash", 9, 122, Decimal("0.001") * 9 + Decimal("0.002") * 122),
+        ),
+        ("/cohere/v2/chat", {"model": "command-r", "stream": True}, ("command-r", 19, 10, None)),
+        ("/openai/v1/responses", {"model": "o4-mini", "input": "hi"}, ("o4-mini", 311, 214, None)),
+        ("/openai/v1/priced", {}, ("openai", 0, 0, Decimal("0.25"))),
+    ],
+)
+async def test_each_format_is_recorded_with_its_usage_or_the_cost_the_upstream_states(
+    route: str, body: dict[str, object], expected: tuple[object, ...]
+) -> None:
+    environ = {"COHERE_API_KEY": "co-key", "OPENAI_API_KEY": "sk-openai-env"}
+    world, app = _world([GEMINI], environ)
+    async with AsyncTestClient(app) as client:  # type: ignore[arg-type]
+        reply = await client.post(route, json=body, headers={"x-api-key": MASTER_KEY})
+    assert reply.status_code == 200
+    record = world.recorder.records[-1]
+    usage = record.usage
+    assert (record.model_group, usage.prompt_tokens, usage.completion_tokens, record.cost) == expected
+
+
+BRIA = CustomRoute("/bria", "https://bria.internal/v1", (("api_token", "bria-secret"),), forward_headers=True)
+OPEN = CustomRoute("/status-page", "https://status.internal/", (("x-token", "t"),), auth=False)
+
+
+async def test_an_operators_route_relays_below_its_target_with_its_headers_and_never_the_key() -> None:
+    world, app = _world([], {}, (BRIA, OPEN))
+    async with AsyncTestClient(app) as client:  # type: ignore[arg-type]
+        key = await world.key(key_alias="bria-user")
+        refused = await client.post("/bria/text-to-image", json={})
+        assert refused.status_code == 401 and world.upstream.seen == []
+        reply = await client.post(
+            "/bria/text-to-image?size=2",
+            json={"prompt": "a fox"},
+            headers={"authorization": f"Bearer {key}", "x-trace": "abc", "api_token": "caller's own"},
+        )
+    assert reply.status_code == 404  # the fake upstream's own answer, relayed
+    seen = world.upstream.seen[-1]
+    assert str(seen.url) == "https://bria.internal/v1/text-to-image?size=2"
+    assert seen.headers["x-trace"] == "abc"  # forward_headers
+    assert seen.headers.get_list("api_token") == ["bria-secret"]
+    assert "authorization" not in seen.headers and key not in str(seen.headers.raw)
+    record = world.recorder.records[-1]
+    assert (record.call_type, record.model_group, record.caller.key_alias) == (
+        "passthrough.custom",
+        "/bria",
+        "bria-user",
+    )
+
+
+async def test_a_route_without_auth_needs_no_key_and_forwards_only_its_own_headers() -> None:
+    world, app = _world([], {}, (BRIA, OPEN))
+    async with AsyncTestClient(app) as client:  # type: ignore[arg-type]
+        reply = await client.get("/status-page", headers={"x-trace": "abc"})
+        other = await client.get("/status-pages")
+    assert reply.status_code == 404 and other.status_code == 404
+    assert len(world.upstream.seen) == 1
+    seen = world.upstream.seen[-1]
+    assert str(seen.url) == "https://status.internal/"
+    assert seen.headers["x-token"] == "t" and "x-trace" not in seen.headers
+    assert world.recorder.records[-1].caller.key_alias is None
+
+
+def test_a_route_without_auth_is_reported_at_startup() -> None:
+    with capture_logs() as logs:
+        report_open_routes((BRIA, OPEN))
+    assert [(log["log_level"], log["path"]) for log in logs] == [("warning", "/status-page")]
+
+
+def test_pass_through_endpoints_load_in_litellms_shape_with_variables_in_header_values() -> None:
+    config = load_config(
+        {
+            "general_settings": {
+                "pass_through_endpoints": [
+                    {
+                        "path": "/v1/cohere-rerank",
+                        "target": "https://api.cohere.com/v1/rerank",
+                        "headers": {
+                            "Authorization": "bearer os.environ/COHERE_API_KEY",
+                            "x-whole": "os.environ/WHOLE",
+                            "x-unset": "os.environ/UNSET_VARIABLE",
+                            "accept": "application/json",
+                        },
+                        "forward_headers": True,
+                    },
+                    {"path": "bria/", "target": "https://engine.bria.internal", "auth": False},
+                ]
+            }
+        },
+        {"COHERE_API_KEY": "co-secret", "WHOLE": "w"},
+    )
+    cohere, bria = config.passthrough_routes
+    assert cohere == CustomRoute(
+        "/v1/cohere-rerank",
+        "https://api.cohere.com/v1/rerank",
+        (("Authorization", "bearer co-secret"), ("x-whole", "w"), ("accept", "application/json")),
+        forward_headers=True,
+    )
+    assert (bria.path, bria.auth, bria.headers) == ("/bria", False, ())
+    assert any("UNSET_VARIABLE" in warning for warning in config.warnings)
+    assert cohere.url("") == "https://api.cohere.com/v1/rerank"
+    assert bria.url("/v1/x", "a=1") == "https://engine.bria.internal/v1/x?a=1"
+
+
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [({"path": "/", "target": "https://x"}, "path"), ({"path": "/x", "target": "ftp://x"}, "target")],
+)
+def test_a_pass_through_endpoint_without_a_path_or_an_http_target_is_refused(
+    entry: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        load_config({"general_settings": {"pass_through_endpoints": [entry]}}, {})
+    assert raised.value.path == f"general_settings.pass_through_endpoints[0].{named}"
+
+
+VERTEX = Deployment(
+    id="vertex-pt",
+    model_name="vertex-flash",
+    provider="vertex_ai",
+    upstream_model="gemini-2.5-flash",
+    credentials=Credentials(
+        extra={
+            "vertex_credentials": {
+                "type": "authorized_user",
+                "client_id": "cid",
+                "client_secret": "cs",
+                "refresh_token": "rt",
+            }
+        }
+    ),
+    use_in_pass_through=True,
+)
+BEDROCK = Deployment(
+    id="bedrock-pt",
+    model_name="claude-bedrock",
+    provider="bedrock",
+    upstream_model="us.anthropic.claude-sonnet-4-v1:0",
+    credentials=Credentials(
+        extra={
+            "aws_access_key_id": "AKIDEXAMPLE",
+            "aws_secret_access_key": "secret",
+            "aws_region_name": "us-west-2",
+        }
+    ),
+    use_in_pass_through=True,
+)
+
+
+async def test_vertex_calls_go_to_the_paths_location_with_the_deployments_oauth_token() -> None:
+    world, app = _world([VERTEX], {}, signed=True)
+    path = "/v1/projects/p1/locations/europe-west4/publishers/google/models/gemini-2.5-flash:generateContent"
+    async with AsyncTestClient(app) as client:  # type: ignore[arg-type]
+        key = await world.key()
+        reply = await client.post(f"/vertex_ai{path}", json={}, headers={"authorization": f"Bearer {key}"})
+    assert reply.status_code == 200
+    token_call, seen = world.upstream.seen[-2:]
+    assert token_call.url.host == "oauth2.googleapis.com"
+    assert str(seen.url) == f"https://europe-west4-aiplatform.googleapis.com{path}"
+    assert seen.headers["authorization"].startswith("Bearer ya29.")
+    assert key not in str(seen.headers.raw)
+    record = world.recorder.records[-1]
+    assert (record.call_type, record.model_group, record.deployment_id) == (
+        "passthrough.vertex_ai",
+        "gemini-2.5-flash",
+        "vertex-pt",
+    )
+    assert (record.usage.prompt_tokens, record.usage.completion_tokens) == (9, 122)
+
+
+async def test_bedrock_calls_are_sigv4_signed_for_the_regions_runtime_and_relayed_as_bytes() -> None:
+    world, app = _world([BEDROCK], {}, signed=True)
+    model = "us.anthropic.claude-sonnet-4-v1%3A0"
+    async with AsyncTestClient(app) as client:  # type: ignore[arg-type]
+        key = await world.key()
+        sent = {"x-api-key": key}
+        reply = await client.post(f"/bedrock/model/{model}/converse", json={"messages": []}, headers=sent)
+        streamed = await client.post(f"/bedrock/model/{model}/converse-stream", json={}, headers=sent)
+    assert reply.status_code == 200 and streamed.status_code == 200
+    assert streamed.content == AWS_EVENTS
+    assert streamed.headers["content-type"] == "application/vnd.amazon.eventstream"
+    seen = world.upstream.seen[-2]
+    assert seen.url.host == "bedrock-runtime.us-west-2.amazonaws.com"
+    assert seen.url.raw_path == f"/model/{model}/converse".encode()
+    authorization = seen.headers["authorization"]
+    assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/us-west-2/bedrock/aws4_request" in authorization
+    assert "SignedHeaders=content-type;host;x-amz-date" in authorization
+    assert key not in str(seen.headers.raw)
+    record = world.recorder.records[-2]
+    assert record.model_group == "us.anthropic.claude-sonnet-4-v1:0"
+    assert record.usage.prompt_tokens > 0
+
+
+async def test_a_signed_provider_without_a_pass_through_deployment_is_refused() -> None:
+    world, app = _world([], {}, signed=True)
+    async with AsyncTestClient(app) as client:  # type: ignore[arg-type]
+        reply = await client.post("/bedrock/model/m/converse", json={}, headers={"x-api-key": MASTER_KEY})
+    assert reply.status_code == 401 and "use_in_pass_through" in reply.json()["error"]["message"]
+    assert world.upstream.seen == []

@@ -66,12 +66,18 @@ _UNSUPPORTED = frozenset(
     }
 )
 _CHAT_MODES = frozenset({"chat", "completion", "responses"})
-_SERVED_MODES = _CHAT_MODES | {"embedding", "moderation", "rerank"}
+_AUDIO_MODES = ("audio_transcription", "audio_speech")
+# Upstream model names that are audio models, when model_info names no mode (OpenAI's, Groq's).
+_TRANSCRIPTION_MODELS = ("whisper", "transcribe")
+_SPEECH_MODELS = ("tts",)
+_SERVED_MODES = _CHAT_MODES | {"embedding", "moderation", "rerank", "image_generation", *_AUDIO_MODES}
 # Providers whose every deployment also serves moderations (their upstream has the endpoint).
 _MODERATING = frozenset({"openai", "mock"})
 # Providers whose every deployment also reranks; others (an OpenAI-compatible host's `/rerank`) only
 # when marked `mode: rerank`.
 _RERANKING = frozenset({"cohere", "mock"})
+# Upstream model names that make images, when model_info names no mode (OpenAI's DALL-E and GPT image).
+_IMAGE_MODELS = ("dall-e", "gpt-image")
 # LiteLLM's price keys that Switchyard reads, and the ModelPrices field each one sets.
 _PRICES = {
     "input_cost_per_token": "input",
@@ -81,6 +87,10 @@ _PRICES = {
     "output_cost_per_reasoning_token": "reasoning",
     "input_cost_per_request": "per_request",
     "input_cost_per_query": "per_query",
+    "input_cost_per_second": "per_second",
+    "input_cost_per_character": "per_character",
+    "input_cost_per_image": "input_per_image",
+    "output_cost_per_image": "output_per_image",
     "input_cost_per_token_above_200k_tokens": "input_above_tier",
     "output_cost_per_token_above_200k_tokens": "output_above_tier",
     "cache_read_input_token_cost_above_200k_tokens": "cache_read_above_tier",
@@ -118,7 +128,7 @@ def build_deployment(
     report.ignore_unknown(base, entry.model_extra, ("model_name", "litellm_params", "model_info"))
 
     provider, upstream = _provider(params, at)
-    mode = info.mode or ("embedding" if "embed" in upstream.lower() else "chat")
+    mode = info.mode or _default_mode(upstream.lower())
     if mode not in _SERVED_MODES:
         report.ignore(path_of(base, "model_info", "mode"))
         report.warn(base, f"mode '{mode}' is not served yet; deployment {entry.model_name} skipped")
@@ -325,6 +335,9 @@ def _capabilities(entry: ModelEntry, mode: str, provider: str, upstream: str) ->
         chat=mode in _CHAT_MODES,
         moderation=mode == "moderation" or provider in _MODERATING,
         rerank=mode == "rerank" or provider in _RERANKING,
+        images=mode == "image_generation" or provider == "mock",
+        transcription=mode == "audio_transcription" or provider == "mock",
+        speech=mode == "audio_speech" or provider == "mock",
         mode=mode,
         # The mock answers both; a wildcard serves whatever the caller names, embedding models included.
         embeddings=mode == "embedding" or provider == "mock" or (info.mode is None and "*" in upstream),
@@ -343,3 +356,14 @@ def _stable_id(raw: Mapping[str, Any], params_key: str) -> str:
     same config yields the same ids on every instance and restart."""
     text = json.dumps([raw.get("model_name"), raw.get(params_key)], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _default_mode(upstream: str) -> str:
+    """The mode of a deployment whose model_info names none, from its upstream model's name."""
+    if "embed" in upstream:
+        return "embedding"
+    if any(name in upstream for name in _TRANSCRIPTION_MODELS):
+        return "audio_transcription"
+    if any(name in upstream for name in _SPEECH_MODELS):
+        return "audio_speech"
+    return "image_generation" if any(name in upstream for name in _IMAGE_MODELS) else "chat"

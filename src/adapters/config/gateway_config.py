@@ -11,6 +11,7 @@ from adapters.config.deployments import Defaults
 from adapters.config.schema import CacheSettings, JwtAuthSettings, RouterSettings, WebhookSettings
 from adapters.config.tracing import TracingSettings
 from domain.deployments import Deployment, Secret
+from domain.passthrough import CustomRoute
 from domain.router_policy import RouterPolicy
 
 DEFAULT_MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024
@@ -46,6 +47,8 @@ class GatewayConfig:
     cache: CacheSettings | None = None
     """None unless litellm_settings.cache is true."""
     max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES
+    max_audio_upload_bytes: int = 25 * 1024 * 1024
+    """general_settings.max_audio_upload_mb: the largest audio file a transcription may upload (413)."""
     background_health_checks: bool = False
     """Check every deployment every `health_check_interval` seconds, cooling down those that fail."""
     health_check_interval: float = DEFAULT_HEALTH_CHECK_INTERVAL
@@ -82,6 +85,8 @@ class GatewayConfig:
     json_logs: bool = False
     """litellm_settings.json_logs: JSON lines even to a terminal, unless the command line or environment
     says otherwise."""
+    passthrough_routes: tuple[CustomRoute, ...] = ()
+    """general_settings.pass_through_endpoints: the operator's own relayed routes."""
     responses_retention: timedelta = timedelta(days=30)
     """How long stored Responses-API responses are kept (general_settings.responses_retention)."""
     config_path: Path | None = None

@@ -20,6 +20,7 @@ from adapters.config.gateway_config import (
     DEFAULT_REQUEST_TIMEOUT,
     GatewayConfig,
 )
+from adapters.config.passthrough import custom_routes
 from adapters.config.schema import (
     CacheSettings,
     ConfigFile,
@@ -134,6 +135,7 @@ def _build(
         max_request_body_bytes=int(body_limit * 1024 * 1024)
         if body_limit
         else DEFAULT_MAX_REQUEST_BODY_BYTES,
+        max_audio_upload_bytes=int(general.max_audio_upload_mb * 1024 * 1024),
         background_health_checks=general.background_health_checks,
         health_check_interval=general.health_check_interval,
         deployment_defaults=defaults,
@@ -152,6 +154,7 @@ def _build(
         verbose_logs=settings.set_verbose,
         json_logs=settings.json_logs,
         responses_retention=_retention(general.responses_retention),
+        passthrough_routes=custom_routes(general.pass_through_endpoints, env, report),
         config_path=path,
         environment=env,
         ignored=tuple(report.ignored),

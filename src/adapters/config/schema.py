@@ -37,6 +37,10 @@ class PriceKeys(Section):
     output_cost_per_reasoning_token: Price | None = None
     input_cost_per_request: Price | None = None
     input_cost_per_query: Price | None = None
+    input_cost_per_second: Price | None = None
+    input_cost_per_character: Price | None = None
+    input_cost_per_image: Price | None = None
+    output_cost_per_image: Price | None = None
     input_cost_per_token_above_200k_tokens: Price | None = None
     output_cost_per_token_above_200k_tokens: Price | None = None
     cache_read_input_token_cost_above_200k_tokens: Price | None = None
@@ -243,10 +247,24 @@ class JwtAuthSettings(Section):
     role_mappings: list[RoleMapping] = []
 
 
+class PassThroughEndpoint(Section):
+    """A `general_settings.pass_through_endpoints` entry (LiteLLM's shape): calls to `path` and below it
+    are relayed to `target`."""
+
+    path: str
+    target: str
+    headers: dict[str, str | None] = Field(default={}, repr=False)
+    """None: a whole `os.environ/NAME` value whose variable is unset (already reported)."""
+    forward_headers: bool = False
+    auth: bool = True
+
+
 class GeneralSettings(Section):
     master_key: str | None = Field(default=None, repr=False)
     database_url: str | None = Field(default=None, repr=False)
     max_request_size_mb: PositiveFloat | None = None
+    max_audio_upload_mb: PositiveFloat = 25
+    """The largest audio file a transcription may upload (OpenAI's own limit); larger ones are a 413."""
     max_parallel_requests: PositiveInt | None = None
     """The default per-deployment cap on calls in flight."""
     background_health_checks: bool = False
@@ -274,6 +292,7 @@ class GeneralSettings(Section):
     """Per-key and per-team spend, budget and rate-limit series too (one series per key and team)."""
     responses_retention: str = "30d"
     """How long a stored Responses-API response (`store: true`) is kept: `30d`, `12h`, ..."""
+    pass_through_endpoints: list[PassThroughEndpoint] = []
 
 
 class WebhookSettings(Section):

@@ -10,23 +10,26 @@ from litestar import Litestar, Router
 from litestar.di import Provide
 
 from adapters.http.auth import auth_middleware
+from adapters.http.controllers.audio import AudioController
 from adapters.http.controllers.chat import ChatController
 from adapters.http.controllers.docs import DocsController
 from adapters.http.controllers.embeddings import EmbeddingsController
 from adapters.http.controllers.health import DeploymentHealthController, HealthController
+from adapters.http.controllers.images import ImagesController
 from adapters.http.controllers.management import management_controllers
 from adapters.http.controllers.messages import MessagesController
 from adapters.http.controllers.metrics import MetricsController
 from adapters.http.controllers.model_admin import ModelAdminController
 from adapters.http.controllers.models import ModelsController
 from adapters.http.controllers.moderations import ModerationsController
-from adapters.http.controllers.passthrough import PassThroughController
+from adapters.http.controllers.passthrough import PassThroughController, custom_relays
 from adapters.http.controllers.rerank import RerankController
 from adapters.http.controllers.responses import ResponsesController, StoredResponsesController
 from adapters.http.controllers.spend import spend_controllers
 from adapters.http.controllers.text_completions import TextCompletionsController
 from adapters.http.errors import EXCEPTION_HANDLERS
 from application.access import Gatekeeper
+from domain.passthrough import CustomRoute
 
 
 def create_app(
@@ -39,13 +42,16 @@ def create_app(
     metrics: bool = True,
     docs: bool = True,
     middleware: Sequence[Any] = (),
+    passthrough_routes: Sequence[CustomRoute] = (),
 ) -> Litestar:
     """`dependencies` are the bridges to the use cases (`completions`, `catalog`, `gatekeeper`,
     `management`, `models`, ...), built by the composition root. With a `gatekeeper` (a master key is
     set), every API route needs a valid credential, the liveness and readiness probes excepted; without
     one, auth is off and every caller acts as the admin (LiteLLM's behaviour without a master key).
     Without `metrics`, GET /metrics is an unknown route (404); without `docs`, so are GET /openapi.json
-    and /docs."""
+    and /docs. `passthrough_routes` are served when `passthrough` is, those with `auth: false` without a
+    credential."""
+    keyed_relays, open_relays = custom_relays(passthrough_routes if "passthrough" in dependencies else ())
     api = Router(
         path="/",
         route_handlers=[
@@ -57,12 +63,15 @@ def create_app(
             TextCompletionsController,
             ModerationsController,
             RerankController,
+            ImagesController,
+            AudioController,
             ModelsController,
             DeploymentHealthController,
             ModelAdminController,
             *management_controllers,
             *spend_controllers,
             *([PassThroughController] if "passthrough" in dependencies else []),
+            *keyed_relays,
             *([] if public_metrics or not metrics else [MetricsController]),
         ],
         middleware=[auth_middleware(gatekeeper)] if gatekeeper is not None else [],
@@ -71,6 +80,7 @@ def create_app(
         route_handlers=[
             api,
             HealthController,
+            *open_relays,
             *([MetricsController] if public_metrics and metrics else []),
             *([DocsController] if docs else []),
         ],

@@ -24,9 +24,11 @@ from application.access import Gatekeeper, Ticket, caller_of
 from application.completions import Completions, Served
 from application.responses import Responses
 from application.token_counting import TokenCounting
+from domain.audio import SpeechRequest, TranscriptionRequest
 from domain.completions import CompletionRequest
 from domain.embeddings import EmbeddingRequest
 from domain.errors import BadRequestError, SwitchyardError
+from domain.images import ImageRequest
 from domain.moderation import ModerationRequest
 from domain.rerank import RerankRequest
 from domain.spend import Caller
@@ -47,6 +49,8 @@ class Inference:
     """The calls being answered, counted by `exchange` (None: metrics are off)."""
     key_metrics: KeyMetrics | None = None
     """Told of each admitted call (only with `prometheus_key_metrics`)."""
+    max_audio_upload_bytes: int = 25 * 1024 * 1024
+    """The largest audio file a transcription may upload."""
 
 
 def public_url(url: str | None) -> str | None:
@@ -59,7 +63,16 @@ def public_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-Asked = TypeVar("Asked", CompletionRequest, EmbeddingRequest, ModerationRequest, RerankRequest)
+Asked = TypeVar(
+    "Asked",
+    CompletionRequest,
+    EmbeddingRequest,
+    ModerationRequest,
+    RerankRequest,
+    ImageRequest,
+    TranscriptionRequest,
+    SpeechRequest,
+)
 T = TypeVar("T")
 
 
@@ -148,7 +161,13 @@ async def released_on_failure(ticket: Ticket, call: Awaitable[Served[T]]) -> Ser
 async def admitted(
     inference: Inference,
     request: Request,
-    asked: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest,
+    asked: CompletionRequest
+    | EmbeddingRequest
+    | ModerationRequest
+    | RerankRequest
+    | ImageRequest
+    | TranscriptionRequest
+    | SpeechRequest,
     end_user: str | None,
     *,
     call_id: str,
@@ -195,14 +214,29 @@ async def whole_reply(
 ) -> Response:
     """A call answered with one JSON body: admitted, made (`call(ticket)`), its ticket released with what
     it spent, and its reply rendered with the gateway's headers."""
+    served, headers = await admitted_call(
+        inference, request, asked, end_user, call_id=call_id, started=started, call_type=call_type, call=call
+    )
+    return Response(orjson.dumps(render(served.value)), media_type=JSON, headers=headers)
+
+
+async def admitted_call(
+    inference: Inference,
+    request: Request,
+    asked: Asked,
+    end_user: str | None,
+    *,
+    call_id: str,
+    started: float,
+    call_type: str,
+    call: Callable[[Ticket], Awaitable[Served[T]]],
+) -> tuple[Served[T], dict[str, str]]:
+    """A call admitted, made (`call(ticket)`) and its ticket released with what it spent: the served
+    call and the headers of its answer."""
     ticket = await admitted(inference, request, asked, end_user, call_id=call_id, call_type=call_type)
     served = await released_on_failure(ticket, call(ticket))
     release_served(ticket, served)
-    return Response(
-        orjson.dumps(render(served.value)),
-        media_type=JSON,
-        headers=answered(call_id, served, started, ticket),
-    )
+    return served, answered(call_id, served, started, ticket)
 
 
 async def served_json(
@@ -229,16 +263,22 @@ async def served_json(
 Handle = Callable[[object, str, float], Awaitable[Response]]
 
 
-async def exchange(request: Request, handle: Handle, in_flight: Gauge | None = None) -> Response:
-    """Runs `handle(body, call_id, started)`; any Switchyard error becomes its answer in the route's format
+async def exchange(
+    request: Request,
+    handle: Handle,
+    in_flight: Gauge | None = None,
+    read: Callable[[Request], Awaitable[object]] = read_json,
+) -> Response:
+    """Runs `handle(body, call_id, started)`, the body as `read` gets it (JSON, else a route's own);
+    any Switchyard error becomes its answer in the route's format
     (OpenAI's, or Anthropic's on /v1/messages), carrying the call id so that a client can quote it. The
     answer echoes the request id: the client's `x-request-id`, else the call id. A call route passes its
     `in_flight` gauge: up while the call is answered (a stream until its end)."""
     if in_flight is None:
-        return await _exchange(request, handle)
+        return await _exchange(request, handle, read)
     in_flight.inc()
     try:
-        response = await _exchange(request, handle)
+        response = await _exchange(request, handle, read)
     except BaseException:
         in_flight.dec()
         raise
@@ -249,14 +289,16 @@ async def exchange(request: Request, handle: Handle, in_flight: Gauge | None = N
     return response
 
 
-async def _exchange(request: Request, handle: Handle) -> Response:
+async def _exchange(
+    request: Request, handle: Handle, read: Callable[[Request], Awaitable[object]]
+) -> Response:
     started = perf_counter()
     call_id = str(uuid.uuid4())
     request_id = request_id_of(request) or call_id
     # On every line logged while this call runs (each request is a task of its own: nothing leaks).
     bind_contextvars(request_id=request_id)
     try:
-        response = await handle(await read_json(request), call_id, started)
+        response = await handle(await read(request), call_id, started)
     except SwitchyardError as exc:
         response = error_response(exc, {"x-switchyard-call-id": call_id}, path=request.scope["path"])
     response.headers["x-request-id"] = request_id

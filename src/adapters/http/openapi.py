@@ -134,7 +134,7 @@ def _operation(path: str, method: str, name: str, operation: Operation, refs: _R
     if operation.body is not None:
         described["requestBody"] = {
             "required": operation.body_required,
-            "content": {"application/json": {"schema": _schema(operation.body, "validation", refs)}},
+            "content": {operation.body_media_type: {"schema": _schema(operation.body, "validation", refs)}},
         }
     if operation.public:
         described["security"] = []

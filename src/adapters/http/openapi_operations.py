@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from adapters.http.controllers.management import schemas as m
+from adapters.openai_format.audio import SpeechBody
+from adapters.openai_format.images import ImageBody
 from adapters.openai_format.moderations import ModerationBody
 from adapters.openai_format.rerank import RerankBody
 from adapters.openai_format.text_completions import TextCompletionRequest
@@ -122,6 +124,42 @@ MODERATION = _object(
     results={"type": "array", "items": _object(("flagged",), flagged={"type": "boolean"}, categories=OBJECT)},
 )
 
+IMAGES = _object(
+    ("created", "data"),
+    created={"type": "integer"},
+    data={
+        "type": "array",
+        "items": _object((), b64_json=_TEXT, url=_TEXT, revised_prompt=_TEXT),
+    },
+    usage=OBJECT,
+)
+TRANSCRIPTION_FORM = _object(
+    ("file", "model"),
+    file={"type": "string", "contentMediaType": "application/octet-stream"},
+    model=_TEXT,
+    language=_TEXT,
+    prompt=_TEXT,
+    response_format={"enum": ["json", "text", "srt", "verbose_json", "vtt"]},
+    temperature={"type": "number"},
+    **{"timestamp_granularities[]": {"type": "array", "items": {"enum": ["word", "segment"]}}},
+)
+TRANSCRIPTION = _object(
+    ("text",),
+    text=_TEXT,
+    task=_TEXT,
+    language=_TEXT,
+    duration={"type": "number"},
+    segments=_ARRAY,
+    words=_ARRAY,
+)
+AUDIO: dict[str, Any] = {"type": "string", "contentMediaType": "application/octet-stream"}
+
+
+def _transcription(summary: str) -> Operation:
+    return Operation(
+        summary, "inference", TRANSCRIPTION_FORM, TRANSCRIPTION, body_media_type="multipart/form-data"
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class Operation:
@@ -135,6 +173,7 @@ class Operation:
     public: bool = False
     """Served without a key."""
     media_type: str = "application/json"
+    body_media_type: str = "application/json"
 
 
 def _inference(summary: str, body: Schema, reply: Schema, stream: Schema | None = None) -> Operation:
@@ -152,6 +191,12 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "ModerationsController.create": _inference("Moderation (OpenAI)", ModerationBody, MODERATION),
     "RerankController.create": _inference("Rerank (Cohere's shape)", RerankBody, OBJECT),
+    "ImagesController.generate": _inference("Image generation (OpenAI)", ImageBody, IMAGES),
+    "AudioController.transcribe": _transcription("Audio transcription (OpenAI; multipart upload)"),
+    "AudioController.translate": _transcription("Audio translation into English (OpenAI; multipart upload)"),
+    "AudioController.speak": Operation(
+        "Text to speech (OpenAI; the audio streamed)", "inference", SpeechBody, AUDIO, media_type="audio/mpeg"
+    ),
     "EmbeddingsController.create": _inference("Embeddings (OpenAI)", EmbeddingRequest, Embeddings),
     "MessagesController.create": _inference("Messages (Anthropic)", MESSAGES_REQUEST, MESSAGE, EVENT),
     "MessagesController.count_tokens": _inference(
@@ -233,6 +278,21 @@ OPERATIONS: dict[str, Operation] = {
         body={},
         reply={},
         body_required=False,
+    ),
+    "custom_relay": Operation(
+        "Pass-through: an operator's route (general_settings.pass_through_endpoints), relayed to its target",
+        "pass-through",
+        body={},
+        reply={},
+        body_required=False,
+    ),
+    "open_custom_relay": Operation(
+        "Pass-through: an operator's route that needs no key (auth: false), relayed to its target",
+        "pass-through",
+        body={},
+        reply={},
+        body_required=False,
+        public=True,
     ),
     "DeploymentHealthController.health": Operation("Call every deployment", "health"),
     "HealthController.liveliness": Operation("Liveness probe", "health", reply=_TEXT, public=True),

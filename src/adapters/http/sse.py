@@ -76,31 +76,47 @@ class _EventStreamBody:
         self._on_end = on_end
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        task = asyncio.current_task()
-        state = {"finished": False, "gone": False}
-
-        async def watch_for_hang_up() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            if not state["finished"] and task is not None:
-                state["gone"] = True
-                task.cancel()
-
-        watcher = asyncio.ensure_future(watch_for_hang_up())
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": self._headers})
-            async for data in self._events:
-                await send({"type": "http.response.body", "body": data, "more_body": True})
-            state["finished"] = True
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except asyncio.CancelledError:
-            if not state["gone"] or task is None:
-                raise
-            task.uncancel()  # our own cancellation, for a client that left: the call simply ends
+            async with HangUp(receive) as call:
+                await send({"type": "http.response.start", "status": 200, "headers": self._headers})
+                async for data in self._events:
+                    await send({"type": "http.response.body", "body": data, "more_body": True})
+                call.finished = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            watcher.cancel()
             try:
                 await self._events.aclose()  # runs the generator's cleanup: the upstream call is closed
             finally:
                 if self._on_end is not None:
                     self._on_end()
+
+
+class HangUp:
+    """While entered, a client that hangs up before `finished` is set cancels the running task; that
+    cancellation ends the block quietly (the reply simply stops), any other propagates."""
+
+    __slots__ = ("_gone", "_receive", "_task", "_watcher", "finished")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._task = asyncio.current_task()
+        self._gone = False
+        self.finished = False
+
+    async def __aenter__(self) -> HangUp:
+        self._watcher = asyncio.ensure_future(self._watch())
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> bool:
+        self._watcher.cancel()
+        if kind is asyncio.CancelledError and self._gone and self._task is not None:
+            self._task.uncancel()  # our own cancellation, for a client that left: the call simply ends
+            return True
+        return False
+
+    async def _watch(self) -> None:
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+        if not self.finished and self._task is not None:
+            self._gone = True
+            self._task.cancel()

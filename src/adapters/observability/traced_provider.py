@@ -18,16 +18,20 @@ import orjson
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from adapters.observability.tracing import Tracing
+from domain.audio import SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from domain.errors import SwitchyardError
+from domain.images import ImageRequest, ImageResponse
 from domain.messages import ImagePart, Message, Role, TextPart
 from domain.moderation import ModerationRequest, ModerationResponse
 from domain.rerank import RerankRequest, RerankResponse
 from ports.llm_provider import ChunkStream, LLMProvider, StreamWrapper
 
-Answered = TypeVar("Answered", ModerationResponse, RerankResponse)
+Answered = TypeVar(
+    "Answered", ModerationResponse, RerankResponse, ImageResponse, TranscriptionResponse, SpeechResponse
+)
 
 PROVIDER_NAMES = {
     "openai": "openai",
@@ -63,6 +67,9 @@ _DESCRIBED = (
     "supports_embeddings",
     "supports_moderation",
     "supports_rerank",
+    "supports_images",
+    "supports_transcription",
+    "supports_speech",
     "supports_tools",
     "supports_vision",
     "supports_response_schema",
@@ -142,6 +149,25 @@ class TracedProvider(LLMProvider):
     async def rerank(self, request: RerankRequest, deployment: Deployment) -> RerankResponse:
         return await self._spanned(
             "rerank", request.model, deployment, self._inner.rerank(request, deployment)
+        )
+
+    async def generate_images(self, request: ImageRequest, deployment: Deployment) -> ImageResponse:
+        return await self._spanned(
+            "image_generation", request.model, deployment, self._inner.generate_images(request, deployment)
+        )
+
+    async def transcribe(
+        self, request: TranscriptionRequest, deployment: Deployment
+    ) -> TranscriptionResponse:
+        operation = "audio_translation" if request.translate else "audio_transcription"
+        return await self._spanned(
+            operation, request.model, deployment, self._inner.transcribe(request, deployment)
+        )
+
+    async def speak(self, request: SpeechRequest, deployment: Deployment) -> SpeechResponse:
+        # The span covers the call until the upstream accepts it; the audio then streams on its own.
+        return await self._spanned(
+            "audio_speech", request.model, deployment, self._inner.speak(request, deployment)
         )
 
     async def _spanned(

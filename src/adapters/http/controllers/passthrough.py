@@ -1,20 +1,25 @@
-"""/openai/*, /anthropic/*, /gemini/*, /cohere/*, /mistral/*, /azure/*: each provider's own API, relayed."""
+"""/openai/*, /anthropic/*, /gemini/*, /cohere/*, /mistral/*, /azure/*, /vertex_ai/*, /bedrock/*: each
+provider's own API, relayed; and the operator's own routes from `general_settings.pass_through_endpoints`."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from litestar import Controller, Request, Response, route
 from litestar.di import NamedDependency
 from litestar.enums import HttpMethod
-from litestar.response import Stream
+from litestar.handlers import HTTPRouteHandler
+from litestar.types import Receive, Scope, Send
 
 from adapters.http.errors import error_response
 from adapters.http.principal import principal_of
-from application.passthrough import PassThroughCall, PassThroughCalls
+from adapters.http.sse import HangUp
+from application.passthrough import PassThroughCall, PassThroughCalls, Relayed
 from domain.errors import SwitchyardError
-from domain.passthrough import PROVIDER_ROUTES
+from domain.passthrough import CUSTOM, PROVIDER_ROUTES, SIGNED_PROVIDERS, CustomRoute
 
 _METHODS = [
     HttpMethod.GET,
@@ -22,6 +27,7 @@ _METHODS = [
     HttpMethod.PUT,
     HttpMethod.PATCH,
     HttpMethod.DELETE,
+    HttpMethod.HEAD,
 ]
 
 
@@ -34,24 +40,96 @@ def _query(query: bytes, provider: str) -> str:
 
 
 class PassThroughController(Controller):
-    @route([f"/{name}/{{path:path}}" for name in PROVIDER_ROUTES], http_method=_METHODS)
+    @route([f"/{name}/{{path:path}}" for name in (*PROVIDER_ROUTES, *SIGNED_PROVIDERS)], http_method=_METHODS)
     async def relay(self, request: Request, passthrough: NamedDependency[PassThroughCalls]) -> Response:
-        scope = request.scope
-        provider, _, path = scope["path"].lstrip("/").partition("/")
-        call_id = str(uuid.uuid4())
-        call = PassThroughCall(
-            provider=provider,
-            method=scope["method"],
-            path="/" + path,
-            query=_query(scope["query_string"], provider),
-            headers=tuple((n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]),
-            body=await request.body(),
-        )
+        provider, _, path = _raw_path(request).lstrip("/").partition("/")
+        return await _relay(request, passthrough, provider, "/" + path)
+
+
+def custom_relays(routes: Sequence[CustomRoute]) -> tuple[list[HTTPRouteHandler], list[HTTPRouteHandler]]:
+    """The handlers of the operator's own routes (`general_settings.pass_through_endpoints`): those
+    needing a key, and those needing none (to be served outside the auth middleware)."""
+    keyed = [r.path for r in routes if r.auth]
+    open_ = [r.path for r in routes if not r.auth]
+    return _handlers(keyed, custom_relay), _handlers(open_, open_custom_relay)
+
+
+def _handlers(paths: list[str], handler: Callable[..., Awaitable[Response]]) -> list[HTTPRouteHandler]:
+    if not paths:
+        return []
+    served = [served for path in paths for served in (path, f"{path}/{{rest:path}}")]
+    return [route(served, http_method=_METHODS)(handler)]
+
+
+async def custom_relay(request: Request, passthrough: NamedDependency[PassThroughCalls]) -> Response:
+    return await _relay(request, passthrough, CUSTOM, _raw_path(request))
+
+
+async def open_custom_relay(request: Request, passthrough: NamedDependency[PassThroughCalls]) -> Response:
+    return await _relay(request, passthrough, CUSTOM, _raw_path(request))
+
+
+def _raw_path(request: Request) -> str:
+    """The path as the caller sent it, its escapes kept (`%3A` in a Bedrock model id stays one)."""
+    raw = request.scope.get("raw_path")
+    # Some servers leave the query on it, which the ASGI spec does not.
+    return raw.decode("latin-1").partition("?")[0] if raw else request.scope["path"]
+
+
+async def _relay(request: Request, passthrough: PassThroughCalls, provider: str, path: str) -> Response:
+    scope = request.scope
+    call_id = str(uuid.uuid4())
+    call = PassThroughCall(
+        provider=provider,
+        method=scope["method"],
+        path=path,
+        query=_query(scope["query_string"], provider),
+        headers=tuple((n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]),
+        body=await request.body(),
+    )
+    try:
+        relayed = await passthrough.call(principal_of(request), call, call_id=call_id)
+    except SwitchyardError as exc:
+        return error_response(exc, {"x-switchyard-call-id": call_id}, path=scope["path"])
+    return RelayedResponse(relayed, call_id, head=scope["method"] == "HEAD")
+
+
+class RelayedResponse(Response[bytes]):
+    """The upstream's reply as it came: its status, its headers in order (a repeated `set-cookie` stays
+    repeated), its body chunk by chunk. Its own ASGI body, so that the upstream reply is closed and the
+    call metered however the reply ends, even when its body is never read."""
+
+    def __init__(self, relayed: Relayed, call_id: str, *, head: bool = False) -> None:
+        super().__init__(b"", status_code=relayed.status)
+        self._relayed = relayed
+        self._head = head
+        self._raw = [
+            *((n.encode("latin-1"), v.encode("latin-1")) for n, v in relayed.headers),
+            (b"x-switchyard-call-id", call_id.encode()),
+        ]
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> _RelayedBody:  # type: ignore[override]
+        return _RelayedBody(self._relayed, self._raw, self._head)
+
+
+class _RelayedBody:
+    __slots__ = ("_head", "_headers", "_relayed")
+
+    def __init__(self, relayed: Relayed, headers: list[tuple[bytes, bytes]], head: bool) -> None:
+        self._relayed = relayed
+        self._headers = headers
+        self._head = head
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        relayed, whole = self._relayed, False
         try:
-            relayed = await passthrough.call(principal_of(request), call, call_id=call_id)
-        except SwitchyardError as exc:
-            return error_response(exc, {"x-switchyard-call-id": call_id}, path=scope["path"])
-        headers = {n: v for n, v in relayed.headers if n.lower() != "content-type"}
-        headers["x-switchyard-call-id"] = call_id
-        media_type = next((v for n, v in relayed.headers if n.lower() == "content-type"), None)
-        return Stream(relayed.body, status_code=relayed.status, headers=headers, media_type=media_type)
+            async with HangUp(receive) as call:
+                start = {"type": "http.response.start", "status": relayed.status, "headers": self._headers}
+                await send(start)
+                if not self._head:
+                    async for data in relayed.body:
+                        await send({"type": "http.response.body", "body": data, "more_body": True})
+                call.finished = whole = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await relayed.end(whole)

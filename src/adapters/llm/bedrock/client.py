@@ -134,7 +134,7 @@ class BedrockProvider(LLMProvider):
         """Sends the request; a streamed answer is returned once its status line and headers came, any
         other once the whole of it came. A failure status is raised as its domain error."""
         access = await self._access_of(deployment)
-        url = _url(_base(deployment, access.region), mapping.model_id(deployment), operation)
+        url = _url(runtime_base(deployment, access.region), mapping.model_id(deployment), operation)
         content = encode(body)
         if access.bearer is not None:
             headers = {"content-type": "application/json", "authorization": f"Bearer {access.bearer}"}
@@ -238,7 +238,9 @@ async def _bounded(calls: Sequence[Awaitable[T]]) -> list[T]:
         raise
 
 
-def _base(deployment: Deployment, region: str) -> str:
+def runtime_base(deployment: Deployment, region: str) -> str:
+    """The deployment's Bedrock runtime endpoint: its api_base, its aws_bedrock_runtime_endpoint, else the
+    region's."""
     endpoint = deployment.credentials.extra.get("aws_bedrock_runtime_endpoint")
     return deployment.api_base or (
         str(endpoint) if endpoint else f"https://bedrock-runtime.{region}.amazonaws.com"

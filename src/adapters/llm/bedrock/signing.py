@@ -102,17 +102,20 @@ def signed_headers(
     region: str,
     content_type: str = "application/json",
     now: float | None = None,
+    method: str = "POST",
+    raw_query: str = "",
 ) -> dict[str, str]:
-    """The headers of a signed Bedrock POST: what is signed (content-type, host, x-amz-date and the
-    session token when there is one) and the Authorization that signs them."""
+    """The headers of a signed Bedrock request (a POST unless told): what is signed (content-type, host,
+    x-amz-date and the session token when there is one) and the Authorization that signs them."""
     timestamp = amz_date(now)
     headers = {"content-type": content_type, "host": host, "x-amz-date": timestamp}
     if credentials.token:
         headers["x-amz-security-token"] = credentials.token
     headers["authorization"] = authorization(
         credentials,
-        method="POST",
+        method=method,
         raw_path=raw_path,
+        raw_query=raw_query,
         headers=headers,
         payload_hash=hashlib.sha256(body).hexdigest(),
         timestamp=timestamp,

@@ -180,12 +180,17 @@ class VertexProvider(_GoogleProvider):
         return super()._failed(deployment, status, content, headers)
 
     def _tokens_of(self, deployment: Deployment) -> CachedTokens:
-        credentials = deployment.credentials.extra.get("vertex_credentials")
-        key = credentials if isinstance(credentials, str) else orjson.dumps(credentials).decode()
-        tokens = self._tokens.get(key)
-        if tokens is None:
-            tokens = self._tokens[key] = CachedTokens(token_source(credentials))
-        return tokens
+        return tokens_of(self._tokens, deployment)
+
+
+def tokens_of(cache: dict[str, CachedTokens], deployment: Deployment) -> CachedTokens:
+    """The token cache of the deployment's `vertex_credentials`, one per distinct credentials."""
+    credentials = deployment.credentials.extra.get("vertex_credentials")
+    key = credentials if isinstance(credentials, str) else orjson.dumps(credentials).decode()
+    tokens = cache.get(key)
+    if tokens is None:
+        tokens = cache[key] = CachedTokens(token_source(credentials))
+    return tokens
 
 
 class GeminiChunkStream(http_calls.ResponseChunkStream):
@@ -277,17 +282,22 @@ def vertex_url(api_base: str | None, project: str, location: str, model: str, me
         root = api_base.rstrip("/")
         if not _VERSIONED.search(root):
             root += "/v1"
-    elif location == "global":
-        root = "https://aiplatform.googleapis.com/v1"
-    elif location in ("us", "eu"):
-        root = f"https://aiplatform.{location}.rep.googleapis.com/v1"
     else:
-        root = f"https://{location}-aiplatform.googleapis.com/v1"
+        root = vertex_host(location) + "/v1"
     if model.startswith("projects/"):
         path = model
     else:
         path = f"projects/{project}/locations/{location}/publishers/google/models/{model}"
     return httpx.URL(f"{root}/{path}:{method}")
+
+
+def vertex_host(location: str) -> str:
+    """The regional endpoint of `location`; `global` and the multi-regions `us` / `eu` have their own."""
+    if location == "global":
+        return "https://aiplatform.googleapis.com"
+    if location in ("us", "eu"):
+        return f"https://aiplatform.{location}.rep.googleapis.com"
+    return f"https://{location}-aiplatform.googleapis.com"
 
 
 def _not_streamed(body: bytes) -> SwitchyardError:

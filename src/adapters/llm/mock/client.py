@@ -10,16 +10,19 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from adapters.llm.mock.audio import mock_speech, mock_transcription
 from adapters.llm.mock.errors import mock_error
 from adapters.llm.mock.script import (
     DEFAULT_DIMENSIONS,
     FLAGGED_MARKER,
+    PIXEL_PNG,
     forced_tool_call,
     overlap,
     reply_text,
     unit_vector,
     words,
 )
+from domain.audio import SpeechRequest, SpeechResponse, TranscriptionRequest, TranscriptionResponse
 from domain.completions import (
     Choice,
     ChunkChoice,
@@ -33,6 +36,7 @@ from domain.completions import (
 )
 from domain.deployments import Deployment
 from domain.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
+from domain.images import GeneratedImage, ImageRequest, ImageResponse
 from domain.messages import Message, Role
 from domain.moderation import CATEGORIES, ModerationRequest, ModerationResponse, ModerationResult
 from domain.rerank import RerankRequest, RerankResponse, RerankResult, top_results
@@ -50,12 +54,17 @@ class MockProvider(LLMProvider):
     the last (always: the gateway meters mock traffic like any other). Usage comes from the
     TokenCounter. Embeddings are unit vectors hashed from each input. Moderation flags nothing, unless
     an input holds the marker `mock-flagged` (then every category, score 1.0). Rerank scores each
-    document by the share of the query's words it holds (one search unit a call)."""
+    document by the share of the query's words it holds (one search unit a call). Images are a 1x1
+    PNG each, as base64 or (`response_format: url`) a `data:` URL, the prompt as their revised prompt.
+    Audio: see mock/audio.py (a transcript stating a WAV's length; speech as a short silent WAV)."""
 
     name: ClassVar[str] = "mock"
     supports_embeddings: ClassVar[bool] = True
     supports_moderation: ClassVar[bool] = True
     supports_rerank: ClassVar[bool] = True
+    supports_images: ClassVar[bool] = True
+    supports_transcription: ClassVar[bool] = True
+    supports_speech: ClassVar[bool] = True
 
     def __init__(self, token_counter: TokenCounter) -> None:
         self._counter = token_counter
@@ -143,6 +152,29 @@ class MockProvider(LLMProvider):
             top_results(request, scored),
             Usage(prompt_tokens=tokens, queries=1),
         )
+
+    async def generate_images(self, request: ImageRequest, deployment: Deployment) -> ImageResponse:
+        if request.response_format == "url":
+            image = GeneratedImage(url=f"data:image/png;base64,{PIXEL_PNG}", revised_prompt=request.prompt)
+        else:
+            image = GeneratedImage(b64_json=PIXEL_PNG, revised_prompt=request.prompt)
+        model = deployment.upstream_model
+        return ImageResponse(
+            created=int(time.time()),
+            model=model,
+            images=(image,) * request.count,
+            usage=Usage(prompt_tokens=self._counter.count_text(request.prompt, model), images=request.count),
+            size=request.size,
+            id=f"img-{uuid.uuid4().hex}",
+        )
+
+    async def transcribe(
+        self, request: TranscriptionRequest, deployment: Deployment
+    ) -> TranscriptionResponse:
+        return mock_transcription(request, deployment.upstream_model)
+
+    async def speak(self, request: SpeechRequest, deployment: Deployment) -> SpeechResponse:
+        return mock_speech(request, deployment.upstream_model)
 
     def _reply(self, request: CompletionRequest, deployment: Deployment) -> _Reply:
         if request.mock_response is not None and (error := mock_error(request.mock_response)):

@@ -18,6 +18,8 @@ from domain.messages import FunctionTool, NamedToolChoice, Role, ToolCall, ToolC
 DEFAULT_DIMENSIONS = 16
 """Length of a mock embedding when the request does not ask for `dimensions`: small enough to read in a
 test's output, and any caller that needs OpenAI's sizes can ask for them."""
+PIXEL_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAAC0lEQVR4nGNgAAIAAAUAAXpeqz8AAAAASUVORK5CYII="
+"""A valid 1x1 transparent PNG, base64: every image the mock makes."""
 FLAGGED_MARKER = "mock-flagged"
 """A moderation input holding this is flagged in every category by the mock; any other flags nothing."""
 _WORD = re.compile(r"\s*\S+")

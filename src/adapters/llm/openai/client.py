@@ -15,7 +15,10 @@ from adapters.llm.json_io import decode, encode
 from adapters.llm.openai import mapping
 from adapters.llm.openai.errors import upstream_error
 from adapters.llm.sse import sse_event_batches
+from adapters.llm.upstream_errors import transport_errors
 from adapters.openai_format import read_chunk, read_embeddings, read_response
+from adapters.openai_format.audio import read_transcription, speech_body, transcription_form
+from adapters.openai_format.images import image_body, read_images
 from adapters.openai_format.moderations import moderation_body, read_moderation
 from adapters.openai_format.rerank import read_hosted_rerank, rerank_body
 from adapters.openai_format.text_completions import (
@@ -27,10 +30,19 @@ from adapters.openai_format.text_completions import (
 
 # The module, not its names: it reads errors with this package's table, so each imports the other.
 from adapters.responses_format import upstream as responses_upstream
+from domain.audio import (
+    SPEECH_FORMATS,
+    SpeechRequest,
+    SpeechResponse,
+    TranscriptionRequest,
+    TranscriptionResponse,
+    speech_usage,
+)
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, NativeRequest
 from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from domain.errors import BadGatewayError, SwitchyardError
+from domain.images import ImageRequest, ImageResponse
 from domain.moderation import ModerationRequest, ModerationResponse
 from domain.rerank import RerankRequest, RerankResponse
 from ports.llm_provider import ChunkStream, LLMProvider
@@ -45,6 +57,11 @@ class OpenAIProvider(LLMProvider):
     supports_moderation: ClassVar[bool] = True
     supports_rerank: ClassVar[bool] = True
     """Where the host serves `/rerank` (vLLM, TEI, Jina): deployments marked `mode: rerank`."""
+    supports_images: ClassVar[bool] = True
+    """Its `/images/generations` (Azure's per deployment): deployments marked `mode: image_generation`."""
+    supports_transcription: ClassVar[bool] = True
+    supports_speech: ClassVar[bool] = True
+    """Audio for deployments marked (or named) as audio models: OpenAI's, Groq's whisper, Azure's."""
     native_format: ClassVar[str | None] = mapping.RESPONSES
 
     def __init__(self, client: httpx.AsyncClient) -> None:
@@ -80,6 +97,11 @@ class OpenAIProvider(LLMProvider):
     async def moderate(self, request: ModerationRequest, deployment: Deployment) -> ModerationResponse:
         body = moderation_body(request, deployment.upstream_model)
         return read_moderation(await self._post(deployment, "/moderations", body))
+
+    async def generate_images(self, request: ImageRequest, deployment: Deployment) -> ImageResponse:
+        body = image_body(request, deployment.upstream_model)
+        payload = await self._post(deployment, "/images/generations", body)
+        return read_images(payload, deployment.upstream_model)
 
     async def rerank(self, request: RerankRequest, deployment: Deployment) -> RerankResponse:
         body = rerank_body(request, deployment.upstream_model)
@@ -145,6 +167,32 @@ class OpenAIProvider(LLMProvider):
         )
         return decode(response.content)
 
+    async def transcribe(
+        self, request: TranscriptionRequest, deployment: Deployment
+    ) -> TranscriptionResponse:
+        path = "/audio/translations" if request.translate else "/audio/transcriptions"
+        content, content_type = _multipart(transcription_form(request, deployment.upstream_model), request)
+        headers = {**await self._headers(deployment), "Content-Type": content_type}
+        response = await http_calls.post(
+            self._client, self._url(deployment, path), content, headers,
+            limits=deployment.limits, failed=upstream_error,
+        )  # fmt: skip
+        return read_transcription(response.content, request, deployment.upstream_model)
+
+    async def speak(self, request: SpeechRequest, deployment: Deployment) -> SpeechResponse:
+        response = await http_calls.open_stream(
+            self._client,
+            self._url(deployment, "/audio/speech"),
+            encode(speech_body(request, deployment.upstream_model)),
+            await self._headers(deployment),
+            limits=deployment.limits,
+            failed=upstream_error,
+        )
+        content_type = response.headers.get("content-type") or SPEECH_FORMATS[request.response_format]
+        return SpeechResponse(
+            deployment.upstream_model, content_type, _audio(response), speech_usage(request)
+        )
+
     def _url(self, deployment: Deployment, path: str) -> httpx.URL:
         """Where a call for `path` (/chat/completions, /embeddings, /responses) goes; hosts that route
         otherwise (Azure's deployments) override it."""
@@ -209,6 +257,27 @@ class ResponsesChunkStream(http_calls.ResponseChunkStream):
                 yield batch
                 if self._closed:
                     return
+
+
+def _multipart(form: list[tuple[str, str]], request: TranscriptionRequest) -> tuple[bytes, str]:
+    """The upload's body and its content type (with the boundary), encoded by httpx."""
+    fields: dict[str, list[str]] = {}
+    for name, value in form:
+        fields.setdefault(name, []).append(value)
+    upload = request.file
+    file = (upload.filename, upload.content, upload.content_type)
+    encoded = httpx.Request("POST", "http://upload", data=fields, files={"file": file})
+    return encoded.read(), encoded.headers["Content-Type"]
+
+
+async def _audio(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The speech's bytes as they arrive; the upstream reply closed when they end or the reader stops."""
+    try:
+        with transport_errors():
+            async for chunk in response.aiter_bytes():
+                yield chunk
+    finally:
+        await response.aclose()
 
 
 def _text_completion(request: CompletionRequest) -> bool:
