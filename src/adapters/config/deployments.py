@@ -76,8 +76,9 @@ _MODERATING = frozenset({"openai", "mock"})
 # Providers whose every deployment also reranks; others (an OpenAI-compatible host's `/rerank`) only
 # when marked `mode: rerank`.
 _RERANKING = frozenset({"cohere", "mock"})
-# Upstream model names that make images, when model_info names no mode (OpenAI's DALL-E and GPT image).
-_IMAGE_MODELS = ("dall-e", "gpt-image")
+# Upstream model names that make images, when model_info names no mode (OpenAI's DALL-E and GPT image,
+# Google's Imagen, Bedrock's Titan Image Generator and Stability AI models).
+_IMAGE_MODELS = ("dall-e", "gpt-image", "imagen-", "titan-image", "stability.")
 # LiteLLM's price keys that Switchyard reads, and the ModelPrices field each one sets.
 _PRICES = {
     "input_cost_per_token": "input",

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from adapters.llm import http_calls
-from adapters.llm.bedrock import credentials, embeddings, mapping, replies
+from adapters.llm.bedrock import credentials, embeddings, images, mapping, replies
 from adapters.llm.bedrock.credentials import Access
 from adapters.llm.bedrock.errors import stream_exception, upstream_error
 from adapters.llm.bedrock.eventstream import EventStreamDecoder, EventStreamError
@@ -25,6 +25,7 @@ from domain.completions import CompletionChunk, CompletionRequest, CompletionRes
 from domain.deployments import Deployment
 from domain.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
 from domain.errors import BadGatewayError
+from domain.images import ImageRequest, ImageResponse
 from ports.llm_provider import ChunkStream, LLMProvider
 
 T = TypeVar("T")
@@ -42,6 +43,7 @@ class BedrockProvider(LLMProvider):
     name: ClassVar[str] = "bedrock"
     supports_streaming: ClassVar[bool] = True
     supports_embeddings: ClassVar[bool] = True  # Amazon Titan Text and Cohere Embed models
+    supports_images: ClassVar[bool] = True  # Amazon Titan Image Generator and Stability AI models
     supports_tools: ClassVar[bool] = True
     supports_vision: ClassVar[bool] = True  # data: URLs and s3:// URIs; Bedrock fetches no web URL
     supports_response_schema: ClassVar[bool] = True  # through a forced tool, as LiteLLM does
@@ -123,6 +125,21 @@ class BedrockProvider(LLMProvider):
             for vector in embeddings.read_cohere(content, len(batch))
         ]
         return vectors, sum(embeddings.token_count(headers) for _, headers in answers)
+
+    async def generate_images(self, request: ImageRequest, deployment: Deployment) -> ImageResponse:
+        """Titan makes the `n` images in one call; Stability makes one a call, so `n` calls are made, several
+        at a time."""
+        if images.family(mapping.model_id(deployment)) == "titan":
+            content, _ = await self._invoke(deployment, images.titan_body(request, deployment))
+            made = images.read_titan(content, request)
+        else:
+            body = images.stability_body(request, deployment)
+            answers = await _bounded([self._invoke(deployment, body) for _ in range(request.count)])
+            made = [image for content, _ in answers for image in images.read_stability(content, request)]
+        return ImageResponse(
+            created=int(time.time()), model=deployment.upstream_model, images=tuple(made),
+            usage=Usage(images=len(made)), size=request.size,
+        )  # fmt: skip
 
     async def _invoke(self, deployment: Deployment, body: dict[str, Any]) -> tuple[bytes, httpx.Headers]:
         response = await self._post(deployment, "invoke", body, stream=False)

@@ -16,7 +16,7 @@ import httpx
 import orjson
 
 from adapters.llm import http_calls
-from adapters.llm.gemini import embeddings, mapping, replies
+from adapters.llm.gemini import embeddings, images, mapping, replies
 from adapters.llm.gemini.auth import CachedTokens, token_source
 from adapters.llm.gemini.errors import google_error
 from adapters.llm.json_io import close_quietly, decode, encode
@@ -26,6 +26,7 @@ from domain.completions import CompletionChunk, CompletionRequest, CompletionRes
 from domain.deployments import Deployment
 from domain.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
 from domain.errors import AuthenticationError, BadGatewayError, SwitchyardError
+from domain.images import ImageRequest, ImageResponse
 from ports.llm_provider import ChunkStream, LLMProvider
 
 GEMINI_API_BASE = "https://generativelanguage.googleapis.com"
@@ -38,6 +39,7 @@ class _GoogleProvider(LLMProvider):
     """What both Google APIs share: the body, the reply, the stream and the errors."""
 
     supports_embeddings: ClassVar[bool] = True
+    supports_images: ClassVar[bool] = True  # the Imagen models, through :predict
     vertex: ClassVar[bool] = False
 
     def __init__(self, client: httpx.AsyncClient) -> None:
@@ -72,6 +74,11 @@ class _GoogleProvider(LLMProvider):
             await close_quietly(response)
             raise
         return stream
+
+    async def generate_images(self, request: ImageRequest, deployment: Deployment) -> ImageResponse:
+        body = images.predict_body(request, deployment)
+        payload = await self._post(deployment, "predict", body)
+        return images.read_images(payload, request, deployment.upstream_model)
 
     async def _post(self, deployment: Deployment, method: str, body: dict[str, Any]) -> object:
         content = encode(body)
