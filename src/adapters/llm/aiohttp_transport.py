@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import aiohttp
 import httpx
+import yarl
 
 # Checked in order: the first class that matches decides.
 _TRANSLATIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
@@ -82,7 +83,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         with _translated():
             response = await session.request(
                 request.method,
-                str(request.url),
+                # httpx has encoded the URL already: as it is, or yarl would decode `%3A` in a path (and
+                # a signed path would no longer match its signature).
+                yarl.URL(str(request.url), encoded=True),
                 headers=request.headers.multi_items(),
                 data=request.content or None,
                 allow_redirects=False,
