@@ -117,10 +117,6 @@ class ResponseCaching:
         self._index = index
         self._pending: set[asyncio.Task[None]] = set()
 
-    @property
-    def semantic(self) -> bool:
-        return self._index is not None
-
     def controls(self, request: CompletionRequest | EmbeddingRequest) -> CacheControls | None:
         """The call's cache controls; None when the cache is not for this call (its type is not cached,
         or the cache is opt-in and the call did not opt in). A malformed control is a 400."""
