@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from application.access import Gatekeeper, Ticket
 from application.metering import Metering
-from application.passthrough_usage import UsageTap, model_of, stated_cost
-from domain.access import Principal
+from application.passthrough_usage import UsageTap, header_usage, model_of, stated_cost
+from domain.access import Principal, require_passthrough_route
 from domain.completions import Usage
 from domain.deployments import Deployment
 from domain.errors import AuthenticationError, BadRequestError, NotFoundError
@@ -30,7 +30,7 @@ from domain.passthrough import (
     upstream_url,
 )
 from ports.clock import Clock
-from ports.passthrough import PassThrough, PassThroughSigner
+from ports.passthrough import PassThrough, PassThroughSigner, ReplyFraming
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +122,9 @@ class PassThroughCalls:
         clock: Clock,
         custom_routes: Sequence[CustomRoute] = (),
         signers: Sequence[PassThroughSigner] = (),
+        framings: Mapping[str, Callable[[], ReplyFraming]] | None = None,
     ) -> None:
+        """`framings`: by content type, how to read the binary streams some providers answer in."""
         self._relay = relay
         self._gatekeeper = gatekeeper
         self._metering = metering
@@ -131,9 +133,13 @@ class PassThroughCalls:
         self._clock = clock
         self._custom = tuple(custom_routes)
         self._signers = {signer.provider: signer for signer in signers}
+        self._framings = dict(framings or {})
 
     async def call(self, principal: Principal, call: PassThroughCall, *, call_id: str) -> Relayed:
         """`call.provider` is `custom` for the operator's own routes, `call.path` then the gateway's."""
+        require_passthrough_route(
+            principal, call.path if call.provider == CUSTOM else f"/{call.provider}{call.path}"
+        )
         deployments = list(self._deployments())
         model = model_of(call.path, call.body)
         if call.provider == CUSTOM:
@@ -175,7 +181,9 @@ class PassThroughCalls:
             raise
         priced = _priced(target, model, deployments)
         record = functools.partial(self._record, ticket, call, priced, group, started, call_id)
-        metered = _Metered(reply, record)
+        content_type = header(reply.headers, "content-type").lower()
+        framing = self._framings.get(content_type.partition(";")[0].strip())
+        metered = _Metered(reply, record, UsageTap(content_type, framing() if framing else None))
         return Relayed(reply.status, returned_headers(reply.headers), metered.chunks(), metered.end)
 
     def _custom_request(self, call: PassThroughCall) -> tuple[CustomRoute, RelayRequest, Target]:
@@ -229,11 +237,14 @@ class _Metered:
     __slots__ = ("_ended", "_record", "_reply", "_tap")
 
     def __init__(
-        self, reply: RelayReply, record: Callable[[Usage | None, Decimal | None, int], Awaitable[None]]
+        self,
+        reply: RelayReply,
+        record: Callable[[Usage | None, Decimal | None, int], Awaitable[None]],
+        tap: UsageTap,
     ) -> None:
         self._reply = reply
         self._record = record
-        self._tap = UsageTap(header(reply.headers, "content-type").lower())
+        self._tap = tap
         self._ended = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -249,7 +260,8 @@ class _Metered:
         try:
             await self._reply.close()
         finally:
-            await self._record(self._tap.usage(), stated_cost(self._reply.headers), status)
+            headers = self._reply.headers
+            await self._record(self._tap.usage() or header_usage(headers), stated_cost(headers), status)
 
 
 def _priced(target: Target, model: str | None, deployments: list[Deployment]) -> Deployment:

@@ -1,7 +1,9 @@
 """What a pass-through call used, read from the provider's native request and reply: the model from the
 body (or a Gemini path), the usage from a JSON reply or from a stream's final events (OpenAI's usage
 chunk, the Responses API's response.completed, Anthropic's message_start and message_delta, Gemini's
-usageMetadata, Cohere's message-end), else the cost the upstream states in a header."""
+usageMetadata, Cohere's message-end, Bedrock's metadata event and invocation metrics, read through a
+`ReplyFraming` when the stream is binary), Bedrock's token-count headers, else the cost the upstream states
+in a header."""
 
 from __future__ import annotations
 
@@ -13,12 +15,21 @@ from urllib.parse import unquote
 
 from domain.completions import Usage
 from domain.passthrough import Headers, header
+from ports.passthrough import ReplyFraming
 
 _GEMINI_MODEL = re.compile(r"/models/([^/:]+):")
 _BEDROCK_MODEL = re.compile(r"^/model/([^/]+)/")
 _MAX_JSON = 8 * 1024 * 1024
 """A JSON reply longer than this is relayed without reading its usage."""
 STATED_COST_HEADER = "x-switchyard-response-cost"
+_INVOCATION_METRICS = "amazon-bedrock-invocationMetrics"
+_INVOCATION_METRICS_BYTES = _INVOCATION_METRICS.encode()
+_BEDROCK_COUNT_HEADERS = (
+    "x-amzn-bedrock-input-token-count",
+    "x-amzn-bedrock-output-token-count",
+    "x-amzn-bedrock-cache-read-input-token-count",
+    "x-amzn-bedrock-cache-write-input-token-count",
+)
 
 
 def model_of(path: str, body: bytes) -> str | None:
@@ -37,12 +48,14 @@ def model_of(path: str, body: bytes) -> str | None:
 
 class UsageTap:
     """Fed the reply's bytes as they pass; `usage()` once they all passed (None when the reply stated
-    none that this reads)."""
+    none that this reads). A binary stream is read through its `framing`; one that breaks its framing is
+    relayed on unread."""
 
-    __slots__ = ("_buffer", "_fields", "_stream")
+    __slots__ = ("_buffer", "_fields", "_framing", "_stream")
 
-    def __init__(self, content_type: str) -> None:
-        self._stream = content_type.startswith("text/event-stream")
+    def __init__(self, content_type: str, framing: ReplyFraming | None = None) -> None:
+        self._framing = framing
+        self._stream = framing is not None or content_type.startswith("text/event-stream")
         self._buffer = bytearray()
         self._fields: dict[str, int] = {}
 
@@ -50,6 +63,9 @@ class UsageTap:
         if not self._stream:
             if len(self._buffer) + len(chunk) <= _MAX_JSON:
                 self._buffer += chunk
+            return
+        if self._framing is not None:
+            self._feed_framed(self._framing, chunk)
             return
         self._buffer += chunk
         # Only whole lines are read; the rest waits for the next chunk.
@@ -66,6 +82,16 @@ class UsageTap:
             self._read(bytes(self._buffer))
         return _usage(self._fields) if self._fields else None
 
+    def _feed_framed(self, framing: ReplyFraming, chunk: bytes) -> None:
+        try:
+            documents = framing.events(chunk)
+        except ValueError:
+            self._framing, self._stream = None, False  # nothing more is read; what was read stands
+            return
+        for document in documents:
+            if b'"usage' in document or _INVOCATION_METRICS_BYTES in document:
+                self._read(document)
+
     def _read(self, text: bytes) -> None:
         try:
             parsed = json.loads(text)
@@ -76,6 +102,15 @@ class UsageTap:
             used = _usage_in(event) if isinstance(event, dict) else None
             if used is not None:
                 _merge(self._fields, used)
+
+
+def header_usage(headers: Headers) -> Usage | None:
+    """The counts Bedrock's InvokeModel states in its reply headers, whatever the model's body says."""
+    counts = [header(headers, name).strip() for name in _BEDROCK_COUNT_HEADERS]
+    if not all(text.isdigit() for text in counts[:2]):
+        return None
+    fresh, output, read, written = (int(text) if text.isdigit() else 0 for text in counts)
+    return _cached_apart(fresh, read, written, output)
 
 
 def stated_cost(headers: Headers) -> Decimal | None:
@@ -91,12 +126,12 @@ def stated_cost(headers: Headers) -> Decimal | None:
 def _usage_in(event: dict[str, Any]) -> dict[str, Any] | None:
     """Where each format puts its counts: in Anthropic's message_start `message`, the Responses API's
     `response` (its stream's response.completed), Cohere's message-end `delta`, else at the top
-    (`usage`, Gemini's `usageMetadata`)."""
+    (`usage`, Gemini's `usageMetadata`, Bedrock's invocation metrics in an invoked model's last event)."""
     for outer in ("message", "response", "delta"):
         inner = event.get(outer)
         if isinstance(inner, dict) and isinstance(inner.get("usage"), dict):
             return inner["usage"]
-    used = event.get("usage", event.get("usageMetadata"))
+    used = event.get("usage", event.get("usageMetadata", event.get(_INVOCATION_METRICS)))
     return used if isinstance(used, dict) else None
 
 
@@ -153,6 +188,13 @@ def _usage(fields: dict[str, int]) -> Usage:
             count("cache_read_input_tokens", 0),
             count("cache_creation_input_tokens", 0),
             count("output_tokens", 0),
+        )
+    if "inputTokenCount" in fields or "outputTokenCount" in fields:  # Bedrock's invocation metrics
+        return _cached_apart(
+            count("inputTokenCount", 0),
+            count("cacheReadInputTokenCount", 0),
+            count("cacheWriteInputTokenCount", 0),
+            count("outputTokenCount", 0),
         )
     return Usage(  # OpenAI's chat completions and embeddings
         prompt_tokens=count("prompt_tokens", 0),

@@ -302,6 +302,7 @@ class Container(containers.DeclarativeContainer):
         PassThroughCalls,
         relay=relaying.provided.relay,
         signers=relaying.provided.signers,
+        framings=relaying.provided.framings,
         gatekeeper=gatekeeper,
         metering=metering,
         deployments=catalog.provided.deployments,

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import httpx
 import structlog
 
+from adapters.llm.bedrock.framing import AwsEventFraming
 from adapters.llm.passthrough_relay import HttpxPassThrough
 from adapters.llm.passthrough_signers import BedrockSigner, VertexSigner
 from bootstrap.upstreams import new_upstream_client
 from domain.passthrough import CustomRoute
-from ports.passthrough import PassThrough, PassThroughSigner
+from ports.passthrough import PassThrough, PassThroughSigner, ReplyFraming
 
 _log = structlog.get_logger("switchyard.passthrough")
 
@@ -22,6 +23,7 @@ _log = structlog.get_logger("switchyard.passthrough")
 class Relaying:
     relay: PassThrough
     signers: tuple[PassThroughSigner, ...]
+    framings: Mapping[str, Callable[[], ReplyFraming]]
 
 
 async def open_passthrough(
@@ -30,7 +32,11 @@ async def open_passthrough(
 ) -> AsyncIterator[Relaying]:
     client = client_factory()
     try:
-        yield Relaying(HttpxPassThrough(client), (VertexSigner(client), BedrockSigner(environ)))
+        yield Relaying(
+            HttpxPassThrough(client),
+            (VertexSigner(client), BedrockSigner(environ)),
+            {AwsEventFraming.content_type: AwsEventFraming},
+        )
     finally:
         await client.aclose()
 

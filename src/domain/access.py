@@ -24,6 +24,7 @@ from domain.identity import (
     User,
     VirtualKey,
 )
+from domain.passthrough import PROVIDER_ROUTES, SIGNED_PROVIDERS
 
 
 class Via(StrEnum):
@@ -153,30 +154,36 @@ def require_model(principal: Principal, model: str, access_groups: Mapping[str, 
         )
 
 
-LLM_ROUTES = frozenset(
-    {
-        "/v1/chat/completions",
-        "/chat/completions",
-        "/v1/embeddings",
-        "/embeddings",
-        "/v1/messages",
-        "/v1/messages/count_tokens",
-        "/v1/models",
-        "/models",
-        "/v1/model/info",
-    }
-)
-ROUTE_GROUPS = {"llm_api_routes": LLM_ROUTES, "openai_routes": LLM_ROUTES, "anthropic_routes": LLM_ROUTES}
+OPENAI_ROUTES = (
+    *(f"{v}{path}" for v in ("/v1", "") for path in (
+        "/chat/completions", "/completions", "/embeddings", "/moderations", "/rerank", "/models",
+        "/models/*", "/model/info", "/images/generations", "/audio/transcriptions", "/audio/translations",
+        "/audio/speech", "/responses", "/responses/*",
+    )),
+    "/v2/rerank",
+)  # fmt: skip
+ANTHROPIC_ROUTES = ("/v1/messages", "/v1/messages/count_tokens")
+PASSTHROUGH_ROUTES = tuple(f"/{provider}/*" for provider in (*PROVIDER_ROUTES, *SIGNED_PROVIDERS))
+ROUTE_GROUPS = {
+    "openai_routes": OPENAI_ROUTES,
+    "anthropic_routes": ANTHROPIC_ROUTES,
+    "mapped_pass_through_routes": PASSTHROUGH_ROUTES,
+    "llm_api_routes": (*OPENAI_ROUTES, *ANTHROPIC_ROUTES, *PASSTHROUGH_ROUTES),
+}
 """Names a key's `allowed_routes` may use for a family of routes (LiteLLM's names)."""
+PASSTHROUGH_ROUTES_FIELD = "allowed_passthrough_routes"
+"""Where a key's or a team's pass-through routes are kept: in its metadata, as LiteLLM keeps them."""
 
 
 def route_in(path: str, allowed: Iterable[str]) -> bool:
-    for entry in allowed:
-        if entry == path or path in ROUTE_GROUPS.get(entry, ()):
-            return True
-        if entry.endswith("*") and path.startswith(entry[:-1]):
-            return True
-    return False
+    """Whether `path` is one of `allowed`: a path, a `prefix*`, or a group's name."""
+    return any(
+        _route_matches(path, member) for entry in allowed for member in ROUTE_GROUPS.get(entry, (entry,))
+    )
+
+
+def _route_matches(path: str, entry: str) -> bool:
+    return path == entry or (entry.endswith("*") and path.startswith(entry[:-1]))
 
 
 def require_route(principal: Principal, path: str) -> None:
@@ -184,6 +191,26 @@ def require_route(principal: Principal, path: str) -> None:
     key = principal.key
     if key is not None and key.allowed_routes and not route_in(path, key.allowed_routes):
         raise PermissionDeniedError(f"This key may not call {path}.", code="route_not_allowed")
+
+
+def require_passthrough_route(principal: Principal, path: str) -> None:
+    """403 when the key or its team lists `allowed_passthrough_routes` and the pass-through call's path
+    (`/anthropic/v1/messages`, an operator's `/bria/v1/x`) is not at or below one of them."""
+    for holder in (principal.key, principal.team):
+        allowed = passthrough_routes_of(holder.metadata) if holder is not None else ()
+        if allowed and not any(
+            _route_matches(path, r) or path.startswith(r.rstrip("/") + "/") for r in allowed
+        ):
+            whose = "key" if holder is principal.key else "team"
+            raise PermissionDeniedError(
+                f"This {whose} may not call the pass-through route {path}.",
+                code="passthrough_route_not_allowed",
+            )
+
+
+def passthrough_routes_of(metadata: Mapping[str, Any]) -> tuple[str, ...]:
+    routes = metadata.get(PASSTHROUGH_ROUTES_FIELD)
+    return tuple(r for r in routes if isinstance(r, str) and r) if isinstance(routes, list | tuple) else ()
 
 
 def require_cache_controls(allowed: Collection[str], controls: Mapping[str, Any]) -> None:

@@ -31,3 +31,17 @@ class PassThroughSigner(ABC):
         """`request` with its URL (given as the provider's path and query, from its host root) made
         absolute and its credential added. Raises `AuthenticationError` when the deployment's credentials
         do not work."""
+
+
+class ReplyFraming(ABC):
+    """A binary framing some providers stream their replies in (AWS's event stream), read beside the relay
+    so that a pass-through call's usage can be found in its events. One per reply; it keeps the bytes of
+    an event cut between two reads until the rest arrives."""
+
+    content_type: ClassVar[str]
+    """The reply content type this framing decodes."""
+
+    @abstractmethod
+    def events(self, chunk: bytes) -> list[bytes]:
+        """The JSON documents of the events `chunk` completed, unwrapped from their envelopes, in order.
+        Raises `ValueError` when the bytes are not well-framed (the relay goes on; the usage is lost)."""

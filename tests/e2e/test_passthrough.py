@@ -305,8 +305,8 @@ def test_boto3_reaches_bedrock_signed_with_the_deployment_credentials_and_the_ca
     through, headers = _streamed(url, {"messages": messages}, {"x-switchyard-api-key": virtual_key})
     assert through == b"".join(bedrock_upstream.stream_events(BEDROCK_MODEL))
     record = _ledger(gateway, headers["x-switchyard-call-id"])
-    # Recorded; the AWS event stream's usage (its `metadata` event) is not read yet, so it is unpriced.
-    assert record["call_type"] == "passthrough.bedrock"
+    assert record["call_type"] == "passthrough.bedrock"  # priced from the event stream's metadata event
+    assert record["prompt_tokens"] == 11 and record["completion_tokens"] == 3 and record["spend"] > 0
 
 
 def test_cohere_reaches_cohere_with_the_injected_key_and_the_call_is_priced(

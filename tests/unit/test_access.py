@@ -14,7 +14,7 @@ from adapters.cache.memory_rate_limiter import InMemoryRateLimiter
 from adapters.persistence.memory import InMemoryStore
 from application.access import Gatekeeper, JwtClaims, hash_key
 from application.identity_cache import IdentityCache
-from domain.access import MASTER, Principal, Via, may_use_model, require_model
+from domain.access import MASTER, Principal, Via, may_use_model, require_model, route_in
 from domain.budgets import BudgetTerms
 from domain.completions import CompletionRequest
 from domain.errors import (
@@ -418,3 +418,30 @@ async def test_concurrent_lookups_of_a_cold_key_load_it_once(store: InMemoryStor
     found = await asyncio.gather(*(cache.principal_for_key(hash_key(SECRET)) for _ in range(20)))
     assert all(p is not None for p in found)
     assert factory.loads == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/chat/completions",
+        "/completions",
+        "/v1/responses",
+        "/v1/responses/resp_1/input_items",
+        "/v1/images/generations",
+        "/v1/audio/speech",
+        "/v2/rerank",
+        "/v1/messages/count_tokens",
+        "/anthropic/v1/messages",
+        "/bedrock/model/amazon.nova-lite-v1:0/converse",
+    ],
+)
+def test_llm_api_routes_cover_every_inference_and_passthrough_route(path: str) -> None:
+    assert route_in(path, ["llm_api_routes"])
+
+
+def test_route_groups_keep_to_their_family_and_management_routes_stay_out() -> None:
+    assert not route_in("/key/generate", ["llm_api_routes"])
+    assert not route_in("/spend/logs", ["llm_api_routes"])
+    assert route_in("/v1/embeddings", ["openai_routes"]) and not route_in("/v1/messages", ["openai_routes"])
+    assert route_in("/gemini/v1beta/models", ["mapped_pass_through_routes"])
+    assert not route_in("/v1/chat/completions", ["mapped_pass_through_routes"])

@@ -405,3 +405,20 @@ async def test_keys_of_an_organization_are_managed_by_its_org_admin(world: World
     stranger = await m.keys.generate(MASTER, {"user_id": "zed"})
     with pytest.raises(PermissionDeniedError):
         await m.keys.block(olga, stranger.secret, True)
+
+
+async def test_only_an_admin_sets_a_teams_passthrough_routes_which_bound_every_key_in_it(
+    world: World,
+) -> None:
+    m = world.management
+    await m.teams.new(MASTER, {"team_id": "red", "allowed_passthrough_routes": ["/anthropic"]})
+    await m.teams.update(MASTER, "red", {"team_alias": "Red"})
+    assert (await world.team("red")).metadata == {"allowed_passthrough_routes": ["/anthropic"]}
+    tia = await world.person("tia")
+    await m.teams.new(
+        MASTER, {"team_id": "blue", "members_with_roles": [{"user_id": "tia", "role": "admin"}]}
+    )
+    with pytest.raises(PermissionDeniedError, match="allowed_passthrough_routes"):
+        await m.teams.update(tia, "blue", {"allowed_passthrough_routes": []})
+    with pytest.raises(PermissionDeniedError, match="allowed_passthrough_routes"):
+        await m.teams.new(tia, {"allowed_passthrough_routes": ["/openai"]})

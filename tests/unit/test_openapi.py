@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -84,6 +86,61 @@ async def test_every_route_the_app_serves_is_in_the_document_and_described(clien
     assert {"/v1/chat/completions", "/v1/messages", "/v1/responses", "/key/generate", "/team/new"} <= set(
         spec["paths"]
     )
+
+
+def _query_names_read(handler: Any) -> set[str]:
+    """The query parameters a handler reads through the `query*` helpers or `query_params.get`, itself or
+    in the functions of its module it calls (one level down is as deep as the controllers go)."""
+    module = inspect.getmodule(handler)
+    tree = ast.parse(inspect.getsource(module))
+    functions = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    read: set[str] = set()
+    pending, seen = [functions[handler.__name__]], {handler.__name__}
+    while pending:
+        for node in ast.walk(pending.pop()):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            literal = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            if (name.startswith(("query", "required_query")) or _reads_query_params(node.func)) and literal:
+                read.add(literal[0])
+            elif isinstance(node.func, ast.Name) and name in functions and name not in seen:
+                seen.add(name)
+                pending.append(functions[name])
+    return read
+
+
+def _reads_query_params(func: ast.expr) -> bool:
+    """`request.query_params.get(...)`, or `.get` on what the query params were passed as (`params`,
+    `query`)."""
+    if not isinstance(func, ast.Attribute) or func.attr not in ("get", "getall"):
+        return False
+    owner = func.value
+    return getattr(owner, "attr", None) == "query_params" or getattr(owner, "id", None) in ("params", "query")
+
+
+async def test_every_query_parameter_a_handler_reads_is_documented(client) -> None:
+    for route in client.app.routes:
+        for handler, _ in getattr(route, "route_handler_map", {}).values():
+            operation = OPERATIONS.get(handler.fn.__qualname__)
+            if operation is None or handler.fn.__qualname__.endswith("relay"):
+                continue
+            documented = {q.name for q in operation.query}
+            read = _query_names_read(handler.fn) - {"stream", "include[]"}
+            assert read == documented, handler.fn.__qualname__
+
+
+async def test_management_lists_describe_their_filters(client) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    parameters = {p["name"]: p for p in spec["paths"]["/key/list"]["get"]["parameters"]}
+    assert parameters["team_id"] == {
+        "name": "team_id",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+    }
+    assert parameters["page"]["schema"]["type"] == "integer"
+    assert spec["paths"]["/team/info"]["get"]["parameters"][0]["required"] is True
 
 
 async def test_chat_is_described_by_the_model_that_validates_it(client) -> None:

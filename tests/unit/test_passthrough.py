@@ -4,6 +4,7 @@ call goes, which key travels, what the ledger records."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from adapters.config.loader import load_config
 from adapters.http.app import create_app
 from adapters.http.controllers.passthrough import RelayedResponse
 from adapters.journal.memory_journal import InMemorySpendJournal
+from adapters.llm.bedrock.framing import AwsEventFraming
 from adapters.llm.passthrough_relay import HttpxPassThrough
 from adapters.llm.passthrough_signers import BedrockSigner, VertexSigner
 from adapters.persistence.memory import InMemoryStore
@@ -29,17 +31,18 @@ from application.identity_cache import IdentityCache
 from application.management import Management
 from application.metering import Metering
 from application.passthrough import PassThroughCall, PassThroughCalls, Relayed
-from application.passthrough_usage import UsageTap, model_of, stated_cost
+from application.passthrough_usage import UsageTap, header_usage, model_of, stated_cost
 from application.pricing import Pricing
 from application.spend import SpendRecorder
 from bootstrap import _SERVICES
 from bootstrap.passthrough import report_open_routes
 from domain.access import MASTER
 from domain.deployments import Credentials, Deployment, Secret
-from domain.errors import ConfigurationError
+from domain.errors import BadRequestError, ConfigurationError
 from domain.passthrough import CustomRoute, upstream_url
 from domain.pricing import ModelPrices
 from domain.spend import SpendRecord
+from tests.contract.harnesses.bedrock import frame
 from tests.fakes import FakeClock, FakeTokenCounter
 
 FIXTURES = Path(__file__).parents[1] / "contract" / "fixtures"
@@ -342,6 +345,43 @@ async def test_a_key_limited_to_other_routes_or_models_is_refused(
     assert len(world.upstream.seen) == 1
 
 
+async def test_a_keys_or_teams_passthrough_routes_limit_which_routes_it_may_relay_to(
+    gateway: tuple[World, AsyncTestClient],
+) -> None:
+    world, client = gateway
+    body = {"model": "claude-sonnet-4", "messages": []}
+    anthropic_only = await world.key(allowed_passthrough_routes=["/anthropic/v1/messages"])
+    assert (
+        await client.post("/anthropic/v1/messages", json=body, headers={"x-api-key": anthropic_only})
+    ).is_success
+    refused = await client.post("/openai/v1/chat/completions", json={}, headers={"x-api-key": anthropic_only})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "passthrough_route_not_allowed"
+    # As LiteLLM keeps them: in the key's metadata, a prefix covering what lies below it.
+    in_metadata = await world.key(metadata={"allowed_passthrough_routes": ["/openai"]})
+    assert (
+        await client.post("/openai/v1/chat/completions", json={}, headers={"x-api-key": in_metadata})
+    ).is_success
+    refused = await client.post("/anthropic/v1/messages", json=body, headers={"x-api-key": in_metadata})
+    assert refused.status_code == 403
+    team = await world.management.teams.new(MASTER, {"allowed_passthrough_routes": ["/openai/*"]})
+    in_team = await world.key(team_id=team.team_id)
+    refused = await client.post("/anthropic/v1/messages", json=body, headers={"x-api-key": in_team})
+    assert refused.status_code == 403 and "team" in refused.json()["error"]["message"]
+    assert len(world.upstream.seen) == 2
+
+
+async def test_passthrough_routes_are_kept_in_metadata_and_an_empty_list_lifts_them() -> None:
+    world, _ = _world([CLAUDE], {})
+    key = (await world.management.keys.generate(MASTER, {"allowed_passthrough_routes": ["/bria"],
+                                                         "metadata": {"owner": "ml"}})).key  # fmt: skip
+    assert key.metadata == {"owner": "ml", "allowed_passthrough_routes": ["/bria"]}
+    lifted = await world.management.keys.update(MASTER, key.token, {"allowed_passthrough_routes": []})
+    assert lifted.metadata == {"owner": "ml"}
+    with pytest.raises(BadRequestError, match="allowed_passthrough_routes"):
+        await world.management.keys.update(MASTER, key.token, {"allowed_passthrough_routes": ["bria"]})
+
+
 async def test_a_streamed_reply_is_relayed_byte_for_byte_and_priced_from_its_final_events(
     gateway: tuple[World, AsyncTestClient],
 ) -> None:
@@ -470,6 +510,85 @@ def test_a_gemini_stream_answered_as_one_json_array_is_read_to_its_last_totals()
     tap.feed(json.dumps(events).encode())
     usage = tap.usage()
     assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (9, 122)
+
+
+def _aws_event(kind: str, payload: dict) -> bytes:
+    headers = {":event-type": kind, ":content-type": "application/json", ":message-type": "event"}
+    return frame(headers, json.dumps(payload).encode())
+
+
+def _invoked_chunk(event: dict) -> bytes:
+    """An InvokeModelWithResponseStream `chunk`: the model's own event, base64 in `bytes`."""
+    return _aws_event("chunk", {"bytes": base64.b64encode(json.dumps(event).encode()).decode()})
+
+
+def _read_framed(data: bytes, piece: int = 7) -> tuple[int, int, int] | None:
+    tap = UsageTap(AwsEventFraming.content_type, AwsEventFraming())
+    for start in range(0, len(data), piece):
+        tap.feed(data[start : start + piece])
+    usage = tap.usage()
+    return None if usage is None else (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+
+
+def test_a_converse_streams_usage_is_read_from_its_metadata_event_however_the_frames_are_cut() -> None:
+    data = b"".join(
+        [
+            _aws_event("messageStart", {"role": "assistant"}),
+            _aws_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Hi"}}),
+            _aws_event("messageStop", {"stopReason": "end_turn"}),
+            _aws_event("metadata", {"usage": {"inputTokens": 9, "outputTokens": 3, "totalTokens": 14,
+                                              "cacheReadInputTokens": 2}, "metrics": {"latencyMs": 321}}),
+        ]
+    )  # fmt: skip
+
+    assert _read_framed(data) == (11, 3, 2)
+
+
+def test_an_invoked_claude_streams_usage_is_read_from_its_wrapped_anthropic_events() -> None:
+    data = b"".join(
+        [
+            _invoked_chunk({"type": "message_start", "message": {"usage": {"input_tokens": 12,
+                            "cache_read_input_tokens": 4, "output_tokens": 1}}}),
+            _invoked_chunk({"type": "content_block_delta", "delta": {"type": "text_delta", "text": "Hi"}}),
+            _invoked_chunk({"type": "message_delta", "usage": {"output_tokens": 5}}),
+            _invoked_chunk({"type": "message_stop", "amazon-bedrock-invocationMetrics": {
+                "inputTokenCount": 12, "outputTokenCount": 5, "invocationLatency": 410}}),
+        ]
+    )  # fmt: skip
+
+    assert _read_framed(data, piece=5) == (16, 5, 4)
+
+
+def test_any_invoked_models_stream_is_read_from_bedrocks_invocation_metrics() -> None:
+    data = _invoked_chunk({"generation": "Hi", "prompt_token_count": 8}) + _invoked_chunk(
+        {"generation": "", "stop_reason": "stop", "amazon-bedrock-invocationMetrics": {
+            "inputTokenCount": 8, "outputTokenCount": 20, "invocationLatency": 900, "firstByteLatency": 80}}
+    )  # fmt: skip
+
+    assert _read_framed(data) == (8, 20, 0)
+
+
+def test_a_stream_that_breaks_its_framing_is_left_unread() -> None:
+    whole = _aws_event("metadata", {"usage": {"inputTokens": 9, "outputTokens": 3}})
+    broken = whole[:-1] + bytes([whole[-1] ^ 0xFF])  # its CRC no longer holds
+
+    assert _read_framed(broken + whole) is None
+
+
+def test_invoke_models_counts_are_read_from_its_reply_headers() -> None:
+    headers = (
+        ("X-Amzn-Bedrock-Input-Token-Count", "30"),
+        ("X-Amzn-Bedrock-Output-Token-Count", "7"),
+        ("X-Amzn-Bedrock-Cache-Read-Input-Token-Count", "10"),
+    )
+    usage = header_usage(headers)
+
+    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens) == (
+        40,
+        7,
+        10,
+    )
+    assert header_usage((("x-amzn-bedrock-input-token-count", "30"),)) is None
 
 
 def test_the_stated_cost_header_is_read_when_it_is_a_plain_amount() -> None:

@@ -129,6 +129,9 @@ def _operation(path: str, method: str, name: str, operation: Operation, refs: _R
         {"name": parameter, "in": "path", "required": True, "schema": {"type": "string"}}
         for parameter in re.findall(r"\{(\w+)\}", path)
     ]
+    parameters += [
+        {"name": q.name, "in": "query", "required": q.required, "schema": q.schema} for q in operation.query
+    ]
     if parameters:
         described["parameters"] = parameters
     if operation.body is not None:

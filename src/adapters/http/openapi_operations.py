@@ -174,14 +174,48 @@ class Operation:
     """Served without a key."""
     media_type: str = "application/json"
     body_media_type: str = "application/json"
+    query: tuple[Query, ...] = ()
+    """The query parameters it reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    name: str
+    schema: dict[str, Any]
+    required: bool = False
+
+
+_QUERY_TYPES: dict[str, dict[str, Any]] = {
+    "str": _TEXT,
+    "int": {"type": "integer", "minimum": 1},
+    "bool": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+    "list": {"type": "array", "items": _TEXT},
+}
+
+
+def _query(*specs: str) -> tuple[Query, ...]:
+    """Query parameters written `name`, `name:type` (str, int, bool, date, list), `name!` if required."""
+    found = []
+    for spec in specs:
+        name, _, kind = spec.partition(":")
+        required = name.endswith("!")
+        found.append(Query(name.rstrip("!"), _QUERY_TYPES[kind or "str"], required))
+    return tuple(found)
+
+
+_LOG_FILTERS = ("api_key", "user_id", "team_id", "request_id", "start_date:date", "end_date:date")
+_ACTIVITY = ("start_date:date", "end_date:date", "api_key", "model", "page:int", "page_size:int")
 
 
 def _inference(summary: str, body: Schema, reply: Schema, stream: Schema | None = None) -> Operation:
     return Operation(summary, "inference", body, reply, stream)
 
 
-def _manage(tag: str, summary: str, body: Schema | None = None, reply: Schema = OBJECT) -> Operation:
-    return Operation(summary, tag, body, reply)
+def _manage(
+    tag: str, summary: str, body: Schema | None = None, reply: Schema = OBJECT, *, query: tuple[str, ...] = ()
+) -> Operation:
+    return Operation(summary, tag, body, reply, query=_query(*query))
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -208,13 +242,18 @@ OPERATIONS: dict[str, Operation] = {
     "ResponsesController.input_tokens": _inference(
         "Count a response's input tokens", RESPONSES_REQUEST, INPUT_TOKENS
     ),
-    "StoredResponsesController.retrieve": Operation("A stored response", "inference", reply=RESPONSE),
+    "StoredResponsesController.retrieve": Operation(
+        "A stored response", "inference", reply=RESPONSE, query=_query("include:list")
+    ),
     "StoredResponsesController.remove": Operation("Delete a stored response", "inference"),
     "StoredResponsesController.input_items": Operation(
-        "A stored response's input items", "inference", reply=LIST
+        "A stored response's input items",
+        "inference",
+        reply=LIST,
+        query=(*_query("limit:int", "after"), Query("order", {"enum": ["asc", "desc"]})),
     ),
     "StoredResponsesController.cancel": Operation(
-        "Cancel a background response", "inference", reply=RESPONSE
+        "Cancel a background response", "inference", reply=RESPONSE, query=_query("include:list")
     ),
     "ModelsController.list_models": Operation("The models this key may use", "models", reply=MODELS),
     "ModelsController.get_model": Operation("One model", "models", reply=MODEL),
@@ -226,16 +265,28 @@ OPERATIONS: dict[str, Operation] = {
     "KeyController.update": _manage("keys", "Update a key", m.UpdateKey),
     "KeyController.regenerate": _manage("keys", "Regenerate a key", m.RegenerateKey),
     "KeyController.regenerate_path": _manage("keys", "Regenerate the key in the path", m.RegenerateKey),
-    "KeyController.info": _manage("keys", "A key's record (?key=)"),
-    "KeyController.list_keys": _manage("keys", "List keys"),
+    "KeyController.info": _manage("keys", "A key's record (the caller's own without `key`)", query=("key",)),
+    "KeyController.list_keys": _manage(
+        "keys",
+        "List keys",
+        query=(
+            "user_id",
+            "team_id",
+            "organization_id",
+            "key_alias",
+            "page:int",
+            "size:int",
+            "return_full_object:bool",
+        ),
+    ),
     "KeyController.delete": _manage("keys", "Delete keys", m.DeleteKeys),
     "KeyController.block": _manage("keys", "Block a key", m.KeyRef),
     "KeyController.unblock": _manage("keys", "Unblock a key", m.KeyRef),
     "TeamController.new": _manage("teams", "Create a team", m.NewTeam),
     "TeamController.update": _manage("teams", "Update a team", m.UpdateTeam),
     "TeamController.delete": _manage("teams", "Delete teams", m.TeamIds),
-    "TeamController.info": _manage("teams", "A team (?team_id=)"),
-    "TeamController.list_teams": _manage("teams", "List teams"),
+    "TeamController.info": _manage("teams", "A team", query=("team_id!",)),
+    "TeamController.list_teams": _manage("teams", "List teams", query=("user_id", "organization_id")),
     "TeamController.member_add": _manage("teams", "Add team members", m.TeamMemberAdd),
     "TeamController.member_delete": _manage("teams", "Remove a team member", m.TeamMemberDelete),
     "TeamController.block": _manage("teams", "Block a team", m.TeamRef),
@@ -243,19 +294,21 @@ OPERATIONS: dict[str, Operation] = {
     "UserController.new": _manage("users", "Create a user", m.NewUser),
     "UserController.update": _manage("users", "Update a user", m.UpdateUser),
     "UserController.delete": _manage("users", "Delete users", m.UserIds),
-    "UserController.info": _manage("users", "A user (?user_id=)"),
-    "UserController.list_users": _manage("users", "List users"),
+    "UserController.info": _manage("users", "A user (the caller without `user_id`)", query=("user_id",)),
+    "UserController.list_users": _manage(
+        "users", "List users", query=("page:int", "page_size:int", "role", "organization_id", "user_ids:list")
+    ),
     "OrganizationController.new": _manage("organizations", "Create an organization", m.NewOrganization),
     "OrganizationController.update": _manage("organizations", "Update an organization", m.UpdateOrganization),
     "OrganizationController.delete": _manage("organizations", "Delete organizations", m.OrganizationIds),
-    "OrganizationController.info": _manage("organizations", "An organization (?organization_id=)"),
+    "OrganizationController.info": _manage("organizations", "An organization", query=("organization_id!",)),
     "OrganizationController.info_by_body": _manage("organizations", "An organization", m.OrganizationRef),
     "OrganizationController.list_organizations": _manage("organizations", "List organizations"),
     "OrganizationController.member_add": _manage("organizations", "Add members", m.OrganizationMemberAdd),
     "CustomerController.new": _manage("customers", "Create a customer (end user)", m.Customer),
     "CustomerController.update": _manage("customers", "Update a customer", m.Customer),
     "CustomerController.delete": _manage("customers", "Delete customers", m.CustomerIds),
-    "CustomerController.info": _manage("customers", "A customer (?end_user_id=)"),
+    "CustomerController.info": _manage("customers", "A customer", query=("end_user_id!",)),
     "CustomerController.list_customers": _manage("customers", "List customers"),
     "CustomerController.block": _manage("customers", "Block customers", m.CustomerIds),
     "CustomerController.unblock": _manage("customers", "Unblock customers", m.CustomerIds),
@@ -265,12 +318,30 @@ OPERATIONS: dict[str, Operation] = {
     "BudgetController.info": _manage("budgets", "Budgets by id", m.BudgetIds),
     "BudgetController.list_budgets": _manage("budgets", "List budgets"),
     "SpendController.calculate": _manage("spend", "The cost of a request or a reply", OBJECT),
-    "SpendController.logs": _manage("spend", "Spend logs"),
-    "SpendController.logs_page": _manage("spend", "Spend logs, paged"),
-    "SpendController.report": _manage("spend", "Spend report"),
+    "SpendController.logs": _manage("spend", "Spend logs", query=_LOG_FILTERS),
+    "SpendController.logs_page": _manage(
+        "spend", "Spend logs, paged", query=(*_LOG_FILTERS, "page:int", "page_size:int")
+    ),
+    "SpendController.report": _manage(
+        "spend",
+        "Spend report",
+        query=(
+            "api_key",
+            "internal_user_id",
+            "start_date:date",
+            "end_date:date",
+            "team_id",
+            "customer_id",
+            "group_by",
+        ),
+    ),
     "SpendController.reset": _manage("spend", "Reset spend"),
-    "SpendController.user_activity": _manage("spend", "A user's daily activity"),
-    "SpendController.team_activity": _manage("spend", "Teams' daily activity"),
+    "SpendController.user_activity": _manage(
+        "spend", "A user's daily activity", query=("user_id", *_ACTIVITY)
+    ),
+    "SpendController.team_activity": _manage(
+        "spend", "Teams' daily activity", query=("team_ids:list", *_ACTIVITY)
+    ),
     "TokenCounterController.count": _manage("spend", "Count a request's tokens", OBJECT),
     "PassThroughController.relay": Operation(
         "Pass-through: the provider's own API, `{path}` from its host root, with the gateway's credential",

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any, TypeVar
 
+from domain.access import PASSTHROUGH_ROUTES_FIELD
 from domain.budgets import BudgetTerms
 from domain.errors import BadRequestError
 from domain.identity import Budget, Role, parse_duration
@@ -198,3 +199,21 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [jsonable(v) for v in value]
     return value
+
+
+def routes_in_metadata(fields: Fields, metadata: Mapping[str, Any]) -> Fields:
+    """`fields` with a top-level `allowed_passthrough_routes` moved into the record's metadata, where
+    LiteLLM keeps it (and where a caller may also put it); an empty list lifts the restriction."""
+    if PASSTHROUGH_ROUTES_FIELD not in fields:
+        return fields
+    wanted = dict(fields)
+    routes = names(wanted.pop(PASSTHROUGH_ROUTES_FIELD), PASSTHROUGH_ROUTES_FIELD)
+    if any(not route.startswith("/") for route in routes):
+        raise BadRequestError(
+            f"{PASSTHROUGH_ROUTES_FIELD}: each route is a path starting with '/'",
+            param=PASSTHROUGH_ROUTES_FIELD,
+        )
+    kept = dict(mapping(wanted["metadata"], "metadata") if "metadata" in wanted else metadata)
+    kept.pop(PASSTHROUGH_ROUTES_FIELD, None)
+    wanted["metadata"] = {**kept, PASSTHROUGH_ROUTES_FIELD: list(routes)} if routes else kept
+    return wanted

@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from application.management.authority import Reach
-from application.management.fields import Convert, Fields, assign, jsonable, terms_field, text
+from application.management.fields import (
+    Convert,
+    Fields,
+    assign,
+    jsonable,
+    routes_in_metadata,
+    terms_field,
+    text,
+)
 from application.spend_totals import SpendLookup
 from domain.access import Principal
 from domain.budgets import window_at
@@ -91,6 +99,7 @@ class ManagementService:
         """`record` with the fields a request set (`fields.assign`), its budget's `budget_reset_at` moved to
         the end of the current window when the request set `budget_duration` (None without a duration),
         or when a duration has no reset time yet; a `budget_reset_at` the request sets itself is kept."""
+        fields = routes_in_metadata(fields, getattr(record, "metadata", {}))
         changed = assign(record, fields, spec, ignore=ignore)
         part = terms_field(changed)
         terms = getattr(changed, part)

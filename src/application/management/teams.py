@@ -13,10 +13,11 @@ from application.management.authority import (
     check_manage_team,
     may_read_team,
     refuse,
+    require_admin,
 )
 from application.management.fields import TERM_FIELDS, Convert, Fields, flag, mapping, names, text
 from application.management.service import ManagementService, fetch, new_id, reach_of, require_budget
-from domain.access import Principal, model_in
+from domain.access import PASSTHROUGH_ROUTES_FIELD, Principal, model_in
 from domain.errors import BadRequestError, ConflictError, NotFoundError
 from domain.identity import Member, MemberRole, Organization, Team, User, VirtualKey
 from ports.unit_of_work import UnitOfWork
@@ -60,6 +61,7 @@ class Teams(ManagementService):
         """A team, in an organization the caller administers unless it is an admin; members named by
         `members_with_roles` (users created when missing); a creator who is not an admin joins as its
         admin."""
+        _require_admin_for_routes(principal, fields)
         wanted = dict(fields)
         team_id = text(wanted.pop("team_id", None), "team_id") or new_id()
         members = wanted.pop("members_with_roles", None) or []
@@ -84,6 +86,7 @@ class Teams(ManagementService):
         return team
 
     async def update(self, principal: Principal, team_id: str, fields: Fields) -> Team:
+        _require_admin_for_routes(principal, fields)
         async with self._uow() as uow:
             reach = await reach_of(uow, principal)
             before = await _get(uow, team_id)
@@ -267,3 +270,9 @@ def _find_member(team: Team, user_id: str | None, user_email: str | None) -> Mem
     raise NotFoundError(
         f"User {who} is not a member of team {team.team_id}", param="user_id" if user_id else "user_email"
     )
+
+
+def _require_admin_for_routes(principal: Principal, fields: Fields) -> None:
+    """A team's pass-through routes bound every key in it: only an admin sets them (as LiteLLM decided)."""
+    if PASSTHROUGH_ROUTES_FIELD in fields:
+        require_admin(principal, f"set a team's {PASSTHROUGH_ROUTES_FIELD}")

@@ -41,7 +41,6 @@ _LITELLM_ONLY = frozenset(
         "prompts",
         "object_permission",
         "enforced_params",
-        "allowed_passthrough_routes",
         "allowed_vector_store_indexes",
         "rpm_limit_type",
         "tpm_limit_type",
@@ -102,6 +101,7 @@ class KeyFields(Spending):
     tags: list[str] | None = None
     allowed_routes: list[str] | None = None
     allowed_cache_controls: list[str] | None = None
+    allowed_passthrough_routes: list[str] | None = None
     blocked: bool | None = None
 
 
@@ -174,6 +174,7 @@ class TeamFields(Spending):
     team_alias: str | None = None
     organization_id: str | None = None
     models: list[str] | None = None
+    allowed_passthrough_routes: list[str] | None = None
     blocked: bool | None = None
     tags: list[str] | None = None
 
