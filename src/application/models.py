@@ -10,24 +10,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.access import Principal
-from domain.deployments import Deployment, DeploymentRecord
+from domain.deployments import SECRET_PARAMS, Deployment, DeploymentRecord
 from domain.errors import BadRequestError, NotFoundError, PermissionDeniedError
 from domain.identity import AuditEntry
 from ports.clock import Clock
 from ports.unit_of_work import MODELS, UnitOfWork
 
-_SECRET_PARAMS = (
-    "api_key",
-    "aws_secret_access_key",
-    "aws_session_token",
-    "vertex_credentials",
-    "client_secret",
-)
-
 
 def public_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """`litellm_params` as they may be shown or audited: credentials masked."""
-    return {name: ("****" if name in _SECRET_PARAMS and value else value) for name, value in params.items()}
+    return {name: ("****" if name in SECRET_PARAMS and value else value) for name, value in params.items()}
 
 
 class ModelRegistry:
@@ -134,7 +126,9 @@ class ModelRegistry:
                 model_info={**before.model_info, **(info or {}), "id": model_id},
                 updated_at=self._now(),
                 updated_by=principal.actor,
+                unreadable=tuple(name for name in before.unreadable if name not in (params or {})),
             )
+            _require_readable(after)
             deployment = self._parse(after)
             await uow.deployments.update(after)
             await uow.audit.append(self._audit(principal, "updated", model_id, before, after))
@@ -153,6 +147,16 @@ class ModelRegistry:
             await uow.commit()
         await self.load()
 
+    def reconfigure(
+        self, configured: Sequence[Deployment], parse: Callable[[DeploymentRecord], Deployment]
+    ) -> None:
+        """Serves a new version of the config file's deployments (a secret they name was rotated), the
+        stored ones parsed again with `parse` (which sees the same rotation)."""
+        self._configured = tuple(configured)
+        self._configured_ids = {d.id for d in configured}
+        self._parse = parse
+        self._serve(tuple(self._stored.values()))
+
     def _require_stored(self, model_id: str) -> None:
         if model_id in self._configured_ids:
             raise BadRequestError(
@@ -165,6 +169,9 @@ class ModelRegistry:
         self.broken = {}
         for record in records:
             if record.model_id in self._configured_ids:
+                continue
+            if record.unreadable:
+                self.broken[record.model_id] = _unreadable_message(record)
                 continue
             try:
                 served.append(self._parse(record))
@@ -206,6 +213,24 @@ def _shown(record: DeploymentRecord | None) -> dict[str, Any] | None:
         "litellm_params": public_params(record.litellm_params),
         "model_info": dict(record.model_info),
     }
+
+
+def _unreadable_message(record: DeploymentRecord) -> str:
+    names = ", ".join(f"litellm_params.{name}" for name in record.unreadable)
+    return (
+        f"{names} cannot be decrypted: stored under another salt key (SWITCHYARD_SALT_KEY, LITELLM_SALT_KEY"
+        " or the master key) than this gateway's, or altered; restore that key or send the value again"
+    )
+
+
+def _require_readable(record: DeploymentRecord) -> None:
+    """A record whose stored credentials could not be decrypted is written only once they are all
+    given again: writing it as it is would drop them."""
+    if record.unreadable:
+        raise BadRequestError(
+            f"Model '{record.model_id}': {_unreadable_message(record)}.",
+            param=f"litellm_params.{record.unreadable[0]}",
+        )
 
 
 def _require_admin(principal: Principal) -> None:

@@ -10,7 +10,7 @@ import functools
 import gc
 import inspect
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -72,6 +72,7 @@ from bootstrap.resources import (
     open_store,
     open_token_verifier,
 )
+from bootstrap.secrets import run_secret_refresh
 from bootstrap.tracing import (
     open_tracing_resource,
     server_span_middleware,
@@ -120,6 +121,11 @@ def _parse_record(record: DeploymentRecord, *, defaults: Any, environ: Mapping[s
             f"Provider '{deployment.provider}' is not served.", param="litellm_params.model"
         )
     return deployment
+
+
+def record_parser(config: GatewayConfig) -> Callable[[DeploymentRecord], Deployment]:
+    """How a stored deployment is parsed under `config` (its defaults and environment)."""
+    return functools.partial(_parse_record, defaults=config.deployment_defaults, environ=config.environment)
 
 
 def _master_key(config: GatewayConfig) -> str | None:
@@ -315,12 +321,7 @@ class Container(containers.DeclarativeContainer):
         uow=unit_of_work,
         clock=clock,
         configured=deployments,
-        parse=providers.Callable(
-            lambda config: functools.partial(
-                _parse_record, defaults=config.deployment_defaults, environ=config.environment
-            ),
-            config,
-        ),
+        parse=providers.Callable(record_parser, config),
         activate=live_deployments.provided.activate,
     )
     metrics = providers.Singleton(
@@ -398,6 +399,9 @@ def create_http_app(container: Container) -> Litestar:
             tasks.append(asyncio.create_task(run_response_purge(services["responses"])))
             if services["metrics"] is not None:
                 tasks.append(asyncio.create_task(run_metric_sampling(services["metrics"])))
+            if config.secret_store is not None:
+                refresh = run_secret_refresh(config, services["models"], record_parser)
+                tasks.append(asyncio.create_task(refresh))
             if config.background_health_checks:
                 checks = await resolve(container.background_health_checks)
                 tasks.append(

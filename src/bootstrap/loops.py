@@ -4,7 +4,7 @@ change polling, the purge of expired stored responses, and the sampling of the m
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -62,6 +62,7 @@ async def run_store(
         return  # logged by the store; readiness says so, and calls needing the database fail at once
     unavailable = False
     first = True
+    reported: dict[str, str] = {}
     while True:
         try:
             if first:
@@ -74,6 +75,7 @@ async def run_store(
                     stamps = await uow.stamps()
                 await identities.poll(stamps)
                 await models.poll(stamps)
+            _report_broken(models.broken, reported)
         except StoreUnavailable:
             if not unavailable:
                 _changes_log.warning("database unreachable; serving cached keys until it is back")
@@ -85,6 +87,16 @@ async def run_store(
                 _changes_log.info("database reachable again")
             unavailable = False
         await sleep(interval)
+
+
+def _report_broken(broken: Mapping[str, str], reported: dict[str, str]) -> None:
+    """Logs each stored model that cannot be served (credentials under another salt key, an environment
+    variable gone, ...) once per reason: readiness lists them, but an operator reads the log first."""
+    for model_id, why in broken.items():
+        if reported.get(model_id) != why:
+            _changes_log.error("stored model not served", model_id=model_id, reason=why)
+    reported.clear()
+    reported.update(broken)
 
 
 RESPONSE_PURGE_INTERVAL = 3600.0

@@ -18,6 +18,7 @@ from adapters.config.loader import GatewayConfig
 from adapters.persistence.deferred import DeferredStore
 from application.access import JwtClaims
 from domain.identity import Role
+from ports.credential_cipher import CredentialCipher
 from ports.rate_limiter import RateLimiter
 from ports.router_state import RouterState
 from ports.token_verifier import TokenVerifier
@@ -94,6 +95,26 @@ def database_url(config: GatewayConfig) -> str:
     return default_sqlite_url(directory)
 
 
+SALT_KEY_ENV = ("SWITCHYARD_SALT_KEY", "LITELLM_SALT_KEY")
+
+
+def salt_key(config: GatewayConfig) -> str | None:
+    """The key stored credentials are encrypted under: SWITCHYARD_SALT_KEY, else LiteLLM's
+    LITELLM_SALT_KEY, else the master key (LiteLLM's own fallback); None without any of them."""
+    for name in SALT_KEY_ENV:
+        if value := config.environment.get(name):
+            return value
+    return config.master_key.value if config.master_key else None
+
+
+def credential_cipher(key: str | None) -> CredentialCipher | None:
+    if key is None:
+        return None
+    from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher  # `cryptography` only when needed
+
+    return AesGcmCredentialCipher(key)
+
+
 async def open_store(config: GatewayConfig) -> AsyncIterator[DeferredStore]:
     """The database, opened and migrated to the current schema (safe when several instances start at
     once) in the background once the server runs: `DeferredStore.open()` is started by the app."""
@@ -110,7 +131,7 @@ async def open_store(config: GatewayConfig) -> AsyncIterator[DeferredStore]:
         from adapters.persistence.database import Database
         from adapters.persistence.migrate import at_head, upgrade
 
-        database = Database.open(url)
+        database = Database.open(url, cipher=credential_cipher(salt_key(config)))
         try:
             if not await at_head(database.engine):
                 await upgrade(url)

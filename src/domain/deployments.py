@@ -9,6 +9,20 @@ from typing import Any
 from domain.errors import ConfigurationError
 from domain.pricing import UNPRICED, ModelPrices
 
+SECRET_PARAMS = frozenset(
+    {
+        "api_key",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "azure_ad_token",
+        "client_secret",
+        "vertex_credentials",
+    }
+)
+"""The `litellm_params` that hold credentials (those the provider adapters authenticate with): masked
+wherever a deployment is shown or audited, and encrypted where one is stored."""
+
 
 @dataclass(frozen=True, slots=True)
 class Secret:
@@ -158,3 +172,6 @@ class DeploymentRecord:
     updated_at: Any = None
     created_by: str | None = None
     updated_by: str | None = None
+    unreadable: tuple[str, ...] = ()
+    """Credential params the store holds but could not decrypt (encrypted under another salt key, or
+    altered): left out of `litellm_params`, so the record cannot be served until they are given again."""

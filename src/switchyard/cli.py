@@ -6,6 +6,10 @@ import argparse
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from adapters.config.loader import GatewayConfig
 
 
 def _version() -> str:
@@ -35,8 +39,17 @@ def _parser() -> argparse.ArgumentParser:
         help="default: SWITCHYARD_LOG_FORMAT, else JSON lines unless stdout is a terminal",
     )
     db = commands.add_parser("db", help="the database schema (DATABASE_URL or the config's database_url)")
-    db.add_argument("action", choices=["upgrade", "current"], help="apply migrations / show the revision")
+    db.add_argument(
+        "action",
+        choices=["upgrade", "current", "rotate-salt-key"],
+        help="apply migrations / show the revision / encrypt the stored credentials under a new salt key",
+    )
     db.add_argument("--config", help="the config whose database_url (or default SQLite file) to use")
+    db.add_argument(
+        "--new-key",
+        help="rotate-salt-key: the new salt key (default: SWITCHYARD_NEW_SALT_KEY); the current one is"
+        " SWITCHYARD_SALT_KEY, else LITELLM_SALT_KEY, else the master key",
+    )
     prices = commands.add_parser("prices", help="the published model prices the gateway falls back on")
     actions = prices.add_subparsers(dest="action", required=True)
     update = actions.add_parser(
@@ -48,28 +61,54 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _db(action: str, config_path: str | None) -> int:
+def _db(action: str, config_path: str | None, new_key: str | None) -> int:
     import asyncio
 
-    from adapters.config.loader import load_config
     from adapters.persistence.migrate import current, upgrade
     from bootstrap import MEMORY_DATABASE, database_url
+    from bootstrap.secrets import load_gateway_config
     from domain.errors import ConfigurationError
 
     try:
-        url = database_url(load_config(config_path, os.environ))
+        config = load_gateway_config(config_path, os.environ)
     except ConfigurationError as exc:
         print(f"switchyard: invalid config: {exc}", file=sys.stderr)
         return 2
+    url = database_url(config)
     if url == MEMORY_DATABASE:
-        print("switchyard: the in-memory database has no schema to migrate", file=sys.stderr)
+        print("switchyard: the in-memory database keeps nothing on disk", file=sys.stderr)
         return 2
+    if action == "rotate-salt-key":
+        return _rotate_salt_key(config, url, new_key or os.environ.get("SWITCHYARD_NEW_SALT_KEY"))
     try:
         revision = asyncio.run(upgrade(url) if action == "upgrade" else current(url))
     except Exception as exc:  # an unreachable or unreadable database: say so, no traceback
         print(f"switchyard: database {action} failed: {exc}", file=sys.stderr)
         return 1
     print(revision or "(no schema yet: run `switchyard db upgrade`)")
+    return 0
+
+
+def _rotate_salt_key(config: GatewayConfig, url: str, new_key: str | None) -> int:
+    import asyncio
+
+    from adapters.persistence.key_rotation import rotate_credentials
+    from bootstrap.resources import credential_cipher, salt_key
+    from ports.credential_cipher import CredentialUnreadable
+
+    new = credential_cipher(new_key or None)
+    if new is None:
+        print("switchyard: give the new salt key with --new-key or SWITCHYARD_NEW_SALT_KEY", file=sys.stderr)
+        return 2
+    try:
+        count = asyncio.run(rotate_credentials(url, credential_cipher(salt_key(config)), new))
+    except CredentialUnreadable as exc:
+        print(f"switchyard: nothing changed: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # an unreachable database or no schema yet: say so, no traceback
+        print(f"switchyard: database rotate-salt-key failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"encrypted {count} stored credentials under the new salt key: start the gateway with it now")
     return 0
 
 
@@ -132,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         return serve(config=args.config, host=args.host, port=args.port, workers=args.workers,
                      log_level=args.log_level, log_format=args.log_format, environ=os.environ)  # fmt: skip
     if args.command == "db":
-        return _db(args.action, args.config)
+        return _db(args.action, args.config, args.new_key)
     if args.command == "prices":
         return _prices_update(args.url) if args.action == "update" else _prices_show(args.model)
     return 2

@@ -11,11 +11,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from adapters.config.loader import GatewayConfig, load_config
+from adapters.config.loader import GatewayConfig
 from adapters.openai_format import parse_chat_request, parse_embedding_request
 from application.completions import Completions
 from bootstrap import Container, build_container, resolve
 from bootstrap.money import final_drain, load_prices, run_spend_writer
+from bootstrap.secrets import load_gateway_config
 from domain.completions import CompletionChunk, CompletionResponse
 from domain.embeddings import EmbeddingResponse
 
@@ -39,7 +40,7 @@ class Switchyard:
         cls, source: ConfigSource = None, *, environ: Mapping[str, str] | None = None
     ) -> Switchyard:
         """`source` is a YAML file path, a dict shaped like the YAML, or None for the embedded default."""
-        return cls(load_config(source, os.environ if environ is None else environ))
+        return cls(load_gateway_config(source, os.environ if environ is None else environ))
 
     async def start(self) -> Completions:
         if self._completions is None:

@@ -19,9 +19,10 @@ for _optional in ("rich", "pygments"):
 import structlog
 from litestar import Litestar
 
-from adapters.config.loader import GatewayConfig, load_config
+from adapters.config.loader import GatewayConfig
 from adapters.observability.metrics import MULTIPROCESS_ENV
 from bootstrap import build_container, create_http_app
+from bootstrap.secrets import load_gateway_config
 from domain.errors import ConfigurationError
 from switchyard.logs import FORMAT_ENV, LEVEL_ENV, chosen, configure_logging
 
@@ -40,7 +41,7 @@ def report(config: GatewayConfig) -> None:
 def app() -> Litestar:
     """Factory for uvicorn's worker processes: the config path and the log settings come from the
     serving process."""
-    config = load_config(os.environ.get(CONFIG_ENV), os.environ)
+    config = load_gateway_config(os.environ.get(CONFIG_ENV), os.environ)
     configure_logging(*chosen(None, None, os.environ), secrets=secrets_of(config))
     return create_http_app(build_container(config))
 
@@ -75,7 +76,7 @@ def serve(
     import uvicorn
 
     try:
-        gateway_config = load_config(config, environ)
+        gateway_config = load_gateway_config(config, environ)
         level, format = chosen(
             log_level,
             log_format,

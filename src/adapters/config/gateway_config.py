@@ -9,6 +9,7 @@ from pathlib import Path
 
 from adapters.config.deployments import Defaults
 from adapters.config.schema import CacheSettings, JwtAuthSettings, RouterSettings, WebhookSettings
+from adapters.config.secrets import SecretPlan
 from adapters.config.tracing import TracingSettings
 from domain.deployments import Deployment, Secret
 from domain.passthrough import CustomRoute
@@ -90,6 +91,8 @@ class GatewayConfig:
     responses_retention: timedelta = timedelta(days=30)
     """How long stored Responses-API responses are kept (general_settings.responses_retention)."""
     config_path: Path | None = None
+    secret_store: SecretPlan | None = None
+    """general_settings.key_management_system: the secret manager `os.environ/NAME` values come from."""
     """The file the config came from (the default SQLite database lives beside it); None otherwise."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The environment the config was resolved against, its `environment_variables` laid over it."""

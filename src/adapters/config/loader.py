@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from adapters.config.schema import (
     RouterSettings,
     WebhookSettings,
 )
+from adapters.config.secrets import secret_plan
 from adapters.config.tracing import tracing_settings
 from adapters.llm.hosts import HOSTS, KEYLESS, first_set
 from domain.deployments import Deployment, Secret
@@ -52,18 +54,41 @@ _NOT_ACTED_ON_YET = {
 }
 
 
-def load_config(source: str | Path | Mapping[str, Any] | None, environ: Mapping[str, str]) -> GatewayConfig:
-    """The gateway config from a YAML file path, an already parsed mapping, or (None) the embedded default.
+@dataclass(frozen=True, slots=True)
+class ConfigSource:
+    """A config as read, before anything in it is resolved: its tree (included files merged in) and the
+    file it came from."""
+
+    tree: Mapping[str, Any]
+    path: Path | None = None
+
+
+Source = str | Path | Mapping[str, Any] | ConfigSource | None
+
+
+def read_source(source: Source) -> ConfigSource | None:
+    """The config a YAML file path or an already parsed mapping holds; None for the embedded default."""
+    if source is None or source == "":  # an unset --config or SWITCHYARD_CONFIG
+        return None
+    if isinstance(source, ConfigSource):
+        return source
+    if isinstance(source, Mapping):
+        return ConfigSource(_include(dict(source), Path.cwd()))
+    path = Path(source)
+    return ConfigSource(_include(_read_yaml(path), path.resolve().parent), path)
+
+
+def load_config(source: Source, environ: Mapping[str, str]) -> GatewayConfig:
+    """The gateway config from a YAML file path, an already parsed mapping, one read already, or (None)
+    the embedded default.
 
     Raises ConfigurationError naming the offending path, e.g.
     `model_list[2].litellm_params.model: unknown provider 'antropic'; did you mean 'anthropic'?`.
     """
-    if source is None or source == "":  # an unset --config or SWITCHYARD_CONFIG
+    read = read_source(source)
+    if read is None:
         return default_config(environ)
-    if isinstance(source, Mapping):
-        return _build(dict(source), environ, None, Path.cwd())
-    path = Path(source)
-    return _build(_read_yaml(path), environ, path, path.resolve().parent)
+    return _build(read, environ)
 
 
 def default_config(environ: Mapping[str, str]) -> GatewayConfig:
@@ -77,14 +102,13 @@ def default_config(environ: Mapping[str, str]) -> GatewayConfig:
         by_key_alone = host.openai_compatible or provider in _KEYED_NATIVE_PROVIDERS
         if by_key_alone and provider not in KEYLESS and first_set(environ, host.key_env):
             models.append({"model_name": f"{provider}/*", "litellm_params": {"model": f"{provider}/*"}})
-    return _build({"model_list": models}, environ, None, Path.cwd())
+    return _build(ConfigSource({"model_list": models}), environ)
 
 
-def _build(
-    raw: dict[str, Any], environ: Mapping[str, str], path: Path | None, base_dir: Path
-) -> GatewayConfig:
+def _build(source: ConfigSource, environ: Mapping[str, str]) -> GatewayConfig:
     report = Report()
-    raw = _include(raw, base_dir)
+    raw = dict(source.tree)
+    secrets = secret_plan(raw, environ)
     declared = raw.pop("environment_variables", None) or {}
     if not isinstance(declared, Mapping):
         raise ConfigurationError("environment_variables", "must be a mapping of variable names to values")
@@ -155,7 +179,8 @@ def _build(
         json_logs=settings.json_logs,
         responses_retention=_retention(general.responses_retention),
         passthrough_routes=custom_routes(general.pass_through_endpoints, env, report),
-        config_path=path,
+        config_path=source.path,
+        secret_store=secrets,
         environment=env,
         ignored=tuple(report.ignored),
         warnings=tuple(report.warnings),
@@ -278,6 +303,8 @@ def _report_unknown_keys(config: ConfigFile, report: Report) -> None:
     for name in ("litellm_settings", "router_settings", "general_settings"):
         section = getattr(config, name)
         report.ignore_unknown(name, section.model_extra, type(section).model_fields)
+    if config.general_settings.key_management_settings.store_virtual_keys:
+        report.ignore("general_settings.key_management_settings.store_virtual_keys")
     cache_params = config.litellm_settings.cache_params
     if cache_params is not None:
         known = type(cache_params).model_fields

@@ -259,6 +259,20 @@ class PassThroughEndpoint(Section):
     auth: bool = True
 
 
+class KeyManagementSettings(Section):
+    """`general_settings.key_management_settings`, as LiteLLM reads them
+    (https://docs.litellm.ai/docs/secret): the store-specific ones (aws_region_name, infisical_*, ...)
+    are read by the store's adapter from the extra keys."""
+
+    access_mode: Literal["read_only", "write_only", "read_and_write"] = "read_only"
+    hosted_keys: list[str] | None = None
+    """Only these names are read from the store; None: every `os.environ/NAME` of the config."""
+    store_virtual_keys: bool = False
+    prefix_for_stored_virtual_keys: str = "litellm/"
+    primary_secret_name: str | None = None
+    """AWS: one secret holding a JSON object of NAME -> value, instead of a secret per NAME."""
+
+
 class GeneralSettings(Section):
     master_key: str | None = Field(default=None, repr=False)
     database_url: str | None = Field(default=None, repr=False)
@@ -293,6 +307,9 @@ class GeneralSettings(Section):
     responses_retention: str = "30d"
     """How long a stored Responses-API response (`store: true`) is kept: `30d`, `12h`, ..."""
     pass_through_endpoints: list[PassThroughEndpoint] = []
+    key_management_system: str | None = None
+    """The secret manager `os.environ/NAME` values are read from (adapters/config/secrets.py)."""
+    key_management_settings: KeyManagementSettings = KeyManagementSettings()
 
 
 class WebhookSettings(Section):

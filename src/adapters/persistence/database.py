@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.persistence.spend_ledger import SqlAlchemySpendLedger
 from adapters.persistence.sqlalchemy_unit_of_work import SqlAlchemyUnitOfWork, read_stamps
+from ports.credential_cipher import CredentialCipher
 
 SQLITE_FILE = "switchyard.db"
 BUSY_TIMEOUT_MS = 5000
@@ -70,18 +71,27 @@ def _sqlite_connected(dbapi_connection: Any, record: Any) -> None:
 
 
 class Database:
-    """Owns the engine (and its pool): made once at startup, closed at shutdown."""
+    """Owns the engine (and its pool): made once at startup, closed at shutdown. `cipher` encrypts the
+    stored deployments' credentials."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, cipher: CredentialCipher | None = None) -> None:
         self.engine = engine
+        self._cipher = cipher
 
     @classmethod
-    def open(cls, url: str, *, schema: str | None = None, pool_size: int = 10) -> Database:
+    def open(
+        cls,
+        url: str,
+        *,
+        schema: str | None = None,
+        pool_size: int = 10,
+        cipher: CredentialCipher | None = None,
+    ) -> Database:
         """Connects lazily: an unreachable database shows on first use, as `StoreUnavailable`."""
-        return cls(make_engine(url, schema=schema, pool_size=pool_size))
+        return cls(make_engine(url, schema=schema, pool_size=pool_size), cipher)
 
     def unit_of_work(self) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(self.engine)
+        return SqlAlchemyUnitOfWork(self.engine, self._cipher)
 
     def spend_ledger(self, shard: str) -> SqlAlchemySpendLedger:
         """The ledger writing to `shard`'s rows of the totals: one shard per gateway instance."""

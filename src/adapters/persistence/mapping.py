@@ -299,6 +299,7 @@ def deployment(row: Row, members: Sequence[Row] = ()) -> DeploymentRecord:
         litellm_params=row["litellm_params"],
         model_info=row["model_info"],
         **_stamp_fields(row),
+        unreadable=row.get("unreadable", ()),
     )
 
 

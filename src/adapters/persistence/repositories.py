@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Table, delete, exists, func, insert, selec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.persistence import mapping, tables
+from adapters.persistence.credentials import CredentialColumns
 from adapters.persistence.errors import Conflict, translated
 from adapters.persistence.kinds import (
     BUDGETS,
@@ -81,9 +82,12 @@ def _conflict(kind: Kind, record: Any) -> Conflict:
 
 
 class SqlAlchemyRepository(Repository[E], Generic[E]):
-    def __init__(self, shape: Shape, session: Session) -> None:
+    """`credentials`: the stored deployments' encryption of their credential params."""
+
+    def __init__(self, shape: Shape, session: Session, credentials: CredentialColumns | None = None) -> None:
         self._shape = shape
         self._session = session
+        self._credentials = credentials
         self._id = shape.table.c[shape.kind.id_field]
 
     async def get(self, id: str) -> E | None:
@@ -99,7 +103,7 @@ class SqlAlchemyRepository(Repository[E], Generic[E]):
             # A savepoint keeps the unit of work usable after a duplicate (PostgreSQL aborts the whole
             # transaction on an error otherwise).
             async with connection.begin_nested():
-                await connection.execute(insert(self._shape.table).values(self._shape.to_row(record)))
+                await connection.execute(insert(self._shape.table).values(self._row(record)))
                 await self._insert_members(connection, record)
         self._session.written.add(self._shape.kind.topic)
 
@@ -109,7 +113,7 @@ class SqlAlchemyRepository(Repository[E], Generic[E]):
         with translated(_conflict(self._shape.kind, record)):
             async with connection.begin_nested():
                 result = await connection.execute(
-                    update(self._shape.table).where(self._id == id).values(self._shape.to_row(record))
+                    update(self._shape.table).where(self._id == id).values(self._row(record))
                 )
                 if result.rowcount == 0:
                     raise NotFoundError(f"no {self._shape.kind.noun} with id {id!r}")
@@ -170,7 +174,13 @@ class SqlAlchemyRepository(Repository[E], Generic[E]):
         with translated():
             rows = (await connection.execute(query)).mappings().all()
             members = await self._members(connection, [row[self._id.name] for row in rows])
+        if self._credentials is not None:
+            rows = [self._credentials.opened_row(row) for row in rows]
         return [self._shape.from_row(row, members.get(row[self._id.name], ())) for row in rows]
+
+    def _row(self, record: E) -> dict[str, Any]:
+        row = self._shape.to_row(record)
+        return row if self._credentials is None else self._credentials.sealed_row(row)
 
     async def _members(self, connection: AsyncConnection, ids: list[str]) -> dict[str, list[Any]]:
         table = self._shape.members

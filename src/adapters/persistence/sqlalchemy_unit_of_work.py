@@ -10,10 +10,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.persistence import tables
+from adapters.persistence.credentials import CredentialColumns
 from adapters.persistence.errors import translated
 from adapters.persistence.kinds import TOPICS
 from adapters.persistence.repositories import SHAPES, SqlAlchemyAuditLog, SqlAlchemyRepository
 from adapters.persistence.response_store import SqlAlchemyResponseStore
+from ports.credential_cipher import CredentialCipher
 from ports.unit_of_work import UnitOfWork
 
 
@@ -28,9 +30,10 @@ async def read_stamps(engine: AsyncEngine) -> Mapping[str, int]:
 class SqlAlchemyUnitOfWork(UnitOfWork):
     """Connects on first use and holds that connection until the `async with` ends. Commit bumps the
     stamp row of each topic written inside the same transaction: the row lock orders concurrent commits,
-    so stamps advance in commit order."""
+    so stamps advance in commit order. `cipher` encrypts the stored deployments' credentials (kept as
+    given without one)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, cipher: CredentialCipher | None = None) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
         self._writing = False
@@ -41,7 +44,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.organizations = SqlAlchemyRepository(SHAPES["organizations"], self)
         self.end_users = SqlAlchemyRepository(SHAPES["end_users"], self)
         self.budgets = SqlAlchemyRepository(SHAPES["budgets"], self)
-        self.deployments = SqlAlchemyRepository(SHAPES["deployments"], self)
+        self.deployments = SqlAlchemyRepository(SHAPES["deployments"], self, CredentialColumns(cipher))
         self.audit = SqlAlchemyAuditLog(self)
         self.responses = SqlAlchemyResponseStore(self)
 

@@ -1,0 +1,1 @@
+"""Encryption of what the gateway keeps at rest, over the `cryptography` package."""
