@@ -15,6 +15,7 @@ from adapters.cache.memory_router_state import InMemoryRouterState
 from adapters.cache.resilient_rate_limiter import ResilientRateLimiter
 from adapters.cache.resilient_router_state import ResilientRouterState
 from adapters.config.loader import GatewayConfig
+from adapters.crypto.lazy import LazyCredentialCipher
 from adapters.persistence.deferred import DeferredStore
 from application.access import JwtClaims
 from domain.identity import Role
@@ -108,11 +109,7 @@ def salt_key(config: GatewayConfig) -> str | None:
 
 
 def credential_cipher(key: str | None) -> CredentialCipher | None:
-    if key is None:
-        return None
-    from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher  # `cryptography` only when needed
-
-    return AesGcmCredentialCipher(key)
+    return LazyCredentialCipher(key) if key else None
 
 
 async def open_store(config: GatewayConfig) -> AsyncIterator[DeferredStore]:

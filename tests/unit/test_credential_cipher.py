@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from adapters.crypto.aes_gcm_cipher import PREFIX, AesGcmCredentialCipher
+from adapters.crypto.lazy import LazyCredentialCipher
 from adapters.persistence.credentials import CredentialColumns
 from ports.credential_cipher import CredentialUnreadable, is_sealed
 
@@ -122,3 +123,13 @@ def test_without_a_key_credentials_are_kept_as_given_and_sealed_ones_cannot_be_r
 
     assert columns.sealed_row(_row(PARAMS))["litellm_params"] == PARAMS
     assert columns.opened_row(_row(sealed))["unreadable"] == ("api_key", "vertex_credentials")
+
+
+def test_the_lazy_cipher_seals_and_opens_as_the_one_it_loads_on_first_use() -> None:
+    lazy = LazyCredentialCipher("salt-key-one")
+    assert lazy._cipher is None  # nothing of `cryptography` is needed until a credential is touched
+
+    assert cipher.decrypt(lazy.encrypt("sk-live", CONTEXT), CONTEXT) == "sk-live"
+    assert lazy.decrypt(cipher.encrypt("sk-live", CONTEXT), CONTEXT) == "sk-live"
+    with pytest.raises(ValueError):
+        LazyCredentialCipher("")
