@@ -35,6 +35,10 @@ from ports.unit_of_work import StoreUnavailable
 
 DEFAULT_OUTPUT_TOKENS = 4096
 """Output tokens assumed for a call that sets no `max_tokens` to a model whose output limit is unknown."""
+IMAGE_OUTPUT_TOKENS = 6240
+"""Output tokens assumed per image of a model priced by the token and not by the image: the most an image
+costs on the GPT image models (gpt-image-1, high quality, 1024x1536: OpenAI's image generation
+guide, https://platform.openai.com/docs/guides/image-generation), more than Gemini's 1290."""
 HOLD_TTL = 900.0
 """Seconds a reservation counts when its call never settles (its process died)."""
 
@@ -92,18 +96,21 @@ class BudgetGuard:
         hold: str,
     ) -> BudgetHold | None:
         """Reserves the call's estimate against every budget above it; None when no budget applies.
-        BudgetExceededError (400, code budget_exceeded) naming the first budget without room."""
+        BudgetExceededError (400, code budget_exceeded) naming the first budget without room, or (for a
+        call whose cost is known before it is made) the first it would take past its limit."""
         now = self._clock.now()
         lines = budget_lines(principal, request.model, now)
         if not lines:
             return None
-        amount = await self._estimate(request)
+        amount, exact = await self._estimate(request)
         try:
             for _ in range(3):
                 answer = await self._reservations.reserve(
                     lines, amount, hold=hold, ttl=self._hold_ttl, now=now
                 )
                 if answer.admitted:
+                    if exact:
+                        await self._release_unless_fits(lines, answer.standings, hold, amount, now)
                     return BudgetHold(lines, hold, amount)
                 if answer.refused is not None:
                     raise BudgetExceededError(lines[answer.refused], answer.standings[answer.refused].spent)
@@ -133,6 +140,22 @@ class BudgetGuard:
         except BudgetsUnavailable:
             return [None] * len(lines)
 
+    async def _release_unless_fits(
+        self,
+        lines: Sequence[BudgetLine],
+        standings: Sequence[Standing],
+        hold: str,
+        amount: Decimal,
+        now: float,
+    ) -> None:
+        """A call of known cost (images priced per image) must fit in what its budgets have left: with its
+        reservation counted (and every other one in flight), no budget may be past its limit. One that
+        would be is released and refused; a budget with room for two images never pays for three."""
+        for line, standing in zip(lines, standings, strict=True):
+            if line.limit is not None and standing.room(line.limit) < 0:
+                await self._reservations.settle(lines, ZERO, hold=hold, now=now)
+                raise BudgetExceededError(line, standing.spent, cost=amount)
+
     async def _seed(self, line: BudgetLine, now: float) -> None:
         key = (line.subject, line.window.start)
         running = self._seeding.get(key)
@@ -151,18 +174,26 @@ class BudgetGuard:
 
     async def _estimate(
         self, request: CompletionRequest | EmbeddingRequest | ModerationRequest | RerankRequest | ImageRequest
-    ) -> Decimal:
+    ) -> tuple[Decimal, bool]:
         """The dearest the call could be on any deployment of its model: a bound on its prompt tokens
         (its size in bytes: never short of the real count, and no tokenizer to load), and its
-        `max_tokens` (else the model's output limit) of output."""
+        `max_tokens` (else the model's output limit) of output; for an image call, the `n` images at the
+        per-image price, or at IMAGE_OUTPUT_TOKENS each of output for a model priced by the token. And
+        whether the amount is a known price rather than a loose bound: images priced per image on every
+        deployment, with no price on the prompt."""
         group = self._catalog.group(self._policy.resolve_alias(request.model))
         if not isinstance(request, CompletionRequest):
             inputs = request.inputs
             prompt = sum(len(text.encode()) if isinstance(text, str) else len(text) for text in inputs)
         else:
             prompt = prompt_token_bound(request.messages, request.tools)
+        images = request.count if isinstance(request, ImageRequest) else 0
         worst = ZERO
+        exact = bool(images)
         for deployment in group.deployments:
+            prices = await self._pricing.prices_for(deployment)
+            per_image = prices.input_per_image is not None or prices.output_per_image is not None
+            exact = exact and per_image and not prices.input
             output = 0
             if isinstance(request, CompletionRequest):
                 output = (
@@ -170,7 +201,9 @@ class BudgetGuard:
                     or deployment.capabilities.max_output_tokens
                     or DEFAULT_OUTPUT_TOKENS
                 )
-            estimate = estimate_of(prompt, output, await self._pricing.prices_for(deployment))
+            elif images and not per_image:
+                output = images * IMAGE_OUTPUT_TOKENS
+            estimate = estimate_of(prompt, output, prices, images=images)
             if estimate is not None and estimate > worst:
                 worst = estimate
-        return worst
+        return worst, exact

@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 
 from application.caching import CachedStream, ResponseCaching, StoringStream, embeddings_from_cache, merged
 from application.catalog import ModelCatalog
+from application.metered_audio import MeteredAudio
 from application.metered_stream import MeteredStream
 from application.metering import CallMeter, Metering
 from application.routing import Router
@@ -38,8 +39,8 @@ from ports.telemetry import Telemetry
 T = TypeVar("T")
 R = TypeVar("R", CompletionRequest, EmbeddingRequest, ModerationRequest, RerankRequest, ImageRequest)
 P = TypeVar("P", CompletionResponse, EmbeddingResponse, ModerationResponse, RerankResponse, ImageResponse)
-Q = TypeVar("Q", ModerationRequest, RerankRequest, ImageRequest, TranscriptionRequest, SpeechRequest)
-A = TypeVar("A", ModerationResponse, RerankResponse, ImageResponse, TranscriptionResponse, SpeechResponse)
+Q = TypeVar("Q", ModerationRequest, RerankRequest, ImageRequest, TranscriptionRequest)
+A = TypeVar("A", ModerationResponse, RerankResponse, ImageResponse, TranscriptionResponse)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,11 +290,37 @@ class Completions:
         caller: Caller | None = None,
         call_type: str = "audio_speech",
     ) -> Served[SpeechResponse]:
-        """The input spoken by a deployment that speaks, its audio streamed; priced per character and
-        recorded once the upstream has accepted the call."""
-        return await self._uncached(
-            request, call_id, caller, call_type, lambda provider, d: provider.speak(request, d)
-        )
+        """The input spoken by a deployment that speaks, its audio streamed. Its price, per character,
+        is known once the upstream accepts the call; the call is recorded and metered when the audio
+        ends, however it ends (see MeteredAudio)."""
+        meter = self._start(call_id, call_type, request, caller)
+
+        async def attempt(deployment: Deployment, asked: SpeechRequest) -> Served[SpeechResponse]:
+            provider = self._provider(deployment)
+            started = self._clock.monotonic()
+            served = await self._call(
+                call_id, call_type, deployment, lambda: provider.speak(asked, deployment), None
+            )
+            speech = served.value
+            audio = MeteredAudio(
+                speech.audio, self, call_id=call_id, call_type=call_type, deployment=deployment,
+                started=started, opened_in=served.upstream_seconds, usage=speech.usage, meter=meter,
+            )  # fmt: skip
+            return dataclasses.replace(served, value=dataclasses.replace(speech, audio=audio))
+
+        served = await self._metered_failover(meter, request, attempt)
+        speech = served.value
+        assert isinstance(speech.audio, MeteredAudio)
+        speech.audio.routed(served.retries, served.fallbacks)
+        if self._metering is None:
+            return served
+        try:
+            cost = await self._metering.cost(served.deployment, speech.usage)
+        except BaseException:
+            await speech.audio.aclose()  # no one will hear it: the upstream's reply is let go now
+            raise
+        priced = dataclasses.replace(speech, cost=cost.total if cost is not None else None)
+        return dataclasses.replace(served, value=priced, cost=cost)
 
     async def _uncached(
         self,

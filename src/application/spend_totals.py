@@ -60,7 +60,6 @@ class SpendLookup:
         return [_spent(record, spent.get(subject_of(record))) for record in records]
 
 
-
 def _spent(record: R, spend: Decimal | None) -> R:
     if spend is None:
         return record

@@ -13,6 +13,7 @@ import httpx
 from adapters.llm.aiohttp_transport import AiohttpTransport
 from adapters.llm.hosts import HOSTS
 from adapters.llm.mock.client import MockProvider
+from adapters.llm.model_routes import adapter_target
 from adapters.llm.upstream_client import UpstreamClient
 from application.catalog import ModelCatalog
 from domain.deployments import Deployment
@@ -27,6 +28,16 @@ ADAPTERS: dict[str, str] = {
     "azure": "adapters.llm.azure.client:AzureOpenAIProvider",
     "azure_ai": "adapters.llm.azure.client:AzureAIProvider",
     "cohere": "adapters.llm.cohere.client:CohereProvider",
+    "huggingface": "adapters.llm.huggingface.client:HuggingFaceProvider",
+    "voyage": "adapters.llm.voyage.client:VoyageProvider",
+    "jina_ai": "adapters.llm.jina.client:JinaProvider",
+    "cloudflare": "adapters.llm.cloudflare.client:CloudflareProvider",
+    "snowflake": "adapters.llm.snowflake.client:SnowflakeProvider",
+    "deepgram": "adapters.llm.deepgram.client:DeepgramProvider",
+    "watsonx": "adapters.llm.watsonx.client:WatsonxProvider",
+    "sagemaker": "adapters.llm.sagemaker.client:SageMakerProvider",
+    "sagemaker_chat": "adapters.llm.sagemaker.client:SageMakerChatProvider",
+    "databricks": "adapters.llm.databricks.client:DatabricksProvider",
     "ollama": "adapters.llm.ollama.client:OllamaProvider",
     "ollama_chat": "adapters.llm.ollama.client:OllamaProvider",
     "anthropic": "adapters.llm.anthropic.client:AnthropicProvider",
@@ -42,15 +53,26 @@ def adapter_for(provider: str) -> type[LLMProvider] | None:
     if provider == "mock":
         return MockProvider
     target = ADAPTERS.get(provider)
-    if target is None:
-        return None
+    return None if target is None else _imported(target)
+
+
+def adapter_of(deployment: Deployment) -> type[LLMProvider] | None:
+    """The adapter class serving the deployment: its provider's, unless its model speaks another wire
+    format (Claude on Vertex AI or through Bedrock's InvokeModel, Vertex's OpenAI-format partner models;
+    see adapters/llm/model_routes.py)."""
+    target = adapter_target(deployment.provider, deployment.upstream_model)
+    return adapter_for(deployment.provider) if target is None else _imported(target)
+
+
+@functools.cache
+def _imported(target: str) -> type[LLMProvider]:
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
 
 
 def upstream_key(deployment: Deployment) -> tuple[type[LLMProvider], str]:
     """Deployments that share an adapter and a base URL share one pooled client and one adapter."""
-    adapter = adapter_for(deployment.provider)
+    adapter = adapter_of(deployment)
     assert adapter is not None, deployment.provider
     return adapter, (deployment.api_base or "").rstrip("/")
 
@@ -60,7 +82,7 @@ def served_deployments(deployments: Iterable[Deployment]) -> tuple[Deployment, .
     the catalog shows and the application enforces what will really work."""
     served = []
     for deployment in deployments:
-        adapter = adapter_for(deployment.provider)
+        adapter = adapter_of(deployment)
         if adapter is not None:
             capabilities = deployment.capabilities.limited_to(adapter.capabilities())
             deployment = dataclasses.replace(deployment, capabilities=capabilities)

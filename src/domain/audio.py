@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -122,6 +122,30 @@ class SpeechResponse:
 def _require_format(asked: str, formats: tuple[str, ...]) -> None:
     if asked not in formats:
         raise BadRequestError(f"response_format must be one of {', '.join(formats)}", param="response_format")
+
+
+def subtitles(cues: Sequence[tuple[float, float, str]], response_format: str) -> str | None:
+    """The cues (start and end in seconds, and their text) as SubRip (srt) or WebVTT (vtt); None for
+    the other formats."""
+    if response_format == "srt":
+        blocks = (
+            f"{number}\n{_timestamp(start, ',')} --> {_timestamp(end, ',')}\n{text}\n\n"
+            for number, (start, end, text) in enumerate(cues, 1)
+        )
+        return "".join(blocks)
+    if response_format == "vtt":
+        blocks = (
+            f"{_timestamp(start, '.')} --> {_timestamp(end, '.')}\n{text}\n\n" for start, end, text in cues
+        )
+        return "WEBVTT\n\n" + "".join(blocks)
+    return None
+
+
+def _timestamp(seconds: float, mark: str) -> str:
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}{mark}{rest % 1000:03d}"
 
 
 def speech_usage(request: SpeechRequest) -> Usage:

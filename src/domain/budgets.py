@@ -163,11 +163,14 @@ class BudgetExceededError(BadRequestError):
 
     default_code = "budget_exceeded"
 
-    def __init__(self, line: BudgetLine, spent: Decimal) -> None:
+    def __init__(self, line: BudgetLine, spent: Decimal, *, cost: Decimal | None = None) -> None:
+        """`cost`: what a call of known cost would have spent, more than the budget has left."""
         resets = line.window.resets_at
         when = f" It resets at {resets:%Y-%m-%dT%H:%M:%SZ}." if resets is not None else ""
+        would = f" This call would cost ${_usd(cost)}, more than is left." if cost is not None else ""
         super().__init__(
             f"Budget exceeded: {line.label} has spent ${_usd(spent)} of its ${_usd(line.limit)} budget."
+            + would
             + when,
             param="max_budget",
         )

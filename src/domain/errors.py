@@ -20,7 +20,9 @@ came from, when known.
      ├── InternalServerError             500 server_error
      ├── BadGatewayError                 502 bad_gateway (upstream answered garbage or 502)
      ├── ServiceUnavailableError         503 service_unavailable
-     └── APIConnectionError              502 api_connection_error (upstream unreachable)
+     ├── APIConnectionError              502 api_connection_error (upstream unreachable)
+     └── ClientClosedRequestError        499 client_closed_request (the caller left mid-answer; only
+                                              ever recorded, there is no one left to answer)
 
 `retryable` says whether the same request may succeed on another attempt or deployment.
 """
@@ -150,6 +152,11 @@ class APIConnectionError(SwitchyardError):
     status_code = 502
     error_type = "api_connection_error"
     retryable = True
+
+
+class ClientClosedRequestError(SwitchyardError):
+    status_code = 499
+    error_type = "client_closed_request"
 
 
 class ConfigurationError(Exception):

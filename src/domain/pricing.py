@@ -107,6 +107,8 @@ def cost_of(usage: Usage, prices: ModelPrices) -> Cost | None:
     Input: plain prompt tokens at the input price, cache reads and cache writes at theirs; output:
     completion tokens at the output price, the reasoning part of them at the reasoning price where one is
     set. Above the long-context threshold (on the whole prompt) the tier's prices replace the base ones.
+    Images made cost the per-image prices; where an output price per image is set, it is the price of all
+    the call made, so its output tokens (an image model's billed image tokens) are not charged again.
     """
     if not prices.priced:
         return None
@@ -129,11 +131,9 @@ def cost_of(usage: Usage, prices: ModelPrices) -> Cost | None:
         + usage.characters * (prices.per_character or ZERO)
         + usage.images * (prices.input_per_image or ZERO)
     )
-    output_cost = (
-        (usage.completion_tokens - reasoning) * base_out
-        + reasoning * (prices.reasoning or ZERO)
-        + usage.images * (prices.output_per_image or ZERO)
-    )
+    if usage.images and prices.output_per_image is not None:
+        return Cost(input_cost, usage.images * prices.output_per_image)
+    output_cost = (usage.completion_tokens - reasoning) * base_out + reasoning * (prices.reasoning or ZERO)
     return Cost(input_cost, output_cost)
 
 
@@ -141,10 +141,13 @@ def _pick(long: bool, tiered: Decimal | None, base: Decimal | None) -> Decimal |
     return tiered if long and tiered is not None else base
 
 
-def estimate_of(prompt_tokens: int, output_tokens: int, prices: ModelPrices) -> Decimal | None:
-    """An upper estimate of a call's cost before it is made: its prompt at the plain input price and
+def estimate_of(
+    prompt_tokens: int, output_tokens: int, prices: ModelPrices, *, images: int = 0
+) -> Decimal | None:
+    """An upper estimate of a call's cost before it is made: its prompt at the plain input price,
     `output_tokens` (its `max_tokens`, else the model's output limit) at the dearer of output and
-    reasoning prices. None when the model has no known price."""
+    reasoning prices, and the `images` it asks for at the per-image prices. None when the model has no
+    known price."""
     output = prices.output or ZERO
     if prices.reasoning is not None:
         output = max(output, prices.reasoning)
@@ -155,6 +158,8 @@ def estimate_of(prompt_tokens: int, output_tokens: int, prices: ModelPrices) -> 
         tier_threshold=prices.tier_threshold,
         input_above_tier=prices.input_above_tier,
         output_above_tier=max(prices.output_above_tier or ZERO, output) if prices.output_above_tier else None,
+        input_per_image=prices.input_per_image,
+        output_per_image=prices.output_per_image,
     )
-    cost = cost_of(Usage(prompt_tokens, output_tokens), worst)
+    cost = cost_of(Usage(prompt_tokens, output_tokens, images=images), worst)
     return cost.total if cost is not None else None

@@ -1,7 +1,8 @@
 """What the contract suites of the non-chat port methods (test_{moderation,rerank,images,audio}_contract.py)
 share: the adapters that serve each method, each real one behind a fake upstream that answers every call
 from what it was sent, in its provider's wire format (OpenAI's /moderations, /rerank, /images/generations,
-/audio/*; Cohere's /v2/rerank), and the upstream failures every real adapter must translate."""
+/audio/*; Cohere's /v2/rerank; Deepgram's /v1/listen), and the upstream failures every real adapter must
+translate."""
 
 from __future__ import annotations
 
@@ -22,8 +23,12 @@ from tests.contract.harnesses.azure import AzureHarness
 from tests.contract.harnesses.base import HttpHarness, ProviderHarness, RecordingStream
 from tests.contract.harnesses.cohere import CohereHarness
 from tests.contract.harnesses.compatible_hosts import host_harness
+from tests.contract.harnesses.deepgram import DeepgramHarness
 from tests.contract.harnesses.mock import MockHarness
 from tests.contract.harnesses.openai import OpenAIHarness
+from tests.contract.harnesses.retrieval import JinaHarness, VoyageHarness
+from tests.contract.image_upstreams import IMAGE_BACKENDS, IMAGE_PATHS, image_reply
+from tests.e2e.deepgram_upstream import listen_reply
 
 BACKENDS: dict[str, Callable[[], ProviderHarness]] = {
     "mock": MockHarness,
@@ -31,12 +36,18 @@ BACKENDS: dict[str, Callable[[], ProviderHarness]] = {
     "azure": AzureHarness,
     "cohere": CohereHarness,
     "groq": host_harness("groq"),
+    "deepgram": DeepgramHarness,
+    "voyage": VoyageHarness,
+    "jina_ai": JinaHarness,
+    **IMAGE_BACKENDS,
 }
 SERVED_BY: dict[str, tuple[str, ...]] = {
     "moderate": ("mock", "openai", "azure"),
-    "rerank": ("mock", "openai", "cohere"),  # openai: a compatible host's /rerank (vLLM, TEI)
-    "generate_images": ("mock", "openai", "azure"),
-    "transcribe": ("mock", "openai", "azure", "groq"),
+    # openai: a compatible host's /rerank (vLLM, TEI); jina_ai answers in that shape too.
+    "rerank": ("mock", "openai", "cohere", "voyage", "jina_ai"),
+    "generate_images": ("mock", "openai", "azure", *IMAGE_BACKENDS),
+    "transcribe": ("mock", "openai", "azure", "groq", "deepgram"),
+    "translate": ("mock", "openai", "azure", "groq"),  # Deepgram transcribes only
     "speak": ("mock", "openai", "azure"),
 }
 """Each port method and the backends its contract suite runs against."""
@@ -50,6 +61,7 @@ FAILURES: dict[str, type[errors.SwitchyardError]] = {
 }
 """The upstream failures (by the harnesses' names, see their `failures`) and the domain error of each."""
 
+VOYAGE_HOST = "api.voyageai.com"
 TRANSCRIPT = "hello from the fake upstream"
 AUDIO_SECONDS = 1.5
 
@@ -85,6 +97,8 @@ def wire_upstream(request: httpx.Request) -> httpx.Response:
     path = request.url.path
     if path.endswith("/v2/rerank"):
         return httpx.Response(200, json=_cohere_rerank(orjson.loads(request.content)))
+    if path.endswith("/rerank") and request.url.host == VOYAGE_HOST:
+        return httpx.Response(200, json=_voyage_rerank(orjson.loads(request.content)))
     if path.endswith("/rerank"):
         return httpx.Response(200, json=_hosted_rerank(orjson.loads(request.content)))
     if path.endswith("/moderations"):
@@ -95,6 +109,10 @@ def wire_upstream(request: httpx.Request) -> httpx.Response:
         return _transcription(request, translate=path.endswith("/translations"))
     if path.endswith("/audio/speech"):
         return _speech(orjson.loads(request.content))
+    if path.endswith(IMAGE_PATHS):
+        return image_reply(request)
+    if path.endswith("/v1/listen"):
+        return httpx.Response(200, json=listen_reply(dict(request.url.params), request.content))
     return httpx.Response(
         404, json={"error": {"message": f"no route {path}", "type": "invalid_request_error"}}
     )
@@ -134,6 +152,17 @@ def _cohere_rerank(body: dict[str, Any]) -> dict[str, Any]:
     ]
     ranked = sorted(scored, key=lambda result: -result["relevance_score"])[: body.get("top_n")]
     return {"id": "rerank-fake", "results": ranked, "meta": {"billed_units": {"search_units": 1}}}
+
+
+def _voyage_rerank(body: dict[str, Any]) -> dict[str, Any]:
+    # Voyage ranks under `data`, cuts to top_k and sends documents back only when asked.
+    scored = [
+        {"index": index, "relevance_score": relevance(body["query"], document)}
+        | ({"document": document} if body.get("return_documents") else {})
+        for index, document in enumerate(body["documents"])
+    ]
+    ranked = sorted(scored, key=lambda result: -result["relevance_score"])[: body.get("top_k")]
+    return {"object": "list", "data": ranked, "model": body["model"], "usage": {"total_tokens": 26}}
 
 
 def _hosted_rerank(body: dict[str, Any]) -> dict[str, Any]:

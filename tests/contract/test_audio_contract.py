@@ -1,8 +1,9 @@
 """The audio contract (LLMProvider.transcribe and .speak): every adapter that serves them, the mock and
 each real one behind a fake upstream in its wire format (OpenAI's /audio/transcriptions, /translations
-and /speech, at Azure's deployment URL and a compatible host's too), gives a recording's text in the
-format asked, its duration when verbose, and speech as a stream of audio bytes with their content type,
-billed by the input's characters; the real ones raise each upstream failure as its domain error."""
+and /speech, at Azure's deployment URL and a compatible host's too; Deepgram's /v1/listen), gives a
+recording's text in the format asked (a translation, from those that translate), its duration when
+verbose, and speech as a stream of audio bytes with their content type, billed by the input's
+characters; the real ones raise each upstream failure as its domain error."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ import pytest
 from domain import errors
 from domain.audio import SPEECH_FORMATS, AudioFile, SpeechRequest, TranscriptionRequest
 from tests.contract.harnesses.base import HttpHarness, ProviderHarness, RecordingStream
-from tests.contract.surfaces import AUDIO_SECONDS, FAILURES, backend_fixture, fail_with, wav, wire_upstream
+from tests.contract.surfaces import (
+    AUDIO_SECONDS,
+    FAILURES,
+    SERVED_BY,
+    backend_fixture,
+    fail_with,
+    wav,
+    wire_upstream,
+)
 
 backend = backend_fixture("transcribe")
 upstream_backend = backend_fixture("transcribe", real_only=True)
@@ -30,11 +39,18 @@ def _speech(**changes: object) -> SpeechRequest:
     return SpeechRequest(**(fields | changes))  # type: ignore[arg-type]
 
 
+def _skip_unless_it_translates(backend: ProviderHarness, translate: bool) -> None:
+    provider = backend.deployment.provider
+    if translate and provider not in SERVED_BY["translate"]:
+        pytest.skip(f"{provider} transcribes but does not translate")
+
+
 @pytest.mark.parametrize("translate", [False, True])
 @pytest.mark.parametrize("response_format", ["json", "text", "srt", "vtt", "verbose_json"])
 async def test_a_recording_comes_back_as_text_in_the_format_asked(
     backend: ProviderHarness, response_format: str, translate: bool
 ) -> None:
+    _skip_unless_it_translates(backend, translate)
     request = _transcription(response_format=response_format, translate=translate)
 
     reply = await backend.provider.transcribe(request, backend.deployment)
@@ -52,6 +68,7 @@ async def test_a_recording_comes_back_as_text_in_the_format_asked(
 async def test_a_verbose_transcription_says_the_recordings_duration_and_bills_it(
     backend: ProviderHarness, translate: bool
 ) -> None:
+    _skip_unless_it_translates(backend, translate)
     request = _transcription(response_format="verbose_json", translate=translate)
 
     reply = await backend.provider.transcribe(request, backend.deployment)

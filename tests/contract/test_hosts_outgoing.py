@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 
 from adapters.config.loader import load_config
-from adapters.llm.hosts import HOSTS
+from adapters.llm.hosts import HOSTS, NEEDS_API_BASE
 from adapters.llm.openai import OpenAIProvider
 from bootstrap import adapter_for
 from domain.completions import SamplingParams
 from domain.deployments import Credentials, Secret
 from domain.messages import ResponseFormat, ResponseFormatType
 from tests.contract.harnesses.base import WEATHER_TOOL, chat_request
-from tests.contract.harnesses.compatible_hosts import host_harness
+from tests.contract.harnesses.compatible_hosts import REFUSABLE_SETTINGS, host_harness
 from tests.contract.outgoing import sent_chat, sent_json
 
 
@@ -26,6 +26,20 @@ async def _sent(host: str, **changes: object) -> tuple[dict, dict[str, str], str
 def _refused(host: str, **changes: object) -> list[str]:
     harness = host_harness(host)()
     return list(harness.provider.unsupported_params(chat_request(**changes), harness.deployment))
+
+
+COMPATIBLE = sorted(name for name, host in HOSTS.items() if host.openai_compatible)
+KEY_VARIABLES = [(name, variable) for name in COMPATIBLE for variable in HOSTS[name].key_env]
+REFUSING = [(name, refused) for name in COMPATIBLE for refused in sorted(HOSTS[name].unsupported)]
+SELF_HOSTED_BASE = "http://gateway.internal:4000/v1"
+"""The api_base a deployment names for a host without a public endpoint."""
+
+
+def _setting(name: str) -> dict[str, object]:
+    """The request changes that set the parameter `name` (tools are a field of their own)."""
+    if name == "tools":
+        return {"tools": (WEATHER_TOOL,)}
+    return {"params": SamplingParams(**{name: REFUSABLE_SETTINGS[name]})}
 
 
 def test_every_openai_compatible_host_of_the_table_is_served_by_the_openai_adapter() -> None:
@@ -134,3 +148,81 @@ async def test_hosts_that_sample_by_top_k_get_it_by_that_name(host: str) -> None
 @pytest.mark.parametrize("host", ["openai", "groq", "mistral", "deepseek", "xai", "cerebras", "perplexity"])
 def test_hosts_that_follow_openais_parameter_list_refuse_top_k(host: str) -> None:
     assert "top_k" in _refused(host, params=SamplingParams(top_k=40))
+
+
+@pytest.mark.parametrize("host", COMPATIBLE)
+async def test_every_compatible_host_is_called_at_its_base_with_its_key_and_its_name_for_the_cap(
+    host: str,
+) -> None:
+    row = HOSTS[host]
+    deployment = {"api_base": SELF_HOSTED_BASE} if row.api_base is None else {}
+
+    body, headers, url = await _sent(
+        host, deployment=deployment, params=SamplingParams(max_completion_tokens=64)
+    )
+
+    assert url == f"{row.api_base or SELF_HOSTED_BASE}/chat/completions"
+    assert headers["authorization"] == f"Bearer {host}-key-123"
+    assert body["model"] == "test-model"
+    assert body[row.renamed.get("max_completion_tokens", "max_completion_tokens")] == 64
+
+
+@pytest.mark.parametrize(("host", "variable"), KEY_VARIABLES)
+def test_the_config_loader_reads_every_key_variable_of_a_host_and_its_base(host: str, variable: str) -> None:
+    row = HOSTS[host]
+    environ = {variable: f"{host}-env-key"} | (
+        {row.base_env[0]: SELF_HOSTED_BASE} if host in NEEDS_API_BASE else {}
+    )
+
+    config = load_config(
+        {"model_list": [{"model_name": "m", "litellm_params": {"model": f"{host}/some-model"}}]}, environ
+    )
+
+    (deployment,) = config.deployments
+    assert (deployment.provider, deployment.upstream_model) == (host, "some-model")
+    assert deployment.api_base == (row.api_base or SELF_HOSTED_BASE)
+    assert deployment.credentials.api_key == Secret(f"{host}-env-key")
+
+
+@pytest.mark.parametrize(("host", "parameter"), REFUSING)
+def test_every_parameter_a_row_refuses_is_named_when_set(host: str, parameter: str) -> None:
+    assert _refused(host, **_setting(parameter)) == [parameter]
+
+
+@pytest.mark.parametrize("host", [name for name in COMPATIBLE if HOSTS[name].max_choices == 1])
+def test_hosts_of_one_choice_refuse_more(host: str) -> None:
+    assert _refused(host, params=SamplingParams(n=2)) == ["n"]
+    assert _refused(host, params=SamplingParams(n=1)) == []
+
+
+def test_scaleway_refuses_what_its_chat_api_page_lists_and_takes_the_rest() -> None:
+    refused = SamplingParams(frequency_penalty=0.5, top_logprobs=2, logit_bias={"1": 1.0}, user="u", n=2)
+    taken = SamplingParams(presence_penalty=0.5, logprobs=True, seed=1, temperature=0.2, n=1)
+
+    assert _refused("scaleway", params=refused) == [
+        "frequency_penalty",
+        "logit_bias",
+        "top_logprobs",
+        "user",
+        "n",
+    ]
+    assert _refused("scaleway", params=taken, tools=(WEATHER_TOOL,)) == []
+
+
+async def test_codestral_speaks_mistrals_schema_at_its_own_endpoint() -> None:
+    body, _, url = await _sent("codestral", params=SamplingParams(seed=7, max_completion_tokens=100))
+
+    assert url == "https://codestral.mistral.ai/v1/chat/completions"
+    assert (body["random_seed"], body["max_tokens"]) == (7, 100)
+    assert _refused("codestral", params=SamplingParams(logit_bias={"1": 1.0}, user="u")) == [
+        "logit_bias",
+        "user",
+    ]
+
+
+def test_the_table_holds_the_hosts_issue_15_asked_for() -> None:
+    asked = {"nebius", "novita", "hyperbolic", "featherless_ai", "nscale", "friendliai", "baseten"}
+    asked |= {"moonshot", "dashscope", "volcengine", "zai", "minimax", "github", "codestral", "scaleway"}
+
+    assert asked <= set(COMPATIBLE)
+    assert len(HOSTS) >= 40

@@ -1,7 +1,9 @@
 """The image generation contract (LLMProvider.generate_images): every adapter that serves it, the mock
 and each real one behind a fake upstream in its wire format (OpenAI's /images/generations, at Azure's
-deployment URL too), makes the images asked for, each as base64 or a URL as asked, and counts them in
-the usage; the real ones raise each upstream failure as its domain error."""
+deployment URL too; Imagen's :predict and Gemini's image models' :generateContent on the Gemini API and
+Vertex AI; Bedrock's Titan, Nova Canvas, Stability and SDXL, see image_upstreams.py), makes the images
+asked for, each as base64 or a URL as asked, and counts them in the usage; the real ones raise each
+upstream failure as its domain error."""
 
 from __future__ import annotations
 

@@ -1,17 +1,22 @@
 """What the OpenAI adapter sends for audio: the upload as multipart/form-data with its fields, the
-transcript read back in each format, speech posted as JSON and its bytes streamed back."""
+transcript read back in each format, speech posted as JSON and its bytes streamed back; and Azure's,
+the same at its deployment's (or the v1 API's) audio URLs with its api-key or Entra ID token."""
 
 from __future__ import annotations
 
 import io
 
 import httpx
+import pytest
 from multipart import parse_form_data
 
 from adapters.openai_format.audio import parse_speech_request, parse_transcription_form
 from domain.audio import AudioFile, silent_wav
+from domain.deployments import Credentials, Secret
+from tests.contract.harnesses.azure import API_BASE, AzureHarness
 from tests.contract.harnesses.openai import OpenAIHarness
 from tests.contract.outgoing import harness_fixture, sent_json
+from tests.contract.surfaces import wire_upstream
 
 harness = harness_fixture(OpenAIHarness)
 WAV = silent_wav(1.5, rate=8000)
@@ -110,3 +115,50 @@ async def test_speech_is_posted_as_json_and_its_bytes_streamed_back(harness) -> 
     assert reply.content_type == "audio/mpeg"
     assert received == audio
     assert reply.usage.characters == 5
+
+
+async def _azure_audio(harness: AzureHarness, call: str) -> httpx.Request:
+    """What the Azure adapter sent for one audio `call` (transcription, translation or speech)."""
+    harness.upstream.answer = wire_upstream
+    provider, deployment = harness.provider, harness.deployment
+    if call == "speech":
+        speech = parse_speech_request({"model": "voice", "input": "Hello", "voice": "alloy"})
+        await (await provider.speak(speech, deployment)).audio.aclose()  # type: ignore[attr-defined]
+    else:
+        await provider.transcribe(_transcription(translate=call == "translations"), deployment)
+    await harness.close()
+    (sent,) = harness.upstream.sent
+    return sent
+
+
+@pytest.mark.parametrize("call", ["transcriptions", "translations", "speech"])
+async def test_azure_audio_goes_to_the_deployments_audio_route_with_the_api_key(call: str) -> None:
+    # learn.microsoft.com/azure/ai-foundry/openai/reference (2024-10-21 GA: audio transcriptions,
+    # translations and speech under /openai/deployments/{deployment-id}/audio/...).
+    sent = await _azure_audio(AzureHarness(), call)
+
+    assert str(sent.url) == (
+        f"{API_BASE}/openai/deployments/gpt-4o-deployment/audio/{call}?api-version=2024-10-21"
+    )
+    assert sent.headers["api-key"] == "azure-key-123"
+    assert "authorization" not in sent.headers
+    expected_type = "application/json" if call == "speech" else "multipart/form-data; boundary="
+    assert sent.headers["content-type"].startswith(expected_type)
+
+
+@pytest.mark.parametrize("call", ["transcriptions", "speech"])
+async def test_azure_audio_on_the_v1_api_names_the_deployment_as_the_model(call: str) -> None:
+    credentials = Credentials(api_key=Secret("k"), extra={"api_version": "preview"})
+    sent = await _azure_audio(AzureHarness(credentials=credentials), call)
+
+    assert str(sent.url) == f"{API_BASE}/openai/v1/audio/{call}?api-version=preview"
+    model = sent_json(sent)["model"] if call == "speech" else _form(sent)[0]["model"][0]
+    assert model == "gpt-4o-deployment"
+
+
+async def test_azure_audio_takes_an_entra_id_token_as_a_bearer_token() -> None:
+    extra = {"azure_ad_token": "eyJ-configured", "api_version": "2024-10-21"}
+    sent = await _azure_audio(AzureHarness(credentials=Credentials(extra=extra)), "transcriptions")
+
+    assert sent.headers["authorization"] == "Bearer eyJ-configured"
+    assert "api-key" not in sent.headers

@@ -130,6 +130,9 @@ async def test_the_catalog_says_where_its_prices_come_from(catalog: PriceCatalog
         (("fireworks_ai", "llama-v3p1-8b-instruct"), Decimal("0.0000002")),
         (("openrouter", "openai/gpt-4o-mini"), Decimal("0.00000015")),
         (("openai", "text-embedding-3-small"), Decimal("0.00000002")),
+        (("cloudflare", "@cf/meta/llama-3.1-8b-instruct"), Decimal("0.000000282")),
+        (("voyage", "voyage-3.5"), Decimal("0.00000006")),
+        (("huggingface", "together/deepseek-ai/DeepSeek-R1"), Decimal("0.000003")),  # huggingface_together
     ],
 )
 async def test_our_provider_names_and_model_ids_find_genai_prices_models(

@@ -10,9 +10,9 @@
   signed thinking block and a text answer. Like the real API, when the request turns thinking on, an
   assistant turn holding tool_use must start with a thinking block with its signature (400 otherwise).
 - `claude-stop`: text ended by the request's first stop sequence (stop_reason `stop_sequence`).
-- `claude-weather`, `claude-coder`: the scripted conversations of `tests.e2e.claude_code_session`, each
-  answer the turn for the number of tool_result blocks sent (text, then a tool_use, its input streamed in
-  fragments).
+- `claude-weather`, `claude-coder`, `claude-notes`: the scripted conversations of
+  `tests.e2e.claude_code_session`, each answer the turn for the number of tool_result blocks sent (text,
+  then a tool_use, its input streamed in fragments).
 - `claude-overloaded` (529 overloaded_error), `claude-rate-limited` (429 rate_limit_error with
   retry-after), on both endpoints.
 

@@ -160,7 +160,14 @@ WEATHER_TEXT = "It is 15 degrees in Paris."
 WEATHER_TURNS = [{"tool_use": WEATHER}, {"text": WEATHER_TEXT}]
 """A plain tool round trip: the model calls get_weather, then answers with the tool's result."""
 
-SCRIPTS = {"weather": WEATHER_TURNS, "coder": SESSION_TURNS}
+NOTES_FILE, NOTES_SECRET = "notes.txt", "pelican"
+NOTES_READ = {"id": "toolu_01CliReadNotes", "name": "Read", "input": {"file_path": NOTES_FILE}}
+NOTES_TEXT = f"The notes say the secret word is {NOTES_SECRET}."
+NOTES_TURNS = [{"tool_use": NOTES_READ}, {"text": NOTES_TEXT}]
+"""What the model answers the real Claude Code (test_claude_code.py): a Read of notes.txt in the working
+directory (a relative path, which Claude Code resolves there), then its answer."""
+
+SCRIPTS = {"weather": WEATHER_TURNS, "coder": SESSION_TURNS, "notes": NOTES_TURNS}
 
 
 def scripted_turn(script: str, tool_results: int) -> dict[str, Any]:

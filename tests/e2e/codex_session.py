@@ -71,14 +71,13 @@ outlives it: use `codex exec`, which does not.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
+
+from tests.e2e import npm_cli
 
 CODEX_VERSION = "0.171.0"
 CODEX_PACKAGE = f"@openai/codex@{CODEX_VERSION}"
@@ -190,78 +189,19 @@ def codex_command(
 
 
 def codex_env(home: str | Path, api_key: str) -> dict[str, str]:
-    """The environment for `codex_command`: `home` as both CODEX_HOME and HOME (so nothing of this
-    machine's user config is read), the key in API_KEY_ENV, and every proxy variable pointing at a closed
-    local port, loopback excepted, so that nothing can leave the machine even if a setting is missed."""
-    keep = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
-    env = {name: os.environ[name] for name in keep if name in os.environ}
-    nowhere = "http://127.0.0.1:9"
-    env.update(
-        {
-            "HOME": str(home),
-            "CODEX_HOME": str(home),
-            API_KEY_ENV: api_key,
-            "HTTPS_PROXY": nowhere,
-            "HTTP_PROXY": nowhere,
-            "ALL_PROXY": nowhere,
-            "https_proxy": nowhere,
-            "http_proxy": nowhere,
-            "all_proxy": nowhere,
-            "NO_PROXY": "127.0.0.1,localhost,::1",
-            "no_proxy": "127.0.0.1,localhost,::1",
-            "NO_COLOR": "1",
-        }
-    )
-    return env
-
-
-def _cache_dir() -> Path:
-    if custom := os.environ.get("SWITCHYARD_CODEX_CACHE"):
-        return Path(custom)
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "switchyard" / f"codex-{CODEX_VERSION}"
-
-
-def _runs(codex_bin: Path) -> bool:
-    try:
-        done = subprocess.run([str(codex_bin), "--version"], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0 and "codex" in done.stdout
+    """The environment for `codex_command`: `npm_cli.sealed_env` with `home` as CODEX_HOME too, and the
+    key in API_KEY_ENV."""
+    return {**npm_cli.sealed_env(home), "CODEX_HOME": str(home), API_KEY_ENV: api_key}
 
 
 def find_or_install_codex() -> Path | None:
     """A Codex binary: $SWITCHYARD_CODEX_BIN, else CODEX_PACKAGE under the cache directory
-    ($SWITCHYARD_CODEX_CACHE, or ~/.cache/switchyard/codex-<version>: outside the work tree, as the
-    install is about 424 MB), installed there with npm when it is missing. None when there is neither
-    (no npm, no registry, or a platform the package has no binary for)."""
-    if configured := os.environ.get("SWITCHYARD_CODEX_BIN"):
-        path = Path(configured)
-        return path if path.exists() else None
-    directory = _cache_dir()
-    codex_bin = directory / "node_modules" / ".bin" / "codex"
-    if codex_bin.exists():
-        return codex_bin if _runs(codex_bin) else None
-    npm = shutil.which("npm")
-    if npm is None:
-        return None
-    # Installed beside the final place and renamed into it, so a run cut short leaves nothing half done.
-    partial = directory.with_name(f"{directory.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    try:
-        subprocess.run(
-            [npm, "install", "--prefix", str(partial), "--no-audit", "--no-fund", "--loglevel=error",
-             CODEX_PACKAGE],
-            check=True, capture_output=True, timeout=900,
-        )  # fmt: skip
-        with contextlib.suppress(OSError):  # another process may have got there first
-            partial.rename(directory)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return codex_bin if codex_bin.exists() and _runs(codex_bin) else None
+    ($SWITCHYARD_CODEX_CACHE, or ~/.cache/switchyard/codex-<version>: the install is about 424 MB),
+    installed there with npm when it is missing. None when there is neither."""
+    directory = npm_cli.cache_dir(f"codex-{CODEX_VERSION}", "SWITCHYARD_CODEX_CACHE")
+    return npm_cli.find_or_install(
+        CODEX_PACKAGE, "codex", directory, "codex", os.environ.get("SWITCHYARD_CODEX_BIN")
+    )
 
 
 def exec_events(stdout: str) -> list[dict[str, Any]]:

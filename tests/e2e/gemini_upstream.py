@@ -6,13 +6,15 @@ endpoint at `/token`.
 The model id picks the scenario: `gemini-ok` (text), `gemini-tools` (a function call with a thought
 signature), `gemini-quota` (429 RESOURCE_EXHAUSTED with a RetryInfo delay), `gemini-weather` and
 `gemini-coder` (the scripted conversations of `tests.e2e.claude_code_session`, each answer the turn for the
-number of functionResponse parts sent; calls carry the thought signature).
+number of functionResponse parts sent; calls carry the thought signature). A model named as an image model
+(`gemini-2.5-flash-image`) answers a line of text and a PNG as `inlineData`, its image tokens billed.
 """
 
 from __future__ import annotations
 
 import json
 
+from adapters.llm.mock.script import PIXEL_PNG
 from tests.e2e.claude_code_session import SCRIPTS, scripted_turn
 from tests.e2e.fake_server import FakeHandler, FakeServer
 
@@ -22,6 +24,8 @@ SIGNATURE = (
 )
 USAGE = {"promptTokenCount": 9, "candidatesTokenCount": 3, "totalTokenCount": 12}
 ACCESS_TOKEN = "ya29.e2e-token"
+PICTURE = [{"text": "A lighthouse at dusk."}, {"inlineData": {"mimeType": "image/png", "data": PIXEL_PNG}}]
+PICTURE_USAGE = {"promptTokenCount": 6, "candidatesTokenCount": 1296, "totalTokenCount": 1302}
 
 
 def reply(parts: list[dict], finish: str | None, usage: dict | None = None) -> dict:
@@ -71,6 +75,8 @@ class _Handler(FakeHandler):
             return self._stream(model)
         if model == "gemini-tools":
             return self.send_json(200, reply([CALL], "STOP", USAGE))
+        if "-image" in model:
+            return self.send_json(200, reply(PICTURE, "STOP", PICTURE_USAGE))
         return self.send_json(200, reply([{"text": "Hello from Gemini!"}], "STOP", USAGE))
 
     def _stream(self, model: str) -> None:

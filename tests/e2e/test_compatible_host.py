@@ -11,10 +11,21 @@ from pathlib import Path
 import openai
 import pytest
 
+from adapters.llm.hosts import HOSTS
+from tests.contract.harnesses.compatible_hosts import REFUSABLE_SETTINGS
 from tests.e2e.compatible_host_upstream import FakeCompatibleHost
 from tests.e2e.conftest import USER, WEATHER_TOOL, gateway_serving
 
 pytestmark = pytest.mark.e2e
+
+COMPATIBLE = sorted(name for name, row in HOSTS.items() if row.openai_compatible)
+REFUSING = [name for name in COMPATIBLE if HOSTS[name].unsupported]
+
+
+def _first_refused(host: str) -> tuple[str, dict[str, object]]:
+    """A parameter the host's row refuses, and the client's keyword arguments that set it."""
+    name = sorted(HOSTS[host].unsupported)[0]
+    return name, {name: [WEATHER_TOOL] if name == "tools" else REFUSABLE_SETTINGS[name]}
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +51,11 @@ def client(host: FakeCompatibleHost, tmp_path_factory: pytest.TempPathFactory) -
         entry("azure-tools", "azure/tools", **azure),
         entry("azure-filtered", "azure/filtered", **azure),
         entry("azure-v1", "azure/ok", **(azure | {"api_version": "v1"})),
+        *(entry(f"host-{name}", f"{name}/ok", api_base=v1, api_key=f"{name}-key") for name in COMPATIBLE),
+        *(
+            entry(f"lenient-{name}", f"{name}/ok", api_base=v1, api_key=f"{name}-key", drop_params=True)
+            for name in REFUSING
+        ),
     ]
     with gateway_serving(model_list, Path(tmp_path_factory.mktemp("e2e-hosts"))) as client:
         yield client
@@ -80,6 +96,35 @@ def test_with_drop_params_what_groq_rejects_is_dropped_and_the_call_served(
 
     assert reply.choices[0].message.content == "Hello from the host!"
     assert "logprobs" not in host.requests[-1]["body"]
+
+
+@pytest.mark.parametrize("name", COMPATIBLE)
+def test_every_compatible_host_gets_the_call_with_its_key_and_its_name_for_the_cap(
+    client: openai.OpenAI, host: FakeCompatibleHost, name: str
+) -> None:
+    reply = client.chat.completions.create(model=f"host-{name}", messages=USER, max_completion_tokens=20)
+
+    assert reply.choices[0].message.content == "Hello from the host!"
+    sent = host.requests[-1]
+    assert sent["path"] == "/v1/chat/completions"
+    assert sent["headers"]["authorization"] == f"Bearer {name}-key"
+    assert sent["body"][HOSTS[name].renamed.get("max_completion_tokens", "max_completion_tokens")] == 20
+
+
+@pytest.mark.parametrize("name", REFUSING)
+def test_what_a_row_refuses_is_refused_by_name_or_dropped_under_drop_params(
+    client: openai.OpenAI, host: FakeCompatibleHost, name: str
+) -> None:
+    parameter, setting = _first_refused(name)
+    before = len(host.requests)
+
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.chat.completions.create(model=f"host-{name}", messages=USER, **setting)
+    client.chat.completions.create(model=f"lenient-{name}", messages=USER, **setting)
+
+    assert (raised.value.code, raised.value.param) == ("unsupported_parameter", parameter)
+    assert len(host.requests) == before + 1
+    assert parameter not in host.requests[-1]["body"]
 
 
 def test_a_hosts_429_keeps_its_retry_after(client: openai.OpenAI) -> None:

@@ -1,12 +1,15 @@
 """POST /v1/images/generations through the real server, driven by the official `openai` client
 (`client.images.generate`) against a mock deployment marked `mode: image_generation`: both response
 formats, the mode in /v1/model/info, and a chat model refusing (a mock deployment makes images
-whatever its mode, as it moderates and reranks)."""
+whatever its mode, as it moderates and reranks). Then a Gemini image model behind the fake Gemini
+upstream: one generateContent call per image, priced per image, and a key's budget refusing a call
+that asks for more images than it has room for."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -14,6 +17,7 @@ import openai
 import pytest
 
 from tests.e2e.conftest import gateway_serving
+from tests.e2e.gemini_upstream import GeminiUpstream
 
 pytestmark = pytest.mark.e2e
 
@@ -77,3 +81,56 @@ def test_model_info_shows_the_image_generation_mode(client) -> None:
 
     modes = {row["model_name"]: row["model_info"]["mode"] for row in response.json()["data"]}
     assert modes == {"demo": "chat", "writer": "chat", "painter": "image_generation"}
+
+
+@pytest.fixture(scope="module")
+def google(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[openai.OpenAI, GeminiUpstream]]:
+    with GeminiUpstream() as upstream:
+        model = {
+            "model_name": "nano-banana",
+            "litellm_params": {
+                "model": "gemini/gemini-2.5-flash-image",
+                "api_base": upstream.base_url,
+                "api_key": "AIzaSy-e2e",
+            },
+            # Priced per image: the image tokens Google bills are that price, not charged again.
+            "model_info": {"output_cost_per_image": 0.039, "input_cost_per_token": 0},
+        }
+        with gateway_serving([model], tmp_path_factory.mktemp("google-images")) as gateway:
+            yield gateway, upstream
+
+
+def test_a_gemini_image_model_makes_each_image_in_a_generate_content_call(google) -> None:
+    client, upstream = google
+    upstream.requests.clear()
+
+    raw = client.images.with_raw_response.generate(
+        model="nano-banana", prompt="a lighthouse", n=2, size="1792x1024"
+    )
+
+    result = raw.parse()
+    assert [base64.b64decode(image.b64_json)[:4] for image in result.data] == [b"\x89PNG"] * 2
+    assert result.data[0].revised_prompt == "A lighthouse at dusk."
+    assert [request["path"] for request in upstream.requests] == [
+        "/v1beta/models/gemini-2.5-flash-image:generateContent"
+    ] * 2
+    config = upstream.requests[0]["body"]["generationConfig"]
+    assert config == {"responseModalities": ["TEXT", "IMAGE"], "imageConfig": {"aspectRatio": "16:9"}}
+    assert Decimal(raw.headers["x-switchyard-response-cost"]) == Decimal("0.078")
+
+
+def test_a_key_without_room_for_the_images_asked_is_refused_before_any_is_made(google) -> None:
+    client, upstream = google
+    answer = httpx.post(
+        str(client.base_url.join("/key/generate")),
+        json={"models": ["nano-banana"], "max_budget": 0.1},
+        headers={"Authorization": f"Bearer {client.api_key}"},
+    )
+    artist = client.with_options(api_key=answer.json()["key"])
+    upstream.requests.clear()
+
+    with pytest.raises(openai.BadRequestError) as refused:
+        artist.images.generate(model="nano-banana", prompt="a lighthouse", n=3)
+
+    assert refused.value.code == "budget_exceeded" and not upstream.requests
+    assert len(artist.images.generate(model="nano-banana", prompt="a lighthouse", n=2).data) == 2

@@ -3,11 +3,13 @@ streamed back, routed only to deployments that serve audio, priced by second or 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import wave
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import orjson
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -222,3 +224,35 @@ def test_the_upload_limit_comes_from_general_settings_and_audio_models_get_their
     assert (stt.capabilities.transcription, stt.capabilities.chat) == (True, False)
     assert (tts.capabilities.mode, tts.capabilities.speech) == ("audio_speech", True)
     assert tts.prices is not None and tts.prices.per_character == Decimal("0.000015")
+
+
+async def test_speech_the_caller_hangs_up_on_is_recorded_as_a_499_once_the_audio_stops(client) -> None:
+    body = orjson.dumps({"model": "voice", "input": "x" * 150, "voice": "alloy"})  # 1.5 s: many pieces
+    heard = asyncio.Event()
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        if not sent:
+            return {"type": "http.request", "body": body, "more_body": False}
+        await heard.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            heard.set()
+            await asyncio.sleep(0.01)  # the caller is gone before the next piece
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/v1/audio/speech", "raw_path": b"/v1/audio/speech", "query_string": b"", "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 5000), "server": ("testserver", 80), "app": client.app,
+    }  # fmt: skip
+    await client.app(scope, receive, send)
+
+    assert sent[0]["status"] == 200
+    assert not any(m["type"] == "http.response.body" and not m.get("more_body") for m in sent)
+    record = (await _records())[-1]
+    assert (record.call_type, record.status_code) == ("audio_speech", 499)
+    assert record.cost == Decimal("0.00225")  # 150 characters: the upstream was asked for them all

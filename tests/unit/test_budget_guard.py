@@ -81,8 +81,14 @@ class Rig:
         await self.ledger.write(
             [
                 SpendRecord(
-                    request_id=request_id, call_type="chat", started_at=when, ended_at=when,
-                    model_group="gpt-x", caller=Caller(key_hash=TOKEN), usage=Usage(1, 1), cost=Decimal(cost),
+                    request_id=request_id,
+                    call_type="chat",
+                    started_at=when,
+                    ended_at=when,
+                    model_group="gpt-x",
+                    caller=Caller(key_hash=TOKEN),
+                    usage=Usage(1, 1),
+                    cost=Decimal(cost),
                 )
             ]
         )

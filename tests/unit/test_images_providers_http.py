@@ -1,5 +1,6 @@
-"""POST /v1/images/generations through the app to Google's Imagen (the Gemini API) and Bedrock's Titan
-Image Generator, over fake upstreams; and the config that marks their image models by name."""
+"""POST /v1/images/generations through the app to Google's Imagen and Gemini image models (the Gemini
+API) and Bedrock's Titan Image Generator, Nova Canvas and Stable Diffusion XL, over fake upstreams; and
+the config that marks their image models by name."""
 
 from __future__ import annotations
 
@@ -37,10 +38,35 @@ def _upstream(reply: dict, sent: list[httpx.Request]) -> httpx.AsyncClient:
             "generativelanguage.googleapis.com",
         ),
         (
+            "gemini",
+            "gemini-2.5-flash-image",
+            Credentials(api_key=Secret("AIzaSy-test")),
+            {
+                "candidates": [
+                    {"content": {"parts": [{"inlineData": {"mimeType": "image/png", "data": "aGk="}}]}}
+                ]
+            },
+            "generativelanguage.googleapis.com",
+        ),
+        (
             "bedrock",
             "amazon.titan-image-generator-v2:0",
             Credentials(extra=AWS),
             {"images": ["aGk="], "error": None},
+            "bedrock-runtime.us-east-1.amazonaws.com",
+        ),
+        (
+            "bedrock",
+            "amazon.nova-canvas-v1:0",
+            Credentials(extra=AWS),
+            {"images": ["aGk="], "error": None},
+            "bedrock-runtime.us-east-1.amazonaws.com",
+        ),
+        (
+            "bedrock",
+            "stability.stable-diffusion-xl-v1",
+            Credentials(extra=AWS),
+            {"result": "success", "artifacts": [{"seed": 1, "base64": "aGk=", "finishReason": "SUCCESS"}]},
             "bedrock-runtime.us-east-1.amazonaws.com",
         ),
     ],
@@ -68,12 +94,20 @@ async def test_images_through_the_app(provider, upstream_model, credentials, rep
     assert orjson.loads(request.content)
 
 
-def test_the_config_marks_imagen_titan_and_stability_models_as_image_models() -> None:
-    names = {
+def test_the_config_marks_imagen_gemini_image_titan_nova_and_stability_models_as_image_models() -> None:
+    images = {
         "imagen": "gemini/imagen-4.0-generate-001",
         "vertex-imagen": "vertex_ai/imagen-3.0-generate-002",
+        "gemini-image": "gemini/gemini-2.5-flash-image",
+        "gemini-3-image": "gemini/gemini-3-pro-image-preview",
+        "vertex-gemini-image": "vertex_ai/gemini-2.0-flash-preview-image-generation",
         "titan": "bedrock/amazon.titan-image-generator-v2:0",
+        "nova-canvas": "bedrock/amazon.nova-canvas-v1:0",
         "stability": "bedrock/stability.stable-image-ultra-v1:1",
+        "sdxl": "bedrock/stability.stable-diffusion-xl-v1",
+    }
+    names = {
+        **images,
         "chat": "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0",
         "titan-embed": "bedrock/amazon.titan-embed-text-v2:0",
     }
@@ -88,7 +122,7 @@ def test_the_config_marks_imagen_titan_and_stability_models_as_image_models() ->
     )
 
     by_name = {d.model_name: d.capabilities for d in config.deployments}
-    for name in ("imagen", "vertex-imagen", "titan", "stability"):
+    for name in images:
         assert (by_name[name].images, by_name[name].chat, by_name[name].mode) == (
             True,
             False,

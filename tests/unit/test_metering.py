@@ -88,7 +88,9 @@ class Rig:
             providers={d.id: self.provider for d in deployments},
             mock=FakeLLMProvider(),
             router=Router(
-                state=InMemoryRouterState(), policy=RouterPolicy(num_retries=1), clock=self.clock,
+                state=InMemoryRouterState(),
+                policy=RouterPolicy(num_retries=1),
+                clock=self.clock,
                 rng=random.Random(7),
             ),
             clock=self.clock,

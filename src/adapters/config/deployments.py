@@ -70,15 +70,24 @@ _AUDIO_MODES = ("audio_transcription", "audio_speech")
 # Upstream model names that are audio models, when model_info names no mode (OpenAI's, Groq's).
 _TRANSCRIPTION_MODELS = ("whisper", "transcribe")
 _SPEECH_MODELS = ("tts",)
+# Providers that only transcribe: each deployment is a transcription model, whatever its name.
+_TRANSCRIBING = frozenset({"deepgram"})
+# Providers that embed and rerank but never chat: a deployment is an embedding model unless marked
+# `mode: rerank` (both serve rerank, see _RERANKING).
+_RETRIEVING = frozenset({"voyage", "jina_ai"})
 _SERVED_MODES = _CHAT_MODES | {"embedding", "moderation", "rerank", "image_generation", *_AUDIO_MODES}
 # Providers whose every deployment also serves moderations (their upstream has the endpoint).
 _MODERATING = frozenset({"openai", "mock"})
 # Providers whose every deployment also reranks; others (an OpenAI-compatible host's `/rerank`) only
 # when marked `mode: rerank`.
-_RERANKING = frozenset({"cohere", "mock"})
+_RERANKING = frozenset({"cohere", "voyage", "jina_ai", "mock"})
 # Upstream model names that make images, when model_info names no mode (OpenAI's DALL-E and GPT image,
-# Google's Imagen, Bedrock's Titan Image Generator and Stability AI models).
-_IMAGE_MODELS = ("dall-e", "gpt-image", "imagen-", "titan-image", "stability.")
+# Google's Imagen and Gemini image models, Bedrock's Titan Image Generator, Nova Canvas and Stability AI
+# models).
+_IMAGE_MODELS = (
+    "dall-e", "gpt-image", "imagen-", "flash-image", "pro-image", "image-generation", "titan-image",
+    "nova-canvas", "stability.",
+)  # fmt: skip
 # LiteLLM's price keys that Switchyard reads, and the ModelPrices field each one sets.
 _PRICES = {
     "input_cost_per_token": "input",
@@ -129,7 +138,7 @@ def build_deployment(
     report.ignore_unknown(base, entry.model_extra, ("model_name", "litellm_params", "model_info"))
 
     provider, upstream = _provider(params, at)
-    mode = info.mode or _default_mode(upstream.lower())
+    mode = info.mode or _default_mode(provider, upstream.lower())
     if mode not in _SERVED_MODES:
         report.ignore(path_of(base, "model_info", "mode"))
         report.warn(base, f"mode '{mode}' is not served yet; deployment {entry.model_name} skipped")
@@ -359,8 +368,12 @@ def _stable_id(raw: Mapping[str, Any], params_key: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _default_mode(upstream: str) -> str:
-    """The mode of a deployment whose model_info names none, from its upstream model's name."""
+def _default_mode(provider: str, upstream: str) -> str:
+    """The mode of a deployment whose model_info names none, from its provider or upstream model's name."""
+    if provider in _TRANSCRIBING:
+        return "audio_transcription"
+    if provider in _RETRIEVING:
+        return "embedding"
     if "embed" in upstream:
         return "embedding"
     if any(name in upstream for name in _TRANSCRIPTION_MODELS):

@@ -405,7 +405,9 @@ def _database_url(from_env: str | None, from_config: str | None) -> str | None:
     if url is not None and not url.startswith(_DATABASE_SCHEMES):
         where = "DATABASE_URL" if from_env else "general_settings.database_url"
         scheme = url.partition("://")[0] or url
-        raise ConfigurationError(where, f"unsupported database '{scheme}'; use postgresql:// or sqlite:///path")
+        raise ConfigurationError(
+            where, f"unsupported database '{scheme}'; use postgresql:// or sqlite:///path"
+        )
     return url
 
 

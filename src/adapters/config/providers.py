@@ -14,6 +14,7 @@ PROVIDERS = frozenset(
         "vertex_ai",
         "bedrock",
         "cohere",
+        "deepgram",
         "ollama",
         "ollama_chat",
         "mistral",
@@ -31,6 +32,19 @@ PROVIDERS = frozenset(
         "hosted_vllm",
         "lm_studio",
         "llamafile",
+        # OpenAI-compatible hosts of LiteLLM's later releases (rows of adapters/llm/hosts.py)
+        *("nebius", "novita", "hyperbolic", "featherless_ai", "nscale", "friendliai", "baseten"),
+        *("moonshot", "dashscope", "volcengine", "zai", "minimax", "github", "codestral", "meta_llama"),
+        *("ai21_chat", "galadriel", "v0", "morph", "ovhcloud", "scaleway", "litellm_proxy"),
+        "huggingface",
+        "voyage",
+        "jina_ai",
+        "cloudflare",
+        "snowflake",
+        "watsonx",
+        "sagemaker",
+        "sagemaker_chat",
+        "databricks",
         "mock",
     }
 )

@@ -18,7 +18,7 @@ from structlog.contextvars import bind_contextvars
 from adapters.http.auth import rate_limit_headers
 from adapters.http.errors import error_response
 from adapters.http.principal import principal_of
-from adapters.http.sse import EventStream
+from adapters.http.sse import ByteStream
 from adapters.observability.key_metrics import KeyMetrics
 from application.access import Gatekeeper, Ticket, caller_of
 from application.completions import Completions, Served
@@ -282,7 +282,7 @@ async def exchange(
     except BaseException:
         in_flight.dec()
         raise
-    if isinstance(response, EventStream):
+    if isinstance(response, ByteStream):
         response.on_end = in_flight.dec
     else:
         in_flight.dec()

@@ -1,11 +1,11 @@
 """Server-sent events: chunks written as they arrive, `[DONE]` at the end, errors as a last event; a
-client that hangs up cancels the upstream call at once."""
+client that hangs up cancels the upstream call at once. Other streamed bodies (speech) go the same way."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from typing import Any, Protocol
 
 import orjson
 import structlog
@@ -19,11 +19,9 @@ from ports.llm_provider import ChunkStream
 
 _log = structlog.get_logger("switchyard.http")
 DONE = b"data: [DONE]\n\n"
-_SSE_HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
+# A body sent as it comes: neither cached nor held back by a proxy (nginx buffers unless told).
+_STREAMED = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+_SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), *_STREAMED]
 
 
 async def sse_events(
@@ -45,21 +43,43 @@ async def sse_events(
         await stream.aclose()
 
 
-class EventStream(Response[bytes]):
-    """A `text/event-stream` reply of the given events.
+class Pieces(Protocol):
+    """What a streamed body is written from: its bytes as they come, and a close that ends their source."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ByteStream(Response[bytes]):
+    """A 200 reply whose body is written piece by piece as `pieces` yields them, after the `head`
+    headers; a client that hangs up stops it at once, and `pieces` is closed however it ends.
 
     Its own small ASGI body rather than Litestar's `Stream`: that one runs an anyio task group per
     response, which costs a stream as much again as the rest of its framing (measured in bench/)."""
 
-    def __init__(self, events: AsyncGenerator[bytes, None], headers: Mapping[str, str]) -> None:
+    def __init__(self, pieces: Pieces, headers: Mapping[str, str], head: list[tuple[bytes, bytes]]) -> None:
         super().__init__(b"", status_code=200, headers=dict(headers))
-        self._events = events
+        self._events = pieces
+        self._head = head
         self.on_end: Callable[[], None] | None = None
         """Called once the stream has ended, however it ended."""
 
     def to_asgi_response(self, *args: Any, **kwargs: Any) -> _EventStreamBody:  # type: ignore[override]
-        headers = _SSE_HEADERS + [(name.encode(), value.encode()) for name, value in self.headers.items()]
+        headers = self._head + [(name.encode(), value.encode()) for name, value in self.headers.items()]
         return _EventStreamBody(self._events, headers, self.on_end)
+
+
+class EventStream(ByteStream):
+    """A `text/event-stream` reply of the given events."""
+
+    def __init__(self, events: AsyncGenerator[bytes, None], headers: Mapping[str, str]) -> None:
+        super().__init__(events, headers, _SSE_HEADERS)
+
+
+def streamed_head(media_type: str) -> list[tuple[bytes, bytes]]:
+    """The headers of a ByteStream of another kind than events (audio, say), sent as it comes."""
+    return [(b"content-type", media_type.encode()), *_STREAMED]
 
 
 class _EventStreamBody:
@@ -67,7 +87,7 @@ class _EventStreamBody:
 
     def __init__(
         self,
-        events: AsyncGenerator[bytes, None],
+        events: Pieces,
         headers: list[tuple[bytes, bytes]],
         on_end: Callable[[], None] | None,
     ) -> None:

@@ -13,6 +13,7 @@ from types import TracebackType
 import httpx
 
 from adapters.llm.json_io import close_quietly
+from adapters.llm.sse import sse_event_batches
 from adapters.llm.upstream_errors import TRANSPORT_FAILURES, transport_error, transport_errors
 from domain.completions import CompletionChunk
 from domain.deployments import Limits
@@ -153,6 +154,45 @@ class ResponseChunkStream(ChunkStream):
         """Around the reading of the reply: httpx's failures become domain errors, and the stream is
         closed when the reading ends, however it ends."""
         return _Reading(self)
+
+
+class SseChunkStream(ResponseChunkStream):
+    """Chunks read from a reply of SSE events, a batch per network read, for upstreams whose events each
+    make at most a chunk: a subclass writes `_read_events()`, and `_last()` if a chunk comes once the
+    events end. A domain error the events make is raised once the chunks before it are yielded."""
+
+    async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
+        if self._closed:
+            return
+        async with self._reading():
+            async for events in sse_event_batches(self._body()):
+                batch: list[CompletionChunk] = []
+                failure: SwitchyardError | None = None
+                try:
+                    ended = self._read_events(events, batch)
+                except SwitchyardError as exc:  # an error event, or a malformed one
+                    ended, failure = True, exc
+                if batch:
+                    yield batch
+                if failure is not None:
+                    raise failure
+                if ended or self._closed:
+                    return
+            if not self._closed and (last := self._last()) is not None:
+                yield (last,)
+
+    @abstractmethod
+    def _read_events(self, events: Sequence[tuple[str, bytes]], batch: list[CompletionChunk]) -> bool:
+        """Adds the chunks of one network read's `(event, data)` pairs to `batch`; whether the stream
+        ended with them."""
+
+    def _body(self) -> AsyncIterator[bytes]:
+        """The reply's SSE bytes; a reply that wraps them in an envelope of its own overrides it."""
+        return self._response.aiter_bytes()
+
+    def _last(self) -> CompletionChunk | None:
+        """A chunk to end a stream whose events ended without saying so; none by default."""
+        return None
 
 
 class _Reading:

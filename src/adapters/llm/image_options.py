@@ -55,8 +55,10 @@ def refuse_unsupported(
             )
 
 
-def image_of(b64: str, mime_type: str, request: ImageRequest) -> GeneratedImage:
+def image_of(
+    b64: str, mime_type: str, request: ImageRequest, revised_prompt: str | None = None
+) -> GeneratedImage:
     """An image the upstream sent as base64, as the call asked: base64, or (`url`) a `data:` URL."""
     if request.response_format == "url":
-        return GeneratedImage(url=f"data:{mime_type};base64,{b64}")
-    return GeneratedImage(b64_json=b64)
+        return GeneratedImage(url=f"data:{mime_type};base64,{b64}", revised_prompt=revised_prompt)
+    return GeneratedImage(b64_json=b64, revised_prompt=revised_prompt)

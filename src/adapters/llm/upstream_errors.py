@@ -48,6 +48,37 @@ def transport_errors() -> Iterator[None]:
         raise transport_error(exc) from exc
 
 
+COMMON_STATUSES: Mapping[int, type[SwitchyardError]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    408: errors.TimeoutError,
+    413: errors.BadRequestError,
+    422: errors.UnprocessableEntityError,
+    429: errors.RateLimitError,
+    500: errors.InternalServerError,
+    502: errors.BadGatewayError,
+    503: errors.ServiceUnavailableError,
+    504: errors.TimeoutError,
+}
+"""What the usual HTTP error statuses mean, for a provider whose own table differs in a row or two."""
+
+
+def status_error(
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None,
+    table: Mapping[int, type[SwitchyardError]] = COMMON_STATUSES,
+) -> SwitchyardError:
+    """The domain error of `status` by `table` (else as `kind_of_unlisted` says), saying `message`; a
+    rate limit carrying the wait its headers ask for."""
+    kind = table.get(status) or kind_of_unlisted(status)
+    if kind is errors.RateLimitError:
+        return errors.RateLimitError(message, retry_after=retry_after(headers or {}))
+    return kind(message)
+
+
 def kind_of_unlisted(status: int) -> type[SwitchyardError]:
     """The kind of an error status that the provider's own table does not list."""
     if status >= 500:

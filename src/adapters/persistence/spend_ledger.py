@@ -58,6 +58,7 @@ def pages(rows: Sequence[T]) -> Iterator[Sequence[T]]:
             if size != PAGE_SIZES[0]:
                 break
 
+
 _logs = tables.spend_logs
 _totals = tables.spend_totals
 _daily = tables.spend_daily
@@ -134,7 +135,9 @@ class SqlAlchemySpendLedger(SpendLedger):
                 inserted.update(request_id for (request_id,) in found.fetchall())
             return inserted
         insert = (
-            self._insert(_logs).on_conflict_do_nothing(index_elements=["request_id"]).returning(_logs.c.request_id)
+            self._insert(_logs)
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(_logs.c.request_id)
         )
         for page in pages(rows):
             inserted.update((await connection.execute(insert, page)).scalars())

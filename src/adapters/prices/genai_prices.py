@@ -44,11 +44,16 @@ PROVIDERS: Mapping[str, str | None] = {
     "openrouter": "openrouter",
     "perplexity": "perplexity",
     "cerebras": "cerebras",
+    "cloudflare": "cloudflare",  # the catalog's `@cf/...` ids, as deployments name them
+    "voyage": "voyageai",
+    "huggingface": "huggingface",  # and `huggingface_<provider>` for a named provider (catalog_provider)
     # genai-prices has no table for these hosts; another host's price for the same open model would be
     # a guess, so they stay unpriced unless the config prices them.
     "deepinfra": None,
     "nvidia_nim": None,
     "sambanova": None,
+    "jina_ai": None,
+    "snowflake": None,  # billed in Snowflake credits, not per token in USD
     # Self-hosted: nothing published to pay.
     "ollama": None,
     "ollama_chat": None,
@@ -65,11 +70,23 @@ def snapshot_path(environ: Mapping[str, str]) -> Path:
     return Path(environ.get(SNAPSHOT_ENV) or DEFAULT_SNAPSHOT).expanduser()
 
 
+def catalog_provider(provider: str, model: str) -> str | None:
+    """genai-prices' provider id for a deployment's model: Hugging Face's router bills each inference
+    provider at its own prices (`huggingface_together`), named first in `<provider>/<org>/<model>`."""
+    if provider == "huggingface" and model.count("/") > 1:
+        return f"huggingface_{model.split('/', 1)[0]}"
+    return PROVIDERS.get(provider)
+
+
 def model_ids(provider: str, model: str) -> list[str]:
     """The ids to try, in order, for a deployment's upstream model, as genai-prices spells them."""
     model = model.strip()
     if provider in ("gemini", "vertex_ai"):
         model = model.removeprefix("models/")
+    if provider == "bedrock":
+        model = model.removeprefix("invoke/")  # the route (InvokeModel), kept for the adapter, not the model
+    if provider == "huggingface" and model.count("/") > 1:
+        model = model.split("/", 1)[1]  # `<provider>/<org>/<model>`: the provider is catalog_provider's
     if provider == "fireworks_ai" and not model.startswith("accounts/"):
         return [model, f"accounts/fireworks/models/{model}"]  # LiteLLM takes the short id too
     return [model]
@@ -99,7 +116,7 @@ class GenaiPricesCatalog(PriceCatalog):
             return {}
         request = {
             "snapshot": str(self._snapshot_file),
-            "models": [[PROVIDERS[provider], model_ids(provider, model)] for provider, model in wanted],
+            "models": [[catalog_provider(*ref), model_ids(*ref)] for ref in wanted],
         }
         self._source, found = await self._ask(request)
         return {ref: prices for ref, prices in zip(wanted, found, strict=True) if prices is not None}

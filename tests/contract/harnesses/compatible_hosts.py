@@ -10,6 +10,17 @@ from domain.deployments import Credentials, Secret
 from tests.contract.harnesses.openai import OpenAIHarness
 
 HOSTS_UNDER_TEST = ("groq", "mistral")
+REFUSABLE_SETTINGS: dict[str, Any] = {
+    "frequency_penalty": 0.5,
+    "presence_penalty": 0.5,
+    "logit_bias": {"50256": -100},
+    "logprobs": True,
+    "top_logprobs": 2,
+    "seed": 7,
+    "user": "u-1",
+    "parallel_tool_calls": False,
+}
+"""One value of each parameter a hosts-table row may refuse (tools aside), as a client sends it."""
 
 
 def host_harness(host: str) -> type[OpenAIHarness]:

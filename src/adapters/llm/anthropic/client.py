@@ -1,5 +1,6 @@
 """The Anthropic provider: chat, streamed chat and token counts over the Messages API, on one pooled httpx
-client; requests native to the Messages API go through as sent (see native.py)."""
+client; requests native to the Messages API go through as sent (see native.py). The host's envelope
+(envelopes.py) carries the calls."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import orjson
 
 from adapters.llm import http_calls
 from adapters.llm.anthropic import mapping
+from adapters.llm.anthropic.envelopes import AnthropicApi, Envelope
 from adapters.llm.anthropic.errors import upstream_error
 from adapters.llm.anthropic.native import FORMAT, count_tokens_body, native_body, native_of
 from adapters.llm.anthropic.native_stream import AnthropicNativeChunkStream
 from adapters.llm.anthropic.replies import StreamTranslator, malformed_event, read_message, truncated
-from adapters.llm.json_io import decode, encode
+from adapters.llm.json_io import decode
 from adapters.llm.sse import sse_event_batches
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, NativeRequest
 from domain.deployments import Deployment
@@ -27,30 +29,27 @@ from ports.llm_provider import ChunkStream, LLMProvider
 class AnthropicProvider(LLMProvider):
     """Speaks Anthropic's Messages API at `{api_base}/v1/messages` (https://api.anthropic.com by default)
     and counts tokens at `{api_base}/v1/messages/count_tokens`. Embeddings are refused: Anthropic serves
-    none."""
+    none. Hosts that serve Claude behind another envelope (Vertex AI, Bedrock) are subclasses that name
+    theirs (see envelopes.py)."""
 
     name: ClassVar[str] = "anthropic"
     supports_embeddings: ClassVar[bool] = False
     supports_count_tokens: ClassVar[bool] = True
     native_format: ClassVar[str | None] = FORMAT
+    envelope: ClassVar[type[Envelope]] = AnthropicApi
 
     def __init__(self, client: httpx.AsyncClient) -> None:
-        self._client = client
+        self._envelope = self.envelope(client)
 
     def unsupported_params(self, request: CompletionRequest, deployment: Deployment) -> Collection[str]:
         return mapping.unsupported_params(request, deployment)
 
     async def complete(self, request: CompletionRequest, deployment: Deployment) -> CompletionResponse:
         native, body, json_tool = _outgoing(request, deployment, stream=False)
-        response = await http_calls.post(
-            self._client,
-            mapping.url(deployment),
-            encode(body),
-            mapping.headers(deployment, request),
-            limits=deployment.limits,
-            failed=upstream_error,
-        )
-        payload = decode(response.content, "Anthropic")
+        envelope = self._envelope
+        outbound = await envelope.outbound(deployment, request, body, stream=False)
+        response = await envelope.post(deployment, outbound)
+        payload = decode(response.content, envelope.host)
         if isinstance(payload, dict) and payload.get("type") == "error":
             raise upstream_error(None, payload)
         reply = read_message(payload, json_tool)
@@ -58,29 +57,19 @@ class AnthropicProvider(LLMProvider):
 
     async def stream(self, request: CompletionRequest, deployment: Deployment) -> ChunkStream:
         native, body, json_tool = _outgoing(request, deployment, stream=True)
-        response = await http_calls.open_stream(
-            self._client,
-            mapping.url(deployment),
-            encode(body),
-            mapping.headers(deployment, request),
-            limits=deployment.limits,
-            failed=upstream_error,
-            not_streamed=_not_streamed,
-        )
+        envelope = self._envelope
+        outbound = await envelope.outbound(deployment, request, body, stream=True)
+        response = await envelope.open_stream(deployment, outbound)
+        events = envelope.events(response)
         if native is not None:
-            return AnthropicNativeChunkStream(response, StreamTranslator())
-        return AnthropicChunkStream(response, StreamTranslator(json_tool))
+            return AnthropicNativeChunkStream(response, StreamTranslator(), events)
+        return AnthropicChunkStream(response, StreamTranslator(json_tool), events)
 
     async def count_tokens(self, request: CompletionRequest, deployment: Deployment) -> int:
-        response = await http_calls.post(
-            self._client,
-            mapping.count_tokens_url(deployment),
-            encode(count_tokens_body(request, deployment)),
-            mapping.headers(deployment, request),
-            limits=deployment.limits,
-            failed=upstream_error,
-        )
-        payload = decode(response.content, "Anthropic")
+        envelope = self._envelope
+        outbound = await envelope.count_tokens(deployment, request, count_tokens_body(request, deployment))
+        response = await envelope.post(deployment, outbound)
+        payload = decode(response.content, envelope.host)
         if isinstance(payload, dict):
             if payload.get("type") == "error":
                 raise upstream_error(None, payload)
@@ -88,7 +77,7 @@ class AnthropicProvider(LLMProvider):
             if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
                 return count
         shown = response.content[:200].decode("utf-8", "replace")
-        raise BadGatewayError(f"Anthropic sent a token count without input_tokens: {shown!r}")
+        raise BadGatewayError(f"{envelope.host} sent a token count without input_tokens: {shown!r}")
 
 
 def _outgoing(
@@ -107,9 +96,12 @@ class AnthropicChunkStream(http_calls.ResponseChunkStream):
     """Chunks translated from SSE events as they arrive, a batch per network read. A stream that ends
     before message_stop raises BadGatewayError."""
 
-    def __init__(self, response: httpx.Response, translator: StreamTranslator) -> None:
+    def __init__(
+        self, response: httpx.Response, translator: StreamTranslator, events: AsyncIterator[bytes]
+    ) -> None:
         super().__init__(response)
         self._translator = translator
+        self._events = events
 
     async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
         if self._closed:
@@ -117,7 +109,7 @@ class AnthropicChunkStream(http_calls.ResponseChunkStream):
         translator = self._translator
         feed = translator.feed
         async with self._reading():
-            async for events in sse_event_batches(self._response.aiter_bytes()):
+            async for events in sse_event_batches(self._events):
                 batch: list[CompletionChunk] = []
                 failure: Exception | None = None
                 for event, data in events:
@@ -139,11 +131,3 @@ class AnthropicChunkStream(http_calls.ResponseChunkStream):
                 if translator.done or self._closed:
                     return
             raise truncated()
-
-
-def _not_streamed(body: bytes) -> SwitchyardError:
-    # A stream request answered with one JSON object: an error, or a proxy's refusal.
-    payload = decode(body, "Anthropic")
-    if isinstance(payload, dict) and payload.get("type") == "error":
-        return upstream_error(None, payload)
-    return BadGatewayError("Anthropic answered a stream request without a stream.")

@@ -30,28 +30,17 @@ import time
 from collections.abc import Mapping
 
 from adapters.llm.json_io import decode_or_none
-from adapters.llm.upstream_errors import kind_of_unlisted
+from adapters.llm.upstream_errors import COMMON_STATUSES, kind_of_unlisted
 from adapters.llm.upstream_errors import retry_after as _standard_retry_after
 from domain import errors
 from domain.errors import SwitchyardError
 
 OVERLOADED = "overloaded_error"
 """The code of the ServiceUnavailableError for Anthropic's 529 (and an overloaded_error event)."""
-_BY_STATUS: dict[int, type[SwitchyardError]] = {
-    400: errors.BadRequestError,
-    401: errors.AuthenticationError,
+_BY_STATUS: Mapping[int, type[SwitchyardError]] = {
+    **COMMON_STATUSES,
     402: errors.PermissionDeniedError,
-    403: errors.PermissionDeniedError,
-    404: errors.NotFoundError,
-    408: errors.TimeoutError,
     409: errors.InternalServerError,  # a conflict the SDK retries
-    413: errors.BadRequestError,
-    422: errors.UnprocessableEntityError,
-    429: errors.RateLimitError,
-    500: errors.InternalServerError,
-    502: errors.BadGatewayError,
-    503: errors.ServiceUnavailableError,
-    504: errors.TimeoutError,
     529: errors.ServiceUnavailableError,
 }
 STATUS_BY_TYPE = {

@@ -17,18 +17,22 @@ class AnthropicNativeChunkStream(http_calls.ResponseChunkStream):
     """Chunks translated from SSE events as they arrive, a batch per network read, each carrying in
     `native` the bytes read since the chunk before it; bytes of events that translate to nothing
     (ping, content_block_stop, message_delta) left at the end of a read go out on a chunk of their own
-    with no choices. So the `native` bytes of all chunks, joined, are the upstream's stream, up to an
-    error event (raised as its domain error, for the caller to render) or a malformed event (raised as
-    BadGatewayError). A stream that ends before message_stop raises BadGatewayError."""
+    with no choices. So the `native` bytes of all chunks, joined, are the upstream's stream (`events`:
+    its SSE bytes as the envelope reads them), up to an error event (raised as its domain error, for
+    the caller to render) or a malformed event (raised as BadGatewayError). A stream that ends before
+    message_stop raises BadGatewayError."""
 
-    def __init__(self, response: httpx.Response, translator: StreamTranslator) -> None:
+    def __init__(
+        self, response: httpx.Response, translator: StreamTranslator, events: AsyncIterator[bytes]
+    ) -> None:
         super().__init__(response)
         self._translator = translator
+        self._events = events
 
     async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
         if self._closed:
             return
         async with self._reading():
             stopped = lambda: self._closed  # noqa: E731
-            async for batch in native_batches(self._response.aiter_bytes(), self._translator, stopped):
+            async for batch in native_batches(self._events, self._translator, stopped):
                 yield batch

@@ -4,22 +4,19 @@ client, each request signed with SigV4 (or carrying a bearer token)."""
 from __future__ import annotations
 
 import asyncio
-import functools
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Collection, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import quote
 
 import httpx
 
 from adapters.llm import http_calls
-from adapters.llm.bedrock import credentials, embeddings, images, mapping, replies
-from adapters.llm.bedrock.credentials import Access
+from adapters.llm.bedrock import embeddings, images, mapping, replies
+from adapters.llm.bedrock.access import BedrockAccess
+from adapters.llm.bedrock.access import runtime_base as runtime_base
 from adapters.llm.bedrock.errors import stream_exception, upstream_error
 from adapters.llm.bedrock.eventstream import EventStreamDecoder, EventStreamError
-from adapters.llm.bedrock.signing import signed_headers
 from adapters.llm.json_io import encode
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Deployment
@@ -30,9 +27,6 @@ from ports.llm_provider import ChunkStream, LLMProvider
 
 T = TypeVar("T")
 EVENT_STREAM = "application/vnd.amazon.eventstream"
-# A model id goes into the path with the characters that both httpx and aiohttp (yarl) send as they
-# are left unescaped, so the path signed is the path sent: `:` stays, an ARN's `/` becomes %2F.
-_PATH_SAFE = ":@!$&'()*+,;="
 _EMBEDDING_CONCURRENCY = 8  # Titan takes one text per call; this many are in flight at once
 
 
@@ -43,7 +37,7 @@ class BedrockProvider(LLMProvider):
     name: ClassVar[str] = "bedrock"
     supports_streaming: ClassVar[bool] = True
     supports_embeddings: ClassVar[bool] = True  # Amazon Titan Text and Cohere Embed models
-    supports_images: ClassVar[bool] = True  # Amazon Titan Image Generator and Stability AI models
+    supports_images: ClassVar[bool] = True  # Amazon Titan Image Generator, Nova Canvas, Stability AI models
     supports_tools: ClassVar[bool] = True
     supports_vision: ClassVar[bool] = True  # data: URLs and s3:// URIs; Bedrock fetches no web URL
     supports_response_schema: ClassVar[bool] = True  # through a forced tool, as LiteLLM does
@@ -51,9 +45,7 @@ class BedrockProvider(LLMProvider):
 
     def __init__(self, client: httpx.AsyncClient, *, environ: Mapping[str, str] | None = None) -> None:
         self._client = client
-        self._environ = environ  # None: the process environment, read when a deployment is first used
-        self._access: dict[str, tuple[Deployment, Access]] = {}
-        self._resolving: dict[str, asyncio.Future[Access]] = {}
+        self._access = BedrockAccess(environ)
 
     def unsupported_params(self, request: CompletionRequest, deployment: Deployment) -> Collection[str]:
         return mapping.unsupported(request, deployment)
@@ -69,13 +61,7 @@ class BedrockProvider(LLMProvider):
     async def stream(self, request: CompletionRequest, deployment: Deployment) -> ChunkStream:
         plan = mapping.converse_body(request, deployment)
         response = await self._post(deployment, "converse-stream", plan.body, stream=True)
-        kind = response.headers.get("content-type", "")
-        if not kind.startswith(EVENT_STREAM):
-            content = await http_calls.read_and_close(response)
-            raise BadGatewayError(
-                f"Bedrock answered a stream request with {kind or 'no content type'}, not an event "
-                f"stream: {content[:200].decode('utf-8', 'replace')!r}"
-            )
+        await expect_event_stream(response)
         reader = replies.StreamReader(
             response_id=_response_id(response), created=int(time.time()), model=deployment.upstream_model,
             json_tool=plan.json_tool,
@@ -127,15 +113,18 @@ class BedrockProvider(LLMProvider):
         return vectors, sum(embeddings.token_count(headers) for _, headers in answers)
 
     async def generate_images(self, request: ImageRequest, deployment: Deployment) -> ImageResponse:
-        """Titan makes the `n` images in one call; Stability makes one a call, so `n` calls are made, several
-        at a time."""
-        if images.family(mapping.model_id(deployment)) == "titan":
+        """Titan and Nova Canvas make the `n` images in one call; Stability's models make one a call, so
+        `n` calls are made, several at a time."""
+        kind = images.family(mapping.model_id(deployment))
+        if kind in ("titan", "nova"):
             content, _ = await self._invoke(deployment, images.titan_body(request, deployment))
             made = images.read_titan(content, request)
         else:
-            body = images.stability_body(request, deployment)
+            sdxl = kind == "sdxl"
+            body = (images.sdxl_body if sdxl else images.stability_body)(request, deployment)
+            read = images.read_sdxl if sdxl else images.read_stability
             answers = await _bounded([self._invoke(deployment, body) for _ in range(request.count)])
-            made = [image for content, _ in answers for image in images.read_stability(content, request)]
+            made = [image for content, _ in answers for image in read(content, request)]
         return ImageResponse(
             created=int(time.time()), model=deployment.upstream_model, images=tuple(made),
             usage=Usage(images=len(made)), size=request.size,
@@ -150,17 +139,8 @@ class BedrockProvider(LLMProvider):
     ) -> httpx.Response:
         """Sends the request; a streamed answer is returned once its status line and headers came, any
         other once the whole of it came. A failure status is raised as its domain error."""
-        access = await self._access_of(deployment)
-        url = _url(runtime_base(deployment, access.region), mapping.model_id(deployment), operation)
         content = encode(body)
-        if access.bearer is not None:
-            headers = {"content-type": "application/json", "authorization": f"Bearer {access.bearer}"}
-        else:
-            assert access.source is not None
-            headers = signed_headers(
-                await access.source.current(), host=url.netloc.decode("ascii"),
-                raw_path=url.raw_path.decode("ascii"), body=content, region=access.region,
-            )  # fmt: skip
+        url, headers = await self._access.signed(deployment, operation, content)
         limits = deployment.limits
         if not stream:
             return await http_calls.post(
@@ -171,26 +151,6 @@ class BedrockProvider(LLMProvider):
         return await http_calls.open_stream(
             self._client, url, content, headers, limits=limits, failed=upstream_error, timed=True
         )
-
-    async def _access_of(self, deployment: Deployment) -> Access:
-        known = self._access.get(deployment.id)
-        if known is not None and known[0] is deployment:
-            return known[1]
-        # One resolution per deployment, however many calls arrive while it runs; a caller that goes
-        # away does not cancel it for the others.
-        pending = self._resolving.get(deployment.id)
-        if pending is None:
-            pending = self._resolving[deployment.id] = asyncio.ensure_future(self._resolve(deployment))
-        return await asyncio.shield(pending)
-
-    async def _resolve(self, deployment: Deployment) -> Access:
-        environ = os.environ if self._environ is None else self._environ
-        try:
-            access = await credentials.resolve(deployment, environ)
-            self._access[deployment.id] = (deployment, access)
-            return access
-        finally:
-            del self._resolving[deployment.id]
 
 
 class BedrockChunkStream(http_calls.ResponseChunkStream):
@@ -209,7 +169,7 @@ class BedrockChunkStream(http_calls.ResponseChunkStream):
             async for piece in self._response.aiter_bytes():
                 batch: list[CompletionChunk] = []
                 failure: Exception | None = None
-                for message in _decoded(self._decoder, piece):
+                for message in decoded_messages(self._decoder, piece):
                     headers = message.headers
                     if headers.get(":message-type", "event") != "event":
                         failure = stream_exception(headers, message.payload)
@@ -223,10 +183,11 @@ class BedrockChunkStream(http_calls.ResponseChunkStream):
                     raise failure
                 if self._closed:
                     return
-            _decoded(self._decoder, None)
+            decoded_messages(self._decoder, None)
 
 
-def _decoded(decoder: EventStreamDecoder, piece: bytes | None) -> list[Any]:
+def decoded_messages(decoder: EventStreamDecoder, piece: bytes | None) -> list[Any]:
+    """The messages `piece` completes (None: the stream ended, and no message may be cut off)."""
     try:
         if piece is None:
             decoder.finish()
@@ -234,6 +195,18 @@ def _decoded(decoder: EventStreamDecoder, piece: bytes | None) -> list[Any]:
         return decoder.feed(piece)
     except EventStreamError as exc:
         raise BadGatewayError(f"Bedrock sent a malformed event stream: {exc}") from exc
+
+
+async def expect_event_stream(response: httpx.Response, host: str = "Bedrock") -> None:
+    """Raises BadGatewayError (the response closed) unless a stream request was answered with an AWS
+    event stream (`host` names the service in the message)."""
+    kind = response.headers.get("content-type", "")
+    if not kind.startswith(EVENT_STREAM):
+        content = await http_calls.read_and_close(response)
+        raise BadGatewayError(
+            f"{host} answered a stream request with {kind or 'no content type'}, not an event "
+            f"stream: {content[:200].decode('utf-8', 'replace')!r}"
+        )
 
 
 async def _bounded(calls: Sequence[Awaitable[T]]) -> list[T]:
@@ -253,21 +226,6 @@ async def _bounded(calls: Sequence[Awaitable[T]]) -> list[T]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-
-
-def runtime_base(deployment: Deployment, region: str) -> str:
-    """The deployment's Bedrock runtime endpoint: its api_base, its aws_bedrock_runtime_endpoint, else the
-    region's."""
-    endpoint = deployment.credentials.extra.get("aws_bedrock_runtime_endpoint")
-    return deployment.api_base or (
-        str(endpoint) if endpoint else f"https://bedrock-runtime.{region}.amazonaws.com"
-    )
-
-
-@functools.lru_cache(maxsize=1024)
-def _url(base: str, model: str, operation: str) -> httpx.URL:
-    # Parsing a URL costs httpx more than the rest of building a request: do it once per model.
-    return httpx.URL(f"{base.rstrip('/')}/model/{quote(model, safe=_PATH_SAFE)}/{operation}")
 
 
 def _response_id(response: httpx.Response) -> str:

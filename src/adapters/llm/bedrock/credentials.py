@@ -28,7 +28,8 @@ from domain.errors import AuthenticationError
 
 DEFAULT_REGION = "us-west-2"  # LiteLLM's fallback when nothing names a region
 BEARER_ENV = "AWS_BEARER_TOKEN_BEDROCK"
-_ARN_REGION = re.compile(r"^arn:aws[a-z-]*:bedrock:([a-z0-9-]+):")
+# An ARN, after the route (`invoke/`, `converse/`) that may come first.
+_ARN_REGION = re.compile(r"^(?:[a-z]+/)?arn:aws[a-z-]*:bedrock:([a-z0-9-]+):")
 _CHECK_EVERY = 30.0  # seconds between asking botocore whether refreshable credentials are due
 
 

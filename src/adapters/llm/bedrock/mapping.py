@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.llm.bedrock.access import model_id as model_id
 from adapters.llm.bedrock.blocks import Blocks, document_source, texts
 from domain.completions import CompletionRequest, ReasoningEffort
 from domain.deployments import Deployment
@@ -63,11 +64,6 @@ class Plan:
     body: dict[str, Any]
     json_tool: str | None = None
     """The forced tool whose input is the reply's content (response_format), when there is one."""
-
-
-def model_id(deployment: Deployment) -> str:
-    # `bedrock/converse/<id>` picks the API, not a model; the config loader strips it, callers may not.
-    return deployment.upstream_model.removeprefix("converse/")
 
 
 def is_claude(model: str) -> bool:

@@ -104,9 +104,11 @@ def signed_headers(
     now: float | None = None,
     method: str = "POST",
     raw_query: str = "",
+    service: str = SERVICE,
 ) -> dict[str, str]:
-    """The headers of a signed Bedrock request (a POST unless told): what is signed (content-type, host,
-    x-amz-date and the session token when there is one) and the Authorization that signs them."""
+    """The headers of a signed Bedrock request (a POST unless told; another AWS service's, such as
+    SageMaker's, when `service` names it): what is signed (content-type, host, x-amz-date and the session
+    token when there is one) and the Authorization that signs them."""
     timestamp = amz_date(now)
     headers = {"content-type": content_type, "host": host, "x-amz-date": timestamp}
     if credentials.token:
@@ -120,5 +122,6 @@ def signed_headers(
         payload_hash=hashlib.sha256(body).hexdigest(),
         timestamp=timestamp,
         region=region,
+        service=service,
     )
     return headers

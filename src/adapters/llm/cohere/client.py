@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -14,11 +14,10 @@ from adapters.llm.cohere import mapping
 from adapters.llm.cohere.errors import upstream_error
 from adapters.llm.cohere.rerank import cohere_rerank_body, read_rerank
 from adapters.llm.json_io import close_quietly, decode, encode
-from adapters.llm.sse import sse_event_batches
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse
 from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
-from domain.errors import BadGatewayError, SwitchyardError
+from domain.errors import BadGatewayError
 from domain.rerank import RerankRequest, RerankResponse
 from ports.llm_provider import ChunkStream, LLMProvider
 
@@ -85,37 +84,21 @@ class CohereProvider(LLMProvider):
         return decode(response.content)
 
 
-class CohereChunkStream(http_calls.ResponseChunkStream):
+class CohereChunkStream(http_calls.SseChunkStream):
     """Chunks read from Cohere's SSE events as they arrive, a batch per network read."""
 
     def __init__(self, response: httpx.Response, reader: mapping.StreamReader) -> None:
         super().__init__(response)
         self._reader = reader
 
-    async def batches(self) -> AsyncIterator[Sequence[CompletionChunk]]:
-        if self._closed:
-            return
-        async with self._reading():
-            async for events in sse_event_batches(self._response.aiter_bytes()):
-                batch: list[CompletionChunk] = []
-                failure: Exception | None = None
-                ended = False
-                for _, data in events:
-                    if data == b"[DONE]":
-                        ended = True
-                        break
-                    try:
-                        chunk = self._reader.read(decode(data))
-                    except SwitchyardError as exc:  # a failed generation or a malformed event
-                        failure = exc
-                        break
-                    if chunk is not None:
-                        batch.append(chunk)
-                        if chunk.choices[0].finish_reason is not None:
-                            ended = True  # message-end is the last event that matters
-                if batch:
-                    yield batch
-                if failure is not None:
-                    raise failure
-                if ended or self._closed:
-                    return
+    def _read_events(self, events: Sequence[tuple[str, bytes]], batch: list[CompletionChunk]) -> bool:
+        ended = False
+        for _, data in events:
+            if data == b"[DONE]":
+                return True
+            chunk = self._reader.read(decode(data))  # a failed generation or a malformed event raises
+            if chunk is not None:
+                batch.append(chunk)
+                if chunk.choices[0].finish_reason is not None:
+                    ended = True  # message-end is the last event that matters
+        return ended

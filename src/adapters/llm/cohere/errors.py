@@ -19,26 +19,15 @@ import re
 from collections.abc import Mapping
 
 from adapters.llm.json_io import decode_or_none
-from adapters.llm.upstream_errors import kind_of_unlisted, retry_after
+from adapters.llm.upstream_errors import COMMON_STATUSES, status_error
 from domain import errors
 from domain.errors import SwitchyardError
 
-_BY_STATUS: dict[int, type[SwitchyardError]] = {
-    400: errors.BadRequestError,
-    401: errors.AuthenticationError,
+_BY_STATUS: Mapping[int, type[SwitchyardError]] = {
+    **COMMON_STATUSES,
     402: errors.PermissionDeniedError,
-    403: errors.PermissionDeniedError,
-    404: errors.NotFoundError,
-    408: errors.TimeoutError,
-    413: errors.BadRequestError,
-    422: errors.UnprocessableEntityError,
-    429: errors.RateLimitError,
     498: errors.AuthenticationError,
     499: errors.InternalServerError,
-    500: errors.InternalServerError,
-    502: errors.BadGatewayError,
-    503: errors.ServiceUnavailableError,
-    504: errors.TimeoutError,
 }
 # "too many tokens" also opens the refusal of an oversized max_tokens, which is no context overflow.
 _CONTEXT = re.compile(r"too many tokens|context length|context window", re.I)
@@ -48,12 +37,10 @@ _OUTPUT_CAP = re.compile(r"max[ _]tokens must be", re.I)
 def upstream_error(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> SwitchyardError:
     """The domain error for Cohere's error answer (the raw body as sent)."""
     message = _message(status, body)
-    kind = _BY_STATUS.get(status) or kind_of_unlisted(status)
-    if kind is errors.BadRequestError and _CONTEXT.search(message) and not _OUTPUT_CAP.search(message):
-        kind = errors.ContextWindowExceededError
-    if kind is errors.RateLimitError:
-        return errors.RateLimitError(message, retry_after=retry_after(headers or {}))
-    return kind(message)
+    error = status_error(status, message, headers, _BY_STATUS)
+    if type(error) is errors.BadRequestError and _CONTEXT.search(message) and not _OUTPUT_CAP.search(message):
+        return errors.ContextWindowExceededError(message)
+    return error
 
 
 def generation_failed(finish_reason: str, detail: str | None) -> SwitchyardError:

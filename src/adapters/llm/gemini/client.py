@@ -13,24 +13,25 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
 import httpx
-import orjson
 
 from adapters.llm import http_calls
 from adapters.llm.gemini import embeddings, images, mapping, replies
-from adapters.llm.gemini.auth import CachedTokens, token_source
 from adapters.llm.gemini.errors import google_error
+from adapters.llm.gemini.vertex_access import VERTEX_LOCATION as VERTEX_LOCATION
+from adapters.llm.gemini.vertex_access import VertexAccess, vertex_root
+from adapters.llm.gemini.vertex_access import tokens_of as tokens_of
+from adapters.llm.gemini.vertex_access import vertex_host as vertex_host
 from adapters.llm.json_io import close_quietly, decode, encode
 from adapters.llm.sse import sse_event_batches
 from adapters.llm.upstream_errors import transport_errors
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Deployment
 from domain.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
-from domain.errors import AuthenticationError, BadGatewayError, SwitchyardError
+from domain.errors import BadGatewayError, SwitchyardError
 from domain.images import ImageRequest, ImageResponse
 from ports.llm_provider import ChunkStream, LLMProvider
 
 GEMINI_API_BASE = "https://generativelanguage.googleapis.com"
-VERTEX_LOCATION = "us-central1"
 _STREAM = "streamGenerateContent?alt=sse"
 _VERSIONED = re.compile(r"/v1(alpha|beta|beta1)?$")
 
@@ -39,7 +40,7 @@ class _GoogleProvider(LLMProvider):
     """What both Google APIs share: the body, the reply, the stream and the errors."""
 
     supports_embeddings: ClassVar[bool] = True
-    supports_images: ClassVar[bool] = True  # the Imagen models, through :predict
+    supports_images: ClassVar[bool] = True  # Imagen through :predict, Gemini's image models generateContent
     vertex: ClassVar[bool] = False
 
     def __init__(self, client: httpx.AsyncClient) -> None:
@@ -76,9 +77,22 @@ class _GoogleProvider(LLMProvider):
         return stream
 
     async def generate_images(self, request: ImageRequest, deployment: Deployment) -> ImageResponse:
-        body = images.predict_body(request, deployment)
-        payload = await self._post(deployment, "predict", body)
-        return images.read_images(payload, request, deployment.upstream_model)
+        """Imagen makes the `n` images in one :predict call; a Gemini image model makes one a
+        generateContent call (it takes no candidateCount), so `n` calls are made at once."""
+        model = deployment.upstream_model
+        if not images.makes_images_by_content(model):
+            payload = await self._post(deployment, "predict", images.predict_body(request, deployment))
+            return images.read_images(payload, request, model)
+        body = images.content_body(request, deployment)
+        payloads = await asyncio.gather(
+            *(self._post(deployment, "generateContent", body) for _ in range(request.count))
+        )
+        made, usage = [], Usage()
+        for payload in payloads:
+            found, used = images.read_content_images(payload, request)
+            made.extend(found)
+            usage += used
+        return images.image_response(made, usage, request, model)
 
     async def _post(self, deployment: Deployment, method: str, body: dict[str, Any]) -> object:
         content = encode(body)
@@ -155,7 +169,7 @@ class VertexProvider(_GoogleProvider):
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         super().__init__(client)
-        self._tokens: dict[str, CachedTokens] = {}
+        self._access = VertexAccess(client)
 
     async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
         texts = embeddings.embedding_texts(request)
@@ -168,36 +182,15 @@ class VertexProvider(_GoogleProvider):
         return await self._embedded(deployment, calls, len(texts))
 
     async def _target(self, deployment: Deployment, method: str) -> tuple[httpx.URL, dict[str, str]]:
-        extra = deployment.credentials.extra
-        tokens = self._tokens_of(deployment)
-        project = extra.get("vertex_project") or await tokens.project(self._client)
-        if not project:
-            raise AuthenticationError(
-                f"deployment {deployment.id} names no Vertex AI project: set vertex_project "
-                "(or VERTEXAI_PROJECT), or use credentials that name one"
-            )
-        location = str(extra.get("vertex_location") or VERTEX_LOCATION)
-        url = vertex_url(deployment.api_base, str(project), location, deployment.upstream_model, method)
-        token = await tokens.token(self._client)
-        return url, {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        target = await self._access.target(deployment)
+        url = vertex_url(
+            deployment.api_base, target.project, target.location, deployment.upstream_model, method
+        )
+        return url, target.headers()
 
     def _failed(self, deployment: Deployment, status: int, content: bytes, headers: Any) -> SwitchyardError:
-        if status == 401:  # a revoked or expired token: the next call must not reuse it
-            self._tokens_of(deployment).forget()
+        self._access.refused(deployment, status)
         return super()._failed(deployment, status, content, headers)
-
-    def _tokens_of(self, deployment: Deployment) -> CachedTokens:
-        return tokens_of(self._tokens, deployment)
-
-
-def tokens_of(cache: dict[str, CachedTokens], deployment: Deployment) -> CachedTokens:
-    """The token cache of the deployment's `vertex_credentials`, one per distinct credentials."""
-    credentials = deployment.credentials.extra.get("vertex_credentials")
-    key = credentials if isinstance(credentials, str) else orjson.dumps(credentials).decode()
-    tokens = cache.get(key)
-    if tokens is None:
-        tokens = cache[key] = CachedTokens(token_source(credentials))
-    return tokens
 
 
 class GeminiChunkStream(http_calls.ResponseChunkStream):
@@ -282,29 +275,13 @@ def gemini_url(api_base: str, model: str, method: str) -> httpx.URL:
 
 @functools.lru_cache(maxsize=1024)
 def vertex_url(api_base: str | None, project: str, location: str, model: str, method: str) -> httpx.URL:
-    """The regional endpoint of `location` (`global` and the multi-regions `us` / `eu` have their own
-    hosts), or `api_base` in its place; a model given as a full resource name (`projects/...`, a tuned
-    model's endpoint) is used as it is."""
-    if api_base:
-        root = api_base.rstrip("/")
-        if not _VERSIONED.search(root):
-            root += "/v1"
-    else:
-        root = vertex_host(location) + "/v1"
+    """The regional endpoint of `location` (see vertex_access.vertex_host), or `api_base` in its place;
+    a model given as a full resource name (`projects/...`, a tuned model's endpoint) is used as it is."""
     if model.startswith("projects/"):
         path = model
     else:
         path = f"projects/{project}/locations/{location}/publishers/google/models/{model}"
-    return httpx.URL(f"{root}/{path}:{method}")
-
-
-def vertex_host(location: str) -> str:
-    """The regional endpoint of `location`; `global` and the multi-regions `us` / `eu` have their own."""
-    if location == "global":
-        return "https://aiplatform.googleapis.com"
-    if location in ("us", "eu"):
-        return f"https://aiplatform.{location}.rep.googleapis.com"
-    return f"https://{location}-aiplatform.googleapis.com"
+    return httpx.URL(f"{vertex_root(api_base, location)}/{path}:{method}")
 
 
 def _not_streamed(body: bytes) -> SwitchyardError:

@@ -46,10 +46,16 @@ _Model = TypeVar("_Model", bound=BaseModel)
 _FAILED = frozenset({"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"})
 
 
-def read_response(payload: object, *, model: str, created: int) -> CompletionResponse:
-    """A decoded GenerateContentResponse; `model` stands in when the reply names no modelVersion."""
+def read_reply(payload: object) -> wire.GenerateContentResponse:
+    """A decoded GenerateContentResponse, validated; ContentPolicyViolationError for a blocked prompt."""
     reply = _validated(wire.GenerateContentResponse, payload, "GenerateContentResponse")
     _refuse_blocked(reply)
+    return reply
+
+
+def read_response(payload: object, *, model: str, created: int) -> CompletionResponse:
+    """A decoded GenerateContentResponse; `model` stands in when the reply names no modelVersion."""
+    reply = read_reply(payload)
     if not reply.candidates:
         raise BadGatewayError("Gemini answered with no candidates and no reason.")
     response_id = reply.responseId or _new_id()
@@ -78,7 +84,7 @@ def read_response(payload: object, *, model: str, created: int) -> CompletionRes
         created=created,
         model=reply.modelVersion or model,
         choices=tuple(choices),
-        usage=_usage(reply.usageMetadata) if reply.usageMetadata else Usage(),
+        usage=usage_of(reply.usageMetadata),
     )
 
 
@@ -129,7 +135,7 @@ class StreamReader:
         """The closing usage chunk, once the upstream has ended the stream."""
         if not self._finished:
             raise BadGatewayError("The Gemini stream ended before the reply was finished.")
-        usage = _usage(self._usage) if self._usage is not None else Usage()
+        usage = usage_of(self._usage)
         return CompletionChunk(
             id=self._id or _new_id(), created=self._created, model=self._model, usage=usage
         )
@@ -214,6 +220,11 @@ def _finish(candidate: wire.Candidate, has_calls: bool) -> FinishReason | None:
     return FinishReason.TOOL_CALLS if finish is FinishReason.STOP and has_calls else finish
 
 
+def is_filtered(reason: str | None) -> bool:
+    """Whether a candidate's finishReason says Google's filters withheld it."""
+    return _FINISH.get(reason or "") is _FILTERED
+
+
 def _refuse_blocked(reply: wire.GenerateContentResponse) -> None:
     feedback = reply.promptFeedback
     if feedback is not None and feedback.blockReason and not reply.candidates:
@@ -221,7 +232,10 @@ def _refuse_blocked(reply: wire.GenerateContentResponse) -> None:
         raise ContentPolicyViolationError(f"Gemini blocked the prompt ({feedback.blockReason}){detail}")
 
 
-def _usage(usage: wire.UsageMetadata) -> Usage:
+def usage_of(usage: wire.UsageMetadata | None) -> Usage:
+    """Gemini's token counts as the domain counts them (nothing when the reply reports none)."""
+    if usage is None:
+        return Usage()
     return Usage(
         prompt_tokens=usage.promptTokenCount + usage.toolUsePromptTokenCount,
         completion_tokens=usage.candidatesTokenCount + usage.thoughtsTokenCount,

@@ -18,11 +18,19 @@ class FunctionCall(_Reply):
     id: str | None = None
 
 
+class Blob(_Reply):
+    mimeType: str | None = None
+    data: str = ""
+    """The bytes, base64-encoded."""
+
+
 class Part(_Reply):
     text: str | None = None
     thought: bool | None = None
     thoughtSignature: str | None = None
     functionCall: FunctionCall | None = None
+    inlineData: Blob | None = None
+    """An image (or other media) the model made, such as the image models' pictures."""
 
 
 class Content(_Reply):

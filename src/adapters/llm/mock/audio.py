@@ -11,6 +11,7 @@ from domain.audio import (
     TranscriptionResponse,
     silent_wav,
     speech_usage,
+    subtitles,
     wav_seconds,
 )
 from domain.completions import Usage
@@ -27,7 +28,7 @@ def mock_transcription(request: TranscriptionRequest, model: str) -> Transcripti
     what = "translation" if request.translate else "transcription"
     length = f"{round(seconds, 2):g} seconds of " if seconds is not None else ""
     transcript = f"mock {what} of {length}audio"
-    text = _subtitles(transcript, seconds or 0.0, request.response_format) or transcript
+    text = subtitles(((0.0, seconds or 0.0, transcript),), request.response_format) or transcript
     return TranscriptionResponse(
         model=model,
         text=text,
@@ -51,19 +52,3 @@ def mock_speech(request: SpeechRequest, model: str) -> SpeechResponse:
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
     for start in range(0, len(data), _CHUNK):
         yield data[start : start + _CHUNK]
-
-
-def _subtitles(text: str, seconds: float, response_format: str) -> str | None:
-    """One cue spanning the recording, as SubRip or WebVTT; None for the other formats."""
-    if response_format == "srt":
-        return f"1\n00:00:00,000 --> {_timestamp(seconds, ',')}\n{text}\n\n"
-    if response_format == "vtt":
-        return f"WEBVTT\n\n00:00:00.000 --> {_timestamp(seconds, '.')}\n{text}\n\n"
-    return None
-
-
-def _timestamp(seconds: float, mark: str) -> str:
-    millis = round(seconds * 1000)
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}{mark}{rest % 1000:03d}"

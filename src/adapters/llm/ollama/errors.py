@@ -14,24 +14,10 @@ import re
 from collections.abc import Mapping
 
 from adapters.llm.json_io import decode_or_none
-from adapters.llm.upstream_errors import kind_of_unlisted, retry_after
+from adapters.llm.upstream_errors import status_error
 from domain import errors
 from domain.errors import SwitchyardError
 
-_BY_STATUS: dict[int, type[SwitchyardError]] = {
-    400: errors.BadRequestError,
-    401: errors.AuthenticationError,
-    403: errors.PermissionDeniedError,
-    404: errors.NotFoundError,
-    408: errors.TimeoutError,
-    413: errors.BadRequestError,
-    422: errors.UnprocessableEntityError,
-    429: errors.RateLimitError,
-    500: errors.InternalServerError,
-    502: errors.BadGatewayError,
-    503: errors.ServiceUnavailableError,
-    504: errors.TimeoutError,
-}
 _CONTEXT = re.compile(r"context length|context window|exceeds maximum context", re.I)
 
 
@@ -43,12 +29,9 @@ def upstream_error(
     message = _message(status, body)
     if _CONTEXT.search(message):
         return errors.ContextWindowExceededError(message)
-    kind = (
-        errors.InternalServerError if status is None else _BY_STATUS.get(status) or kind_of_unlisted(status)
-    )
-    if kind is errors.RateLimitError:
-        return errors.RateLimitError(message, retry_after=retry_after(headers or {}))
-    return kind(message)
+    if status is None:
+        return errors.InternalServerError(message)
+    return status_error(status, message, headers)
 
 
 def _message(status: int | None, body: bytes | object) -> str:

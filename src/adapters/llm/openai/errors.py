@@ -16,24 +16,13 @@ import re
 from collections.abc import Mapping
 
 from adapters.llm.json_io import decode_or_none
-from adapters.llm.upstream_errors import kind_of_unlisted, retry_after
+from adapters.llm.upstream_errors import COMMON_STATUSES, kind_of_unlisted, retry_after
 from domain import errors
 from domain.errors import SwitchyardError
 
-_BY_STATUS: dict[int, type[SwitchyardError]] = {
-    400: errors.BadRequestError,
-    401: errors.AuthenticationError,
-    403: errors.PermissionDeniedError,
-    404: errors.NotFoundError,
-    408: errors.TimeoutError,
+_BY_STATUS: Mapping[int, type[SwitchyardError]] = {
+    **COMMON_STATUSES,
     409: errors.InternalServerError,  # OpenAI's "conflict, try again": transient, worth a retry
-    413: errors.BadRequestError,
-    422: errors.UnprocessableEntityError,
-    429: errors.RateLimitError,
-    500: errors.InternalServerError,
-    502: errors.BadGatewayError,
-    503: errors.ServiceUnavailableError,
-    504: errors.TimeoutError,
 }
 # An error object that arrives without a status (mid-stream) says what it is by its type.
 _STATUS_BY_TYPE = {
