@@ -16,7 +16,14 @@ $(BIN)/switchyard: pyproject.toml
 serve: $(BIN)/switchyard
 	$(BIN)/switchyard serve --host $(HOST) --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
 
-test: $(BIN)/switchyard
+# The admin console's browser tests drive Debian's chromium (tests/e2e/test_ui.py); without it they skip.
+CHROMIUM ?= /usr/bin/chromium
+
+$(CHROMIUM):
+	-@command -v apt-get >/dev/null && (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 \
+		|| echo "chromium not installed: the browser tests will be skipped" >&2
+
+test: $(BIN)/switchyard $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -q
 

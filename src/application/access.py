@@ -212,13 +212,21 @@ class Gatekeeper:
             return MASTER
         if self._verifier is not None and looks_like_jwt(secret):
             principal = await self._from_claims(await self._verifier.verify(secret))
+            check_principal_usable(principal)
         else:
-            principal = await self._identities.principal_for_key(hash_key(secret))
-            if principal is None or principal.key is None:
-                raise AuthenticationError("Invalid API key.", code="invalid_api_key")
-            check_key_usable(principal.key, datetime.fromtimestamp(self._clock.now(), UTC))
-        check_principal_usable(principal)
+            principal = await self.key_holder(hash_key(secret))
         require_route(principal, path)
+        return principal
+
+    async def key_holder(self, key_hash: str) -> Principal:
+        """The caller holding the virtual key stored under `key_hash` (the admin console's session keeps
+        the hash, never the secret): 401 when the key is unknown, blocked or expired, or its user, team
+        or organization is blocked."""
+        principal = await self._identities.principal_for_key(key_hash)
+        if principal is None or principal.key is None:
+            raise AuthenticationError("Invalid API key.", code="invalid_api_key")
+        check_key_usable(principal.key, datetime.fromtimestamp(self._clock.now(), UTC))
+        check_principal_usable(principal)
         return principal
 
     async def admit(

@@ -12,7 +12,7 @@ import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from dependency_injector import containers, providers
@@ -71,6 +71,7 @@ from bootstrap.resources import (
     open_redis,
     open_store,
     open_token_verifier,
+    salt_key,
 )
 from bootstrap.secrets import run_secret_refresh
 from bootstrap.tracing import (
@@ -93,6 +94,9 @@ from bootstrap.upstreams import (
 from domain.deployments import Deployment, DeploymentRecord
 from domain.errors import BadRequestError
 from ports.call_observer import CallObserver
+
+if TYPE_CHECKING:
+    from adapters.http.ui.session import SessionSigner
 
 __all__ = [
     "ADAPTERS",
@@ -130,6 +134,15 @@ def record_parser(config: GatewayConfig) -> Callable[[DeploymentRecord], Deploym
 
 def _master_key(config: GatewayConfig) -> str | None:
     return config.master_key.value if config.master_key else None
+
+
+def _console_sessions(config: GatewayConfig) -> SessionSigner | None:
+    """The admin console's session signer; None when `ui: false` (then none of the console is loaded)."""
+    if not config.ui:
+        return None
+    from adapters.http.ui.session import SessionSigner
+
+    return SessionSigner.from_secrets(salt_key(config), _master_key(config))
 
 
 def call_observers(config: GatewayConfig, metrics: Sequence[CallObserver]) -> tuple[CallObserver, ...]:
@@ -456,4 +469,5 @@ def create_http_app(container: Container) -> Litestar:
         docs=config.docs,
         middleware=server_span_middleware(config, lambda: services["tracing"]),
         passthrough_routes=config.passthrough_routes,
+        console=_console_sessions(config),
     )

@@ -72,6 +72,8 @@ class GatewayConfig:
     """general_settings.metrics: false turns the Prometheus metrics off (GET /metrics answers 404)."""
     docs: bool = True
     """general_settings.docs: GET /openapi.json and /docs are served (false: 404)."""
+    ui: bool = True
+    """general_settings.ui: the admin console is served at /ui (false: 404)."""
     key_metrics: bool = False
     """prometheus_key_metrics (general_settings or litellm_settings): per-key and per-team series."""
     callbacks: tuple[str, ...] = ()

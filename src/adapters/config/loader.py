@@ -171,6 +171,7 @@ def _build(source: ConfigSource, environ: Mapping[str, str]) -> GatewayConfig:
         public_metrics=general.public_metrics,
         metrics=general.metrics,
         docs=general.docs,
+        ui=general.ui,
         key_metrics=general.metrics and (general.prometheus_key_metrics or settings.prometheus_key_metrics),
         callbacks=_callbacks(settings.callbacks, report),
         webhook=_webhook(settings.callbacks, config.callback_settings.webhook),

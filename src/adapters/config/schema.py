@@ -302,6 +302,8 @@ class GeneralSettings(Section):
     """Prometheus metrics at GET /metrics; false: none are counted, and GET /metrics answers 404."""
     docs: bool = True
     """GET /openapi.json and the reference at /docs (no key needed); false: both answer 404."""
+    ui: bool = True
+    """The admin console at /ui; false: every /ui route answers 404."""
     prometheus_key_metrics: bool = False
     """Per-key and per-team spend, budget and rate-limit series too (one series per key and team)."""
     responses_retention: str = "30d"

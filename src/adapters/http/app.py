@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, Router
 from litestar.di import Provide
@@ -31,6 +31,9 @@ from adapters.http.errors import EXCEPTION_HANDLERS
 from application.access import Gatekeeper
 from domain.passthrough import CustomRoute
 
+if TYPE_CHECKING:
+    from adapters.http.ui.session import SessionSigner
+
 
 def create_app(
     *,
@@ -43,6 +46,7 @@ def create_app(
     docs: bool = True,
     middleware: Sequence[Any] = (),
     passthrough_routes: Sequence[CustomRoute] = (),
+    console: SessionSigner | None = None,
 ) -> Litestar:
     """`dependencies` are the bridges to the use cases (`completions`, `catalog`, `gatekeeper`,
     `management`, `models`, ...), built by the composition root. With a `gatekeeper` (a master key is
@@ -50,7 +54,12 @@ def create_app(
     one, auth is off and every caller acts as the admin (LiteLLM's behaviour without a master key).
     Without `metrics`, GET /metrics is an unknown route (404); without `docs`, so are GET /openapi.json
     and /docs. `passthrough_routes` are served when `passthrough` is, those with `auth: false` without a
-    credential."""
+    credential. With a `console` (its session signer), the admin console is served at /ui."""
+    console_routes: list[Router] = []
+    if console is not None:  # imported only when served: a gateway without the console loads none of it
+        from adapters.http.ui import console_router
+
+        console_routes.append(console_router(console))
     keyed_relays, open_relays = custom_relays(passthrough_routes if "passthrough" in dependencies else ())
     api = Router(
         path="/",
@@ -83,6 +92,7 @@ def create_app(
             *open_relays,
             *([MetricsController] if public_metrics and metrics else []),
             *([DocsController] if docs else []),
+            *console_routes,
         ],
         dependencies=dict(dependencies),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

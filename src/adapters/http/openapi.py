@@ -45,14 +45,15 @@ _DESCRIPTION = (
 
 
 def served_operations(app: Litestar) -> list[tuple[str, str, str]]:
-    """(OpenAPI path, method, handler name) of every route the app serves, HEAD and OPTIONS aside."""
+    """(OpenAPI path, method, handler name) of every route the app serves, HEAD and OPTIONS aside, and
+    those marked `include_in_schema=False` (the admin console's pages, which are HTML, not API)."""
     served = []
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
         path = _PARAMETER.sub(r"{\1}", route.path)
         for method, (handler, _) in sorted(route.route_handler_map.items()):
-            if method not in _UNDOCUMENTED:
+            if method not in _UNDOCUMENTED and handler.resolve_include_in_schema():
                 served.append((path, method.lower(), handler.fn.__qualname__))
     return served
 

@@ -1,0 +1,85 @@
+"""The admin console at /ui: server-rendered pages over the same use cases as the management API.
+
+A page is a controller module here (its routes under /ui/<page>), a template under templates/ that
+extends base.html, and an entry in pages.NAV. Pages take the `visit` dependency (the signed-in caller,
+resolved again on every request; POSTs CSRF-checked) and call the use cases with `visit.principal`."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+
+from litestar import Controller, Request, Response, Router, get
+from litestar.di import Provide
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+
+from adapters.http.errors import error_body
+from adapters.http.ui.login import LoginController
+from adapters.http.ui.models import ModelsPage
+from adapters.http.ui.pages import PREFIX, CsrfRefused, SignInRequired, go_to, render, resolve_visit
+from adapters.http.ui.session import SessionSigner
+from domain.errors import SwitchyardError
+
+_ASSETS = {
+    "console.css": "text/css; charset=utf-8",
+    "htmx.min.js": "text/javascript; charset=utf-8",
+}
+_CACHED = {"cache-control": "public, max-age=86400"}
+
+
+@cache
+def _asset(name: str) -> bytes:
+    return files("adapters.http.ui").joinpath("static", name).read_bytes()
+
+
+class AssetsController(Controller):
+    path = f"{PREFIX}/static"
+
+    @get("/{asset:str}")
+    async def asset(self, asset: FromPath[str]) -> Response:
+        if asset not in _ASSETS:
+            raise NotFoundException()
+        return Response(_asset(asset), media_type=_ASSETS[asset], headers=_CACHED)
+
+
+def _sign_in(request: Request, _: SignInRequired) -> Response:
+    if request.headers.get("hx-request"):
+        # htmx swaps a redirect's target into the page; this makes it load the login page instead.
+        return Response(b"", status_code=200, headers={"hx-redirect": f"{PREFIX}/login"})
+    return go_to(f"{PREFIX}/login")
+
+
+def _refused_form(request: Request, _: CsrfRefused) -> Response:
+    message = "This form has expired or did not come from this console; reload the page and try again."
+    return render(request, "error.html", {"message": message}, status=403)
+
+
+def _refused(request: Request, error: SwitchyardError) -> Response:
+    """A use case's refusal (403 not allowed, 404 unknown, ...) as a page, with the API's status."""
+    status, _ = error_body(error, request.url.path)
+    return render(request, "error.html", {"message": error.message}, status=status)
+
+
+def _not_found(request: Request, error: NotFoundException) -> Response:
+    return render(request, "error.html", {"message": error.detail}, status=404)
+
+
+def console_router(console: SessionSigner) -> Router:
+    """Every /ui route, signing sessions with `console`. Out of the OpenAPI document: these are pages,
+    not API."""
+    return Router(
+        path="/",
+        route_handlers=[AssetsController, LoginController, ModelsPage],
+        dependencies={
+            "console": Provide(lambda: console, use_cache=True, sync_to_thread=False),
+            "visit": Provide(resolve_visit),
+        },
+        exception_handlers={
+            SignInRequired: _sign_in,
+            CsrfRefused: _refused_form,
+            SwitchyardError: _refused,
+            NotFoundException: _not_found,
+        },  # type: ignore[dict-item]
+        include_in_schema=False,
+    )

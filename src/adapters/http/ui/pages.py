@@ -1,0 +1,179 @@
+"""What every console page stands on: the signed-in visitor, the CSRF check, the navigation the role
+decides, and rendering a template into an HTML response.
+
+Jinja2 is imported and its engine built on the first rendered page, never at startup: a gateway whose
+operators never open the console pays nothing for it."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from litestar import Request, Response
+from litestar.datastructures import FormMultiDict
+from litestar.di import NamedDependency
+from litestar.response import Redirect
+
+from adapters.http.ui.session import COOKIE, LIFETIME, Session, SessionKind, SessionSigner
+from application.access import Gatekeeper
+from domain.access import MASTER, Principal
+from domain.errors import BadRequestError, SwitchyardError
+from domain.identity import Role
+
+if TYPE_CHECKING:
+    from litestar.plugins.jinja import JinjaTemplateEngine
+
+HTML = "text/html; charset=utf-8"
+PREFIX = "/ui"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NavItem:
+    title: str
+    path: str
+    shown_to: Callable[[Principal], bool]
+
+
+def _everyone(_: Principal) -> bool:
+    return True
+
+
+def _readers_of_everything(principal: Principal) -> bool:
+    return principal.reads_everything
+
+
+def _organization_admins(principal: Principal) -> bool:
+    return principal.reads_everything or principal.role is Role.ORG_ADMIN
+
+
+NAV = (
+    NavItem("Models", f"{PREFIX}/models", _everyone),
+    NavItem("Keys", f"{PREFIX}/keys", _everyone),
+    NavItem("Teams", f"{PREFIX}/teams", _everyone),
+    NavItem("Users", f"{PREFIX}/users", _readers_of_everything),
+    NavItem("Organizations", f"{PREFIX}/organizations", _organization_admins),
+    NavItem("Customers", f"{PREFIX}/customers", _readers_of_everything),
+    NavItem("Spend", f"{PREFIX}/spend", _everyone),
+    NavItem("Logs", f"{PREFIX}/logs", _everyone),
+    NavItem("Playground", f"{PREFIX}/playground", _everyone),
+)
+"""Every page of the console; a page not built yet answers 404 until it is. Which ones a visitor sees
+is a convenience: each page's use cases still decide what the visitor may read or change."""
+
+
+class SignInRequired(Exception):
+    """No valid session: the visitor is sent to the login page."""
+
+
+class CsrfRefused(Exception):
+    """A POST without the session's CSRF token."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Visit:
+    """The signed-in visitor of one request: who they are now (resolved again from the session on every
+    request) and their session."""
+
+    principal: Principal
+    session: Session
+
+
+async def resolve_visit(
+    request: Request, gatekeeper: NamedDependency[Gatekeeper], console: NamedDependency[SessionSigner]
+) -> Visit:
+    """The `visit` dependency of every page but login: the session's caller, as the API would resolve
+    them; a POST must carry the session's CSRF token."""
+    session = console.load(request.cookies.get(COOKIE), time.time())
+    if session is None:
+        raise SignInRequired()
+    try:
+        principal = (
+            MASTER if session.kind is SessionKind.MASTER else await gatekeeper.key_holder(session.subject)
+        )
+    except SwitchyardError:
+        raise SignInRequired() from None
+    if request.method == "POST":
+        presented = request.headers.get(CSRF_HEADER) or (await request.form()).get(CSRF_FIELD)
+        if not session.csrf_matches(presented):
+            raise CsrfRefused()
+    return Visit(principal, session)
+
+
+async def submit_form(
+    request: Request,
+    apply: Callable[[FormMultiDict], Awaitable[object]],
+    *,
+    then: str,
+    again: Callable[[FormMultiDict, Mapping[str, str]], Awaitable[Response]],
+) -> Response:
+    """A form POST: `apply` passes the submitted fields to the use case; the browser then goes to
+    `then`, or on a BadRequestError sees the form `again` with what was typed and the error next to
+    the field whose `name` is the error's `param` (e.g. `litellm_params.model`; "" for the whole form)."""
+    form = await request.form()
+    try:
+        await apply(form)
+    except BadRequestError as error:
+        return await again(form, {error.param or "": error.message})
+    return go_to(then)
+
+
+def served_over_tls(request: Request) -> bool:
+    forwarded = request.headers.get("x-forwarded-proto", "")
+    return request.url.scheme == "https" or forwarded.split(",")[0].strip() == "https"
+
+
+def with_session(response: Response, request: Request, console: SessionSigner, session: Session) -> Response:
+    response.set_cookie(
+        COOKIE,
+        console.dump(session),
+        path=PREFIX,
+        max_age=LIFETIME,
+        httponly=True,
+        secure=served_over_tls(request),
+        samesite="lax",
+    )
+    return response
+
+
+def go_to(path: str) -> Redirect:
+    """A redirect after a form (303: the browser follows it with GET)."""
+    return Redirect(path, status_code=303)
+
+
+@cache
+def _engine() -> JinjaTemplateEngine:
+    from litestar.plugins.jinja import JinjaTemplateEngine
+
+    return JinjaTemplateEngine(directory=Path(str(files("adapters.http.ui").joinpath("templates"))))
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    visit: Visit | None = None,
+    status: int = 200,
+) -> Response:
+    """A page: `template` with `context`, the navigation and the CSRF token of `visit`'s session."""
+    principal = visit.principal if visit else None
+    page = (
+        _engine()
+        .get_template(template)
+        .render(
+            **context,
+            visitor=principal,
+            nav=[item for item in NAV if principal is not None and item.shown_to(principal)],
+            path=request.url.path,
+            csrf_token=visit.session.csrf if visit else "",
+            csrf_field=CSRF_FIELD,
+        )
+    )
+    return Response(page, media_type=HTML, status_code=status)
