@@ -15,6 +15,7 @@ from typing import Any
 
 from application.budgets import BudgetGuard, BudgetHold
 from application.identity_cache import IdentityCache
+from application.sign_in_throttle import SignInThrottle
 from domain.access import (
     MASTER,
     Principal,
@@ -200,6 +201,8 @@ class Gatekeeper:
         self._access_groups = access_groups
         self._pending: list[_Release] = []
         self._releaser: asyncio.Task[None] | None = None
+        self.sign_ins = SignInThrottle(limiter=limiter, clock=clock)
+        """The console's failed sign-ins, counted by the same limiter."""
 
     @property
     def identities(self) -> IdentityCache:
@@ -226,6 +229,24 @@ class Gatekeeper:
         if principal is None or principal.key is None:
             raise AuthenticationError("Invalid API key.", code="invalid_api_key")
         check_key_usable(principal.key, datetime.fromtimestamp(self._clock.now(), UTC))
+        check_principal_usable(principal)
+        return principal
+
+    async def console_user(self, user_id: str) -> Principal:
+        """The user a console session signed in with a password, an invitation or SSO (the session keeps
+        the id), with the role their record has now: 401 when the user is gone or blocked."""
+        records = await self._identities.records(user_id, None, None)
+        if records.user is None:
+            raise AuthenticationError(f"User {user_id} no longer exists.", code="invalid_user")
+        principal = Principal(
+            via=Via.CONSOLE,
+            role=records.user.user_role,
+            user=records.user,
+            organization=records.organization,
+            budgets=records.budgets,
+            user_id=user_id,
+            organization_id=records.user.organization_id,
+        )
         check_principal_usable(principal)
         return principal
 

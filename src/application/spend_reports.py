@@ -17,10 +17,12 @@ from application.spend_rollups import (
     NO_KEY,
     DayActivity,
     GroupBy,
+    K,
     ReportGroup,
     Totals,
     day_activities,
     report_groups,
+    rollup,
     total,
 )
 from application.spend_scope import (
@@ -35,7 +37,7 @@ from application.spend_scope import (
 from domain.access import Principal
 from domain.errors import BadRequestError, ServiceUnavailableError
 from domain.router_policy import RouterPolicy
-from domain.spend import DailyQuery, DailySpend, SpendLogQuery, SpendRecord
+from domain.spend import CallStatus, DailyQuery, DailySpend, SpendLogQuery, SpendRecord
 from ports.budget_reservations import BudgetReservations, BudgetsUnavailable
 from ports.clock import Clock
 from ports.spend_ledger import SpendLedger
@@ -106,11 +108,14 @@ class SpendLogs:
         request_id: str | None = None,
         start: date | None = None,
         end: date | None = None,
+        model: str | None = None,
+        status: CallStatus | None = None,
         page: int = 1,
         size: int = 50,
     ) -> LogPage:
         offset, limit = _paging(page, size, MAX_LOG_PAGE)
         query = await self._query(principal, api_key, user_id, team_id, request_id, start, end)
+        query = replace(query, model_group=model, status=status)
         async with _reachable():
             found = await self._ledger.logs(replace(query, offset=offset, limit=limit))
             count = await self._ledger.count(query)
@@ -196,6 +201,36 @@ class SpendReport:
             aliases = await _team_aliases(self._uow, (g.name for g in groups if g.name))
         return Report(group_by, first, last, groups, aliases)
 
+    async def overview(
+        self, principal: Principal, *, start: date | None, end: date | None, team_id: str | None = None
+    ) -> Overview:
+        """The admin console's Spend page: one read of the daily aggregates, rolled up by day, model,
+        team and key, with the keys' and teams' names."""
+        first, last = day_range(start, end)
+        async with _reachable():
+            who = await _scope(self._uow, principal, SpendFilter(team_id=team_id))
+            found = await self._ledger.daily(_daily(first, last, who))
+        teams = _by_spend(rollup(found, lambda a: a.team_id))
+        keys = _by_spend(rollup(found, lambda a: a.key_hash))
+        return Overview(
+            first,
+            last,
+            total(found),
+            days=rollup(sorted(found, key=lambda a: a.day), lambda a: a.day),
+            models=_by_spend(rollup(found, lambda a: a.model_group)),
+            teams=teams,
+            keys=keys,
+            key_infos=await _key_infos(self._uow, {k for k in keys if k}),
+            team_aliases=await _team_aliases(self._uow, (t for t in teams if t)),
+        )
+
+
+def _by_spend(found: dict[K, Totals]) -> dict[K, Totals]:
+    """Highest spend first (then by name, for a stable order). Sorted twice, not on a negated spend:
+    negating rounds to the default context's 28 digits."""
+    by_name = sorted(found.items(), key=lambda item: str(item[0] or ""))
+    return dict(sorted(by_name, key=lambda item: item[1].spend, reverse=True))
+
 
 def _daily(first: date, last: date, who: SpendFilter, model: str | None = None) -> DailyQuery:
     return DailyQuery(
@@ -223,6 +258,23 @@ class KeyInfo:
     key_alias: str | None = None
     team_id: str | None = None
     user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """Spend over whole UTC days summed every way the console charts it: per day that had calls (in
+    order), and per model, team and key (highest spend first; None: calls without a team or key), with
+    the names of those keys and teams."""
+
+    start: date
+    end: date
+    totals: Totals
+    days: Mapping[date, Totals]
+    models: Mapping[str, Totals]
+    teams: Mapping[str | None, Totals]
+    keys: Mapping[str | None, Totals]
+    key_infos: Mapping[str, KeyInfo] = field(default_factory=dict)
+    team_aliases: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,16 +368,17 @@ class DailyActivity:
             totals=total(found),
             page=page,
             pages=max(1, math.ceil(len(days) / limit)),
-            keys=await self._keys(keys),
+            keys=await _key_infos(self._uow, keys),
             team_aliases=await _team_aliases(self._uow, teams),
         )
 
-    async def _keys(self, tokens: set[str]) -> dict[str, KeyInfo]:
-        if not tokens:
-            return {}
-        async with _reachable(), self._uow() as work:
-            keys = await work.keys.get_many(sorted(tokens))
-        return {k.token: KeyInfo(k.key_alias, k.team_id, k.user_id) for k in keys}
+
+async def _key_infos(uow: Callable[[], UnitOfWork], tokens: set[str]) -> dict[str, KeyInfo]:
+    if not tokens:
+        return {}
+    async with _reachable(), uow() as work:
+        keys = await work.keys.get_many(sorted(tokens))
+    return {k.token: KeyInfo(k.key_alias, k.team_id, k.user_id) for k in keys}
 
 
 class SpendReset:

@@ -22,6 +22,7 @@ from litestar.di import Provide
 from adapters.clock import SystemClock
 from adapters.config.loader import GatewayConfig
 from adapters.config.stored import deployment_from_record
+from adapters.crypto.argon2_hasher import Argon2PasswordHasher
 from adapters.http.app import create_app
 from adapters.http.exchange import Inference
 from adapters.llm.mock.client import MockProvider
@@ -97,6 +98,7 @@ from ports.call_observer import CallObserver
 
 if TYPE_CHECKING:
     from adapters.http.ui.session import SessionSigner
+    from adapters.http.ui.sso_settings import SsoSettings
 
 __all__ = [
     "ADAPTERS",
@@ -143,6 +145,15 @@ def _console_sessions(config: GatewayConfig) -> SessionSigner | None:
     from adapters.http.ui.session import SessionSigner
 
     return SessionSigner.from_secrets(salt_key(config), _master_key(config))
+
+
+def _console_sso(config: GatewayConfig) -> SsoSettings | None:
+    """The console's single sign-on (LiteLLM's GENERIC_* variables); None when off or not configured."""
+    if not config.ui:
+        return None
+    from adapters.http.ui.sso_settings import SsoSettings
+
+    return SsoSettings.from_environment(config.environment)
 
 
 def call_observers(config: GatewayConfig, metrics: Sequence[CallObserver]) -> tuple[CallObserver, ...]:
@@ -296,6 +307,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         on_change=identities.provided.invalidate,
         spend=providers.Singleton(SpendLookup, ledger=spend_ledger, clock=clock),
+        passwords=providers.Singleton(Argon2PasswordHasher),
     )
     spend = providers.Singleton(
         SpendDesk.build,
@@ -456,10 +468,12 @@ def create_http_app(container: Container) -> Litestar:
         )
 
     report_open_routes(config.passthrough_routes)
+    sso = _console_sso(config)
     return create_app(
         dependencies={
             **{name: bridge(name) for name in _SERVICES},
             "inference": Provide(inference, use_cache=True, sync_to_thread=False),
+            "sso": Provide(lambda: sso, use_cache=True, sync_to_thread=False),
         },
         gatekeeper=(lambda: services["gatekeeper"]) if config.master_key else None,
         max_body_bytes=config.max_request_body_bytes,

@@ -31,6 +31,8 @@ class Via(StrEnum):
     MASTER_KEY = "master_key"
     VIRTUAL_KEY = "virtual_key"
     JWT = "jwt"
+    CONSOLE = "console"
+    """A console session of a user signed in with a password, an invitation or SSO."""
 
 
 @dataclass(frozen=True, slots=True)

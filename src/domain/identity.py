@@ -23,6 +23,9 @@ from domain.budgets import NO_BUDGET, BudgetTerms
 from domain.durations import parse_duration as parse_duration  # re-exported: callers import it from here
 from domain.errors import BadRequestError
 
+SECRET = "secret"
+"""A field's metadata key marking a value that no answer and no audit entry may show."""
+
 
 class Role(StrEnum):
     """A user's role across the whole gateway (LiteLLM's names)."""
@@ -193,6 +196,27 @@ class User:
     updated_at: datetime | None = None
     created_by: str | None = None
     updated_by: str | None = None
+    password_hash: str | None = field(default=None, repr=False, metadata={SECRET: True})
+    """The argon2id hash of the console password, if one was set; never rendered or audited."""
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    """A link that lets `user_id` set a password and sign in to the console, once, until `expires_at`
+    (LiteLLM's invitation links)."""
+
+    id: str
+    user_id: str
+    expires_at: datetime
+    is_accepted: bool = False
+    accepted_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    created_by: str | None = None
+    updated_by: str | None = None
+
+    def usable(self, now: datetime) -> bool:
+        return not self.is_accepted and now < self.expires_at
 
 
 @dataclass(frozen=True, slots=True)

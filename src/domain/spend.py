@@ -163,6 +163,8 @@ class SpendLogQuery:
     organization_id: str | None = None
     end_user: str | None = None
     request_id: str | None = None
+    model_group: str | None = None
+    status: CallStatus | None = None
     start: datetime | None = None
     """Records that started at or after this."""
     end: datetime | None = None

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Generic, Self, TypeVar
 
 from domain.deployments import DeploymentRecord
-from domain.identity import AuditEntry, Budget, EndUser, Organization, Team, User, VirtualKey
+from domain.identity import AuditEntry, Budget, EndUser, Invitation, Organization, Team, User, VirtualKey
 from ports.response_store import ResponseStore
 
 E = TypeVar("E")
@@ -20,7 +20,8 @@ Where = Mapping[str, str | None]
 
 class Repository(ABC, Generic[E]):
     """The records of one kind, by id (`VirtualKey.token`, `Team.team_id`, `User.user_id`,
-    `Organization.organization_id`, `EndUser.user_id`, `Budget.budget_id`, `DeploymentRecord.model_id`).
+    `Organization.organization_id`, `EndUser.user_id`, `Budget.budget_id`, `DeploymentRecord.model_id`,
+    `Invitation.id`).
 
     Contract:
     - `add` raises `domain.errors.ConflictError` when the id exists (and for a key, when its `key_alias`
@@ -33,7 +34,7 @@ class Repository(ABC, Generic[E]):
       keys: user_id, team_id, organization_id, key_alias, budget_id; teams: organization_id, team_alias,
       member (a user id among the members); users: user_email, organization_id, user_role;
       organizations: organization_alias, member; end users: alias, budget_id; budgets: none;
-      deployments: model_name. An unknown field raises ValueError.
+      deployments: model_name; invitations: user_id. An unknown field raises ValueError.
     - Changes are visible to other units of work only after `commit`.
     """
 
@@ -86,9 +87,10 @@ class UnitOfWork(ABC):
     Contract:
     - A unit of work is used once (one `async with`); a new one is made per transaction by the factory.
     - `commit` makes every change durable and visible together, and advances the change stamp of each
-      topic written: `IDENTITY` for keys, teams, users, organizations, end users and budgets, `MODELS`
-      for deployments (the audit log and stored responses change no stamp). Stamps only grow, in commit
-      order, so that other instances can tell their caches are stale by reading `stamps()` alone.
+      topic written: `IDENTITY` for keys, teams, users, organizations, end users, budgets and
+      invitations, `MODELS` for deployments (the audit log and stored responses change no stamp).
+      Stamps only grow, in commit order, so that other instances can tell their caches are stale by
+      reading `stamps()` alone.
     - Errors of the database library are translated: `ConflictError` for duplicates, and
       `StoreUnavailable` when the database cannot be reached.
     """
@@ -100,6 +102,7 @@ class UnitOfWork(ABC):
     end_users: Repository[EndUser]
     budgets: Repository[Budget]
     deployments: Repository[DeploymentRecord]
+    invitations: Repository[Invitation]
     audit: AuditLog
     responses: ResponseStore
 

@@ -27,6 +27,7 @@ from domain.deployments import DeploymentRecord
 from domain.identity import (
     Budget,
     EndUser,
+    Invitation,
     Member,
     MemberRole,
     Organization,
@@ -99,7 +100,8 @@ async def _emptied(database: Database) -> None:
     async with database.engine.begin() as connection:
         await connection.exec_driver_sql(
             "TRUNCATE keys, teams, team_members, users, organizations, organization_members, end_users,"
-            " budgets, deployments, audit_log, spend_logs, spend_totals, spend_daily, spend_resets, responses"
+            " budgets, deployments, audit_log, spend_logs, spend_totals, spend_daily, spend_resets,"
+            " responses, invitations"
         )
         await connection.exec_driver_sql("UPDATE change_stamps SET stamp = 0")
 
@@ -191,6 +193,7 @@ SAMPLES: dict[str, Any] = {
         organization_id="o1",
         **SPENDING,
         **STAMPS,
+        password_hash="$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
     ),
     "organizations": Organization(
         organization_id="o1", organization_alias="acme", members=MEMBERS, tags=("b",), **SPENDING, **STAMPS
@@ -234,6 +237,9 @@ SAMPLES: dict[str, Any] = {
         model_info={"mode": "chat", "input_cost_per_token": 2.5e-06},
         **STAMPS,
     ),
+    "invitations": Invitation(
+        id="i1", user_id="u1", expires_at=T1, is_accepted=True, accepted_at=T0, **STAMPS
+    ),
 }
 KINDS = list(SAMPLES)
 ID_FIELDS = {
@@ -244,6 +250,7 @@ ID_FIELDS = {
     "end_users": "user_id",
     "budgets": "budget_id",
     "deployments": "model_id",
+    "invitations": "id",
 }
 
 

@@ -301,6 +301,28 @@ async def test_logs_come_newest_first_filtered_and_paged(backend: Backend) -> No
     assert await ids(team_id="nobody") == []
 
 
+async def test_logs_are_filtered_by_model_group_and_status(backend: Backend) -> None:
+    ledger = backend.spend_ledger("a")
+    await ledger.write(
+        [
+            call("ok-4o", at=T0),
+            call("failed-4o", at=T0 + timedelta(minutes=1), status=CallStatus.FAILURE),
+            call("ok-mini", at=T0 + timedelta(minutes=2), model="gpt-4o-mini"),
+        ]
+    )
+
+    async def ids(**filters: Any) -> list[str]:
+        query = SpendLogQuery(**filters)
+        found = await ledger.logs(query)
+        assert await ledger.count(query) == len(found)
+        return [record.request_id for record in found]
+
+    assert await ids(model_group="gpt-4o") == ["failed-4o", "ok-4o"]
+    assert await ids(status=CallStatus.FAILURE) == ["failed-4o"]
+    assert await ids(model_group="gpt-4o", status=CallStatus.SUCCESS) == ["ok-4o"]
+    assert await ids(model_group="nothing") == []
+
+
 async def test_a_batch_of_a_thousand_records_is_written_at_once(backend: Backend) -> None:
     ledger = backend.spend_ledger("a")
     callers = [Caller(key_hash=token(f"k{i}"), team_id=f"t{i % 7}", end_user=f"c{i % 13}") for i in range(50)]

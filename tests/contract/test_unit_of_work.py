@@ -25,6 +25,7 @@ from domain.identity import (
     AuditEntry,
     Budget,
     EndUser,
+    Invitation,
     Member,
     MemberRole,
     Organization,
@@ -116,6 +117,7 @@ async def test_records_with_every_field_left_out_come_back_equal(backend: Backen
         "end_users": EndUser(user_id="bare"),
         "budgets": Budget(budget_id="bare"),
         "deployments": DeploymentRecord(model_id="bare", model_name="m"),
+        "invitations": Invitation(id="bare", user_id="u", expires_at=T0),
     }
     for kind, record in bare.items():
         await saved(backend, kind, record)

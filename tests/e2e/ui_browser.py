@@ -44,7 +44,7 @@ def chromium_page() -> Iterator[Page]:
 def sign_in(page: Page, url: str, key: str) -> None:
     page.goto(f"{url}/ui/login")
     page.get_by_label("Master key or virtual key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()  # not "Sign in with email"
     page.wait_for_url(f"{url}/ui/models")
 
 

@@ -30,7 +30,7 @@ def test_in_memory_and_server_databases_have_no_file() -> None:
 
 def test_the_migrations_ship_inside_the_package_with_one_head() -> None:
     assert (MIGRATIONS / "env.py").is_file()
-    assert head() == HEAD == "0006"
+    assert head() == HEAD == "0007"
 
 
 async def test_a_start_finds_a_current_schema_without_migrating_again(tmp_path: Path) -> None:

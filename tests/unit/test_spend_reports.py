@@ -285,6 +285,39 @@ async def test_the_report_needs_both_dates(world: World) -> None:
     assert refused.value.param == "start_date"
 
 
+async def test_the_overview_sums_every_way_the_console_charts_it(world: World) -> None:
+    found = await world.desk.report.overview(MASTER, start=date(2024, 5, 1), end=date(2024, 5, 3))
+
+    assert found.totals.spend == Decimal("1.100000000000000000000000000001") and found.totals.requests == 5
+    assert [(d, t.requests) for d, t in found.days.items()] == [
+        (date(2024, 5, 1), 2),
+        (date(2024, 5, 2), 2),
+        (date(2024, 5, 3), 1),
+    ]
+    assert list(found.models) == ["gpt-x", "claude"]
+    assert list(found.teams) == ["red", None, "blue"]  # highest spend first
+    assert list(found.keys) == [LONE_KEY, BOB_KEY, ALICE_KEY]
+    assert found.team_aliases == {"red": "Red Team"}
+    assert found.key_infos[ALICE_KEY].key_alias == "alice-ci" and BOB_KEY not in found.key_infos
+
+
+async def test_the_overview_is_narrowed_as_the_report_is(world: World) -> None:
+    mine = await world.desk.report.overview(ALICE, start=date(2024, 5, 1), end=date(2024, 5, 3))
+    team = await world.desk.report.overview(BOB, start=date(2024, 5, 1), end=date(2024, 5, 3), team_id="blue")
+
+    assert list(mine.keys) == [ALICE_KEY] and list(team.teams) == ["blue"]
+    with pytest.raises(PermissionDeniedError):
+        await world.desk.report.overview(BOB, start=date(2024, 5, 1), end=date(2024, 5, 3), team_id="red")
+
+
+async def test_the_log_is_filtered_by_model_and_status(world: World) -> None:
+    claude = await world.desk.logs.page(MASTER, model="claude")
+    failed = await world.desk.logs.page(MASTER, status=CallStatus.FAILURE)
+
+    assert ids(claude.records) == ["r2"] and claude.total == 1
+    assert ids(failed.records) == ["r5"]
+
+
 # Daily activity --------------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from adapters.http.ui.session import COOKIE, LIFETIME, SessionKind, SessionSigner
-from tests.unit.ui_console import MASTER, Client, console_app, csrf_token, new_key, sign_in
+from tests.unit.ui_console import MASTER, Client, console_app, csrf_token, login_form, new_key, sign_in
 
 
 @pytest.fixture
@@ -29,7 +29,9 @@ async def test_a_visitor_who_has_not_signed_in_is_sent_to_the_login_page(client:
 
 async def test_the_master_key_signs_in_with_a_locked_down_cookie(client: Client) -> None:
     response = await client.post(
-        "/ui/login", data={"key": MASTER["authorization"][7:]}, follow_redirects=False
+        "/ui/login",
+        data={"key": MASTER["authorization"][7:], **await login_form(client)},
+        follow_redirects=False,
     )
 
     assert response.status_code == 303 and response.headers["location"] == "/ui/models"
@@ -45,7 +47,7 @@ async def test_the_master_key_signs_in_with_a_locked_down_cookie(client: Client)
 async def test_the_cookie_is_secure_behind_a_tls_proxy(client: Client) -> None:
     response = await client.post(
         "/ui/login",
-        data={"key": MASTER["authorization"][7:]},
+        data={"key": MASTER["authorization"][7:], **await login_form(client)},
         headers={"x-forwarded-proto": "https"},
         follow_redirects=False,
     )
@@ -54,10 +56,11 @@ async def test_the_cookie_is_secure_behind_a_tls_proxy(client: Client) -> None:
 
 
 async def test_a_wrong_key_is_refused_on_the_login_page(client: Client) -> None:
-    response = await client.post("/ui/login", data={"key": "sk-nope"}, follow_redirects=False)
+    form = await login_form(client)
+    response = await client.post("/ui/login", data={"key": "sk-nope", **form}, follow_redirects=False)
 
     assert response.status_code == 401 and "Invalid API key." in response.text
-    assert "set-cookie" not in response.headers
+    assert f"{COOKIE}=" not in response.headers.get("set-cookie", "")
 
 
 async def test_a_post_without_the_session_csrf_token_is_refused(client: Client) -> None:

@@ -317,6 +317,11 @@ OPERATIONS: dict[str, Operation] = {
     "BudgetController.delete": _manage("budgets", "Delete a budget", m.BudgetRef),
     "BudgetController.info": _manage("budgets", "Budgets by id", m.BudgetIds),
     "BudgetController.list_budgets": _manage("budgets", "List budgets"),
+    "InvitationController.new": _manage(
+        "invitations", "A one-use link (7 days) for a user to set a console password", m.NewInvitation
+    ),
+    "InvitationController.info": _manage("invitations", "An invitation link", query=("invitation_id!",)),
+    "InvitationController.delete": _manage("invitations", "Revoke an invitation link", m.InvitationRef),
     "SpendController.calculate": _manage("spend", "The cost of a request or a reply", OBJECT),
     "SpendController.logs": _manage("spend", "Spend logs", query=_LOG_FILTERS),
     "SpendController.logs_page": _manage(

@@ -54,8 +54,9 @@ ORGANIZATIONS = Kind(
 END_USERS = Kind("end_users", "end user", "user_id", IDENTITY, frozenset({"alias", "budget_id"}))
 BUDGETS = Kind("budgets", "budget", "budget_id", IDENTITY, frozenset())
 DEPLOYMENTS = Kind("deployments", "deployment", "model_id", MODELS, frozenset({"model_name"}))
+INVITATIONS = Kind("invitations", "invitation", "id", IDENTITY, frozenset({"user_id"}))
 
-KINDS = (KEYS, TEAMS, USERS, ORGANIZATIONS, END_USERS, BUDGETS, DEPLOYMENTS)
+KINDS = (KEYS, TEAMS, USERS, ORGANIZATIONS, END_USERS, BUDGETS, DEPLOYMENTS, INVITATIONS)
 TOPICS = (IDENTITY, MODELS)
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)

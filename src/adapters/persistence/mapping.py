@@ -12,6 +12,7 @@ from domain.identity import (
     AuditEntry,
     Budget,
     EndUser,
+    Invitation,
     Member,
     MemberRole,
     Organization,
@@ -200,6 +201,7 @@ def user_row(user: User) -> dict[str, Any]:
         "organization_id": user.organization_id,
         **_spending(user),
         **_stamps(user),
+        "password_hash": user.password_hash,
     }
 
 
@@ -211,6 +213,29 @@ def user(row: Row, members: Sequence[Row] = ()) -> User:
         user_role=Role(row["user_role"]),
         organization_id=row["organization_id"],
         **_spending_fields(row),
+        **_stamp_fields(row),
+        password_hash=row["password_hash"],
+    )
+
+
+def invitation_row(invitation: Invitation) -> dict[str, Any]:
+    return {
+        "id": invitation.id,
+        "user_id": invitation.user_id,
+        "expires_at": invitation.expires_at,
+        "is_accepted": invitation.is_accepted,
+        "accepted_at": invitation.accepted_at,
+        **_stamps(invitation),
+    }
+
+
+def invitation(row: Row, members: Sequence[Row] = ()) -> Invitation:
+    return Invitation(
+        id=row["id"],
+        user_id=row["user_id"],
+        expires_at=row["expires_at"],
+        is_accepted=row["is_accepted"],
+        accepted_at=row["accepted_at"],
         **_stamp_fields(row),
     )
 

@@ -166,6 +166,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.end_users = self._repositories["end_users"]
         self.budgets = self._repositories["budgets"]
         self.deployments = self._repositories["deployments"]
+        self.invitations = self._repositories["invitations"]
         self.audit = InMemoryAuditLog(store)
         self.responses = InMemoryResponseStore(store.responses)
 

@@ -66,6 +66,8 @@ class InMemorySpendLedger(SpendLedger):
                 for name in _LOG_FILTERS
             )
             and (query.request_id is None or record.request_id == query.request_id)
+            and (query.model_group is None or record.model_group == query.model_group)
+            and (query.status is None or record.status is query.status)
             and (start is None or record.started_at >= start)
             and (end is None or record.started_at < end)
         ]

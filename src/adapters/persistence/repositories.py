@@ -16,6 +16,7 @@ from adapters.persistence.kinds import (
     BUDGETS,
     DEPLOYMENTS,
     END_USERS,
+    INVITATIONS,
     KEYS,
     ORGANIZATIONS,
     TEAMS,
@@ -68,6 +69,7 @@ SHAPES = {
         Shape(END_USERS, tables.end_users, mapping.end_user_row, mapping.end_user),
         Shape(BUDGETS, tables.budgets, mapping.budget_row, mapping.budget),
         Shape(DEPLOYMENTS, tables.deployments, mapping.deployment_row, mapping.deployment),
+        Shape(INVITATIONS, tables.invitations, mapping.invitation_row, mapping.invitation),
     )
 }
 

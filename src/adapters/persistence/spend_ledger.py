@@ -309,12 +309,17 @@ def _exact_sum(amounts: Any) -> Decimal:
     return total
 
 
+_LOG_COLUMNS = ("key_hash", "user_id", "team_id", "organization_id", "end_user", "request_id", "model_group")
+
+
 def _log_filters(query: SpendLogQuery) -> list[ColumnElement[bool]]:
     filters: list[ColumnElement[bool]] = []
-    for name in ("key_hash", "user_id", "team_id", "organization_id", "end_user", "request_id"):
+    for name in _LOG_COLUMNS:
         wanted = getattr(query, name)
         if wanted is not None:
             filters.append(_logs.c[name] == wanted)
+    if query.status is not None:
+        filters.append(_logs.c.status == query.status.value)
     if query.start is not None:
         filters.append(_logs.c.started_at >= in_utc(query.start))
     if query.end is not None:

@@ -44,6 +44,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.organizations = SqlAlchemyRepository(SHAPES["organizations"], self)
         self.end_users = SqlAlchemyRepository(SHAPES["end_users"], self)
         self.budgets = SqlAlchemyRepository(SHAPES["budgets"], self)
+        self.invitations = SqlAlchemyRepository(SHAPES["invitations"], self)
         self.deployments = SqlAlchemyRepository(SHAPES["deployments"], self, CredentialColumns(cipher))
         self.audit = SqlAlchemyAuditLog(self)
         self.responses = SqlAlchemyResponseStore(self)

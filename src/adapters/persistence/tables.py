@@ -164,6 +164,18 @@ users = Table(
     Column("organization_id", String(), index=True),
     *_budget_columns(),
     *_audit_columns(),
+    Column("password_hash", String()),
+)
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", String(), primary_key=True),
+    Column("user_id", String(), nullable=False, index=True),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("is_accepted", Boolean(), nullable=False),
+    Column("accepted_at", UtcDateTime()),
+    *_audit_columns(),
 )
 
 organizations = Table(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from application.management.budgets import Budgets
 from application.management.end_users import EndUsers
+from application.management.invitations import Invitations
 from application.management.keys import Issued, Keys, new_secret
 from application.management.organizations import Organizations, OrganizationView
 from application.management.service import Page
@@ -15,11 +16,13 @@ from application.management.teams import Joined, Teams, TeamView
 from application.management.users import NewUser, Users, UserView
 from application.spend_totals import SpendLookup
 from ports.clock import Clock
+from ports.password_hasher import PasswordHasher
 from ports.unit_of_work import UnitOfWork
 
 __all__ = [
     "Budgets",
     "EndUsers",
+    "Invitations",
     "Issued",
     "Joined",
     "Keys",
@@ -49,6 +52,7 @@ class Management:
     organizations: Organizations
     end_users: EndUsers
     budgets: Budgets
+    invitations: Invitations
 
     @classmethod
     def build(
@@ -59,16 +63,20 @@ class Management:
         on_change: Callable[[], None] = _nothing,
         secret: Callable[[], str] = new_secret,
         spend: SpendLookup | None = None,
+        passwords: PasswordHasher | None = None,
     ) -> Management:
         """`on_change` runs after every commit that changed identity records; `secret` makes new keys;
-        `spend` fills what records show they spent from the ledger."""
+        `spend` fills what records show they spent from the ledger; `passwords` hashes the console
+        passwords users are given (without it, setting one is refused)."""
         common = {"uow": uow, "clock": clock, "on_change": on_change, "spend": spend}
         keys = Keys(**common, secret=secret)
+        users = Users(**common, keys=keys, passwords=passwords)
         return cls(
             keys=keys,
             teams=Teams(**common),
-            users=Users(**common, keys=keys),
+            users=users,
             organizations=Organizations(**common),
             end_users=EndUsers(**common),
             budgets=Budgets(**common),
+            invitations=Invitations(uow=uow, clock=clock, on_change=on_change, users=users),
         )

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from domain.access import PASSTHROUGH_ROUTES_FIELD
 from domain.budgets import BudgetTerms
 from domain.errors import BadRequestError
-from domain.identity import Budget, Role, parse_duration
+from domain.identity import SECRET, Budget, Role, parse_duration
 
 Fields = Mapping[str, Any]
 """The fields a caller sent, by LiteLLM's names; a field that is present with None clears the value."""
@@ -187,7 +187,11 @@ def assign(
 def jsonable(value: Any) -> Any:
     """A record as plain JSON values (for the audit log): Decimals as numbers, times as ISO 8601."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.metadata.get(SECRET)  # a password hash never reaches the audit log
+        }
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,10 +30,11 @@ from application.management.service import (
 )
 from application.management.teams import member_role
 from application.spend_totals import SpendLookup
-from domain.access import Principal
+from domain.access import Principal, Via
 from domain.errors import BadRequestError, ConflictError, NotFoundError
-from domain.identity import Member, Team, User, VirtualKey
+from domain.identity import Member, Role, Team, User, VirtualKey
 from ports.clock import Clock
+from ports.password_hasher import PasswordHasher
 from ports.unit_of_work import UnitOfWork
 
 USER_FIELDS: dict[str, Convert] = {
@@ -75,9 +78,67 @@ class Users(ManagementService):
         on_change: Callable[[], None],
         keys: Keys,
         spend: SpendLookup | None = None,
+        passwords: PasswordHasher | None = None,
     ) -> None:
         super().__init__(uow=uow, clock=clock, on_change=on_change, spend=spend)
         self._keys = keys
+        self._passwords = passwords
+        self._decoy: str | None = None
+        """A hash of nothing anyone knows, checked when no user has the email signing in."""
+
+    async def hashed(self, password: Any) -> str:
+        """`password` (a request's field) as the hash a user keeps; 400 naming `password` when it is not
+        a non-empty string. Hashing is slow on purpose, so it runs off the event loop."""
+        if not isinstance(password, str) or not password:
+            raise BadRequestError("password must be a non-empty string", param="password")
+        if self._passwords is None:
+            raise BadRequestError("This gateway does not keep passwords", param="password")
+        return await asyncio.to_thread(self._passwords.hash, password)
+
+    async def signed_in(self, email: str, password: str) -> User | None:
+        """The user whose email and console password these are; None alike for an unknown email, a user
+        without a password and a wrong password. An unknown email still costs one hash check, so the
+        time taken tells nothing either."""
+        if self._passwords is None or not email or not password:
+            return None
+        async with self._uow() as uow:
+            found = await uow.users.list({"user_email": email}, limit=1)
+        hashed = found[0].password_hash if found else None
+        if hashed is None:
+            hashed = self._decoy or await self.hashed(secrets.token_urlsafe(16))
+            self._decoy = hashed
+        matches = await asyncio.to_thread(self._passwords.verify, hashed, password)
+        return found[0] if matches and found else None
+
+    async def single_sign_on(self, user_id: str, email: str | None, role: Role | None) -> User:
+        """The user an identity provider vouched for: found by id, else by email, else created (as
+        LiteLLM does, an internal_user_viewer unless the provider names a role). A role the provider
+        names replaces the stored one, so the provider stays the authority on it."""
+        async with self._uow() as uow:
+            found = await uow.users.get(user_id)
+            if found is None and email:
+                by_email = await uow.users.list({"user_email": email}, limit=1)
+                found = by_email[0] if by_email else None
+            if found is not None and (role is None or role is found.user_role):
+                return found
+            subject = Principal(via=Via.CONSOLE, role=role or Role.INTERNAL_USER_VIEWER, user_id=user_id)
+            if found is None:
+                user = self.made(User, subject, user_id=user_id, user_email=email, user_role=subject.role)
+                await self._check(uow, user, None)
+                await uow.users.add(user)
+                await self.audit(uow, subject, "created", "user", user_id, after=user)
+            else:
+                user = self.touched(found, subject, user_role=subject.role)
+                await uow.users.update(user)
+                await self.audit(uow, subject, "updated", "user", user.user_id, before=found, after=user)
+            await self.commit(uow)
+        return user
+
+    async def _password_change(self, wanted: dict[str, Any]) -> dict[str, str]:
+        """The `password_hash` a request's `password` (taken out of `wanted`) sets, if it has one."""
+        if "password" not in wanted:
+            return {}
+        return {"password_hash": await self.hashed(wanted.pop("password"))}
 
     async def new(self, principal: Principal, fields: Fields) -> NewUser:
         """A user (id generated when absent), joined to `teams`, with a key of its own unless
@@ -88,6 +149,7 @@ class Users(ManagementService):
         team_specs = wanted.pop("teams", None) or []
         auto_key = wanted.pop("auto_create_key", True)
         key_fields = {name: wanted.pop(name) for name in _KEY_FIELDS if name in wanted}
+        password = await self._password_change(wanted)
         async with self._uow() as uow:
             reach = await reach_of(uow, principal)
             if wanted.get("organization_id") is None and not principal.is_admin:
@@ -98,7 +160,7 @@ class Users(ManagementService):
             wanted = bound_grant(principal, wanted, inherit=True)
             if await uow.users.get(user_id) is not None:
                 raise ConflictError(f"User {user_id} already exists", param="user_id")
-            user = self.assigned(self.made(User, principal, user_id=user_id), wanted, USER_FIELDS)
+            user = self.assigned(self.made(User, principal, user_id=user_id, **password), wanted, USER_FIELDS)
             await self._check(uow, user, None)
             await uow.users.add(user)
             await self.audit(uow, principal, "created", "user", user_id, after=user)
@@ -121,12 +183,14 @@ class Users(ManagementService):
         user_id: str | None = None,
         user_email: str | None = None,
     ) -> User:
+        wanted = dict(fields)
+        password = await self._password_change(wanted)
         async with self._uow() as uow:
             reach = await reach_of(uow, principal)
             before = await _find(uow, user_id, user_email)
             check_manage_user(reach, before, "update")
-            wanted = bound_grant(principal, fields, inherit=False)
-            user = self.assigned(before, wanted, USER_FIELDS)
+            wanted = bound_grant(principal, wanted, inherit=False)
+            user = dataclasses.replace(self.assigned(before, wanted, USER_FIELDS), **password)
             if user.organization_id != before.organization_id and user.organization_id is not None:
                 check_create_user(reach, user.organization_id)
             await self._check(uow, user, before)

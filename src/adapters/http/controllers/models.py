@@ -12,7 +12,7 @@ from adapters.http.exchange import JSON, public_url
 from adapters.http.principal import principal_of
 from application.catalog import ModelCatalog
 from application.health import DeploymentState, DeploymentStates
-from domain.access import may_use_model
+from domain.access import Principal, may_use_model
 from domain.deployments import Capabilities, Deployment, ModelGroup
 from domain.pricing import ModelPrices
 
@@ -98,15 +98,18 @@ def _state(state: DeploymentState) -> dict[str, object]:
     }
 
 
+def usable_groups(catalog: ModelCatalog, principal: Principal) -> list[ModelGroup]:
+    """The model names `principal` may use (the console's playground offers the same list)."""
+    groups = catalog.access_groups()
+    return [group for group in catalog.groups() if may_use_model(principal, group.name, groups)]
+
+
 class ModelsController(Controller):
     @get(["/v1/models", "/models"])
     async def list_models(self, request: Request, catalog: NamedDependency[ModelCatalog]) -> Response:
         # Only the models this caller may use, as LiteLLM lists them for a key.
-        principal, groups = principal_of(request), catalog.access_groups()
         data = [
-            _model_object(group, catalog.created)
-            for group in catalog.groups()
-            if may_use_model(principal, group.name, groups)
+            _model_object(group, catalog.created) for group in usable_groups(catalog, principal_of(request))
         ]
         return Response(orjson.dumps({"object": "list", "data": data}), media_type=JSON)
 

@@ -15,15 +15,26 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from adapters.http.errors import error_body
+from adapters.http.ui.customers import CustomersPage
+from adapters.http.ui.keys import KeysPage
 from adapters.http.ui.login import LoginController
+from adapters.http.ui.logs import LogsPage
 from adapters.http.ui.models import ModelsPage
+from adapters.http.ui.onboarding import OnboardingController
+from adapters.http.ui.organizations import OrganizationsPage
 from adapters.http.ui.pages import PREFIX, CsrfRefused, SignInRequired, go_to, render, resolve_visit
+from adapters.http.ui.playground import PlaygroundPage
 from adapters.http.ui.session import SessionSigner
+from adapters.http.ui.spend import SpendPage
+from adapters.http.ui.sso import SsoController
+from adapters.http.ui.teams import TeamsPage
+from adapters.http.ui.users import UsersPage
 from domain.errors import SwitchyardError
 
 _ASSETS = {
     "console.css": "text/css; charset=utf-8",
     "htmx.min.js": "text/javascript; charset=utf-8",
+    "playground.js": "text/javascript; charset=utf-8",
 }
 _CACHED = {"cache-control": "public, max-age=86400"}
 
@@ -70,7 +81,21 @@ def console_router(console: SessionSigner) -> Router:
     not API."""
     return Router(
         path="/",
-        route_handlers=[AssetsController, LoginController, ModelsPage],
+        route_handlers=[
+            AssetsController,
+            LoginController,
+            OnboardingController,
+            SsoController,
+            ModelsPage,
+            KeysPage,
+            TeamsPage,
+            UsersPage,
+            OrganizationsPage,
+            CustomersPage,
+            PlaygroundPage,
+            SpendPage,
+            LogsPage,
+        ],
         dependencies={
             "console": Provide(lambda: console, use_cache=True, sync_to_thread=False),
             "visit": Provide(resolve_visit),

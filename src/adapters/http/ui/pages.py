@@ -94,9 +94,7 @@ async def resolve_visit(
     if session is None:
         raise SignInRequired()
     try:
-        principal = (
-            MASTER if session.kind is SessionKind.MASTER else await gatekeeper.key_holder(session.subject)
-        )
+        principal = await _visitor(session, gatekeeper)
     except SwitchyardError:
         raise SignInRequired() from None
     if request.method == "POST":
@@ -104,6 +102,14 @@ async def resolve_visit(
         if not session.csrf_matches(presented):
             raise CsrfRefused()
     return Visit(principal, session)
+
+
+async def _visitor(session: Session, gatekeeper: Gatekeeper) -> Principal:
+    if session.kind is SessionKind.MASTER:
+        return MASTER
+    if session.kind is SessionKind.USER:
+        return await gatekeeper.console_user(session.subject)
+    return await gatekeeper.key_holder(session.subject)
 
 
 async def submit_form(
@@ -114,14 +120,15 @@ async def submit_form(
     again: Callable[[FormMultiDict, Mapping[str, str]], Awaitable[Response]],
 ) -> Response:
     """A form POST: `apply` passes the submitted fields to the use case; the browser then goes to
-    `then`, or on a BadRequestError sees the form `again` with what was typed and the error next to
-    the field whose `name` is the error's `param` (e.g. `litellm_params.model`; "" for the whole form)."""
+    `then` (or sees the page `apply` answers, for a result shown once such as a new key's secret),
+    or on a BadRequestError sees the form `again` with what was typed and the error next to the field
+    whose `name` is the error's `param` (e.g. `litellm_params.model`; "" for the whole form)."""
     form = await request.form()
     try:
-        await apply(form)
+        answered = await apply(form)
     except BadRequestError as error:
         return await again(form, {error.param or "": error.message})
-    return go_to(then)
+    return answered if isinstance(answered, Response) else go_to(then)
 
 
 def served_over_tls(request: Request) -> bool:
@@ -130,16 +137,22 @@ def served_over_tls(request: Request) -> bool:
 
 
 def with_session(response: Response, request: Request, console: SessionSigner, session: Session) -> Response:
+    set_cookie(response, request, COOKIE, console.dump(session), LIFETIME)
+    return response
+
+
+def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
+    """A console cookie: for /ui only, out of scripts' reach, sent on top-level navigations from other
+    sites (a provider's redirect back) but not on their forms, and only over TLS when served over it."""
     response.set_cookie(
-        COOKIE,
-        console.dump(session),
+        name,
+        value,
         path=PREFIX,
-        max_age=LIFETIME,
+        max_age=max_age,
         httponly=True,
         secure=served_over_tls(request),
         samesite="lax",
     )
-    return response
 
 
 def go_to(path: str) -> Redirect:

@@ -3,7 +3,11 @@ with HMAC-SHA256 so the browser can hold it but not change it.
 
 The cookie never holds a secret: a master-key session says "master", a virtual-key session the key's
 SHA-256 hash (as the key store keys it), so each request resolves the caller again and a key blocked or
-deleted meanwhile is out at once. A later `user` kind (email and password, SSO) holds a user id."""
+deleted meanwhile is out at once. A `user` session (email and password, an invitation, SSO) holds the
+user's id, and the user's role is read again on every request.
+
+The same signature seals the short-lived cookies of the steps before a session: the login form's CSRF
+token, and an SSO round trip's state and PKCE verifier."""
 
 from __future__ import annotations
 
@@ -13,25 +17,30 @@ import dataclasses
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 import orjson
 
 COOKIE = "switchyard_console"
 LIFETIME = 12 * 3600
 """Seconds a session lasts: a working day; signing in again is cheap."""
+PRE_SESSION_LIFETIME = 3600
+"""Seconds a login form or an SSO round trip may take."""
 
 
 class SessionKind(StrEnum):
     MASTER = "master"
     KEY = "key"
+    USER = "user"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Session:
     kind: SessionKind
     subject: str
-    """The virtual key's hash for a KEY session; empty for MASTER."""
+    """The virtual key's hash for a KEY session, the user id for a USER one; empty for MASTER."""
     expires: float
     csrf: str
     """Every form POST must carry it back (hidden field or X-CSRF-Token header)."""
@@ -60,13 +69,22 @@ class SessionSigner:
         return Session(kind, subject, now + LIFETIME, secrets.token_urlsafe(32))
 
     def dump(self, session: Session) -> str:
-        payload = orjson.dumps(
-            {"k": session.kind, "s": session.subject, "e": session.expires, "c": session.csrf}
-        )
-        return f"{_encode(payload)}.{_encode(self._sign(payload))}"
+        return self.seal({"k": session.kind, "s": session.subject, "c": session.csrf}, session.expires)
 
     def load(self, cookie: str | None, now: float) -> Session | None:
         """The session the cookie holds; None when it is absent, altered or expired."""
+        fields = self.unseal(cookie, now)
+        if fields is None:
+            return None
+        return Session(SessionKind(fields["k"]), fields["s"], float(fields["e"]), fields["c"])
+
+    def seal(self, fields: Mapping[str, Any], expires: float) -> str:
+        """`fields` (JSON values) and their expiry time as a signed cookie value."""
+        payload = orjson.dumps({**fields, "e": expires})
+        return f"{_encode(payload)}.{_encode(self._sign(payload))}"
+
+    def unseal(self, cookie: str | None, now: float) -> dict[str, Any] | None:
+        """What `seal` sealed; None when the cookie is absent, altered or expired."""
         if not cookie or "." not in cookie:
             return None
         encoded, _, signature = cookie.partition(".")
@@ -77,8 +95,7 @@ class SessionSigner:
         if not hmac.compare_digest(presented, self._sign(payload)):
             return None
         fields = orjson.loads(payload)
-        session = Session(SessionKind(fields["k"]), fields["s"], float(fields["e"]), fields["c"])
-        return session if session.expires > now else None
+        return fields if float(fields["e"]) > now else None
 
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()

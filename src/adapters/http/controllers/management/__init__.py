@@ -6,6 +6,7 @@ from litestar import Controller
 
 from adapters.http.controllers.management.budgets import BudgetController
 from adapters.http.controllers.management.customers import CustomerController
+from adapters.http.controllers.management.invitations import InvitationController
 from adapters.http.controllers.management.keys import KeyController
 from adapters.http.controllers.management.organizations import OrganizationController
 from adapters.http.controllers.management.teams import TeamController
@@ -18,5 +19,6 @@ management_controllers: list[type[Controller]] = [
     OrganizationController,
     CustomerController,
     BudgetController,
+    InvitationController,
 ]
 """Mount these with a `management` dependency providing `application.management.Management`."""

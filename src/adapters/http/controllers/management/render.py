@@ -16,6 +16,7 @@ from domain.budgets import BudgetTerms
 from domain.identity import (
     Budget,
     EndUser,
+    Invitation,
     Member,
     MemberRole,
     Organization,
@@ -316,6 +317,18 @@ def end_user(record: EndUser) -> Json:
         "metadata": dict(record.metadata),
         "created_at": when(record.created_at),
         "updated_at": when(record.updated_at),
+    }
+
+
+def invitation(record: Invitation) -> Json:
+    """LiteLLM's LiteLLM_InvitationLink row."""
+    return {
+        "id": record.id,
+        "user_id": record.user_id,
+        "is_accepted": record.is_accepted,
+        "accepted_at": when(record.accepted_at),
+        "expires_at": when(record.expires_at),
+        **_stamps(record),
     }
 
 

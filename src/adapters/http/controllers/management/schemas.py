@@ -237,8 +237,10 @@ class UserTeam(Body):
 
 
 class UserFields(Spending):
-    unsupported = _LITELLM_ONLY | {"sso_user_id", "password"}
+    unsupported = _LITELLM_ONLY | {"sso_user_id"}
     user_email: str | None = None
+    password: str | None = None
+    """The console password; kept only as its argon2id hash."""
     user_alias: str | None = None
     user_role: UserRole | None = None
     models: list[str] | None = None
@@ -369,3 +371,14 @@ class BudgetRef(Body):
 
 class BudgetIds(Body):
     budgets: list[str]
+
+
+# Invitations ---------------------------------------------------------------------------------------
+
+
+class NewInvitation(Body):
+    user_id: str
+
+
+class InvitationRef(Body):
+    invitation_id: str
