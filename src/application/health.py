@@ -17,7 +17,7 @@ from domain.errors import TimeoutError as UpstreamTimeoutError
 from domain.messages import Message, Role
 from domain.retries import cooldown_until
 from domain.router_policy import RouterPolicy
-from domain.router_state import IDLE, DeploymentLoad
+from domain.router_state import IDLE, CooldownReason, DeploymentLoad
 from ports.clock import Clock
 from ports.llm_provider import LLMProvider
 from ports.router_state import RouterState
@@ -184,7 +184,8 @@ class BackgroundHealthChecks:
             load = loads.get(entry.deployment.id, IDLE)
             until = cooldown_until(entry.failure, load.minute_failures + 1, self._policy, now)
             if until is not None and (load.cooldown_until is None or until > load.cooldown_until):
-                await self._state.cool_down(entry.deployment.id, until, now)
+                reason = CooldownReason.of(entry.failure)
+                await self._state.cool_down(entry.deployment.id, until, now, reason)
         return report
 
 
@@ -198,6 +199,11 @@ class DeploymentState:
     @property
     def healthy(self) -> bool:
         return self.cooling_down_until is None
+
+    @property
+    def cooldown_reason(self) -> CooldownReason | None:
+        """Why the router keeps it out, when the cooldown was given a reason; None in rotation."""
+        return None if self.healthy else self.load.cooldown_reason
 
 
 class DeploymentStates:

@@ -13,7 +13,7 @@ from domain.deployments import Deployment, ModelGroup
 from domain.errors import RateLimitError, SwitchyardError
 from domain.retries import cooldown_until
 from domain.router_policy import RouterPolicy
-from domain.router_state import CallOutcome
+from domain.router_state import CallOutcome, CooldownReason
 from domain.routing import AtCapacity, Chosen, Needs, choose
 from ports.clock import Clock
 from ports.router_state import RouterState
@@ -167,7 +167,7 @@ class Router:
         self._freed(deployment)
         until = cooldown_until(error, failures, self.policy, now)
         if until is not None:
-            await self._state.cool_down(deployment.id, until, now)
+            await self._state.cool_down(deployment.id, until, now, CooldownReason.of(error))
 
 
 def _tags(request: CompletionRequest | None) -> tuple[str, ...]:

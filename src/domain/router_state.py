@@ -3,6 +3,56 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+from domain.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    SwitchyardError,
+    TimeoutError,
+)
+
+
+class FailureKind(StrEnum):
+    """What kind of failure put a deployment in cooldown: the class of the error, never its message,
+    which may quote an upstream's reply and, in it, a credential."""
+
+    RATE_LIMIT = "rate_limit"
+    TIMEOUT = "timeout"
+    AUTH = "auth"
+    NOT_FOUND = "not_found"
+    CONNECTION = "connection"
+    SERVER_ERROR = "server_error"
+    OTHER = "other"
+
+
+# Most specific first; anything else of status 5xx is a server error.
+_FAILURE_KINDS: tuple[tuple[type[SwitchyardError] | tuple[type[SwitchyardError], ...], FailureKind], ...] = (
+    (RateLimitError, FailureKind.RATE_LIMIT),
+    (TimeoutError, FailureKind.TIMEOUT),
+    ((AuthenticationError, PermissionDeniedError), FailureKind.AUTH),
+    (NotFoundError, FailureKind.NOT_FOUND),
+    (APIConnectionError, FailureKind.CONNECTION),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CooldownReason:
+    """Why a deployment is cooling down: the kind and HTTP status of the failure that tripped it."""
+
+    kind: FailureKind
+    status_code: int
+
+    @classmethod
+    def of(cls, error: SwitchyardError) -> CooldownReason:
+        for classes, kind in _FAILURE_KINDS:
+            if isinstance(error, classes):
+                return cls(kind, error.status_code)
+        kind = FailureKind.SERVER_ERROR if error.status_code >= 500 else FailureKind.OTHER
+        return cls(kind, error.status_code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +66,8 @@ class DeploymentLoad:
     minute_failures: int = 0
     cooldown_until: float | None = None
     """Wall-clock time (seconds) until which the deployment takes no calls; None when it is healthy."""
+    cooldown_reason: CooldownReason | None = None
+    """Why it is cooling down, when the cooldown was given one; None when it is healthy."""
     latency: float | None = None
     """Moving average of whole-call latency in seconds; None before the first call."""
     first_token_latency: float | None = None

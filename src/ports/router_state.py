@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 
 from domain.deployments import Limits
-from domain.router_state import CallOutcome, DeploymentLoad
+from domain.router_state import CallOutcome, CooldownReason, DeploymentLoad
 
 
 class RouterState(ABC):
@@ -48,10 +48,13 @@ class RouterState(ABC):
         its latencies to the moving averages, counts a failure. Returns this minute's failures so far."""
 
     @abstractmethod
-    async def cool_down(self, deployment_id: str, until: float, now: float) -> None:
+    async def cool_down(
+        self, deployment_id: str, until: float, now: float, reason: CooldownReason | None = None
+    ) -> None:
         """Keeps the deployment out of routing until `until` (wall-clock seconds): its snapshot reads
-        `cooldown_until=until` while `now < until`. The latest call wins, shorter or longer; an `until` not
-        after `now` ends any cooldown."""
+        `cooldown_until=until` and `cooldown_reason=reason` while `now < until`. The latest call wins,
+        shorter or longer, its reason with it; an `until` not after `now` ends any cooldown. Kept in the
+        same write as the cooldown itself: a reason costs no extra round trip."""
 
 
 class StateUnavailable(Exception):

@@ -13,7 +13,7 @@ from redis.backoff import NoBackoff
 
 from adapters.cache.redis_router_state import IN_FLIGHT_TTL, RedisRouterState
 from domain.deployments import Limits
-from domain.router_state import IDLE, CallOutcome, DeploymentLoad
+from domain.router_state import IDLE, CallOutcome, CooldownReason, DeploymentLoad, FailureKind
 from ports.router_state import RouterState, StateUnavailable
 from tests.contract.redis_fleet import RedisFleet
 
@@ -156,6 +156,27 @@ async def test_the_latest_cooldown_wins_and_one_in_the_past_ends_it(router_state
 
     await router_state.cool_down("a", NOW, NOW)
     assert (await load(router_state)).cooldown_until is None
+
+
+async def test_a_cooldown_keeps_its_reason_until_it_ends(router_state: RouterState) -> None:
+    timeouts = CooldownReason(FailureKind.TIMEOUT, 408)
+    await router_state.cool_down("a", NOW + 30, NOW, timeouts)
+    await router_state.cool_down("b", NOW + 30, NOW)
+
+    assert await router_state.snapshot(["a", "b"], NOW + 10) == {
+        "a": DeploymentLoad(cooldown_until=NOW + 30, cooldown_reason=timeouts),
+        "b": DeploymentLoad(cooldown_until=NOW + 30),
+    }
+    assert await load(router_state, now=NOW + 30) == IDLE
+
+
+async def test_the_latest_cooldown_brings_its_own_reason(router_state: RouterState) -> None:
+    await router_state.cool_down("a", NOW + 30, NOW, CooldownReason(FailureKind.RATE_LIMIT, 429))
+    await router_state.cool_down("a", NOW + 5, NOW, CooldownReason(FailureKind.SERVER_ERROR, 503))
+    assert (await load(router_state)).cooldown_reason == CooldownReason(FailureKind.SERVER_ERROR, 503)
+
+    await router_state.cool_down("a", NOW, NOW, CooldownReason(FailureKind.AUTH, 401))
+    assert await load(router_state) == IDLE
 
 
 async def test_latency_averages_start_at_the_first_sample_and_move_toward_new_ones(

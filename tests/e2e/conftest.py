@@ -93,6 +93,22 @@ def gateway_client(url: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=10)
 
 
+def ledger_record(url: str, call_id: str, master_key: str = MASTER_KEY) -> dict:
+    """The ledger's record of call `call_id` (what /spend/logs answers), once it is there: spend is
+    written off the request path, so it lands a moment after the reply."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        found = httpx.get(
+            f"{url}/spend/logs",
+            params={"request_id": call_id},
+            headers={"authorization": f"Bearer {master_key}"},
+        ).json()
+        if found:
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError(f"call {call_id} never reached the spend logs")
+
+
 @contextmanager
 def gateway_serving(model_list: list[dict], directory: Path, **settings: object) -> Iterator[openai.OpenAI]:
     """A client of a gateway started in `directory` on `model_list` (and other `settings` of the config),

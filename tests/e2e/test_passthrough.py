@@ -6,7 +6,6 @@ a stream comes through byte for byte."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from google import genai
 from tests.e2e import bedrock_upstream
 from tests.e2e.anthropic_upstream import FakeAnthropic
 from tests.e2e.bedrock_upstream import FakeBedrock
-from tests.e2e.conftest import MASTER_KEY, running_gateway
+from tests.e2e.conftest import MASTER_KEY, ledger_record, running_gateway
 from tests.e2e.fake_server import FakeHandler, FakeServer
 from tests.e2e.gemini_upstream import GeminiUpstream
 
@@ -156,20 +155,6 @@ def virtual_key(gateway: str) -> str:
     return made.json()["key"]
 
 
-def _ledger(gateway: str, call_id: str) -> dict:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = httpx.get(
-            f"{gateway}/spend/logs",
-            params={"request_id": call_id},
-            headers={"authorization": f"Bearer {MASTER_KEY}"},
-        ).json()
-        if found:
-            return found[0]
-        time.sleep(0.2)
-    raise AssertionError(f"no ledger record for {call_id}")
-
-
 def test_the_sdk_reaches_anthropic_with_the_injected_key_and_the_call_is_priced(
     gateway: str, upstream: FakeAnthropic, virtual_key: str
 ) -> None:
@@ -184,7 +169,7 @@ def test_the_sdk_reaches_anthropic_with_the_injected_key_and_the_call_is_priced(
     assert sent["headers"]["x-api-key"] == UPSTREAM_KEY
     assert sent["headers"]["anthropic-version"]  # the SDK's own, kept
     assert all(virtual_key not in value for value in sent["headers"].values())
-    record = _ledger(gateway, raw.headers["x-switchyard-call-id"])
+    record = ledger_record(gateway, raw.headers["x-switchyard-call-id"])
     assert record["call_type"] == "passthrough.anthropic"
     assert record["prompt_tokens"] == 12 and record["completion_tokens"] == 5
     assert record["spend"] == pytest.approx(12 * 0.001 + 5 * 0.002)
@@ -207,7 +192,7 @@ def test_a_stream_comes_through_byte_for_byte(
     through, headers = streamed(f"{gateway}/anthropic/v1/messages", virtual_key)
     direct, _ = streamed(f"{upstream.base_url}/v1/messages", UPSTREAM_KEY)
     assert through == direct
-    record = _ledger(gateway, headers["x-switchyard-call-id"])
+    record = ledger_record(gateway, headers["x-switchyard-call-id"])
     assert record["completion_tokens"] == 5 and record["spend"] > 0
 
 
@@ -235,7 +220,7 @@ def test_google_genai_reaches_gemini_with_the_injected_key_and_the_call_is_price
     assert sent["headers"]["x-goog-api-key"] == GEMINI_KEY
     _no_virtual_key(sent, virtual_key)
     call_id = reply.sdk_http_response.headers["x-switchyard-call-id"]
-    record = _ledger(gateway, call_id)
+    record = ledger_record(gateway, call_id)
     assert record["call_type"] == "passthrough.gemini"
     assert record["prompt_tokens"] == 9 and record["completion_tokens"] == 3
     assert record["spend"] == pytest.approx(9 * 0.001 + 3 * 0.002)
@@ -253,7 +238,7 @@ def test_google_genai_reaches_gemini_with_the_injected_key_and_the_call_is_price
     through, headers = _streamed(f"{gateway}/gemini{path}", body, {"x-goog-api-key": virtual_key})
     direct, _ = _streamed(f"{gemini.root}{path}", body, {"x-goog-api-key": GEMINI_KEY})
     assert through == direct
-    record = _ledger(gateway, headers["x-switchyard-call-id"])
+    record = ledger_record(gateway, headers["x-switchyard-call-id"])
     assert record["prompt_tokens"] == 9 and record["completion_tokens"] == 3 and record["spend"] > 0
 
 
@@ -287,7 +272,7 @@ def test_boto3_reaches_bedrock_signed_with_the_deployment_credentials_and_the_ca
         f"AWS4-HMAC-SHA256 Credential={bedrock_upstream.ACCESS_KEY}/"
     )
     _no_virtual_key(sent, virtual_key)
-    record = _ledger(gateway, replies[-1]["x-switchyard-call-id"])
+    record = ledger_record(gateway, replies[-1]["x-switchyard-call-id"])
     assert record["call_type"] == "passthrough.bedrock"
     assert record["prompt_tokens"] == 11 and record["completion_tokens"] == 3  # 2 of the 11 cache reads
     assert record["spend"] > 0
@@ -304,7 +289,7 @@ def test_boto3_reaches_bedrock_signed_with_the_deployment_credentials_and_the_ca
     url = f"{gateway}/bedrock/model/{BEDROCK_MODEL.replace(':', '%3A')}/converse-stream"
     through, headers = _streamed(url, {"messages": messages}, {"x-switchyard-api-key": virtual_key})
     assert through == b"".join(bedrock_upstream.stream_events(BEDROCK_MODEL))
-    record = _ledger(gateway, headers["x-switchyard-call-id"])
+    record = ledger_record(gateway, headers["x-switchyard-call-id"])
     assert record["call_type"] == "passthrough.bedrock"  # priced from the event stream's metadata event
     assert record["prompt_tokens"] == 11 and record["completion_tokens"] == 3 and record["spend"] > 0
 
@@ -322,7 +307,7 @@ def test_cohere_reaches_cohere_with_the_injected_key_and_the_call_is_priced(
     assert sent["path"] == "/v2/chat"
     assert sent["headers"]["authorization"] == f"Bearer {COHERE_KEY}"
     _no_virtual_key(sent, virtual_key)
-    record = _ledger(gateway, raw.headers["x-switchyard-call-id"])
+    record = ledger_record(gateway, raw.headers["x-switchyard-call-id"])
     assert record["call_type"] == "passthrough.cohere"
     assert record["prompt_tokens"] == 7 and record["completion_tokens"] == 4
     assert record["spend"] == pytest.approx(7 * 0.001 + 4 * 0.002)
@@ -338,5 +323,5 @@ def test_cohere_reaches_cohere_with_the_injected_key_and_the_call_is_priced(
         f"{gateway}/cohere/v2/chat", body, {"authorization": f"Bearer {virtual_key}"}
     )
     assert through == b"".join(cohere_events())
-    record = _ledger(gateway, headers["x-switchyard-call-id"])
+    record = ledger_record(gateway, headers["x-switchyard-call-id"])
     assert record["prompt_tokens"] == 7 and record["completion_tokens"] == 4 and record["spend"] > 0

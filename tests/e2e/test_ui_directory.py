@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import running_gateway
-from tests.e2e.ui_browser import assert_accessible, chromium_page, screenshot, sign_in
+from tests.e2e.ui_browser import checked, chromium_page, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -35,11 +35,6 @@ def page(gateway: str):  # type: ignore[no-untyped-def]
         yield browser_page
 
 
-def _checked(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    screenshot(page, name)
-    assert_accessible(page)
-
-
 def _api(gateway: str, path: str) -> dict:
     response = httpx.get(f"{gateway}{path}", headers=MASTER)
     assert response.status_code == 200, response.text
@@ -49,7 +44,7 @@ def _api(gateway: str, path: str) -> dict:
 def test_an_admin_creates_a_team_with_a_budget_and_adds_a_member(gateway: str, page) -> None:  # type: ignore[no-untyped-def]
     page.get_by_role("link", name="Teams").click()
     page.wait_for_url(f"{gateway}/ui/teams")
-    _checked(page, "teams")
+    checked(page, "teams")
 
     page.get_by_label("Team name").fill("research")
     page.get_by_label("Max budget (USD)").fill("25")
@@ -63,7 +58,7 @@ def test_an_admin_creates_a_team_with_a_budget_and_adds_a_member(gateway: str, p
     page.get_by_label("Role").select_option("admin")
     page.get_by_role("button", name="Add member").click()
     page.get_by_role("row", name="ada@example.com").wait_for()
-    _checked(page, "team-detail")
+    checked(page, "team-detail")
 
     team = _api(gateway, f"/team/info?team_id={team_id}")["team_info"]
     assert team["max_budget"] == 25 and team["budget_duration"] == "30d" and team["rpm_limit"] == 60
@@ -81,7 +76,7 @@ def test_a_budget_error_is_shown_next_to_its_field(gateway: str, page) -> None: 
     error = page.locator("#f-budget_duration-error")
     error.wait_for()
     assert error.inner_text()
-    _checked(page, "teams-field-error")
+    checked(page, "teams-field-error")
 
 
 def test_users_are_created_listed_and_shown(gateway: str, page) -> None:  # type: ignore[no-untyped-def]
@@ -94,11 +89,11 @@ def test_users_are_created_listed_and_shown(gateway: str, page) -> None:  # type
     page.get_by_label("Max budget (USD)").fill("5")
     page.get_by_role("button", name="Create user").click()
     page.wait_for_url(f"{gateway}/ui/users/grace")
-    _checked(page, "user-detail")
+    checked(page, "user-detail")
 
     page.get_by_role("link", name="All users").click()
     page.get_by_role("row", name="grace@example.com").wait_for()
-    _checked(page, "users")
+    checked(page, "users")
     user = _api(gateway, "/user/info?user_id=grace")["user_info"]
     assert user["user_role"] == "internal_user_viewer" and user["max_budget"] == 5
 
@@ -114,11 +109,11 @@ def test_an_organization_gets_a_member_with_a_role(gateway: str, page) -> None: 
     page.get_by_label("Role").select_option("org_admin")
     page.get_by_role("button", name="Add member").click()
     page.get_by_role("row", name="lin").wait_for()
-    _checked(page, "organization-detail")
+    checked(page, "organization-detail")
 
     page.get_by_role("link", name="All organizations").click()
     page.get_by_role("row", name="Acme").wait_for()
-    _checked(page, "organizations")
+    checked(page, "organizations")
 
 
 def test_a_customer_is_added_and_blocked(gateway: str, page) -> None:  # type: ignore[no-untyped-def]
@@ -132,11 +127,11 @@ def test_a_customer_is_added_and_blocked(gateway: str, page) -> None:  # type: i
 
     page.get_by_role("button", name="Block acme-app-user").click()
     page.get_by_role("button", name="Unblock acme-app-user").wait_for()
-    _checked(page, "customer-detail")
+    checked(page, "customer-detail")
 
     page.get_by_role("link", name="All customers").click()
     page.get_by_role("row", name="acme-app-user").wait_for()
-    _checked(page, "customers")
+    checked(page, "customers")
     customer = _api(gateway, "/customer/info?end_user_id=acme-app-user")
     assert customer["blocked"] is True and customer["allowed_model_region"] == "eu"
 
@@ -150,4 +145,4 @@ def test_an_internal_user_is_refused_the_admin_pages(gateway: str) -> None:
         page.goto(f"{gateway}/ui/users")
 
         assert page.get_by_role("alert").inner_text().startswith("Only a proxy_admin")
-        _checked(page, "users-refused")
+        checked(page, "users-refused")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import running_gateway
-from tests.e2e.ui_browser import assert_accessible, chromium_page, screenshot, sign_in
+from tests.e2e.ui_browser import assert_accessible, chromium_page, create_key, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -25,6 +25,13 @@ CONFIG = {
         }
     ],
     "general_settings": {"master_key": MASTER_KEY},
+}
+# What the create form is filled with, by label (the alias aside).
+KEY_FIELDS = {
+    "Models": "demo",
+    "Budget (USD)": "5",
+    "Requests per minute": "30",
+    "Metadata (JSON object)": '{"owner": "browser"}',
 }
 
 
@@ -48,19 +55,6 @@ def _create_form(page):  # type: ignore[no-untyped-def]
     return page.get_by_role("form", name="Create a key")
 
 
-def _create_key(page, alias: str) -> str:  # type: ignore[no-untyped-def]
-    """Fills and sends the create form; answers the secret the page shows once."""
-    form = _create_form(page)
-    form.get_by_label("Alias").fill(alias)
-    form.get_by_label("Models").fill("demo")
-    form.get_by_label("Budget (USD)").fill("5")
-    form.get_by_label("Requests per minute").fill("30")
-    form.get_by_label("Metadata (JSON object)").fill('{"owner": "browser"}')
-    form.get_by_role("button", name="Create key").click()
-    page.get_by_role("heading", name=f"Key created: {alias}").wait_for()
-    return page.get_by_label("Secret key").input_value()
-
-
 def test_an_admin_makes_copies_uses_blocks_regenerates_and_deletes_a_key(gateway: str, page) -> None:  # type: ignore[no-untyped-def]
     sign_in(page, gateway, MASTER_KEY)
     page.get_by_role("link", name="Keys").click()
@@ -69,7 +63,7 @@ def test_an_admin_makes_copies_uses_blocks_regenerates_and_deletes_a_key(gateway
     assert_accessible(page)
 
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=gateway)
-    secret = _create_key(page, "browser-key")
+    secret = create_key(page, "browser-key", KEY_FIELDS)
     page.get_by_role("button", name="Copy key").click()
     page.get_by_role("status").get_by_text("Copied.").wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == secret

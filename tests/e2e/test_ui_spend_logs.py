@@ -4,14 +4,13 @@ the Spend page's charts. Every page visited is screenshotted and checked with ax
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import running_gateway
+from tests.e2e.conftest import ledger_record, running_gateway
 from tests.e2e.ui_browser import assert_accessible, chromium_page, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -44,14 +43,7 @@ def call_id(gateway: str) -> str:
     reply = client.chat.completions.with_raw_response.create(
         model="demo", messages=[{"role": "user", "content": "hello from the browser test"}]
     )
-    made = reply.headers["x-switchyard-call-id"]
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        logged = httpx.get(f"{gateway}/spend/logs", params={"request_id": made}, headers=MASTER).json()
-        if logged:
-            return made
-        time.sleep(0.2)
-    raise AssertionError(f"call {made} never reached the spend logs")
+    return ledger_record(gateway, reply.headers["x-switchyard-call-id"], MASTER_KEY)["request_id"]
 
 
 @pytest.fixture

@@ -48,15 +48,42 @@ def sign_in(page: Page, url: str, key: str) -> None:
     page.wait_for_url(f"{url}/ui/models")
 
 
+def sign_in_with_password(page: Page, url: str, email: str, password: str) -> None:
+    page.goto(f"{url}/ui/login")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in with email").click()
+    page.wait_for_url(f"{url}/ui/models")
+
+
+def sign_out(page: Page, url: str) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{url}/ui/login")
+
+
+def create_key(page: Page, alias: str, fields: dict[str, str]) -> str:
+    """Fills the Keys page's create form (`fields` by label) and sends it; answers the secret the
+    page shows once."""
+    form = page.get_by_role("form", name="Create a key")
+    form.get_by_label("Alias").fill(alias)
+    for label, value in fields.items():
+        form.get_by_label(label).fill(value)
+    form.get_by_role("button", name="Create key").click()
+    page.get_by_role("heading", name=f"Key created: {alias}").wait_for()
+    return page.get_by_label("Secret key").input_value()
+
+
 def screenshot(page: Page, name: str) -> Path:
-    """The page as it looks now (full page, and at 375 px wide, where nothing may stick out sideways),
-    kept for CI under SCREENSHOTS."""
+    """The page as it looks now (full page, and at 375 px wide, where nothing may stick out sideways and
+    axe-core must still pass: a table scrolls inside its own focusable region), kept for CI under
+    SCREENSHOTS."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     size = page.viewport_size
     page.set_viewport_size(PHONE)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], f"{name} is too wide"
+    assert_accessible(page)
     page.screenshot(path=str(SCREENSHOTS / f"{name}-375px.png"), full_page=True)
     if size is not None:
         page.set_viewport_size(size)
@@ -75,3 +102,9 @@ def assert_accessible(page: Page) -> None:
         if v["impact"] in BLOCKING_IMPACTS
     ]
     assert blocking == [], "\n".join(blocking)
+
+
+def checked(page: Page, name: str) -> None:
+    """The page screenshotted (full and 375 px) and checked with axe-core, as every visited page is."""
+    screenshot(page, name)
+    assert_accessible(page)

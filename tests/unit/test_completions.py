@@ -24,6 +24,7 @@ from domain.errors import (
 )
 from domain.messages import FunctionTool, Message, Role
 from domain.router_policy import FallbackRule, ModelAlias, RouterPolicy
+from domain.router_state import CooldownReason, FailureKind
 from tests.fakes import FakeClock, FakeLLMProvider, FakeTelemetry, FakeTokenCounter, chunks_of, reply
 
 
@@ -281,6 +282,7 @@ async def test_a_deployment_that_answers_429_cools_down_and_gets_no_more_calls()
     assert all(sent_to.id != failed for _, sent_to in provider.requests[1:])
     loads = await state.snapshot([failed], FakeClock().now())
     assert loads[failed].cooldown_until is not None
+    assert loads[failed].cooldown_reason == CooldownReason(FailureKind.RATE_LIMIT, 429)
 
 
 async def test_when_retries_run_out_the_fallback_model_answers() -> None:

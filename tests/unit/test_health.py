@@ -23,7 +23,7 @@ from domain.errors import (
     ServiceUnavailableError,
 )
 from domain.router_policy import RouterPolicy
-from domain.router_state import CallOutcome
+from domain.router_state import CallOutcome, CooldownReason, FailureKind
 from tests.fakes import FakeClock, FakeLLMProvider
 
 CHAT = Deployment(id="chat-1", model_name="gpt-x", provider="openai", upstream_model="gpt-4o-mini")
@@ -221,6 +221,7 @@ async def test_a_sweep_cools_down_a_failing_deployment_and_leaves_a_healthy_one_
     assert _ids(report.unhealthy) == {"chat-2"}
     loads = await state.snapshot(["chat-1", "chat-2"], clock.now())
     assert loads["chat-2"].cooldown_until == clock.now() + 30
+    assert loads["chat-2"].cooldown_reason == CooldownReason(FailureKind.SERVER_ERROR, 503)
     assert not loads["chat-1"].cooling_down(clock.now())
     assert loads["chat-1"].in_flight == loads["chat-2"].in_flight == 0
 

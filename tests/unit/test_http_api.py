@@ -555,6 +555,7 @@ async def test_health_reports_every_deployment_in_litellm_shape_without_credenti
     (unhealthy,) = body["unhealthy_endpoints"]
     assert unhealthy["id"] == "dep-b"
     assert unhealthy["error"] == "Incorrect API key provided"
+    assert unhealthy["failure"] == {"kind": "auth", "status_code": 401}
     assert unhealthy["api_base"] == "https://llm.example.com/v1"
     assert [entry["id"] for entry in body["skipped_endpoints"]] == ["dep-w"]
     for secret in (UPSTREAM_KEY, "pw-hidden", "q-hidden", "aws-hidden"):
@@ -580,10 +581,12 @@ async def test_model_info_shows_each_deployments_live_state(client, provider) ->
     state = {entry["model_info"]["id"]: entry["state"] for entry in info}
     assert state["dep-1"]["healthy"] is False
     assert state["dep-1"]["cooldown_until"] > 0
+    assert state["dep-1"]["cooldown_reason"] == {"kind": "auth", "status_code": 401}
     assert (state["dep-1"]["in_flight"], state["dep-1"]["minute_requests"]) == (0, 1)
     assert state["dep-e"] == {
         "healthy": True,
         "cooldown_until": None,
+        "cooldown_reason": None,
         "in_flight": 0,
         "minute_requests": 0,
         "minute_tokens": 0,

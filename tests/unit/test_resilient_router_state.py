@@ -8,7 +8,7 @@ from adapters.cache.memory_router_state import InMemoryRouterState
 from adapters.cache.outage import RETRY_SHARED_AFTER
 from adapters.cache.resilient_router_state import ResilientRouterState
 from domain.deployments import Limits
-from domain.router_state import CallOutcome, DeploymentLoad
+from domain.router_state import CallOutcome, CooldownReason, DeploymentLoad
 from ports.router_state import StateUnavailable
 
 NOW = 1_700_000_000.0
@@ -42,9 +42,11 @@ class FlakyRouterState(InMemoryRouterState):
         self._check()
         return await super().finish(deployment_id, outcome, now)
 
-    async def cool_down(self, deployment_id: str, until: float, now: float) -> None:
+    async def cool_down(
+        self, deployment_id: str, until: float, now: float, reason: CooldownReason | None = None
+    ) -> None:
         self._check()
-        await super().cool_down(deployment_id, until, now)
+        await super().cool_down(deployment_id, until, now, reason)
 
 
 def _states() -> tuple[FlakyRouterState, InMemoryRouterState, ResilientRouterState]:

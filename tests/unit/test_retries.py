@@ -24,6 +24,7 @@ from domain.errors import (
 )
 from domain.retries import MAX_BACKOFF, MAX_COOLDOWN, cooldown_until, retries_allowed, retry_delay
 from domain.router_policy import RouterPolicy
+from domain.router_state import CooldownReason, FailureKind
 
 NOW = 1000.0
 POLICY = RouterPolicy(cooldown_time=30, allowed_fails=2)
@@ -171,3 +172,24 @@ def test_a_retry_on_another_deployment_owes_nothing_to_the_failed_ones_backoff_o
 def test_attempts_count_from_one() -> None:
     with pytest.raises(ValueError):
         retry_delay(TimeoutError("slow"), 0, RouterPolicy(), random.Random(1))
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "status"),
+    [
+        (RateLimitError("slow down, key sk-secret"), FailureKind.RATE_LIMIT, 429),
+        (TimeoutError("took too long"), FailureKind.TIMEOUT, 408),
+        (AuthenticationError("bad key"), FailureKind.AUTH, 401),
+        (PermissionDeniedError("no"), FailureKind.AUTH, 403),
+        (NotFoundError("no such model"), FailureKind.NOT_FOUND, 404),
+        (APIConnectionError("refused"), FailureKind.CONNECTION, 502),
+        (ServiceUnavailableError("down"), FailureKind.SERVER_ERROR, 503),
+        (BadGatewayError("bad gateway"), FailureKind.SERVER_ERROR, 502),
+        (InternalServerError("boom"), FailureKind.SERVER_ERROR, 500),
+        (UnprocessableEntityError("odd"), FailureKind.OTHER, 422),
+    ],
+)
+def test_a_cooldown_reason_names_the_failure_by_kind_and_status_never_by_message(
+    error: SwitchyardError, kind: FailureKind, status: int
+) -> None:
+    assert CooldownReason.of(error) == CooldownReason(kind, status)

@@ -4,11 +4,16 @@ and stored models added, changed and deleted through the same use case as /model
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from domain.deployments import Limits
+from domain.errors import TimeoutError
+from domain.router_state import CallOutcome, CooldownReason
 from tests.unit.ui_console import MASTER, Client, console_app, new_key, sign_in
 
 NEW_MODEL = {
@@ -46,6 +51,25 @@ async def test_the_page_lists_every_deployment_with_its_state_limits_and_prices(
     assert '<th scope="row">demo</th>' in page and "<td>mock</td>" in page
     assert "healthy" in page and "0 of 60" in page
     assert "config file" in page  # a config deployment is not editable here
+
+
+async def test_a_cooling_deployment_shows_until_when_and_why_but_no_upstream_message(client: Client) -> None:
+    await sign_in(client)
+    demo = (await client.get("/model/info", headers=MASTER)).json()["data"][0]["model_info"]["id"]
+    state = client.app.dependencies["router_state"].dependency()
+    now = time.time()
+    for _ in range(3):
+        await state.try_begin(demo, Limits(), now)
+        await state.finish(demo, CallOutcome(failed=True), now)
+    until = now + 600
+    await state.cool_down(demo, until, now, CooldownReason.of(TimeoutError("slow, key sk-leaked")))
+
+    page = (await client.get("/ui/models")).text
+
+    ends = datetime.fromtimestamp(until, UTC)
+    shown = f'<time datetime="{ends.isoformat()}">{ends:%H:%M:%S} UTC</time>'
+    assert f"cooling down</span> until {shown} — timed out (HTTP 408), 3 failed calls this minute" in page
+    assert "sk-leaked" not in page
 
 
 async def test_an_admin_adds_a_model_whose_credential_is_never_shown_again(client: Client) -> None:

@@ -170,6 +170,7 @@ async def test_customers_are_refused_to_a_key_holder(client: Client) -> None:
     response = await client.get("/ui/customers")
 
     assert response.status_code == 403 and "proxy_admin" in response.text
+    assert "Sign out" in response.text and 'href="/ui/keys"' in response.text  # its navigation stays
 
 
 async def test_a_customer_id_as_an_application_sends_it_is_kept_whole_in_the_address(client: Client) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from domain.deployments import Limits
-from domain.router_state import IDLE, CallOutcome, DeploymentLoad
+from domain.router_state import IDLE, CallOutcome, CooldownReason, DeploymentLoad
 from ports.router_state import RouterState
 
 LATENCY_ALPHA = 0.2
@@ -31,7 +31,7 @@ class InMemoryRouterState(RouterState):
         self._alpha = latency_alpha
         self._in_flight: dict[str, int] = {}
         self._minutes: dict[str, _Minute] = {}
-        self._cooldowns: dict[str, float] = {}
+        self._cooldowns: dict[str, tuple[float, CooldownReason | None]] = {}
         self._latency: dict[str, float] = {}
         self._first_token: dict[str, float] = {}
 
@@ -71,9 +71,11 @@ class InMemoryRouterState(RouterState):
             self._average(self._first_token, deployment_id, outcome.first_token_latency)
         return counts.failures
 
-    async def cool_down(self, deployment_id: str, until: float, now: float) -> None:
+    async def cool_down(
+        self, deployment_id: str, until: float, now: float, reason: CooldownReason | None = None
+    ) -> None:
         if until > now:
-            self._cooldowns[deployment_id] = until
+            self._cooldowns[deployment_id] = (until, reason)
         else:
             self._cooldowns.pop(deployment_id, None)
 
@@ -91,10 +93,10 @@ class InMemoryRouterState(RouterState):
         counts = self._minutes.get(deployment_id)
         if counts is not None and counts.minute != minute:
             counts = None
-        until = self._cooldowns.get(deployment_id)
+        until, reason = self._cooldowns.get(deployment_id, (None, None))
         if until is not None and until <= now:
             del self._cooldowns[deployment_id]
-            until = None
+            until = reason = None
         in_flight = self._in_flight.get(deployment_id, 0)
         latency = self._latency.get(deployment_id)
         first_token = self._first_token.get(deployment_id)
@@ -106,6 +108,7 @@ class InMemoryRouterState(RouterState):
             minute_tokens=counts.tokens if counts else 0,
             minute_failures=counts.failures if counts else 0,
             cooldown_until=until,
+            cooldown_reason=reason,
             latency=latency,
             first_token_latency=first_token,
         )

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from domain.deployments import Limits
-from domain.router_state import CallOutcome, DeploymentLoad
+from domain.router_state import CallOutcome, CooldownReason, DeploymentLoad, FailureKind
 from ports.router_state import RouterState, StateUnavailable
 
 T = TypeVar("T")
@@ -36,7 +36,8 @@ MAX_ORPHANS = 64
 # Keys per deployment, all under one hash tag so that each script touches one cluster slot:
 #   <prefix>{<id>}:n        sorted set of the calls in flight: member <instance>:<n>, score the `now` of begin
 #   <prefix>{<id>}:m:<min>  hash r (requests), t (tokens), f (failures) of that wall-clock minute
-#   <prefix>{<id>}:c        string: the cooldown's `until`, expiring at it
+#   <prefix>{<id>}:c        string: the cooldown's `until`, then its reason's kind and status when it has
+#                           one (`<until> <kind> <status>`), expiring at `until`
 #   <prefix>{<id>}:l        hash l (latency EWMA), ft (first-token latency EWMA)
 #
 # Each call in flight is a member of its own, not a +1 on a shared counter: removing it is idempotent, so a
@@ -190,11 +191,14 @@ class RedisRouterState(RouterState):
         keys = (f"{tag}:n", f"{tag}:m:{int(now // 60)}", f"{tag}:l")
         return int(await self._call(self._finish(keys, args), deployment_id, ended))
 
-    async def cool_down(self, deployment_id: str, until: float, now: float) -> None:
+    async def cool_down(
+        self, deployment_id: str, until: float, now: float, reason: CooldownReason | None = None
+    ) -> None:
         key = f"{self._tag(deployment_id)}:c"
         milliseconds = math.ceil((until - now) * 1000)
         if milliseconds > 0:
-            await self._call(self._client.set(key, repr(until), px=milliseconds))
+            value = repr(until) if reason is None else f"{until!r} {reason.kind} {reason.status_code}"
+            await self._call(self._client.set(key, value, px=milliseconds))
         else:
             await self._call(self._client.delete(key))
 
@@ -227,17 +231,36 @@ def _seconds(raw: Any) -> float | None:
     return None if raw is None else float(raw)
 
 
+def _cooldown(raw: Any, now: float) -> tuple[float | None, CooldownReason | None]:
+    """The cooldown key's `until` and reason; none once `until` is past (the key can outlive it by the
+    skew between this clock and Redis's)."""
+    if raw is None:
+        return None, None
+    until, *why = (raw.decode() if isinstance(raw, bytes) else str(raw)).split()
+    if float(until) <= now:
+        return None, None
+    return float(until), _reason(why)
+
+
+def _reason(why: Sequence[str]) -> CooldownReason | None:
+    """The stored kind and status; a kind this version does not know (written by a newer instance of a
+    fleet being upgraded) reads as OTHER rather than failing the snapshot."""
+    if len(why) != 2:
+        return None
+    kind = why[0] if why[0] in FailureKind.__members__.values() else FailureKind.OTHER
+    return CooldownReason(FailureKind(kind), int(why[1]))
+
+
 def _load(row: Sequence[Any], now: float) -> DeploymentLoad:
     in_flight, requests, tokens, failures, until, latency, first_token = row
-    cooldown_until = _seconds(until)
-    if cooldown_until is not None and cooldown_until <= now:
-        cooldown_until = None  # the key can outlive `until` by the skew between this clock and Redis's
+    cooldown_until, cooldown_reason = _cooldown(until, now)
     return DeploymentLoad(
         in_flight=int(in_flight),
         minute_requests=_number(requests),
         minute_tokens=_number(tokens),
         minute_failures=_number(failures),
         cooldown_until=cooldown_until,
+        cooldown_reason=cooldown_reason,
         latency=_seconds(latency),
         first_token_latency=_seconds(first_token),
     )

@@ -10,7 +10,7 @@ import structlog
 
 from adapters.cache.outage import Outage
 from domain.deployments import Limits
-from domain.router_state import CallOutcome, DeploymentLoad
+from domain.router_state import CallOutcome, CooldownReason, DeploymentLoad
 from ports.router_state import RouterState, StateUnavailable
 
 _log = structlog.get_logger("switchyard.router")
@@ -71,11 +71,13 @@ class ResilientRouterState(RouterState):
             self._outage.lost(now, exc)
             return await self._local.finish(deployment_id, outcome, now)
 
-    async def cool_down(self, deployment_id: str, until: float, now: float) -> None:
+    async def cool_down(
+        self, deployment_id: str, until: float, now: float, reason: CooldownReason | None = None
+    ) -> None:
         # Kept in both, so that a cooldown outlives a switch between them.
-        await self._local.cool_down(deployment_id, until, now)
+        await self._local.cool_down(deployment_id, until, now, reason)
         if self._outage.use_shared(now):
             try:
-                await self._shared.cool_down(deployment_id, until, now)
+                await self._shared.cool_down(deployment_id, until, now, reason)
             except StateUnavailable as exc:
                 self._outage.lost(now, exc)

@@ -17,6 +17,7 @@ from application.health import WILDCARD_SKIPPED, EndpointHealth, HealthCheck, He
 from application.models import ModelRegistry
 from domain.deployments import Deployment
 from domain.errors import PermissionDeniedError
+from domain.router_state import CooldownReason
 from ports.router_state import RouterState
 
 
@@ -65,10 +66,18 @@ def _endpoint(deployment: Deployment) -> dict[str, object]:
     }
 
 
+def render_reason(reason: CooldownReason) -> dict[str, object]:
+    """A failure's kind and HTTP status (LiteLLM's cooldown entries name it `status_code` too); never its
+    message, which may quote an upstream's reply."""
+    return {"kind": reason.kind.value, "status_code": reason.status_code}
+
+
 def _checked(entry: EndpointHealth) -> dict[str, object]:
     body = _endpoint(entry.deployment)
     if entry.error is not None:
         body["error"] = entry.error
+    if entry.failure is not None:
+        body["failure"] = render_reason(CooldownReason.of(entry.failure))
     body["latency_ms"] = round(entry.latency * 1000, 3)
     return body
 

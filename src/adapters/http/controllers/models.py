@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
+from adapters.http.controllers.health import render_reason
 from adapters.http.exchange import JSON, public_url
 from adapters.http.principal import principal_of
 from application.catalog import ModelCatalog
@@ -91,6 +92,7 @@ def _state(state: DeploymentState) -> dict[str, object]:
     return {
         "healthy": state.healthy,
         "cooldown_until": state.cooling_down_until,
+        "cooldown_reason": render_reason(reason) if (reason := state.cooldown_reason) else None,
         "in_flight": load.in_flight,
         "minute_requests": load.minute_requests,
         "minute_tokens": load.minute_tokens,

@@ -10,7 +10,7 @@ from functools import cache
 from importlib.resources import files
 
 from litestar import Controller, Request, Response, Router, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
@@ -22,7 +22,16 @@ from adapters.http.ui.logs import LogsPage
 from adapters.http.ui.models import ModelsPage
 from adapters.http.ui.onboarding import OnboardingController
 from adapters.http.ui.organizations import OrganizationsPage
-from adapters.http.ui.pages import PREFIX, CsrfRefused, SignInRequired, go_to, render, resolve_visit
+from adapters.http.ui.pages import (
+    PREFIX,
+    CsrfRefused,
+    SignInRequired,
+    Visit,
+    go_to,
+    render,
+    resolve_visit,
+    visit_of,
+)
 from adapters.http.ui.playground import PlaygroundPage
 from adapters.http.ui.session import SessionSigner
 from adapters.http.ui.spend import SpendPage
@@ -54,6 +63,16 @@ class AssetsController(Controller):
         return Response(_asset(asset), media_type=_ASSETS[asset], headers=_CACHED)
 
 
+@get(f"{PREFIX}/{{unknown:path}}")
+async def unknown_page(request: Request, visit: NamedDependency[Visit]) -> Response:
+    """Any other /ui address: a 404 page in the console's layout for a signed-in visitor (the app's
+    JSON 404 would strand them), the sign-in page otherwise, as every page does."""
+    message = f"There is no page at {request.url.path}."
+    return render(
+        request, "error.html", {"message": message, "title": "Page not found"}, visit=visit, status=404
+    )
+
+
 def _sign_in(request: Request, _: SignInRequired) -> Response:
     if request.headers.get("hx-request"):
         # htmx swaps a redirect's target into the page; this makes it load the login page instead.
@@ -63,17 +82,17 @@ def _sign_in(request: Request, _: SignInRequired) -> Response:
 
 def _refused_form(request: Request, _: CsrfRefused) -> Response:
     message = "This form has expired or did not come from this console; reload the page and try again."
-    return render(request, "error.html", {"message": message}, status=403)
+    return render(request, "error.html", {"message": message}, visit=visit_of(request), status=403)
 
 
 def _refused(request: Request, error: SwitchyardError) -> Response:
     """A use case's refusal (403 not allowed, 404 unknown, ...) as a page, with the API's status."""
     status, _ = error_body(error, request.url.path)
-    return render(request, "error.html", {"message": error.message}, status=status)
+    return render(request, "error.html", {"message": error.message}, visit=visit_of(request), status=status)
 
 
 def _not_found(request: Request, error: NotFoundException) -> Response:
-    return render(request, "error.html", {"message": error.detail}, status=404)
+    return render(request, "error.html", {"message": error.detail}, visit=visit_of(request), status=404)
 
 
 def console_router(console: SessionSigner) -> Router:
@@ -95,6 +114,7 @@ def console_router(console: SessionSigner) -> Router:
             PlaygroundPage,
             SpendPage,
             LogsPage,
+            unknown_page,
         ],
         dependencies={
             "console": Provide(lambda: console, use_cache=True, sync_to_thread=False),

@@ -19,9 +19,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from adapters.http.controllers.management.requests import query
+from adapters.http.ui.forms import comma_list, form_text, plain, whole_number
 from adapters.http.ui.pages import Visit, go_to, render, submit_form
 from application.management import Management
-from domain.errors import BadRequestError
 
 BUDGET_FIELDS = ("max_budget", "soft_budget", "budget_duration")
 """Given to the use case as typed: it reads the amounts and the duration and names the field it refuses."""
@@ -45,15 +45,14 @@ class RecordForm:
         one gets every field, an emptied one as None (which clears it, as in the API)."""
         fields: dict[str, Any] = {}
         for name in (*self.texts, *self.choices, *BUDGET_FIELDS):
-            fields[name] = _value(form, name) or None
+            fields[name] = form_text(form, name) or None
         for name in self.lists:
-            items = [item.strip() for item in _value(form, name).split(",") if item.strip()]
-            fields[name] = items or None
+            fields[name] = comma_list(form_text(form, name)) or None
         for name in LIMIT_FIELDS:
-            fields[name] = _whole(_value(form, name), name)
+            fields[name] = whole_number(form_text(form, name), name)
         if editing:
             return fields
-        fields |= {name: _value(form, name) or None for name in self.ids}
+        fields |= {name: form_text(form, name) or None for name in self.ids}
         return {name: value for name, value in fields.items() if value is not None}
 
     def values(self, record: Any) -> dict[str, str]:
@@ -65,25 +64,12 @@ class RecordForm:
         return shown
 
 
-def _value(form: FormMultiDict, name: str) -> str:
-    return str(form.get(name) or "").strip()
-
-
 def _shown(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return f"{value.normalize():f}"
+        return plain(value)
     return str(value.value if isinstance(value, Enum) else value)
-
-
-def _whole(text: str, name: str) -> int | None:
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise BadRequestError(f"{name} must be a whole number, got {text!r}", param=name) from None
 
 
 def filters(request: Request, names: tuple[str, ...]) -> dict[str, str]:
@@ -94,9 +80,9 @@ def filters(request: Request, names: tuple[str, ...]) -> dict[str, str]:
 def member(form: FormMultiDict) -> dict[str, str]:
     """A member to add (`{"user_id" | "user_email", "role"}`, as /team/member_add takes one): by id when
     one is given, else by email."""
-    found = {"role": _value(form, "member.role")}
+    found = {"role": form_text(form, "member.role")}
     for name in ("user_id", "user_email"):
-        if text := _value(form, f"member.{name}"):
+        if text := form_text(form, f"member.{name}"):
             found[name] = text
     return found
 

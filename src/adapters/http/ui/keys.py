@@ -12,16 +12,17 @@ import json
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
+from adapters.http.controllers.management.requests import query_int
 from adapters.http.ui.directory import page
-from adapters.http.ui.pages import PREFIX, Visit, go_to, render, submit_form
-from application.management import Issued, Management, Page
+from adapters.http.ui.forms import comma_list, form_text, plain, whole_number
+from adapters.http.ui.pages import PREFIX, Visit, go_to, page_links, render, submit_form
+from application.management import Issued, Management
 from application.management.fields import money
 from domain.errors import BadRequestError
 from domain.identity import VirtualKey
@@ -36,17 +37,6 @@ def _text(text: str, _: str) -> str:
     return text
 
 
-def _whole_number(text: str, field: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise BadRequestError(f"{field} must be a whole number.", param=field) from None
-
-
-def _model_names(text: str, _: str) -> list[str]:
-    return [name for name in (part.strip() for part in text.split(",")) if name]
-
-
 def _json_object(text: str, field: str) -> dict[str, Any]:
     try:
         found = json.loads(text)
@@ -59,14 +49,14 @@ def _json_object(text: str, field: str) -> dict[str, Any]:
 
 _FORM: dict[str, Callable[[str, str], Any]] = {
     "key_alias": _text,
-    "models": _model_names,
+    "models": lambda text, _: comma_list(text),
     "team_id": _text,
     "user_id": _text,
     "max_budget": money,
     "budget_duration": _text,
-    "rpm_limit": _whole_number,
-    "tpm_limit": _whole_number,
-    "max_parallel_requests": _whole_number,
+    "rpm_limit": whole_number,
+    "tpm_limit": whole_number,
+    "max_parallel_requests": whole_number,
     "metadata": _json_object,
 }
 """The form's fields by the names /key/generate and /key/update take (and name in their errors), each
@@ -80,13 +70,13 @@ def _submitted(form: FormMultiDict) -> dict[str, Any]:
     """Every field of the form as the use case takes it (a number field that is not one is a 400)."""
     found: dict[str, Any] = {}
     for name, read in _FORM.items():
-        text = str(form.get(name) or "").strip()
+        text = form_text(form, name)
         found[name] = read(text, name) if text else _EMPTY.get(name)
     return found
 
 
 def _duration(form: FormMultiDict) -> dict[str, str]:
-    text = str(form.get("duration") or "").strip()
+    text = form_text(form, "duration")
     return {"duration": text} if text else {}
 
 
@@ -114,16 +104,12 @@ def _as_text(value: Any) -> str:
     if isinstance(value, dict):
         return json.dumps(value)
     if isinstance(value, Decimal):
-        return _plain(value)
+        return plain(value)
     return str(value)
 
 
-def _plain(amount: Decimal) -> str:
-    return f"{amount.normalize():f}"
-
-
 def _usd(amount: Decimal) -> str:
-    return f"${_plain(amount.quantize(Decimal('0.000001')))}"
+    return f"${plain(amount.quantize(Decimal('0.000001')))}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -279,34 +265,16 @@ async def _list_page(
     found = await management.keys.list(
         visit.principal,
         **filters,
-        page=_page_number(request.query_params.get("page")),
+        page=query_int(request, "page", 1),
         size=_PAGE_SIZE,
     )
     context = {
         "rows": [KeyRow(key) for key in found.items],
         "found": found,
         "filters": {name: value or "" for name, value in filters.items()},
-        "pages": _page_links(found, filters),
+        "pages": page_links(_PAGE, found.page, found.pages, filters),
     }
     return page(request, visit, "keys.html", context, values, errors)
-
-
-def _page_number(text: str | None) -> int:
-    try:
-        return int(text or 1)
-    except ValueError:
-        raise BadRequestError("page must be a whole number.", param="page") from None
-
-
-def _page_links(found: Page[VirtualKey], filters: Mapping[str, str | None]) -> dict[str, str]:
-    """The previous and next pages' URLs, keeping the filters."""
-    kept = {name: value for name, value in filters.items() if value}
-    links = {}
-    if found.page > 1:
-        links["previous"] = f"{_PAGE}?{urlencode({**kept, 'page': found.page - 1})}"
-    if found.page < found.pages:
-        links["next"] = f"{_PAGE}?{urlencode({**kept, 'page': found.page + 1})}"
-    return links
 
 
 def _edit_page(

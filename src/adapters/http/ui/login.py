@@ -17,6 +17,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
 
+from adapters.http.ui.forms import form_text
 from adapters.http.ui.pages import (
     CSRF_FIELD,
     PREFIX,
@@ -158,7 +159,7 @@ async def _session_for(
     """The session the submitted form earns, or SignInRefused saying why not."""
     if "email" in form:
         return await _password_session(form, gatekeeper, management, console)
-    secret = str(form.get("key") or "").strip()
+    secret = form_text(form, "key")
     if not secret:
         raise SignInRefused("Enter the master key or a virtual key.", "key", 400)
     try:
@@ -175,7 +176,7 @@ async def _session_for(
 async def _password_session(
     form: FormMultiDict, gatekeeper: Gatekeeper, management: Management, console: SessionSigner
 ) -> Session:
-    email = str(form.get("email") or "").strip()
+    email = form_text(form, "email")
     password = str(form.get("password") or "")
     user = await management.users.signed_in(email, password)
     if user is None:

@@ -10,7 +10,6 @@ import dataclasses
 import json
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
@@ -19,8 +18,7 @@ from litestar.params import FromPath
 
 from adapters.http.controllers.management.requests import query, query_int
 from adapters.http.controllers.spend import query_date
-from adapters.http.ui.pages import PREFIX, Visit, render
-from adapters.http.ui.spend import dollars, filtered_page, query_values
+from adapters.http.ui.pages import PREFIX, Visit, dollars, filtered_page, page_links, query_values, render
 from application.spend_reports import LogPage, SpendDesk
 from domain.errors import BadRequestError
 from domain.spend import CallStatus, SpendRecord
@@ -107,10 +105,6 @@ def _status(request: Request) -> CallStatus | None:
         raise BadRequestError(f"status must be success or failure, got {asked!r}", param="status") from None
 
 
-def _page_link(values: dict[str, str], page: int) -> str:
-    return f"{PREFIX}/logs?" + urlencode({**{k: v for k, v in values.items() if v}, "page": page})
-
-
 class LogsPage(Controller):
     path = f"{PREFIX}/logs"
 
@@ -136,8 +130,7 @@ class LogsPage(Controller):
                 "rows": [LogRow(record) for record in found.records],
                 "dollars": dollars,
                 "found": found,
-                "previous": _page_link(values, found.page - 1) if found.page > 1 else None,
-                "next": _page_link(values, found.page + 1) if found.page < found.pages else None,
+                "pages": page_links(f"{PREFIX}/logs", found.page, found.pages, values),
             }
 
         return await filtered_page(request, visit, "logs.html", values, load)

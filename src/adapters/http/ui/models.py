@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,10 +18,12 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
+from adapters.http.ui.forms import form_text
 from adapters.http.ui.pages import PREFIX, Visit, go_to, render, submit_form
 from application.health import DeploymentState, DeploymentStates
 from application.models import ModelRegistry
 from domain.errors import BadRequestError
+from domain.router_state import FailureKind
 
 _PAGE = f"{PREFIX}/models"
 _PER_MILLION = Decimal(1_000_000)
@@ -43,11 +46,25 @@ class ModelRow:
 
     @property
     def status(self) -> str:
+        return "healthy" if self.state.healthy else "cooling down"
+
+    @property
+    def cooldown_ends(self) -> datetime | None:
+        until = self.state.cooling_down_until
+        return None if until is None else datetime.fromtimestamp(until, UTC)
+
+    @property
+    def why(self) -> str:
+        """Why it is cooling down, in words: the failure's kind and status, never its message (an
+        upstream's reply may quote a credential), and this minute's failures. Empty when healthy."""
         if self.state.healthy:
-            return "healthy"
+            return ""
+        reason = self.state.cooldown_reason
         failures = self.state.load.minute_failures
-        why = f" after {failures} failed call{'s' if failures != 1 else ''} this minute" if failures else ""
-        return f"cooling down{why}"
+        parts = [f"{_FAILURE_WORDS[reason.kind]} (HTTP {reason.status_code})"] if reason else []
+        if failures:
+            parts.append(f"{failures} failed call{'s' if failures != 1 else ''} this minute")
+        return ", ".join(parts)
 
     @property
     def input_price(self) -> str:
@@ -56,6 +73,17 @@ class ModelRow:
     @property
     def output_price(self) -> str:
         return _per_million(self.state.deployment.prices.output)
+
+
+_FAILURE_WORDS = {
+    FailureKind.RATE_LIMIT: "rate limited",
+    FailureKind.TIMEOUT: "timed out",
+    FailureKind.AUTH: "credentials refused",
+    FailureKind.NOT_FOUND: "model not found upstream",
+    FailureKind.CONNECTION: "upstream unreachable",
+    FailureKind.SERVER_ERROR: "upstream server error",
+    FailureKind.OTHER: "failed",
+}
 
 
 def _per_million(price: Decimal | None) -> str:
@@ -75,7 +103,7 @@ def _read_form(form: FormMultiDict) -> ModelForm:
     """The submitted fields that carry a value (an empty field changes nothing on an edit)."""
 
     def value(name: str) -> str:
-        return str(form.get(name) or "").strip()
+        return form_text(form, name)
 
     params: dict[str, Any] = {}
     for name in (*_TEXT_PARAMS, *_SECRET_PARAMS):

@@ -1,5 +1,6 @@
 """What every console page stands on: the signed-in visitor, the CSRF check, the navigation the role
-decides, and rendering a template into an HTML response.
+decides, rendering a template into an HTML response, forms (a POST through its use case, a GET filter
+form over figures) and money as people read it.
 
 Jinja2 is imported and its engine built on the first rendered page, never at startup: a gateway whose
 operators never open the console pays nothing for it."""
@@ -9,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response
 from litestar.datastructures import FormMultiDict
@@ -28,10 +31,11 @@ from domain.identity import Role
 if TYPE_CHECKING:
     from litestar.plugins.jinja import JinjaTemplateEngine
 
-HTML = "text/html; charset=utf-8"
+HTML = "text/html"  # Litestar adds "; charset=utf-8" to every text/* type
 PREFIX = "/ui"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+_MICRO = Decimal("0.000001")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -97,11 +101,19 @@ async def resolve_visit(
         principal = await _visitor(session, gatekeeper)
     except SwitchyardError:
         raise SignInRequired() from None
+    visit = Visit(principal, session)
+    request.state.visit = visit  # for the error pages, which keep the visitor's navigation
     if request.method == "POST":
         presented = request.headers.get(CSRF_HEADER) or (await request.form()).get(CSRF_FIELD)
         if not session.csrf_matches(presented):
             raise CsrfRefused()
-    return Visit(principal, session)
+    return visit
+
+
+def visit_of(request: Request) -> Visit | None:
+    """The visit a page's request resolved before it failed (None when it never got that far)."""
+    found = getattr(request.state, "visit", None)
+    return found if isinstance(found, Visit) else None
 
 
 async def _visitor(session: Session, gatekeeper: Gatekeeper) -> Principal:
@@ -129,6 +141,49 @@ async def submit_form(
     except BadRequestError as error:
         return await again(form, {error.param or "": error.message})
     return answered if isinstance(answered, Response) else go_to(then)
+
+
+def dollars(amount: Decimal | None) -> str:
+    """Money for people: up to six decimals, trailing zeros dropped; "—" when there is no price."""
+    if amount is None:
+        return "—"
+    if amount and abs(amount) < _MICRO:
+        return "< $0.000001"
+    return f"${amount.quantize(_MICRO).normalize():f}"
+
+
+def query_values(request: Request, names: tuple[str, ...]) -> dict[str, str]:
+    """A filter form's fields as submitted (GET), to show them again."""
+    return {name: request.query_params.get(name, "").strip() for name in names}
+
+
+async def filtered_page(
+    request: Request,
+    visit: Visit,
+    template: str,
+    values: Mapping[str, str],
+    load: Callable[[], Awaitable[Mapping[str, Any]]],
+) -> Response:
+    """A page of figures behind a GET filter form: `load`'s context, or the form again with a use case's
+    BadRequestError shown next to the field its `param` names."""
+    try:
+        context, errors, status = await load(), {}, 200
+    except BadRequestError as error:
+        context, errors, status = {}, {error.param or "": error.message}, 400
+    return render(
+        request, template, {**context, "values": values, "errors": errors}, visit=visit, status=status
+    )
+
+
+def page_links(path: str, page: int, pages: int, filters: Mapping[str, str | None]) -> dict[str, str]:
+    """A paged list's previous and next pages' URLs (those that exist), keeping its filters."""
+    kept = {name: value for name, value in filters.items() if value}
+    neighbours = {"previous": page - 1, "next": page + 1}
+    return {
+        name: f"{path}?{urlencode({**kept, 'page': number})}"
+        for name, number in neighbours.items()
+        if 1 <= number <= pages
+    }
 
 
 def served_over_tls(request: Request) -> bool:

@@ -23,6 +23,7 @@ from adapters.http.controllers.models import usable_groups
 from adapters.http.exchange import JSON, Inference, admitted, admitted_call, exchange, released_on_failure
 from adapters.http.principal import PRINCIPAL
 from adapters.http.sse import EventStream, sse_events
+from adapters.http.ui.forms import form_text
 from adapters.http.ui.pages import PREFIX, Visit, render
 from adapters.openai_format import parse_chat_request, render_response
 from application.access import Ticket
@@ -68,10 +69,6 @@ class Turn:
         return {"role": self.role, "content": "\n".join(part for part in (self.content, calls) if part)}
 
 
-def _text(form: FormMultiDict, name: str) -> str:
-    return str(form.get(name) or "").strip()
-
-
 def _parsed(text: str, field: str, parse: Callable[[str], T], kind: str) -> T:
     try:
         return parse(text)
@@ -82,7 +79,7 @@ def _parsed(text: str, field: str, parse: Callable[[str], T], kind: str) -> T:
 def conversation(form: FormMultiDict) -> list[Turn]:
     """The turns kept in the page so far; a field that is not what the page wrote is refused."""
     damaged = BadRequestError("The conversation kept in the page is damaged; start a new one.", param="")
-    kept = _parsed(_text(form, "conversation") or "[]", "conversation", json.loads, "JSON")
+    kept = _parsed(form_text(form, "conversation") or "[]", "conversation", json.loads, "JSON")
     try:
         turns = [
             Turn(
@@ -102,23 +99,23 @@ def conversation(form: FormMultiDict) -> list[Turn]:
 def chat_body(form: FormMultiDict, *, stream: bool) -> dict[str, Any]:
     """The form as a chat completions request body: the system prompt, the turns so far and the new
     message, with the sampling settings and tools that were filled in."""
-    message = _text(form, "message")
+    message = form_text(form, "message")
     if not message:
         raise BadRequestError("Write a message to send.", param="message")
-    system = _text(form, "system")
+    system = form_text(form, "system")
     messages = [{"role": "system", "content": system}] if system else []
     messages += [turn.as_message() for turn in conversation(form)]
     body: dict[str, Any] = {
-        "model": _text(form, "model"),
+        "model": form_text(form, "model"),
         "messages": [*messages, {"role": "user", "content": message}],
     }
-    if text := _text(form, "temperature"):
+    if text := form_text(form, "temperature"):
         body["temperature"] = _parsed(text, "temperature", float, "a number")
-    if text := _text(form, "max_tokens"):
+    if text := form_text(form, "max_tokens"):
         body["max_tokens"] = _parsed(text, "max_tokens", int, "a whole number")
-    if text := _text(form, "tools"):
+    if text := form_text(form, "tools"):
         body["tools"] = _parsed(text, "tools", json.loads, "a JSON list of tools")
-        if choice := _text(form, "tool_choice"):
+        if choice := form_text(form, "tool_choice"):
             body["tool_choice"] = choice
     if stream:
         body |= {"stream": True, "stream_options": {"include_usage": True}}
@@ -195,7 +192,7 @@ class PlaygroundPage(Controller):
                 answer = await _whole_reply(inference, request, form, call_id, started)
             except SwitchyardError as error:
                 return _page(request, visit, catalog, form, _kept(form), error)
-            said = Turn("user", _text(form, "message"))
+            said = Turn("user", form_text(form, "message"))
             return _page(request, visit, catalog, {**dict(form), "message": ""}, [*turns, said, answer])
 
         return await exchange(request, handle, inference.in_flight, read=_form)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,7 +19,7 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 
 from adapters.http.controllers.spend import query_date
-from adapters.http.ui.pages import PREFIX, Visit, render
+from adapters.http.ui.pages import PREFIX, Visit, dollars, filtered_page, query_values
 from application.spend_reports import Overview, SpendDesk
 from application.spend_rollups import NOTHING, Totals
 from domain.errors import BadRequestError
@@ -28,40 +28,7 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 366
 """A year and a day: the day chart draws one bar per day of the range."""
 _FIELDS = ("start_date", "end_date", "team_id")
-_MICRO = Decimal("0.000001")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def dollars(amount: Decimal | None) -> str:
-    """Money for people: up to six decimals, trailing zeros dropped; "—" when there is no price."""
-    if amount is None:
-        return "—"
-    if amount and abs(amount) < _MICRO:
-        return "< $0.000001"
-    return f"${amount.quantize(_MICRO).normalize():f}"
-
-
-def query_values(request: Request, names: tuple[str, ...]) -> dict[str, str]:
-    """A filter form's fields as submitted (GET), to show them again."""
-    return {name: request.query_params.get(name, "").strip() for name in names}
-
-
-async def filtered_page(
-    request: Request,
-    visit: Visit,
-    template: str,
-    values: Mapping[str, str],
-    load: Callable[[], Awaitable[Mapping[str, Any]]],
-) -> Response:
-    """A page of figures behind a GET filter form: `load`'s context, or the form again with a use case's
-    BadRequestError shown next to the field its `param` names."""
-    try:
-        context, errors, status = await load(), {}, 200
-    except BadRequestError as error:
-        context, errors, status = {}, {error.param or "": error.message}, 400
-    return render(
-        request, template, {**context, "values": values, "errors": errors}, visit=visit, status=status
-    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from adapters.http.ui.directory import BlockablePages, MemberPages, RecordForm, filters
+from adapters.http.ui.forms import form_text
 from adapters.http.ui.pages import PREFIX, Visit, go_to
 from application.management import Management
 from domain.identity import Team
@@ -57,6 +58,6 @@ class TeamsPage(BlockablePages, MemberPages):
         record_id: FromPath[str],
         management: NamedDependency[Management],
     ) -> Response:
-        user_id = str((await request.form()).get("user_id") or "")
+        user_id = form_text(await request.form(), "user_id")
         await management.teams.member_delete(visit.principal, record_id, user_id=user_id)
         return go_to(self.record_path(record_id))
