@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import httpx
 import structlog
 
-from adapters.llm.bedrock.framing import AwsEventFraming
 from adapters.llm.passthrough_relay import HttpxPassThrough
 from adapters.llm.passthrough_signers import BedrockSigner, VertexSigner
 from bootstrap.upstreams import new_upstream_client
@@ -17,6 +16,16 @@ from domain.passthrough import CustomRoute
 from ports.passthrough import PassThrough, PassThroughSigner, ReplyFraming
 
 _log = structlog.get_logger("switchyard.passthrough")
+
+
+AWS_EVENT_STREAM = "application/vnd.amazon.eventstream"
+
+
+def _aws_event_framing() -> ReplyFraming:
+    """Bedrock's framing, imported with the first event stream relayed (the Bedrock adapter is heavy)."""
+    from adapters.llm.bedrock.framing import AwsEventFraming
+
+    return AwsEventFraming()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +44,7 @@ async def open_passthrough(
         yield Relaying(
             HttpxPassThrough(client),
             (VertexSigner(client), BedrockSigner(environ)),
-            {AwsEventFraming.content_type: AwsEventFraming},
+            {AWS_EVENT_STREAM: _aws_event_framing},
         )
     finally:
         await client.aclose()

@@ -813,3 +813,10 @@ async def test_a_signed_provider_without_a_pass_through_deployment_is_refused() 
         reply = await client.post("/bedrock/model/m/converse", json={}, headers={"x-api-key": MASTER_KEY})
     assert reply.status_code == 401 and "use_in_pass_through" in reply.json()["error"]["message"]
     assert world.upstream.seen == []
+
+
+def test_the_framing_wired_for_aws_event_streams_is_bedrocks() -> None:
+    from bootstrap.passthrough import AWS_EVENT_STREAM, _aws_event_framing
+
+    assert AwsEventFraming.content_type == AWS_EVENT_STREAM
+    assert isinstance(_aws_event_framing(), AwsEventFraming)

@@ -6,8 +6,10 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Router, asgi
 from litestar.di import Provide
+from litestar.handlers import ASGIRouteHandler
+from litestar.types import Receive, Scope, Send
 
 from adapters.http.auth import auth_middleware
 from adapters.http.controllers.audio import AudioController
@@ -55,11 +57,7 @@ def create_app(
     Without `metrics`, GET /metrics is an unknown route (404); without `docs`, so are GET /openapi.json
     and /docs. `passthrough_routes` are served when `passthrough` is, those with `auth: false` without a
     credential. With a `console` (its session signer), the admin console is served at /ui."""
-    console_routes: list[Router] = []
-    if console is not None:  # imported only when served: a gateway without the console loads none of it
-        from adapters.http.ui import console_router
-
-        console_routes.append(console_router(console))
+    console_routes = [] if console is None else [_console(console, dependencies, max_body_bytes)]
     keyed_relays, open_relays = custom_relays(passthrough_routes if "passthrough" in dependencies else ())
     api = Router(
         path="/",
@@ -103,3 +101,36 @@ def create_app(
         logging_config=None,
         debug=False,
     )
+
+
+CONSOLE_PATH = "/ui"
+
+
+def _console(
+    console: SessionSigner, dependencies: Mapping[str, Provide], max_body_bytes: int
+) -> ASGIRouteHandler:
+    """The admin console, mounted at /ui and built as an app of its own on its first request: until a
+    browser opens it, the gateway imports, builds and holds none of its pages (start time and memory)."""
+    built: list[Litestar] = []
+
+    @asgi(CONSOLE_PATH, is_mount=True, copy_scope=True)
+    async def console_app(scope: Scope, receive: Receive, send: Send) -> None:
+        if not built:
+            from adapters.http.ui.console import console_router
+
+            built.append(
+                Litestar(
+                    route_handlers=[console_router(console)],
+                    dependencies=dict(dependencies),
+                    exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+                    request_max_body_size=max_body_bytes,
+                    openapi_config=None,
+                    logging_config=None,
+                    debug=False,
+                )
+            )
+        # The mount hands over the path below /ui; the console's routes are written from the root.
+        scope["path"] = CONSOLE_PATH + scope["path"].rstrip("/") if scope["path"] != "/" else CONSOLE_PATH
+        await built[0](scope, receive, send)
+
+    return console_app
