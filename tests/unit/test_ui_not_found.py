@@ -38,3 +38,12 @@ async def test_known_pages_and_assets_still_answer(client: Client) -> None:
     assert (await client.get("/ui/keys")).status_code == 200
     assert (await client.get("/ui/static/console.css")).status_code == 200
     assert (await client.get("/ui/static/nope.js")).status_code == 404
+
+
+async def test_an_address_below_a_real_page_is_a_404_page_too(client: Client) -> None:
+    await sign_in(client)
+
+    response = await client.get("/ui/keys/x/y/z")
+
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html") and "Back to the console" in response.text

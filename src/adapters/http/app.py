@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, Router, asgi
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 from litestar.handlers import ASGIRouteHandler
 from litestar.types import Receive, Scope, Send
 
@@ -116,13 +117,14 @@ def _console(
     @asgi(CONSOLE_PATH, is_mount=True, copy_scope=True)
     async def console_app(scope: Scope, receive: Receive, send: Send) -> None:
         if not built:
-            from adapters.http.ui.console import console_router
+            from adapters.http.ui.console import console_router, not_found_page
 
             built.append(
                 Litestar(
                     route_handlers=[console_router(console)],
                     dependencies=dict(dependencies),
-                    exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+                    # Routing's own 404s (an address below a real page) too: the console answers in HTML.
+                    exception_handlers={**EXCEPTION_HANDLERS, NotFoundException: not_found_page},  # type: ignore[dict-item]
                     request_max_body_size=max_body_bytes,
                     openapi_config=None,
                     logging_config=None,

@@ -91,7 +91,8 @@ def _refused(request: Request, error: SwitchyardError) -> Response:
     return render(request, "error.html", {"message": error.message}, visit=visit_of(request), status=status)
 
 
-def _not_found(request: Request, error: NotFoundException) -> Response:
+def not_found_page(request: Request, error: NotFoundException) -> Response:
+    """A 404 in the console's layout, for an unknown page and for any address below a real one."""
     return render(request, "error.html", {"message": error.detail}, visit=visit_of(request), status=404)
 
 
@@ -124,7 +125,7 @@ def console_router(console: SessionSigner) -> Router:
             SignInRequired: _sign_in,
             CsrfRefused: _refused_form,
             SwitchyardError: _refused,
-            NotFoundException: _not_found,
+            NotFoundException: not_found_page,
         },  # type: ignore[dict-item]
         include_in_schema=False,
     )
