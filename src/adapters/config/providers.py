@@ -3,51 +3,10 @@
 from __future__ import annotations
 
 from adapters.config.diagnostics import did_you_mean
+from adapters.llm.hosts import HOSTS
 
-PROVIDERS = frozenset(
-    {
-        "openai",
-        "azure",
-        "azure_ai",
-        "anthropic",
-        "gemini",
-        "vertex_ai",
-        "bedrock",
-        "cohere",
-        "deepgram",
-        "ollama",
-        "ollama_chat",
-        "mistral",
-        "groq",
-        "deepseek",
-        "xai",
-        "together_ai",
-        "fireworks_ai",
-        "openrouter",
-        "perplexity",
-        "deepinfra",
-        "cerebras",
-        "nvidia_nim",
-        "sambanova",
-        "hosted_vllm",
-        "lm_studio",
-        "llamafile",
-        # OpenAI-compatible hosts of LiteLLM's later releases (rows of adapters/llm/hosts.py)
-        *("nebius", "novita", "hyperbolic", "featherless_ai", "nscale", "friendliai", "baseten"),
-        *("moonshot", "dashscope", "volcengine", "zai", "minimax", "github", "codestral", "meta_llama"),
-        *("ai21_chat", "galadriel", "v0", "morph", "ovhcloud", "scaleway", "litellm_proxy"),
-        "huggingface",
-        "voyage",
-        "jina_ai",
-        "cloudflare",
-        "snowflake",
-        "watsonx",
-        "sagemaker",
-        "sagemaker_chat",
-        "databricks",
-        "mock",
-    }
-)
+PROVIDERS = frozenset(HOSTS)
+"""Every provider prefix a model string may name: a row of the hosts table each (adapters/llm/hosts.py)."""
 
 # Bare model ids whose provider is plain from the name, as LiteLLM infers them; anything else is OpenAI's.
 _BARE_NAMES = (
