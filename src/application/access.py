@@ -20,9 +20,11 @@ from domain.access import (
     MASTER,
     Principal,
     Via,
+    attached_guardrails,
     check_key_usable,
     check_principal_usable,
     require_cache_controls,
+    require_guardrails_choosable,
     require_model,
     require_route,
 )
@@ -275,6 +277,8 @@ class Gatekeeper:
         key = principal.key
         if key is not None and key.allowed_cache_controls and request is not None:
             require_cache_controls(key.allowed_cache_controls, request.controls)
+        if request is not None and principal.key is not None:
+            require_guardrails_choosable(principal, request.controls, request.metadata)
         if end_user:
             principal = await self._with_end_user(principal, end_user)
         caller = caller_of(principal, end_user)
@@ -392,6 +396,7 @@ def caller_of(principal: Principal, end_user: str | None) -> Caller:
         team_id=principal.team_id,
         organization_id=principal.organization_id,
         end_user=end_user or (principal.end_user.user_id if principal.end_user is not None else None),
+        guardrails=attached_guardrails(principal),
     )
 
 

@@ -13,6 +13,8 @@ from typing import Generic, TypeVar
 
 from application.caching import CachedStream, ResponseCaching, StoringStream, embeddings_from_cache, merged
 from application.catalog import ModelCatalog
+from application.guarded_stream import primed
+from application.guardrails import CallGuard, Guardrails
 from application.metered_audio import MeteredAudio
 from application.metered_stream import MeteredStream
 from application.metering import CallMeter, Metering
@@ -24,7 +26,12 @@ from domain.compatibility import Fitted, fit_request, with_defaults
 from domain.completions import CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Deployment, ModelGroup
 from domain.embeddings import EmbeddingRequest, EmbeddingResponse
-from domain.errors import RateLimitError, SwitchyardError, UnsupportedParameterError
+from domain.errors import (
+    GuardrailViolationError,
+    RateLimitError,
+    SwitchyardError,
+    UnsupportedParameterError,
+)
 from domain.fallbacks import fallback_models
 from domain.images import ImageRequest, ImageResponse
 from domain.moderation import ModerationRequest, ModerationResponse
@@ -37,6 +44,7 @@ from ports.llm_provider import ChunkStream, LLMProvider
 from ports.telemetry import Telemetry
 
 T = TypeVar("T")
+G = TypeVar("G", CompletionRequest, EmbeddingRequest)
 R = TypeVar("R", CompletionRequest, EmbeddingRequest, ModerationRequest, RerankRequest, ImageRequest)
 P = TypeVar("P", CompletionResponse, EmbeddingResponse, ModerationResponse, RerankResponse, ImageResponse)
 Q = TypeVar("Q", ModerationRequest, RerankRequest, ImageRequest, TranscriptionRequest)
@@ -84,12 +92,14 @@ class Completions:
         telemetry: Telemetry,
         metering: Metering | None = None,
         caching: ResponseCaching | None = None,
+        guardrails: Guardrails | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._catalog = catalog
         self._metering = metering
         self._caching = caching
+        self._guardrails = guardrails
         self._providers = providers
         self._mock = mock
         self._router = router
@@ -121,7 +131,8 @@ class Completions:
             return dataclasses.replace(served, dropped_params=fitted.dropped)
 
         meter = self._start(call_id, call_type, request, caller)
-        caching = self._caching
+        guard, request = await self._guarded(meter, request, caller)
+        caching = self._caching if guard is None or not guard.watches_reply else None
         lookup = (
             await caching.lookup_chat(request, caller, self._embed_prompt) if caching is not None else None
         )
@@ -129,11 +140,14 @@ class Completions:
             hit = lookup.hit
             served = await self._from_cache(meter, request, lookup.key, hit.deployment_id, hit.response)
             return dataclasses.replace(served, similarity=lookup.similarity)
-        served = await self._metered_failover(meter, request, attempt)
-        priced = await self._priced(meter, served, served.value.usage, served.value)
+        served = await self._metered_failover(meter, request, attempt, guard)
+        upstream_reply = served.value
+        if guard is not None and guard.watches_reply:
+            served = await self._after(meter, guard, served, request)
+        priced = await self._priced(meter, served, upstream_reply.usage, upstream_reply)
         if caching is None or lookup is None:
             return priced
-        caching.store_chat(lookup, served.value, served.deployment.id)
+        caching.store_chat(lookup, upstream_reply, served.deployment.id)
         return dataclasses.replace(priced, cache_key=lookup.key)
 
     async def stream(
@@ -146,19 +160,22 @@ class Completions:
     ) -> Served[ChunkStream]:
         """The open stream; its cost and spend record follow once it ends (`stream.cost`)."""
         meter = self._start(call_id, call_type, request, caller)
+        guard, request = await self._guarded(meter, request, caller)
+        asked_request = request
 
         async def attempt(deployment: Deployment, asked: CompletionRequest) -> Served[ChunkStream]:
             provider, fitted = self._fit(asked, deployment)
             served = await self._call(
                 call_id, "stream", deployment, lambda: provider.stream(fitted.request, deployment), None
             )
+            opened = served.value if guard is None else guard.stream(served.value, asked_request)
             metered = MeteredStream(
-                served.value, self, call_id, deployment, self._clock.monotonic(), request.include_usage,
+                opened, self, call_id, deployment, self._clock.monotonic(), request.include_usage,
                 opened_in=served.upstream_seconds, meter=meter,
             )  # fmt: skip
             return Served(metered, deployment, served.upstream_seconds, fitted.dropped)
 
-        caching = self._caching
+        caching = self._caching if guard is None or not guard.watches_reply else None
         lookup = (
             await caching.lookup_chat(request, caller, self._embed_prompt) if caching is not None else None
         )
@@ -167,9 +184,13 @@ class Completions:
             replayed = CachedStream(replay(hit.response, request.include_usage))
             served = await self._from_cache(meter, request, lookup.key, hit.deployment_id, replayed)
             return dataclasses.replace(served, similarity=lookup.similarity)
-        served = await self._metered_failover(meter, request, attempt)
+        served = await self._metered_failover(meter, request, attempt, guard)
         if isinstance(served.value, MeteredStream):
             served.value.routed(served.retries, served.fallbacks)
+        if guard is not None and guard.watches_reply:
+            # The reply is judged before the caller gets a byte of it: a block in its first part (all of
+            # it, for a guardrail that reads streams whole) is an error answer, not a broken stream.
+            served = dataclasses.replace(served, value=await primed(served.value))
         if caching is None or lookup is None:
             return served
         if not lookup.storable:
@@ -201,10 +222,11 @@ class Completions:
             return served
 
         meter = self._start(call_id, call_type, request, caller)
+        guard, request = await self._guarded(meter, request, caller)
         caching = self._caching
         lookup = await caching.lookup_embeddings(request, caller) if caching is not None else None
         if lookup is None:
-            served = await self._metered_failover(meter, request, attempt)
+            served = await self._metered_failover(meter, request, attempt, guard)
             return await self._priced(meter, served, served.value.usage)
         key = lookup.keys[0] if len(lookup.keys) == 1 else None
         if lookup.complete:
@@ -218,7 +240,7 @@ class Completions:
         asked = request
         if len(missing) < len(request.inputs):
             asked = dataclasses.replace(request, inputs=tuple(request.inputs[i] for i in missing))  # type: ignore[arg-type]
-        served = await self._metered_failover(meter, asked, attempt)
+        served = await self._metered_failover(meter, asked, attempt, guard)
         priced = await self._priced(meter, served, served.value.usage)
         fetched = sorted(priced.value.data, key=lambda item: item.index)
         caching.store_embeddings(lookup, fetched, missing, served.deployment.id)
@@ -404,12 +426,61 @@ class Completions:
         priced = dataclasses.replace(served.value, cost=metered.total)
         return dataclasses.replace(served, value=priced, cost=metered.cost)
 
-    async def _metered_failover(
-        self, meter: CallMeter | None, request: R, attempt: Callable[[Deployment, R], Awaitable[Served[T]]]
-    ) -> Served[T]:
-        """`_failover`, recording a call that fails altogether."""
+    async def _guarded(
+        self, meter: CallMeter | None, request: G, caller: Caller | None
+    ) -> tuple[CallGuard | None, G]:
+        """The call's guardrails (None: none run), known to its meter, and the request as the pre_call
+        ones let it go (masked, say), which is also what the ledger keeps of it. A request naming a
+        guardrail that is not configured, or one a guardrail blocks, is recorded and raised."""
+        if self._guardrails is None:
+            return None, request
         try:
-            return await self._failover(request, attempt)
+            guard = self._guardrails.plan(request, caller)
+            if guard is None:
+                return None, request
+            if meter is not None:
+                meter.guard = guard
+            asked = await guard.before(request)
+        except SwitchyardError as exc:
+            if meter is not None and self._metering is not None:
+                await self._metering.failed(meter, exc)
+            raise
+        if meter is not None:
+            meter.request = asked
+        return guard, asked  # type: ignore[return-value]
+
+    async def _after(
+        self,
+        meter: CallMeter | None,
+        guard: CallGuard,
+        served: Served[CompletionResponse],
+        request: CompletionRequest,
+    ) -> Served[CompletionResponse]:
+        """The reply as the post_call guardrails let it go; a block is recorded (with what the upstream
+        spent) and raised."""
+        try:
+            reply = await guard.after(served.value, request)
+        except SwitchyardError as exc:
+            if meter is not None and self._metering is not None:
+                usage, upstream = served.value.usage, served.upstream_seconds
+                await self._metering.failed(meter, exc, served.deployment, usage, upstream_seconds=upstream)
+            raise
+        return dataclasses.replace(served, value=reply)
+
+    async def _metered_failover(
+        self,
+        meter: CallMeter | None,
+        request: R,
+        attempt: Callable[[Deployment, R], Awaitable[Served[T]]],
+        guard: CallGuard | None = None,
+    ) -> Served[T]:
+        """`_failover` (beside the during_call guardrails, when there are any), recording a call that
+        fails altogether."""
+        try:
+            call = self._failover(request, attempt)
+            if guard is None:
+                return await call
+            return await guard.beside(request, call, _discard)  # type: ignore[arg-type]
         except SwitchyardError as exc:
             if meter is not None and self._metering is not None:
                 await self._metering.failed(meter, exc)
@@ -588,7 +659,7 @@ class Completions:
         first_token: float | None = None,
     ) -> None:
         latency = self._clock.monotonic() - started
-        if error is None:
+        if error is None or isinstance(error, GuardrailViolationError):  # the deployment answered well
             tokens = usage.total_tokens if usage else 0
             await self._router.succeeded(deployment, tokens=tokens, latency=latency, first_token=first_token)
         else:
@@ -648,6 +719,12 @@ def _caller_at_fault(error: SwitchyardError) -> bool:
     """A request the deployment was never asked (a parameter it cannot take): its slot is given back,
     and nothing is retried, cooled down or fallen back to."""
     return isinstance(error, UnsupportedParameterError)
+
+
+async def _discard(served: Served[object]) -> None:
+    """Lets go of an answer no one will get (a stream's upstream is closed)."""
+    if isinstance(served.value, ChunkStream):
+        await served.value.aclose()
 
 
 def _usage_of(

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from application.pricing import Pricing
 from application.spend import SpendRecorder
@@ -24,6 +24,9 @@ from domain.spend import ANONYMOUS, Caller, CallStatus, SpendRecord
 from ports.call_observer import CallObserver
 from ports.clock import Clock
 from ports.token_counter import TokenCounter
+
+if TYPE_CHECKING:
+    from application.guardrails import CallGuard
 
 Request = (
     CompletionRequest
@@ -46,6 +49,8 @@ class CallMeter:
     caller: Caller
     started_at: float
     """Wall-clock seconds."""
+    guard: CallGuard | None = None
+    """The call's guardrails: what they did goes into the record, and logging_only ones mask its text."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -196,6 +201,11 @@ class Metering:
         request = meter.request
         cost = metered.cost
         tags = request.controls.get("tags") or ()
+        messages = _prompt(request) if self._prompts else None
+        guard = meter.guard
+        if guard is not None and guard.logs_masked and (messages is not None or response is not None):
+            messages = await _masked_for_log(guard, messages)
+            response = await _masked_for_log(guard, response)
         record = SpendRecord(
             request_id=meter.call_id,
             call_type=meter.call_type,
@@ -221,8 +231,9 @@ class Metering:
             cache_hit=cache_hit,
             tags=tuple(str(tag) for tag in tags) if isinstance(tags, list | tuple) else (),
             metadata=dict(request.metadata),
-            messages=_prompt(request) if self._prompts else None,
+            messages=messages,
             response=response,
+            guardrails=tuple(guard.runs) if guard is not None else (),
         )
         await self._write(record)
 
@@ -276,6 +287,21 @@ class Metering:
         observed = record if self._log_prompts else bare
         for observer in self._observers:
             observer.call_ended(observed)
+
+
+async def _masked_for_log(guard: CallGuard, kept: Any) -> Any:
+    """The prompt or reply as `_prompt` / `_stored_reply` keep it, its text masked by the logging_only
+    guardrails."""
+    if not kept:
+        return kept
+    texts = [entry["content"] if isinstance(entry, dict) else entry for entry in kept]
+    strings = [text if isinstance(text, str) else "" for text in texts]
+    masked = await guard.logged(strings)
+    out = []
+    for entry, text, new in zip(kept, texts, masked, strict=True):
+        value = new if isinstance(text, str) else text
+        out.append({**entry, "content": value} if isinstance(entry, dict) else value)
+    return out
 
 
 def _utc(seconds: float) -> datetime:

@@ -49,6 +49,7 @@ from application.spend_reports import SpendDesk
 from application.spend_totals import SpendLookup
 from application.token_counting import TokenCounting
 from bootstrap.caching import open_response_caching
+from bootstrap.guardrails import open_guardrails
 from bootstrap.loops import run_background_health_checks, run_metric_sampling, run_response_purge, run_store
 from bootstrap.metrics import make_key_metrics, make_metrics, metric_observers, sampled_metrics
 from bootstrap.money import (
@@ -171,6 +172,7 @@ def call_observers(config: GatewayConfig, metrics: Sequence[CallObserver]) -> tu
 
 
 class Container(containers.DeclarativeContainer):
+    __self__ = providers.Self()
     config = providers.Dependency(instance_of=GatewayConfig)
     deployments = providers.Singleton(lambda config: served_deployments(config.deployments), config)
 
@@ -228,6 +230,13 @@ class Container(containers.DeclarativeContainer):
             tracing,
         ),
     )
+    guardrails = providers.Resource(
+        open_guardrails,
+        config,
+        token_counter,
+        clock,
+        providers.Callable(lambda container: container.completions, __self__),
+    )
     completions = providers.Singleton(
         Completions,
         catalog=catalog,
@@ -238,6 +247,7 @@ class Container(containers.DeclarativeContainer):
         telemetry=telemetry,
         metering=metering,
         caching=caching,
+        guardrails=guardrails,
     )
     token_counting = providers.Singleton(
         TokenCounting,
@@ -380,6 +390,7 @@ async def resolve(provider: providers.Provider[T]) -> T:
 
 _SERVICES = (
     "completions",
+    "guardrails",
     "catalog",
     "router_state",
     "health_check",

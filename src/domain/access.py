@@ -12,6 +12,7 @@ from typing import Any
 from domain.budgets import NO_BUDGET
 from domain.caching import parse_controls
 from domain.errors import AuthenticationError, PermissionDeniedError
+from domain.guardrails import guardrails_of, requested, require_choosable
 from domain.identity import (
     NO_LIMITS,
     READ_ONLY_ROLES,
@@ -166,11 +167,13 @@ OPENAI_ROUTES = (
 )  # fmt: skip
 ANTHROPIC_ROUTES = ("/v1/messages", "/v1/messages/count_tokens")
 PASSTHROUGH_ROUTES = tuple(f"/{provider}/*" for provider in (*PROVIDER_ROUTES, *SIGNED_PROVIDERS))
+GUARDRAIL_ROUTES = ("/guardrails/apply_guardrail", "/guardrails/list")
 ROUTE_GROUPS = {
     "openai_routes": OPENAI_ROUTES,
     "anthropic_routes": ANTHROPIC_ROUTES,
     "mapped_pass_through_routes": PASSTHROUGH_ROUTES,
-    "llm_api_routes": (*OPENAI_ROUTES, *ANTHROPIC_ROUTES, *PASSTHROUGH_ROUTES),
+    "apply_guardrail_routes": GUARDRAIL_ROUTES,
+    "llm_api_routes": (*OPENAI_ROUTES, *ANTHROPIC_ROUTES, *PASSTHROUGH_ROUTES, *GUARDRAIL_ROUTES),
 }
 """Names a key's `allowed_routes` may use for a family of routes (LiteLLM's names)."""
 PASSTHROUGH_ROUTES_FIELD = "allowed_passthrough_routes"
@@ -213,6 +216,32 @@ def require_passthrough_route(principal: Principal, path: str) -> None:
 def passthrough_routes_of(metadata: Mapping[str, Any]) -> tuple[str, ...]:
     routes = metadata.get(PASSTHROUGH_ROUTES_FIELD)
     return tuple(r for r in routes if isinstance(r, str) and r) if isinstance(routes, list | tuple) else ()
+
+
+def attached_guardrails(principal: Principal) -> tuple[str, ...]:
+    """The guardrails the caller's key and team attach to each of its calls."""
+    found: list[str] = []
+    for holder in (principal.key, principal.team):
+        if holder is not None:
+            found.extend(name for name in guardrails_of(holder.metadata) if name not in found)
+    return tuple(found)
+
+
+def choosable_guardrails(principal: Principal) -> tuple[str, ...] | None:
+    """The guardrails a caller may name in a request: any (None) for the master key and admins, and for
+    a key neither it nor its team limits; else those its key and team list."""
+    if principal.is_admin or principal.via is Via.MASTER_KEY:
+        return None
+    return attached_guardrails(principal) or None
+
+
+def require_guardrails_choosable(
+    principal: Principal, controls: Mapping[str, Any], metadata: Mapping[str, Any]
+) -> None:
+    """403 naming a guardrail the request names that its caller may not choose."""
+    asked = requested(controls, metadata)
+    if asked:
+        require_choosable(asked, choosable_guardrails(principal))
 
 
 def require_cache_controls(allowed: Collection[str], controls: Mapping[str, Any]) -> None:

@@ -10,6 +10,7 @@ came from, when known.
      │    ├── ContentPolicyViolationError     code content_policy_violation
      │    ├── UnsupportedParameterError       code unsupported_parameter (param names it)
      │    ├── ConflictError                   code already_exists (a record with that id or alias exists)
+     │    ├── GuardrailViolationError         code guardrail_violation (a guardrail blocked the call)
      │    └── RequestTooLargeError       413 code request_too_large (param names the field too large)
      ├── AuthenticationError             401 authentication_error
      ├── PermissionDeniedError           403 permission_error
@@ -91,6 +92,19 @@ class UnsupportedParameterError(BadRequestError):
 
 class ConflictError(BadRequestError):
     default_code = "already_exists"
+
+
+class GuardrailViolationError(BadRequestError):
+    """A guardrail blocked the call: the message names the guardrail and its reason, never the text it
+    found."""
+
+    default_code = "guardrail_violation"
+
+    def __init__(self, guardrail: str, reason: str, **kwargs: object) -> None:
+        why = f": {reason}" if reason else ""
+        super().__init__(f"Blocked by guardrail '{guardrail}'{why}", **kwargs)  # type: ignore[arg-type]
+        self.guardrail = guardrail
+        self.reason = reason
 
 
 class AuthenticationError(SwitchyardError):

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from domain.completions import Usage
+from domain.guardrails import GuardrailRun
 
 ZERO = Decimal(0)
 EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
@@ -55,6 +56,9 @@ class Caller:
     team_id: str | None = None
     organization_id: str | None = None
     end_user: str | None = None
+    guardrails: tuple[str, ...] = ()
+    """The guardrails the caller's key and team attach to each of its calls (not part of the ledger's
+    record of whom a call is charged to)."""
 
     def subjects(self) -> tuple[str, ...]:
         """The subjects this caller's spend counts toward (without the per-model ones)."""
@@ -118,6 +122,8 @@ class SpendRecord:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     messages: Any = None
     response: Any = None
+    guardrails: tuple[GuardrailRun, ...] = ()
+    """The guardrails that ran on the call: each one's mode, decision and time taken."""
 
     def subjects(self) -> tuple[str, ...]:
         """Every total this record adds to: each of its caller's subjects, whole and for its model."""

@@ -67,6 +67,7 @@ _CONTROL_KINDS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "timeout": ((int, float), "a valid number"),
     "stream_timeout": ((int, float), "a valid number"),
     "mock_response": (str, "a valid string"),
+    "guardrails": (list, "a valid list"),
 }
 
 

@@ -12,6 +12,7 @@ from adapters.config.schema import CacheSettings, JwtAuthSettings, RouterSetting
 from adapters.config.secrets import SecretPlan
 from adapters.config.tracing import TracingSettings
 from domain.deployments import Deployment, Secret
+from domain.guardrails import GuardrailSpec
 from domain.passthrough import CustomRoute
 from domain.router_policy import RouterPolicy
 
@@ -89,6 +90,8 @@ class GatewayConfig:
     """litellm_settings.json_logs: JSON lines even to a terminal, unless the command line or environment
     says otherwise."""
     passthrough_routes: tuple[CustomRoute, ...] = ()
+    guardrails: tuple[GuardrailSpec, ...] = ()
+    """The config's `guardrails:`, in order."""
     """general_settings.pass_through_endpoints: the operator's own relayed routes."""
     responses_retention: timedelta = timedelta(days=30)
     """How long stored Responses-API responses are kept (general_settings.responses_retention)."""

@@ -21,6 +21,7 @@ from adapters.config.gateway_config import (
     DEFAULT_REQUEST_TIMEOUT,
     GatewayConfig,
 )
+from adapters.config.guardrails import guardrail_specs
 from adapters.config.passthrough import custom_routes
 from adapters.config.schema import (
     CacheSettings,
@@ -40,7 +41,7 @@ from domain.router_policy import RouterPolicy
 
 _SECTIONS = (
     "model_list", "litellm_settings", "router_settings", "general_settings", "environment_variables",
-    "callback_settings",
+    "callback_settings", "guardrails",
 )  # fmt: skip
 _FALLBACK_LISTS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks")
 _REDIS_CACHES = ("redis", "redis-semantic")
@@ -180,6 +181,7 @@ def _build(source: ConfigSource, environ: Mapping[str, str]) -> GatewayConfig:
         json_logs=settings.json_logs,
         responses_retention=_retention(general.responses_retention),
         passthrough_routes=custom_routes(general.pass_through_endpoints, env, report),
+        guardrails=guardrail_specs(config.guardrails),
         config_path=source.path,
         secret_store=secrets,
         environment=env,

@@ -333,9 +333,12 @@ class ConfigFile(Section):
     router_settings: RouterSettings = RouterSettings()
     general_settings: GeneralSettings = GeneralSettings()
     callback_settings: CallbackSettings = CallbackSettings()
+    guardrails: list[Any] = []
+    """LiteLLM's `guardrails:` list, read into specs by `adapters.config.guardrails`."""
 
     @field_validator(
         "model_list",
+        "guardrails",
         "litellm_settings",
         "router_settings",
         "general_settings",
@@ -346,5 +349,5 @@ class ConfigFile(Section):
     def _empty_section(cls, value: Any, info: Any) -> Any:
         # `general_settings:` with nothing under it is YAML null; LiteLLM treats it as empty.
         if value is None:
-            return [] if info.field_name == "model_list" else {}
+            return [] if info.field_name in ("model_list", "guardrails") else {}
         return value

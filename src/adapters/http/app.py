@@ -17,6 +17,7 @@ from adapters.http.controllers.audio import AudioController
 from adapters.http.controllers.chat import ChatController
 from adapters.http.controllers.docs import DocsController
 from adapters.http.controllers.embeddings import EmbeddingsController
+from adapters.http.controllers.guardrails import GuardrailsController
 from adapters.http.controllers.health import DeploymentHealthController, HealthController
 from adapters.http.controllers.images import ImagesController
 from adapters.http.controllers.management import management_controllers
@@ -76,6 +77,7 @@ def create_app(
             ModelsController,
             DeploymentHealthController,
             ModelAdminController,
+            *([GuardrailsController] if "guardrails" in dependencies else []),
             *management_controllers,
             *spend_controllers,
             *([PassThroughController] if "passthrough" in dependencies else []),

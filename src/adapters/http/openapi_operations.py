@@ -103,6 +103,8 @@ MODEL_ENTRY = _object(
     ("model_name", "litellm_params"), model_name=_TEXT, litellm_params=OBJECT, model_info=OBJECT
 )
 MODEL_ID = _object(("id",), id=_TEXT)
+GUARDRAIL_TEXT = _object(("guardrail_name", "text"), guardrail_name=_TEXT, text=_TEXT)
+GUARDRAILS = _object(guardrails={"type": "array", "items": OBJECT})
 DOCS_HTML: dict[str, Any] = {"type": "string", "contentMediaType": "text/html"}
 TEXT_COMPLETION = _object(
     ("id", "object", "model", "choices"),
@@ -258,6 +260,15 @@ OPERATIONS: dict[str, Operation] = {
     "ModelsController.list_models": Operation("The models this key may use", "models", reply=MODELS),
     "ModelsController.get_model": Operation("One model", "models", reply=MODEL),
     "ModelsController.model_info": Operation("Every deployment, without credentials", "models", reply=LIST),
+    "GuardrailsController.list_guardrails": Operation(
+        "The guardrails this key may use", "guardrails", reply=GUARDRAILS
+    ),
+    "GuardrailsController.apply_guardrail": Operation(
+        "Run one guardrail on a text, calling no model",
+        "guardrails",
+        GUARDRAIL_TEXT,
+        _object(("response_text",), response_text=_TEXT),
+    ),
     "ModelAdminController.new": _manage("models", "Add a deployment", MODEL_ENTRY),
     "ModelAdminController.update": _manage("models", "Update a deployment", MODEL_ENTRY),
     "ModelAdminController.delete": _manage("models", "Delete a deployment", MODEL_ID),

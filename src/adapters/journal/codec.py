@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from domain.completions import Usage
+from domain.guardrails import GuardrailRun
 from domain.spend import ANONYMOUS, NO_USAGE, Caller, CallStatus, SpendRecord
 
 VERSION = 1
@@ -18,7 +19,7 @@ VERSION = 1
 the fields it does not know and defaults those a line lacks, so a fleet in a rolling upgrade loses at most
 a new field of a record, never the record."""
 
-_CALLER_FIELDS = tuple(f.name for f in fields(Caller))
+_CALLER_FIELDS = tuple(f.name for f in fields(Caller) if f.name != "guardrails")
 _USAGE_FIELDS = tuple(f.name for f in fields(Usage))
 
 
@@ -59,6 +60,8 @@ def encode(record: SpendRecord) -> bytes:
     }
     if caller != ANONYMOUS:
         row["caller"] = {name: getattr(caller, name) for name in _CALLER_FIELDS}
+    if record.guardrails:
+        row["guardrails"] = [run.to_json() for run in record.guardrails]
     if usage != NO_USAGE:
         row["usage"] = {name: getattr(usage, name) for name in _USAGE_FIELDS}
     return orjson.dumps(row, default=_json)
@@ -98,6 +101,7 @@ def decode(line: bytes | str) -> SpendRecord:
             metadata=row.get("metadata") or {},
             messages=row.get("messages"),
             response=row.get("response"),
+            guardrails=tuple(GuardrailRun.from_json(run) for run in row.get("guardrails") or ()),
         )
     except UnreadableLine:
         raise

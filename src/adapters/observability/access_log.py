@@ -77,6 +77,8 @@ def access_fields(record: SpendRecord) -> dict[str, Any]:
     }
     if record.error_type is not None:
         fields["error_type"] = record.error_type
+    if record.guardrails:
+        fields["guardrails"] = [run.to_json() for run in record.guardrails]
     if record.messages is not None:
         fields["messages"] = record.messages
     if record.response is not None:

@@ -87,6 +87,15 @@ class PrometheusMetrics(CallObserver):
             "switchyard_cache_errors", "Response-cache backend calls that failed (a miss, or a lost store).",
             ("kind",), registry=where,
         )  # fmt: skip
+        guardrail = ("guardrail", "mode", "decision")
+        self._guardrail_decisions = Counter(
+            "switchyard_guardrail_decisions", "What each guardrail decided, per call.", guardrail,
+            registry=where,
+        )  # fmt: skip
+        self._guardrail_duration = Histogram(
+            "switchyard_guardrail_duration_seconds", "Time each guardrail took on a call.",
+            ("guardrail", "mode"), buckets=_OVERHEAD_BUCKETS, registry=where,
+        )  # fmt: skip
         self.in_flight = Gauge(
             "switchyard_in_flight_requests", "Calls being answered (streams until their end).",
             multiprocess_mode="livesum", registry=where,
@@ -125,6 +134,9 @@ class PrometheusMetrics(CallObserver):
             series.retries.inc(record.retries)
         if record.fallbacks:
             series.fallbacks.inc(record.fallbacks)
+        for run in record.guardrails:
+            self._guardrail_decisions.labels(run.name, run.mode.value, run.decision.value).inc()
+            self._guardrail_duration.labels(run.name, run.mode.value).observe(run.duration)
         if record.cache_hit:
             self._cache_hits.inc()
         elif (

@@ -150,12 +150,13 @@ class GatewayFields(_Strict):
     priority: int | None = None
     timeout: float | None = Field(None, gt=0)
     stream_timeout: float | None = Field(None, gt=0)
+    guardrails: list[str] | None = None
     metadata: dict[str, Any] | None = None
 
 
 CONTROL_FIELDS = (
     "cache", "fallbacks", "num_retries", "tags", "caching", "ttl", "drop_params", "priority", "timeout",
-    "stream_timeout",
+    "stream_timeout", "guardrails",
 )  # fmt: skip
 
 

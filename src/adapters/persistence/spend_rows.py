@@ -8,6 +8,7 @@ from typing import Any
 from adapters.persistence import tables
 from adapters.persistence.spend_sums import DailyKey, Total, in_utc
 from domain.completions import Usage
+from domain.guardrails import GuardrailRun
 from domain.spend import Caller, CallStatus, DailySpend, SpendRecord
 
 TOKEN_KINDS = (
@@ -17,6 +18,7 @@ TOKEN_KINDS = (
     "cache_creation_tokens",
     "reasoning_tokens",
 )
+GUARDRAIL_INFORMATION = "guardrail_information"
 DAILY_SUMS = ("spend", *TOKEN_KINDS, "requests", "successes", "failures")
 TOTAL_SUMS = ("spend", "tokens", "requests")
 DAILY_DIMENSIONS = tuple(name for name in tables.SPEND_DAILY_KEY if name != "shard")
@@ -56,13 +58,15 @@ def log_row(record: SpendRecord) -> dict[str, Any]:
         "upstream_seconds": record.upstream_seconds,
         "cache_hit": record.cache_hit,
         "tags": list(record.tags),
-        "metadata": dict(record.metadata),
+        "metadata": _metadata(record),
         "messages": record.messages,
         "response": record.response,
     }
 
 
 def record_of(row: Mapping[str, Any]) -> SpendRecord:
+    metadata = dict(row["metadata"] or {})
+    runs = metadata.pop(GUARDRAIL_INFORMATION, None) or ()
     return SpendRecord(
         request_id=row["request_id"],
         call_type=row["call_type"],
@@ -95,10 +99,20 @@ def record_of(row: Mapping[str, Any]) -> SpendRecord:
         upstream_seconds=row["upstream_seconds"],
         cache_hit=row["cache_hit"],
         tags=tuple(row["tags"]),
-        metadata=row["metadata"],
+        metadata=metadata,
         messages=row["messages"],
         response=row["response"],
+        guardrails=tuple(GuardrailRun.from_json(run) for run in runs if isinstance(run, dict)),
     )
+
+
+def _metadata(record: SpendRecord) -> dict[str, Any]:
+    """The record's metadata as the log row keeps it: with the guardrails that ran, where LiteLLM's
+    spend logs keep them (`guardrail_information`)."""
+    metadata = dict(record.metadata)
+    if record.guardrails:
+        metadata[GUARDRAIL_INFORMATION] = [run.to_json() for run in record.guardrails]
+    return metadata
 
 
 def total_row(subject: str, shard: str, total: Total) -> dict[str, Any]:

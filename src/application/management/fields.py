@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from domain.access import PASSTHROUGH_ROUTES_FIELD
 from domain.budgets import BudgetTerms
 from domain.errors import BadRequestError
+from domain.guardrails import GUARDRAILS_FIELD
 from domain.identity import SECRET, Budget, Role, parse_duration
 
 Fields = Mapping[str, Any]
@@ -206,18 +207,22 @@ def jsonable(value: Any) -> Any:
 
 
 def routes_in_metadata(fields: Fields, metadata: Mapping[str, Any]) -> Fields:
-    """`fields` with a top-level `allowed_passthrough_routes` moved into the record's metadata, where
-    LiteLLM keeps it (and where a caller may also put it); an empty list lifts the restriction."""
-    if PASSTHROUGH_ROUTES_FIELD not in fields:
-        return fields
+    """`fields` with a top-level `allowed_passthrough_routes` or `guardrails` moved into the record's
+    metadata, where LiteLLM keeps them (and where a caller may also put them); an empty list lifts the
+    restriction."""
+    wanted = fields
+    for name in (PASSTHROUGH_ROUTES_FIELD, GUARDRAILS_FIELD):
+        if name in wanted:
+            wanted = _into_metadata(wanted, name, metadata)
+    return wanted
+
+
+def _into_metadata(fields: Fields, name: str, metadata: Mapping[str, Any]) -> Fields:
     wanted = dict(fields)
-    routes = names(wanted.pop(PASSTHROUGH_ROUTES_FIELD), PASSTHROUGH_ROUTES_FIELD)
-    if any(not route.startswith("/") for route in routes):
-        raise BadRequestError(
-            f"{PASSTHROUGH_ROUTES_FIELD}: each route is a path starting with '/'",
-            param=PASSTHROUGH_ROUTES_FIELD,
-        )
+    listed = names(wanted.pop(name), name)
+    if name == PASSTHROUGH_ROUTES_FIELD and any(not route.startswith("/") for route in listed):
+        raise BadRequestError(f"{name}: each route is a path starting with '/'", param=name)
     kept = dict(mapping(wanted["metadata"], "metadata") if "metadata" in wanted else metadata)
-    kept.pop(PASSTHROUGH_ROUTES_FIELD, None)
-    wanted["metadata"] = {**kept, PASSTHROUGH_ROUTES_FIELD: list(routes)} if routes else kept
+    kept.pop(name, None)
+    wanted["metadata"] = {**kept, name: list(listed)} if listed else kept
     return wanted

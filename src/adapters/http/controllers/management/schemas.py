@@ -91,7 +91,7 @@ class Spending(Terms):
 
 
 class KeyFields(Spending):
-    unsupported = _LITELLM_ONLY - {"allowed_cache_controls"}
+    unsupported = _LITELLM_ONLY - {"allowed_cache_controls", "guardrails"}
     models: list[str] | None = None
     key_alias: str | None = None
     duration: str | None = None
@@ -102,6 +102,7 @@ class KeyFields(Spending):
     allowed_routes: list[str] | None = None
     allowed_cache_controls: list[str] | None = None
     allowed_passthrough_routes: list[str] | None = None
+    guardrails: list[str] | None = None
     blocked: bool | None = None
 
 
@@ -161,7 +162,7 @@ class Member(Body):
 
 
 class TeamFields(Spending):
-    unsupported = _LITELLM_ONLY | {
+    unsupported = (_LITELLM_ONLY - {"guardrails"}) | {
         "model_aliases",
         "team_member_permissions",
         "team_member_budget",
@@ -175,6 +176,7 @@ class TeamFields(Spending):
     organization_id: str | None = None
     models: list[str] | None = None
     allowed_passthrough_routes: list[str] | None = None
+    guardrails: list[str] | None = None
     blocked: bool | None = None
     tags: list[str] | None = None
 
