@@ -113,6 +113,9 @@ SCENARIOS = {
     # chat with a virtual key that also has a budget (whole, per model, with a window) and an end user:
     # the cost estimate, the reservation, the settlement and the spend record on every call.
     "budgeted": Scenario("budgeted", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),
+    # chat with the `keyed` key's limits and two guardrails attached to the key (bench/config.yaml): a PII
+    # content filter on the prompt and the reply, and hide-secrets on the prompt.
+    "guarded": Scenario("guarded", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),
     # chat to bench-group; counts which deployment answered. Direct, the mock ignores the model name.
     "router": Scenario(
         "router",

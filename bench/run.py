@@ -41,6 +41,7 @@ SCENARIO_LABELS = {
     "chat-cached": "chat answered from the cache",
     "keyed": "chat with a rate-limited virtual key",
     "budgeted": "chat with a key that has budgets",
+    "guarded": "chat with a key that has 2 guardrails",
     "router": "chat via a 4-deployment group",
     "stream": "chat stream (20 chunks)",
     "claude": "claude (non-stream)",
@@ -63,6 +64,7 @@ BUDGET_CPU_MS = {
     "chat": 1.0,
     "keyed": 1.0,
     "budgeted": 1.0,
+    "guarded": 1.0,
     "router": 1.0,
     "stream": 2.0,
     "claude": 1.0,
@@ -88,6 +90,9 @@ BUDGET_CACHED_UPSTREAM_CALLS = 0.01
 # Scenarios whose gateway CPU per request must stay below another's in the same run (issue 14: a relayed
 # stream costs less than the same stream translated): scenario -> the one it is compared with.
 CHEAPER_THAN = {"passthrough-stream": "messages-openai-stream"}
+# Scenarios whose gateway CPU per request may exceed another's by at most so much (issue 17: two regex/PII
+# guardrails on every call cost at most 0.15 ms): scenario -> (the one it is compared with, ms).
+COSTS_AT_MOST = {"guarded": ("keyed", 0.15)}
 
 
 # --- /proc helpers ---------------------------------------------------------------------------------
@@ -245,10 +250,11 @@ def start_gateway(
         time.sleep(0.005)
 
 
-def generate_key(port: int, master_key: str, *, budgeted: bool = False) -> str:
+def generate_key(port: int, master_key: str, *, budgeted: bool = False, guarded: bool = False) -> str:
     """A virtual key for the `keyed` scenario: a model list and limits far above what a run reaches, so
     every call pays for the checks and none is refused. `budgeted` (the `budgeted` scenario) adds a
-    budget, a per-model budget and a daily window, far above what a run spends."""
+    budget, a per-model budget and a daily window, far above what a run spends; `guarded` (the `guarded`
+    scenario) the config's two guardrails."""
     body: dict[str, object] = {
         "models": ["bench-chat"],
         "rpm_limit": 100_000_000,
@@ -258,6 +264,8 @@ def generate_key(port: int, master_key: str, *, budgeted: bool = False) -> str:
     }
     if budgeted:
         body.update(max_budget=1_000_000, budget_duration="1d", model_max_budget={"bench-chat": 1_000_000})
+    if guarded:
+        body["guardrails"] = ["bench-pii", "bench-secrets"]
     request = urllib.request.Request(
         f"http://{HOST}:{port}/key/generate",
         data=json.dumps(body).encode(),
@@ -592,6 +600,18 @@ def build_checks(result: dict) -> list[dict]:
             dear = _get(scenarios[dearer], c, "server_cpu_ms_per_request")
             check(f"{SCENARIO_LABELS[sc]} CPU < {SCENARIO_LABELS[dearer]} CPU per request ({c})",
                   cheap if dear is not None else None, dear or 0.0, "<", "ms")  # fmt: skip
+    for sc, (base, extra) in COSTS_AT_MOST.items():
+        if sc in scenarios and base in scenarios:
+            cost = _get(scenarios[sc], c, "server_cpu_ms_per_request")
+            plain = _get(scenarios[base], c, "server_cpu_ms_per_request")
+            added = cost - plain if cost is not None and plain is not None else None
+            check(
+                f"{SCENARIO_LABELS[sc]}: CPU added over {SCENARIO_LABELS[base]} ({c})",
+                added,
+                extra,
+                "<=",
+                "ms",
+            )
     bad = 0
     for per in (gw.get("scenarios") or {}).values():
         for res in per.values():
@@ -826,7 +846,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--scenarios",
         default=(
-            "chat,keyed,budgeted,router,stream,claude,claude-stream,messages,messages-stream,messages-openai,"
+            "chat,keyed,budgeted,guarded,router,stream,claude,claude-stream,messages,messages-stream,messages-openai,"
             "messages-openai-stream,passthrough-stream,responses,responses-stream,embed,chat-cached"
         ),
         help=f"comma list of {','.join(SCENARIO_LABELS)}",
@@ -955,6 +975,8 @@ def main(argv: list[str] | None = None) -> int:
                     load.keys["keyed"] = generate_key(port, args.api_key)
                 if "budgeted" in scenarios:
                     load.keys["budgeted"] = generate_key(port, args.api_key, budgeted=True)
+                if "guarded" in scenarios:
+                    load.keys["guarded"] = generate_key(port, args.api_key, guarded=True)
                 for sc in scenarios:
                     if sc in CACHED_SCENARIOS:
                         continue
