@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from domain.calls import CallRecord
 from domain.completions import (
@@ -18,8 +18,10 @@ from domain.completions import (
 )
 from domain.deployments import Deployment
 from domain.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
+from domain.guardrails import ALLOW, GuardrailMode, Inspection, Verdict
 from domain.messages import FunctionTool, Message, Role
 from ports.clock import Clock
+from ports.guardrail import Guardrail
 from ports.llm_provider import ChunkStream, LLMProvider
 from ports.telemetry import Telemetry
 from ports.token_counter import TokenCounter
@@ -166,3 +168,38 @@ class FakeTokenCounter(TokenCounter):
         self, messages: Sequence[Message], model: str, tools: Sequence[FunctionTool] = ()
     ) -> int:
         return sum(len(m.text.split()) + 3 for m in messages) + 3
+
+
+class FakeGuardrail(Guardrail):
+    """Answers each mode's scripted verdict (a Verdict, or a function of the inspection; ALLOW for a mode
+    not scripted), recording every inspection it saw. It may first wait for `gate` to be set, or
+    `delay` seconds, and may raise `error` instead of answering."""
+
+    def __init__(
+        self,
+        verdicts: Mapping[GuardrailMode, Verdict | Callable[[Inspection], Verdict]] | None = None,
+        *,
+        delay: float = 0.0,
+        gate: asyncio.Event | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        self.verdicts = dict(verdicts or {})
+        self.delay = delay
+        self.gate = gate
+        self.error = error
+        self.seen: list[Inspection] = []
+        self.closed = False
+
+    async def check(self, inspection: Inspection) -> Verdict:
+        self.seen.append(inspection)
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.error is not None:
+            raise self.error
+        verdict = self.verdicts.get(inspection.mode, ALLOW)
+        return verdict if isinstance(verdict, Verdict) else verdict(inspection)
+
+    async def close(self) -> None:
+        self.closed = True

@@ -475,15 +475,28 @@ class Completions:
         guard: CallGuard | None = None,
     ) -> Served[T]:
         """`_failover` (beside the during_call guardrails, when there are any), recording a call that
-        fails altogether."""
+        fails altogether: one a during_call guardrail blocked after its answer came, with what it spent."""
+        discarded: list[Served[T]] = []
+
+        async def discard(served: Served[T]) -> None:
+            discarded.append(served)
+            await _discard(served)
+
         try:
             call = self._failover(request, attempt)
             if guard is None:
                 return await call
-            return await guard.beside(request, call, _discard)  # type: ignore[arg-type]
+            return await guard.beside(request, call, discard)
         except SwitchyardError as exc:
             if meter is not None and self._metering is not None:
-                await self._metering.failed(meter, exc)
+                if discarded:
+                    spent = discarded[0]
+                    usage = getattr(spent.value, "usage", None)
+                    await self._metering.failed(
+                        meter, exc, spent.deployment, usage, upstream_seconds=spent.upstream_seconds
+                    )
+                else:
+                    await self._metering.failed(meter, exc)
             raise
 
     async def _failover(
@@ -722,8 +735,11 @@ def _caller_at_fault(error: SwitchyardError) -> bool:
 
 
 async def _discard(served: Served[object]) -> None:
-    """Lets go of an answer no one will get (a stream's upstream is closed)."""
-    if isinstance(served.value, ChunkStream):
+    """Lets go of an answer no one will get (a stream's upstream is closed, unrecorded: the call is
+    recorded as the failure it became)."""
+    if isinstance(served.value, MeteredStream):
+        await served.value.discard()
+    elif isinstance(served.value, ChunkStream):
         await served.value.aclose()
 
 

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
-from domain.completions import ChunkChoice, CompletionChunk, CompletionRequest, Delta, assemble
+from domain.completions import ChunkChoice, CompletionChunk, CompletionRequest, Delta, Usage, assemble
 from domain.errors import GuardrailViolationError
 from domain.guardrails import GuardrailMode, StreamCheck, replaced, settled
 from ports.llm_provider import ChunkStream, StreamWrapper
@@ -42,6 +42,13 @@ class GuardedStream(StreamWrapper):
         self._window = min(windows) if windows else 0
         self._held: dict[int, str] = {}
         self._last: CompletionChunk | None = None
+        self._usage: Usage | None = None
+        self._judged = False
+
+    @property
+    def usage(self) -> Usage | None:
+        """The usage the upstream reported, read here even when a block kept it from going further."""
+        return self._usage or self._inner.usage
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -53,13 +60,22 @@ class GuardedStream(StreamWrapper):
             return
         async for batch in self._inner.batches():
             out: list[CompletionChunk] = []
-            for chunk in batch:
-                await self._window_chunk(chunk, out)
+            try:
+                for chunk in batch:
+                    await self._window_chunk(chunk, out)
+            except GuardrailViolationError:
+                if out:  # what passed before the block, in the same batch, goes as it would have
+                    yield out
+                raise
             if out:
                 yield out
         out = []
         for index in sorted(self._held):
             await self._flush(index, out)
+        if not self._judged:
+            # A reply without text (tool calls only) is judged all the same, as a whole one is, so that
+            # the record shows the post_call guardrails ran on it.
+            await self._guard.checked_reply((), self._request, final=True)
         if out:
             yield out
 
@@ -67,6 +83,8 @@ class GuardedStream(StreamWrapper):
         chunks: list[CompletionChunk] = []
         async for batch in self._inner.batches():
             chunks.extend(batch)
+            for chunk in batch:
+                self._usage = chunk.usage or self._usage
         if not chunks:
             return
         texts_of: dict[int, list[str]] = {}
@@ -76,7 +94,13 @@ class GuardedStream(StreamWrapper):
                     texts_of.setdefault(choice.index, []).append(choice.delta.content)
         indexes = sorted(texts_of)
         before = tuple("".join(texts_of[i]) for i in indexes)
-        texts, pairs, opaque = await self._guard.checked_reply(before, self._request, reply=assemble(chunks))
+        try:
+            texts, pairs, opaque = await self._guard.checked_reply(
+                before, self._request, reply=assemble(chunks)
+            )
+        except GuardrailViolationError:
+            await self._inner.aclose()
+            raise
         restore = self._guard.restore
         texts = tuple(
             settled(old, new, pairs, restore, opaque=opaque) for old, new in zip(before, texts, strict=True)
@@ -88,6 +112,7 @@ class GuardedStream(StreamWrapper):
 
     async def _window_chunk(self, chunk: CompletionChunk, out: list[CompletionChunk]) -> None:
         self._last = chunk
+        self._usage = chunk.usage or self._usage
         kept: list[ChunkChoice] = []
         for choice in chunk.choices:
             delta = choice.delta
@@ -119,6 +144,7 @@ class GuardedStream(StreamWrapper):
         when a guardrail rewrote it without saying what it replaced), else all but the last `window`
         characters, cut before any piece a guardrail replaced or a placeholder that spans the cut."""
         text = self._held.pop(index)
+        self._judged = True
         try:
             texts, pairs, opaque = await self._guard.checked_reply((text,), self._request, final=final)
         except GuardrailViolationError:

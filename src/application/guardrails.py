@@ -49,6 +49,7 @@ class Guardrails:
         self._configured = tuple(configured)
         self._specs = tuple(c.spec for c in configured)
         self._by_name = {c.spec.name: c for c in configured}
+        self._any_default = any(spec.default_on for spec in self._specs)
         self._clock = clock
 
     @property
@@ -64,7 +65,7 @@ class Guardrails:
         requested guardrail that is not configured."""
         asked = requested(request.controls, request.metadata)
         attached = caller.guardrails if caller is not None else ()
-        if not asked and not attached and not any(spec.default_on for spec in self._specs):
+        if not asked and not attached and not self._any_default:
             return None
         specs = plan_names(self._specs, attached, asked)
         if not specs:

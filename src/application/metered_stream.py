@@ -121,10 +121,18 @@ class MeteredStream(ChunkStream):
         finally:
             await self._finish(None)
 
+    async def discard(self) -> None:
+        """Closes a stream no one will read (a during_call guardrail blocked its call): the router is
+        told as on any close, but the call is left for its caller to record, as the failure it is."""
+        self._meter = None
+        await self.aclose()
+
     async def _finish(self, error: SwitchyardError | None) -> None:
         if self._recorded:
             return
         self._recorded = True
+        if self._usage is None:  # what a guardrail read and kept back, when it blocked the rest
+            self._usage = self._inner.usage
         self._owner.record(self._call_id, "stream", self._deployment, self._started, self._usage, error)
         await self._owner.stream_ended(self._deployment, self._started, self._usage, error, self._first_token)
         metering, meter = self._owner.metering, self._meter

@@ -4,8 +4,9 @@ The upstream model id picks the scenario: `ok`, `tools`, `rate-limited`, `too-lo
 plain 400 invalid_request_error), `broken`, `drop` (closes the connection without answering),
 `slow-stream` (one chunk every 50 ms, recording when the gateway hangs up), `stream-error` (two words, then
 an error event mid-stream), `weather` and `coder` (the scripted conversations of
-`tests.e2e.claude_code_session`: each answer is the turn for the number of tool messages sent); any other id
-answers as `ok` does. Each recorded request notes when it arrived (`received_at`, monotonic seconds).
+`tests.e2e.claude_code_session`: each answer is the turn for the number of tool messages sent), `echo` (the
+last user message's text said back; streamed 4 characters a chunk, so that a word straddles chunks); any
+other id answers as `ok` does. Each recorded request notes when it arrived (`received_at`, monotonic seconds).
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ class _Handler(FakeHandler):
             return self._scripted(model, body)
         if model == "stream-error":
             return self._broken_stream(model)
+        if model == "echo":
+            return self._echo(model, body)
         if body.get("stream"):
             return self._stream(model, body)
         if model == "tools":
@@ -152,6 +155,21 @@ class _Handler(FakeHandler):
                 for piece in _pieces(arguments)
             ]
         events += [chunk(model, {}, finish), usage_chunk(model)]
+        self.start_chunks("text/event-stream")
+        for event in events:
+            self.send_chunk(b"data: " + json.dumps(event).encode() + b"\n\n")
+        self.send_chunk(b"data: [DONE]\n\n")
+        self.send_chunk(b"")
+
+    def _echo(self, model: str, body: dict) -> None:
+        said = next((m.get("content") for m in reversed(body["messages"]) if m.get("role") == "user"), "")
+        if isinstance(said, list):
+            said = "".join(part.get("text", "") for part in said if isinstance(part, dict))
+        if not body.get("stream"):
+            return self.send_json(200, completion(model, {"role": "assistant", "content": said}))
+        events = [chunk(model, {"role": "assistant", "content": ""})]
+        events += [chunk(model, {"content": said[i : i + 4]}) for i in range(0, len(said), 4)]
+        events += [chunk(model, {}, "stop"), usage_chunk(model)]
         self.start_chunks("text/event-stream")
         for event in events:
             self.send_chunk(b"data: " + json.dumps(event).encode() + b"\n\n")

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from bootstrap import resolve
-from domain.errors import BadRequestError, NotFoundError, RateLimitError
+from domain.errors import BadRequestError, GuardrailViolationError, NotFoundError, RateLimitError
 from domain.spend import SpendLogQuery
 from switchyard import Switchyard, SwitchyardSync
 
@@ -92,3 +92,30 @@ async def test_a_library_call_has_its_cost_and_its_spend_record_reaches_the_data
         assert (await writer.drain_all()).taken == 0
         [record] = await ledger.logs(SpendLogQuery())
     assert (record.cost, record.model_group) == (reply.cost, "demo")
+
+
+async def test_the_configs_guardrails_guard_library_calls_too() -> None:
+    config = {
+        **CONFIG,
+        "guardrails": [
+            {
+                "guardrail_name": "pii",
+                "litellm_params": {
+                    "guardrail": "litellm_content_filter",
+                    "mode": "pre_call",
+                    "patterns": [
+                        {"pattern_type": "prebuilt", "pattern_name": "credit_card", "action": "BLOCK"},
+                    ],
+                },
+            }
+        ],
+    }
+    card = [{"role": "user", "content": "Charge 4111 1111 1111 1111 please"}]
+    async with Switchyard.from_config(config, environ={}) as gateway:
+        unguarded = await gateway.chat(model="demo", messages=card)
+        with pytest.raises(GuardrailViolationError) as caught:
+            await gateway.chat(model="demo", messages=card, guardrails=["pii"])
+
+    assert unguarded.choices[0].message.content
+    assert caught.value.code == "guardrail_violation"
+    assert "pii" in caught.value.message and "4111" not in caught.value.message

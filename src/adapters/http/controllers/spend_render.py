@@ -104,6 +104,8 @@ def _log_metadata(record: SpendRecord) -> Json:
         "attempted_retries": record.retries,
         "attempted_fallbacks": record.fallbacks,
     }
+    if record.guardrails:
+        found["guardrail_information"] = [run.to_json() for run in record.guardrails]
     if record.status is CallStatus.FAILURE:
         found["error_information"] = {"error_class": record.error_type, "error_code": record.status_code}
     return found
