@@ -42,6 +42,16 @@ class Configured:
     guardrail: Guardrail
 
 
+class Lineup:
+    """The guardrails that run on a call, in the config's order, and those of each mode."""
+
+    __slots__ = ("by_mode", "configured")
+
+    def __init__(self, configured: tuple[Configured, ...]) -> None:
+        self.configured = configured
+        self.by_mode = {mode: tuple(c for c in configured if c.spec.runs_in(mode)) for mode in GuardrailMode}
+
+
 class Guardrails:
     """The configured guardrails, in the config's order; `plan` picks those that run on one call."""
 
@@ -51,6 +61,9 @@ class Guardrails:
         self._by_name = {c.spec.name: c for c in configured}
         self._any_default = any(spec.default_on for spec in self._specs)
         self._clock = clock
+        self._lineups: dict[tuple[tuple[str, ...], tuple[str, ...]], Lineup | None] = {}
+        """Lineups by the names a caller carries and a request asks for: a handful of combinations,
+        each worked out once."""
 
     @property
     def specs(self) -> tuple[GuardrailSpec, ...]:
@@ -67,16 +80,20 @@ class Guardrails:
         attached = caller.guardrails if caller is not None else ()
         if not asked and not attached and not self._any_default:
             return None
-        specs = plan_names(self._specs, attached, asked)
-        if not specs:
-            return None
-        return CallGuard(tuple(self._by_name[spec.name] for spec in specs), self._clock)
+        try:
+            lineup = self._lineups[(attached, asked)]
+        except KeyError:
+            specs = plan_names(self._specs, attached, asked)
+            lineup = Lineup(tuple(self._by_name[spec.name] for spec in specs)) if specs else None
+            if len(self._lineups) < 1024:
+                self._lineups[(attached, asked)] = lineup
+        return CallGuard(lineup, self._clock) if lineup is not None else None
 
     async def apply(self, name: str, text: str) -> tuple[str, GuardrailRun]:
         """One guardrail run on `text` alone, as a prompt is checked (`/guardrails/apply_guardrail`):
         the text as it would be sent on, or GuardrailViolationError."""
         configured = self._by_name[name]
-        guard = CallGuard((configured,), self._clock)
+        guard = CallGuard(Lineup((configured,)), self._clock)
         mode = next(
             (m for m in (GuardrailMode.PRE_CALL, GuardrailMode.DURING_CALL) if configured.spec.runs_in(m)),
             configured.spec.modes[0],
@@ -96,18 +113,18 @@ class Guardrails:
 class CallGuard:
     """The guardrails of one call, and what each did (`runs`, in the order they finished)."""
 
-    __slots__ = ("_clock", "_configured", "_post", "restore", "runs")
+    __slots__ = ("_by_mode", "_clock", "_post", "restore", "runs")
 
-    def __init__(self, configured: tuple[Configured, ...], clock: Clock) -> None:
-        self._configured = configured
+    def __init__(self, lineup: Lineup, clock: Clock) -> None:
+        self._by_mode = lineup.by_mode
         self._clock = clock
-        self._post = self.of(GuardrailMode.POST_CALL)
+        self._post = lineup.by_mode[GuardrailMode.POST_CALL]
         self.runs: list[GuardrailRun] = []
         self.restore: dict[str, str] = {}
         """Placeholders a pre_call mask put in the prompt, and what they hide (`output_parse_pii`)."""
 
     def of(self, mode: GuardrailMode) -> tuple[Configured, ...]:
-        return tuple(c for c in self._configured if c.spec.runs_in(mode))
+        return self._by_mode[mode]
 
     @property
     def watches_reply(self) -> bool:

@@ -160,6 +160,50 @@ class _Hit:
 _DIGIT = re.compile(r"\d")
 
 
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What any rule of a set needs to find in a text before its regexes are worth running, checked in
+    one pass: a hint (cased or not), or enough digits for a shape gated by digits alone. A set with a
+    shape that needs neither is always open."""
+
+    cased: re.Pattern[str] | None
+    folded: re.Pattern[str] | None
+    """Lower-case hints, looked for in the lower-cased text."""
+    min_digits: int | None
+    always: bool
+
+    def open(self, text: str) -> bool:
+        if self.always:
+            return True
+        if self.cased is not None and self.cased.search(text) is not None:
+            return True
+        if self.folded is not None and self.folded.search(text.lower()) is not None:
+            return True
+        return self.min_digits is not None and len(_DIGIT.findall(text)) >= self.min_digits
+
+
+def gate_of(rules: Sequence[FilterRule]) -> Gate:
+    cased: list[str] = []
+    folded: list[str] = []
+    digits: list[int] = []
+    always = False
+    for rule in rules:
+        for shape in rule.shapes:
+            hints = (shape.hint,) if isinstance(shape.hint, str) else shape.hint
+            if hints:
+                (folded if shape.folded else cased).extend(hints)
+            elif shape.min_digits:
+                digits.append(shape.min_digits)
+            else:
+                always = True
+
+    def either(hints: list[str]) -> re.Pattern[str] | None:
+        return re.compile("|".join(map(re.escape, dict.fromkeys(hints)))) if hints else None
+
+    # Folded hints are lower case, looked for in the lower-cased text, as each shape looks for its own.
+    return Gate(either(cased), either(folded), min(digits) if digits else None, always)
+
+
 def _hits(text: str, rules: Sequence[FilterRule]) -> list[_Hit]:
     hits: list[_Hit] = []
     lowered: str | None = None
@@ -208,11 +252,14 @@ def _kept(hits: list[_Hit]) -> list[_Hit]:
     return kept
 
 
-def scan(texts: Sequence[str], rules: Sequence[FilterRule]) -> ScanResult:
+def scan(texts: Sequence[str], rules: Sequence[FilterRule], gate: Gate | None = None) -> ScanResult:
     """Finds the rules in `texts`: blocked by the first blocking rule met (text by text, left to right),
     else each masked finding replaced by its rule's tag or a placeholder `[LABEL_n]`, numbered per label
-    over the whole scan, one original always getting the same placeholder."""
-    per_text = [_hits(text, rules) for text in texts]
+    over the whole scan, one original always getting the same placeholder. With the rules' `gate`
+    (`gate_of`), a text that cannot hold any of them costs one pass."""
+    per_text = [_hits(text, rules) if gate is None or gate.open(text) else [] for text in texts]
+    if not any(per_text):
+        return ScanResult(tuple(texts))
     firsts = sorted(
         ((t, hit.start, hit.rule) for t, hits in enumerate(per_text) for hit in hits),
     )
@@ -257,12 +304,13 @@ def scan(texts: Sequence[str], rules: Sequence[FilterRule]) -> ScanResult:
 SECRET_RULES: tuple[FilterRule, ...] = tuple(
     FilterRule(name, FilterAction.MASK, (shape,), tag=SECRET_TAG) for name, shape in SECRET_SHAPES
 )
+_SECRET_GATE = gate_of(SECRET_RULES)
 
 
 def hide_secrets(texts: Sequence[str]) -> ScanResult:
     """Each credential-shaped piece of `texts` replaced by `[REDACTED]` (keys, tokens, private keys, a
     URL's password, the value of `password=...`-style assignments)."""
-    return scan(texts, SECRET_RULES)
+    return scan(texts, SECRET_RULES, _SECRET_GATE)
 
 
 def injection_score(text: str) -> tuple[float, tuple[str, ...]]:

@@ -51,6 +51,9 @@ SENSITIVE_KEYS = frozenset(
     }
 )
 """Field names whose values are secret whatever they look like."""
+PLAIN_FIELDS = frozenset({"guardrails"})
+"""Fields of the access line built only of config names, fixed words and numbers: never redacted (a
+line is written per call, and each nested value would cost its scan)."""
 
 
 class Redactor:
@@ -71,7 +74,7 @@ class Redactor:
             if type(value) is str and name not in SENSITIVE_KEYS:  # most fields: a plain text
                 if len(value) >= 8:
                     event[name] = self.text(value)
-            elif value is not None and not isinstance(value, bool | int | float):
+            elif value is not None and not isinstance(value, bool | int | float) and name not in PLAIN_FIELDS:
                 event[name] = self.cleaned(value, name)
         return event
 

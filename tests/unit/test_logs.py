@@ -16,6 +16,7 @@ from structlog.contextvars import bound_contextvars
 
 from adapters.observability.access_log import AccessLog
 from domain.completions import Usage
+from domain.guardrails import Decision, GuardrailMode, GuardrailRun
 from domain.spend import Caller, CallStatus, SpendRecord
 from switchyard.logs import chosen, configure_logging
 
@@ -136,6 +137,29 @@ async def test_the_access_record_shows_the_prompt_and_reply_it_carries_with_keys
     assert line["messages"] == [{"role": "user", "content": "my prompt, with [REDACTED] pasted in"}]
     assert line["response"] == answer
     assert leaked not in stream.getvalue()
+
+
+async def test_the_access_record_says_which_guardrails_ran_and_what_each_decided_but_not_why() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream, cache=False)
+    runs = (
+        GuardrailRun(
+            "hide-secrets", GuardrailMode.PRE_CALL, Decision.MASKED, 0.000021, "masked: openai_api_key"
+        ),
+        GuardrailRun(
+            "policy", GuardrailMode.DURING_CALL, Decision.BLOCKED, 0.0125, "the service's own words"
+        ),
+    )
+
+    AccessLog().call_ended(_record(guardrails=runs))
+    await asyncio.sleep(0)
+
+    line = orjson.loads(_lines(stream)[0])
+    assert line["guardrails"] == [
+        {"guardrail": "hide-secrets", "mode": "pre_call", "decision": "masked", "ms": 0.021},
+        {"guardrail": "policy", "mode": "during_call", "decision": "blocked", "ms": 12.5},
+    ]
+    assert "own words" not in stream.getvalue()
 
 
 def test_no_access_log_is_wired_when_the_logs_take_no_info_lines() -> None:

@@ -14,6 +14,7 @@ from domain.content_filter import (
     FilterRule,
     ScanResult,
     build_rules,
+    gate_of,
     hide_secrets,
     injection_found,
     scan,
@@ -38,12 +39,13 @@ class ContentFilterGuardrail(Guardrail):
         if not isinstance(tag, str):
             raise BadRequestError("keyword_redaction_tag must be a string", param="keyword_redaction_tag")
         self._rules: tuple[FilterRule, ...] = build_rules(words, _list(params, "patterns"), keyword_tag=tag)
+        self._gate = gate_of(self._rules)
         self._restore = _flag(params, "output_parse_pii")
 
     async def check(self, inspection: Inspection) -> Verdict:
         if not self._rules:
             return ALLOW
-        result = scan(inspection.texts, self._rules)
+        result = scan(inspection.texts, self._rules, self._gate)
         if result.blocked:
             return block(f"content blocked: {result.blocked}")
         return _masked(result, restore=self._restore)

@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 
+from domain.guardrails import GuardrailRun
 from domain.spend import SpendRecord
 from ports.call_observer import CallObserver
 
@@ -37,6 +38,18 @@ class AccessLog(CallObserver):
 
 def _write(record: SpendRecord) -> None:
     _log.info("call", **access_fields(record))
+
+
+def _guardrail_run(run: GuardrailRun) -> dict[str, Any]:
+    """One guardrail's run as the access line shows it: its name, mode, decision and time. Its reason is
+    left to the ledger: a guardrail service's own words could quote anything, and this field is written
+    unredacted (`switchyard.redaction.PLAIN_FIELDS`: config names, fixed words and numbers only)."""
+    return {
+        "guardrail": run.name,
+        "mode": run.mode.value,
+        "decision": run.decision.value,
+        "ms": round(run.duration * 1000, 3),
+    }
 
 
 def access_fields(record: SpendRecord) -> dict[str, Any]:
@@ -78,7 +91,7 @@ def access_fields(record: SpendRecord) -> dict[str, Any]:
     if record.error_type is not None:
         fields["error_type"] = record.error_type
     if record.guardrails:
-        fields["guardrails"] = [run.to_json() for run in record.guardrails]
+        fields["guardrails"] = [_guardrail_run(run) for run in record.guardrails]
     if record.messages is not None:
         fields["messages"] = record.messages
     if record.response is not None:

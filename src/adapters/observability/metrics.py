@@ -12,10 +12,12 @@ import contextlib
 import os
 import re
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from domain.guardrails import Decision, GuardrailMode
 from domain.spend import CallStatus, SpendRecord
 from ports.call_observer import CallObserver
 
@@ -96,6 +98,8 @@ class PrometheusMetrics(CallObserver):
             "switchyard_guardrail_duration_seconds", "Time each guardrail took on a call.",
             ("guardrail", "mode"), buckets=_OVERHEAD_BUCKETS, registry=where,
         )  # fmt: skip
+        self._guardrail_series: dict[tuple[str, GuardrailMode, Decision], tuple[Any, Any]] = {}
+        """The series of each guardrail, mode and decision seen (names come from the config: bounded)."""
         self.in_flight = Gauge(
             "switchyard_in_flight_requests", "Calls being answered (streams until their end).",
             multiprocess_mode="livesum", registry=where,
@@ -135,8 +139,14 @@ class PrometheusMetrics(CallObserver):
         if record.fallbacks:
             series.fallbacks.inc(record.fallbacks)
         for run in record.guardrails:
-            self._guardrail_decisions.labels(run.name, run.mode.value, run.decision.value).inc()
-            self._guardrail_duration.labels(run.name, run.mode.value).observe(run.duration)
+            decided = self._guardrail_series.get((run.name, run.mode, run.decision))
+            if decided is None:
+                decided = self._guardrail_series[(run.name, run.mode, run.decision)] = (
+                    self._guardrail_decisions.labels(run.name, run.mode.value, run.decision.value),
+                    self._guardrail_duration.labels(run.name, run.mode.value),
+                )
+            decided[0].inc()
+            decided[1].observe(run.duration)
         if record.cache_hit:
             self._cache_hits.inc()
         elif (
