@@ -165,6 +165,40 @@ def _asking(cache: object = None, header: str | None = None) -> CompletionReques
     return CompletionRequest("gpt-x", (Message(MessageRole.USER, "Hi"),), controls=controls)
 
 
+def _guarded(*names: str, in_metadata: bool = False) -> CompletionRequest:
+    where = (
+        {"metadata": {"guardrails": list(names)}}
+        if in_metadata
+        else {"controls": {"guardrails": list(names)}}
+    )
+    return CompletionRequest("gpt-x", (Message(MessageRole.USER, "Hi"),), **where)  # type: ignore[arg-type]
+
+
+async def test_a_keys_and_its_teams_guardrails_ride_on_each_call_and_bound_what_a_request_may_name(
+    store: InMemoryStore, clock: FakeClock
+) -> None:
+    await _save(
+        store,
+        Team("t", metadata={"guardrails": ["pii"]}),
+        _key(team_id="t", metadata={"guardrails": ["secrets", "pii"]}),
+        _key("sk-test-secret-0002"),
+    )
+    gatekeeper = _gatekeeper(store, clock)
+    limited = await gatekeeper.authenticate(SECRET, "/v1/chat/completions")
+    free = await gatekeeper.authenticate("sk-test-secret-0002", "/v1/chat/completions")
+
+    ticket = await gatekeeper.admit(limited, "gpt-x", request=_guarded("pii"))
+    assert ticket.caller.guardrails == ("secrets", "pii")
+    await gatekeeper.admit(limited, "gpt-x", request=_guarded("secrets", in_metadata=True))
+    for asked in (_guarded("moderation"), _guarded("moderation", in_metadata=True)):
+        with pytest.raises(PermissionDeniedError, match="'moderation'") as refused:
+            await gatekeeper.admit(limited, "gpt-x", request=asked)
+        assert (refused.value.code, refused.value.param) == ("guardrail_not_allowed", "guardrails")
+    # A key that lists none may name any, and the master key may too.
+    assert (await gatekeeper.admit(free, "gpt-x", request=_guarded("moderation"))).caller.guardrails == ()
+    await gatekeeper.admit(MASTER, "gpt-x", request=_guarded("moderation"))
+
+
 async def test_a_key_limited_to_some_cache_controls_gets_403_naming_another(
     store: InMemoryStore, clock: FakeClock
 ) -> None:
