@@ -4,27 +4,19 @@ database and the JWT verifier in `resources`), and the gateway app over it."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
-import gc
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from dependency_injector import containers, providers
-from litestar import Litestar
-from litestar.di import Provide
 
 from adapters.clock import SystemClock
 from adapters.config.loader import GatewayConfig
 from adapters.config.stored import deployment_from_record
 from adapters.crypto.argon2_hasher import Argon2PasswordHasher
-from adapters.http.app import create_app
-from adapters.http.exchange import Inference
 from adapters.llm.mock.client import MockProvider
 from adapters.observability.access_log import AccessLog
 from adapters.observability.callbacks import custom_callback
@@ -50,19 +42,16 @@ from application.spend_totals import SpendLookup
 from application.token_counting import TokenCounting
 from bootstrap.caching import open_response_caching
 from bootstrap.guardrails import open_guardrails
-from bootstrap.loops import run_background_health_checks, run_metric_sampling, run_response_purge, run_store
+from bootstrap.loops import run_background_health_checks
 from bootstrap.metrics import make_key_metrics, make_metrics, metric_observers, sampled_metrics
 from bootstrap.money import (
-    final_drain,
-    load_prices,
     make_budget_reservations,
     make_price_catalog,
     make_spend_ledger,
     open_journals,
-    run_spend_writer,
     soft_budget_alert,
 )
-from bootstrap.passthrough import open_passthrough, report_open_routes
+from bootstrap.passthrough import open_passthrough
 from bootstrap.resources import (
     MEMORY_DATABASE,
     REDIS_PREFIX_ENV,
@@ -73,12 +62,9 @@ from bootstrap.resources import (
     open_redis,
     open_store,
     open_token_verifier,
-    salt_key,
 )
-from bootstrap.secrets import run_secret_refresh
 from bootstrap.tracing import (
     open_tracing_resource,
-    server_span_middleware,
     span_annotator,
     traced_provider,
     traced_providers,
@@ -98,8 +84,7 @@ from domain.errors import BadRequestError
 from ports.call_observer import CallObserver
 
 if TYPE_CHECKING:
-    from adapters.http.ui.session import SessionSigner
-    from adapters.http.ui.sso_settings import SsoSettings
+    from litestar import Litestar
 
 __all__ = [
     "ADAPTERS",
@@ -137,24 +122,6 @@ def record_parser(config: GatewayConfig) -> Callable[[DeploymentRecord], Deploym
 
 def _master_key(config: GatewayConfig) -> str | None:
     return config.master_key.value if config.master_key else None
-
-
-def _console_sessions(config: GatewayConfig) -> SessionSigner | None:
-    """The admin console's session signer; None when `ui: false` (then none of the console is loaded)."""
-    if not config.ui:
-        return None
-    from adapters.http.ui.session import SessionSigner
-
-    return SessionSigner.from_secrets(salt_key(config), _master_key(config))
-
-
-def _console_sso(config: GatewayConfig) -> SsoSettings | None:
-    """The console's single sign-on (LiteLLM's GENERIC_* variables); None when off or not configured."""
-    if not config.ui:
-        return None
-    from adapters.http.ui.sso_settings import SsoSettings
-
-    return SsoSettings.from_environment(config.environment)
 
 
 def call_observers(config: GatewayConfig, metrics: Sequence[CallObserver]) -> tuple[CallObserver, ...]:
@@ -388,111 +355,8 @@ async def resolve(provider: providers.Provider[T]) -> T:
     return await value if inspect.isawaitable(value) else value
 
 
-_SERVICES = (
-    "completions",
-    "guardrails",
-    "catalog",
-    "router_state",
-    "health_check",
-    "deployment_states",
-    "gatekeeper",
-    "management",
-    "models",
-    "store",
-    "token_counting",
-    "pricing",
-    "spend_ledger",
-    "spend_writer",
-    "budget_guard",
-    "spend",
-    "responses",
-    "metrics",
-    "key_metrics",
-    "tracing",
-    "passthrough",
-)
-
-
 def create_http_app(container: Container) -> Litestar:
-    """The gateway server: the Litestar app over the container, resources tied to its lifespan."""
-    config: GatewayConfig = container.config()
+    """The gateway server over `container` (see bootstrap.http: Litestar is loaded only for the server)."""
+    from bootstrap.http import create_http_app as create
 
-    services: dict[str, Any] = {}
-
-    @asynccontextmanager
-    async def resources(_: Litestar) -> AsyncIterator[None]:
-        await container.init_resources()
-        tasks: list[asyncio.Task[None]] = []
-        try:
-            for name in _SERVICES:
-                services[name] = await resolve(getattr(container, name))
-            identities = await resolve(container.identities)
-            # In the background: a start never waits for the database driver, the connection or the
-            # schema check (readiness says when it is done); calls needing the database wait for it.
-            tasks.append(asyncio.create_task(run_store(services["store"], identities, services["models"])))
-            tasks.append(asyncio.create_task(run_spend_writer(services["spend_writer"])))
-            tasks.append(asyncio.create_task(load_prices(services["pricing"], container.deployments())))
-            tasks.append(asyncio.create_task(run_response_purge(services["responses"])))
-            if services["metrics"] is not None:
-                tasks.append(asyncio.create_task(run_metric_sampling(services["metrics"])))
-            if config.secret_store is not None:
-                refresh = run_secret_refresh(config, services["models"], record_parser)
-                tasks.append(asyncio.create_task(refresh))
-            if config.background_health_checks:
-                checks = await resolve(container.background_health_checks)
-                tasks.append(
-                    asyncio.create_task(run_background_health_checks(checks, config.health_check_interval))
-                )
-            # Everything loaded so far lives as long as the process: out of the collector's sight, a full
-            # collection walks only what requests allocate, not the tens of MB of imported modules.
-            gc.collect()
-            gc.freeze()
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if "responses" in services:
-                await services["responses"].drain()
-            if "gatekeeper" in services:
-                await services["gatekeeper"].drain()
-            if "completions" in services:  # its metering (and so the observers) came up
-                await close_observers(container)
-            if "spend_writer" in services:
-                await final_drain(services["spend_writer"])
-            await container.shutdown_resources()
-
-    def bridge(name: str) -> Provide:
-        return Provide(lambda: services[name], use_cache=True, sync_to_thread=False)
-
-    def inference() -> Inference:
-        metrics = services["metrics"]
-        return Inference(
-            services["completions"],
-            services["gatekeeper"],
-            services["token_counting"],
-            services["responses"],
-            in_flight=metrics.in_flight if metrics is not None else None,
-            key_metrics=services["key_metrics"],
-            max_audio_upload_bytes=config.max_audio_upload_bytes,
-        )
-
-    report_open_routes(config.passthrough_routes)
-    sso = _console_sso(config)
-    return create_app(
-        dependencies={
-            **{name: bridge(name) for name in _SERVICES},
-            "inference": Provide(inference, use_cache=True, sync_to_thread=False),
-            "sso": Provide(lambda: sso, use_cache=True, sync_to_thread=False),
-        },
-        gatekeeper=(lambda: services["gatekeeper"]) if config.master_key else None,
-        max_body_bytes=config.max_request_body_bytes,
-        lifespan=[resources],
-        public_metrics=config.public_metrics,
-        metrics=config.metrics,
-        docs=config.docs,
-        middleware=server_span_middleware(config, lambda: services["tracing"]),
-        passthrough_routes=config.passthrough_routes,
-        console=_console_sessions(config),
-    )
+    return create(container)

@@ -107,6 +107,7 @@ def serve(
         "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
         "access_log": False,
+        "ws": "none",  # no route speaks WebSocket: uvicorn need not load an implementation of it
         "log_config": None,  # uvicorn's own lines go through ours (switchyard.logs)
         "log_level": "warning" if level == "info" else level,
         "timeout_graceful_shutdown": 10,

@@ -34,7 +34,7 @@ from application.passthrough import PassThroughCall, PassThroughCalls, Relayed
 from application.passthrough_usage import UsageTap, header_usage, model_of, stated_cost
 from application.pricing import Pricing
 from application.spend import SpendRecorder
-from bootstrap import _SERVICES
+from bootstrap.http import _SERVICES
 from bootstrap.passthrough import report_open_routes
 from domain.access import MASTER
 from domain.deployments import Credentials, Deployment, Secret

@@ -1,5 +1,7 @@
 """The pass-through signers: Vertex AI's calls carry an OAuth token, Bedrock's a SigV4 signature, both
-made from the `use_in_pass_through` deployment's credentials as its chat adapter makes them."""
+made from the `use_in_pass_through` deployment's credentials as its chat adapter makes them. The Bedrock and
+Gemini adapters they borrow from are imported with the first call each signs: a gateway that relays
+neither never loads them."""
 
 from __future__ import annotations
 
@@ -7,18 +9,17 @@ import dataclasses
 import os
 import re
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import httpx
 
-from adapters.llm.bedrock import credentials
-from adapters.llm.bedrock.client import runtime_base
-from adapters.llm.bedrock.signing import signed_headers
-from adapters.llm.gemini.auth import CachedTokens
-from adapters.llm.gemini.client import VERTEX_LOCATION, tokens_of, vertex_host
 from domain.deployments import Deployment
 from domain.passthrough import RelayRequest, header, upstream_url
 from ports.passthrough import PassThroughSigner
+
+if TYPE_CHECKING:
+    from adapters.llm.bedrock import credentials
+    from adapters.llm.gemini.auth import CachedTokens
 
 _LOCATION = re.compile(r"/locations/([^/]+)/")
 
@@ -34,6 +35,8 @@ class VertexSigner(PassThroughSigner):
         self._tokens: dict[str, CachedTokens] = {}
 
     async def sign(self, request: RelayRequest, deployment: Deployment) -> RelayRequest:
+        from adapters.llm.gemini.client import VERTEX_LOCATION, tokens_of, vertex_host
+
         path, _, query = request.url.partition("?")
         found = _LOCATION.search(path)
         location = found.group(1) if found else str(deployment.credentials.extra.get("vertex_location") or "")
@@ -58,6 +61,9 @@ class BedrockSigner(PassThroughSigner):
         self._access: dict[str, tuple[Deployment, credentials.Access]] = {}
 
     async def sign(self, request: RelayRequest, deployment: Deployment) -> RelayRequest:
+        from adapters.llm.bedrock.client import runtime_base
+        from adapters.llm.bedrock.signing import signed_headers
+
         access = await self._access_of(deployment)
         path, _, query = request.url.partition("?")
         url = httpx.URL(upstream_url(runtime_base(deployment, access.region), path, query))
@@ -83,6 +89,8 @@ class BedrockSigner(PassThroughSigner):
         known = self._access.get(deployment.id)
         if known is not None and known[0] is deployment:
             return known[1]
+        from adapters.llm.bedrock import credentials
+
         access = await credentials.resolve(deployment, os.environ if self._environ is None else self._environ)
         self._access[deployment.id] = (deployment, access)
         return access

@@ -1,0 +1,157 @@
+"""The HTTP side of the composition root: the Litestar app over the container, its resources tied to the
+app's lifespan (imported only by the server: the library never loads Litestar)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from litestar import Litestar
+from litestar.di import Provide
+
+from adapters.config.loader import GatewayConfig
+from adapters.http.app import create_app
+from adapters.http.exchange import Inference
+from bootstrap import Container, _master_key, close_observers, record_parser, resolve
+from bootstrap.loops import run_background_health_checks, run_metric_sampling, run_response_purge, run_store
+from bootstrap.money import final_drain, load_prices, run_spend_writer
+from bootstrap.passthrough import report_open_routes
+from bootstrap.resources import salt_key
+from bootstrap.secrets import run_secret_refresh
+from bootstrap.tracing import server_span_middleware
+
+if TYPE_CHECKING:
+    from adapters.http.ui.session import SessionSigner
+    from adapters.http.ui.sso_settings import SsoSettings
+
+
+def _console_sessions(config: GatewayConfig) -> SessionSigner | None:
+    """The admin console's session signer; None when `ui: false` (then none of the console is loaded)."""
+    if not config.ui:
+        return None
+    from adapters.http.ui.session import SessionSigner
+
+    return SessionSigner.from_secrets(salt_key(config), _master_key(config))
+
+
+def _console_sso(config: GatewayConfig) -> SsoSettings | None:
+    """The console's single sign-on (LiteLLM's GENERIC_* variables); None when off or not configured."""
+    if not config.ui:
+        return None
+    from adapters.http.ui.sso_settings import SsoSettings
+
+    return SsoSettings.from_environment(config.environment)
+
+
+_SERVICES = (
+    "completions",
+    "guardrails",
+    "catalog",
+    "router_state",
+    "health_check",
+    "deployment_states",
+    "gatekeeper",
+    "management",
+    "models",
+    "store",
+    "token_counting",
+    "pricing",
+    "spend_ledger",
+    "spend_writer",
+    "budget_guard",
+    "spend",
+    "responses",
+    "metrics",
+    "key_metrics",
+    "tracing",
+    "passthrough",
+)
+
+
+def create_http_app(container: Container) -> Litestar:
+    """The gateway server: the Litestar app over the container, resources tied to its lifespan."""
+    config: GatewayConfig = container.config()
+
+    services: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def resources(_: Litestar) -> AsyncIterator[None]:
+        await container.init_resources()
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for name in _SERVICES:
+                services[name] = await resolve(getattr(container, name))
+            identities = await resolve(container.identities)
+            # In the background: a start never waits for the database driver, the connection or the
+            # schema check (readiness says when it is done); calls needing the database wait for it.
+            tasks.append(asyncio.create_task(run_store(services["store"], identities, services["models"])))
+            tasks.append(asyncio.create_task(run_spend_writer(services["spend_writer"])))
+            tasks.append(asyncio.create_task(load_prices(services["pricing"], container.deployments())))
+            tasks.append(asyncio.create_task(run_response_purge(services["responses"])))
+            if services["metrics"] is not None:
+                tasks.append(asyncio.create_task(run_metric_sampling(services["metrics"])))
+            if config.secret_store is not None:
+                refresh = run_secret_refresh(config, services["models"], record_parser)
+                tasks.append(asyncio.create_task(refresh))
+            if config.background_health_checks:
+                checks = await resolve(container.background_health_checks)
+                tasks.append(
+                    asyncio.create_task(run_background_health_checks(checks, config.health_check_interval))
+                )
+            # Everything loaded so far lives as long as the process: out of the collector's sight, a full
+            # collection walks only what requests allocate, not the tens of MB of imported modules.
+            gc.collect()
+            gc.freeze()
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if "responses" in services:
+                await services["responses"].drain()
+            if "gatekeeper" in services:
+                await services["gatekeeper"].drain()
+            if "completions" in services:  # its metering (and so the observers) came up
+                await close_observers(container)
+            if "spend_writer" in services:
+                await final_drain(services["spend_writer"])
+            await container.shutdown_resources()
+
+    def bridge(name: str) -> Provide:
+        return Provide(lambda: services[name], use_cache=True, sync_to_thread=False)
+
+    def inference() -> Inference:
+        metrics = services["metrics"]
+        return Inference(
+            services["completions"],
+            services["gatekeeper"],
+            services["token_counting"],
+            services["responses"],
+            in_flight=metrics.in_flight if metrics is not None else None,
+            key_metrics=services["key_metrics"],
+            max_audio_upload_bytes=config.max_audio_upload_bytes,
+        )
+
+    report_open_routes(config.passthrough_routes)
+    sso = _console_sso(config)
+    return create_app(
+        dependencies={
+            **{name: bridge(name) for name in _SERVICES},
+            "inference": Provide(inference, use_cache=True, sync_to_thread=False),
+            "sso": Provide(lambda: sso, use_cache=True, sync_to_thread=False),
+        },
+        gatekeeper=(lambda: services["gatekeeper"]) if config.master_key else None,
+        max_body_bytes=config.max_request_body_bytes,
+        lifespan=[resources],
+        public_metrics=config.public_metrics,
+        metrics=config.metrics,
+        docs=config.docs,
+        middleware=server_span_middleware(config, lambda: services["tracing"]),
+        passthrough_routes=config.passthrough_routes,
+        console=_console_sessions(config),
+    )
