@@ -113,6 +113,9 @@ SCENARIOS = {
     # chat with a virtual key that also has a budget (whole, per model, with a window) and an end user:
     # the cost estimate, the reservation, the settlement and the spend record on every call.
     "budgeted": Scenario("budgeted", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),
+    # chat with every feature on (bench/launches.py: a launch of its own with the access log, metrics and
+    # tracing to an OTLP sink) through a key with rate limits and budgets, like `budgeted`'s.
+    "features": Scenario("features", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),
     # chat with the `keyed` key's limits and two guardrails attached to the key (bench/config.yaml): a PII
     # content filter on the prompt and the reply, and hide-secrets on the prompt.
     "guarded": Scenario("guarded", "/v1/chat/completions", CHAT_BODY, "json", b'"chat.completion"'),

@@ -1,35 +1,51 @@
 """Switchyard benchmark: `make bench` or `.venv/bin/python -m bench.run [--duration S] [--gateway-cmd CMD]`.
 
 Starts bench/mock_upstream.py, measures it directly with bench/loadgen.py, starts the gateway against it,
-measures the gateway, prints a table with a pass/fail column against the performance budget and writes
-bench/results/latest.json. See bench/README.md for what each number means and how it is measured.
+measures the gateway, prints a table with a pass/fail column against the performance budget and another
+against issue 18's goals (`--goals` runs what they read, including the launches of bench/launches.py), and
+writes bench/results/latest.json. See bench/README.md for what each number means and how it is measured.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
-import re
-import select
 import shlex
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import IO
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.goals import GOAL_SCENARIOS, build_goals, describe_launches
+from bench.launches import LAUNCHES, RUNNERS, Bench
+from bench.processes import (
+    CLK_TCK,
+    HOST,
+    OBSERVABILITY,
+    ROOT,
+    cached_config,
+    cpu_seconds,
+    free_port,
+    gateway_config,
+    gateway_environment,
+    generate_key,
+    memory_mb,
+    pin,
+    process_tree,
+    server_stats,
+    speed_probe,
+    start_gateway,
+    start_helper,
+    stop_process,
+    upstream_requests,
+)
+
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-HOST = "127.0.0.1"
 
 DEFAULT_SWITCHYARD = Path(sys.executable).parent / "switchyard"
 DEFAULT_GATEWAY_CMD = (
@@ -55,9 +71,14 @@ SCENARIO_LABELS = {
     "responses-stream": "/v1/responses stream to chat",
     "embed": "embeddings (base64)",
     "embed-float": "embeddings (float)",
+    **LAUNCHES,
 }
 
 # The performance budget: (check name, unit, limit, "<=" or ">=").
+DEFAULT_SCENARIOS = (
+    "chat,keyed,budgeted,guarded,router,stream,claude,claude-stream,messages,messages-stream,messages-openai,"
+    "messages-openai-stream,passthrough-stream,responses,responses-stream,embed,chat-cached"
+)
 BUDGET_OVERHEAD_P50_MS = 1.0
 # router is chat routed over a group of 4 deployments with rpm/tpm limits: it is held to chat's budget.
 BUDGET_CPU_MS = {
@@ -95,243 +116,7 @@ CHEAPER_THAN = {"passthrough-stream": "messages-openai-stream"}
 COSTS_AT_MOST = {"guarded": ("keyed", 0.15)}
 
 
-# --- /proc helpers ---------------------------------------------------------------------------------
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    return data[data.rfind(b")") + 2 :].decode().split()  # fields from `state` (field 3) on
-
-
-def process_tree(root: int) -> list[int]:
-    """root and all its descendants (uvicorn workers, multiprocessing helpers...)."""
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        fields = _stat_fields(int(name))
-        if fields:
-            children.setdefault(int(fields[1]), []).append(int(name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, ()))
-    return out
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime (all threads) summed over the processes, from /proc/<pid>/stat."""
-    ticks = 0
-    for pid in pids:
-        fields = _stat_fields(pid)
-        if fields:
-            ticks += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
-    return ticks / CLK_TCK
-
-
-def _status_kb(pid: int, key: str, path: str = "status") -> int:
-    try:
-        with open(f"/proc/{pid}/{path}") as f:
-            for line in f:
-                if line.startswith(key):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def memory_mb(root: int) -> dict:
-    pids = process_tree(root)
-    rss = sum(_status_kb(p, "VmRSS:") for p in pids)
-    pss = sum(_status_kb(p, "Pss:", "smaps_rollup") for p in pids)
-    return {
-        "rss_mb": round(rss / 1024, 1),
-        "pss_mb": round(pss / 1024, 1) if pss else None,
-        "processes": len(pids),
-    }
-
-
-# --- processes ---------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _pin(cpus: set[int] | None):  # type: ignore[no-untyped-def]
-    if not cpus:
-        return None
-    return lambda: os.sched_setaffinity(0, cpus)
-
-
-def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
-    """SIGTERM the process group we created for proc (start_new_session), SIGKILL it if it lingers."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
-
-
-def start_helper(module: str, port: int, cpus: set[int] | None, log: Path) -> tuple[subprocess.Popen, int]:
-    """A server of the bench (the mock upstream, the OTLP sink) in its own process on `cpus`; it prints
-    `READY <port>` once listening."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", module, "--host", HOST, "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=open(log, "w"),  # noqa: SIM115 - the child owns it
-        preexec_fn=_pin(cpus),
-        start_new_session=True,
-    )
-    ready, _, _ = select.select([proc.stdout], [], [], 15)
-    line = proc.stdout.readline().decode() if ready else ""
-    if not line.startswith("READY"):
-        stop_process(proc)
-        raise SystemExit(f"{module} did not start; see {log}")
-    return proc, int(line.split()[1])
-
-
-def http_get(port: int, path: str, timeout: float = 1.0) -> tuple[int, bytes]:
-    with socket.create_connection((HOST, port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    status = int(data[9:12]) if data.startswith(b"HTTP/") else 0
-    return status, data.partition(b"\r\n\r\n")[2]
-
-
-def start_gateway(
-    cmd: list[str],
-    port: int,
-    health: str,
-    cpus: set[int] | None,
-    log: IO,
-    timeout: float,
-    env: dict[str, str] | None = None,
-) -> tuple[subprocess.Popen, float]:
-    """Launch and poll `health` every 5 ms; seconds from launch to the first 200."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        preexec_fn=_pin(cpus),
-        start_new_session=True,
-    )
-    while True:
-        try:
-            status, _ = http_get(port, health, timeout=2.0)
-            if status == 200:
-                return proc, time.perf_counter() - t0
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"gateway exited with code {proc.returncode} before it was healthy")
-        if time.perf_counter() - t0 > timeout:
-            stop_process(proc)
-            raise RuntimeError(f"gateway not healthy after {timeout:.0f}s")
-        time.sleep(0.005)
-
-
-def generate_key(port: int, master_key: str, *, budgeted: bool = False, guarded: bool = False) -> str:
-    """A virtual key for the `keyed` scenario: a model list and limits far above what a run reaches, so
-    every call pays for the checks and none is refused. `budgeted` (the `budgeted` scenario) adds a
-    budget, a per-model budget and a daily window, far above what a run spends; `guarded` (the `guarded`
-    scenario) the config's two guardrails."""
-    body: dict[str, object] = {
-        "models": ["bench-chat"],
-        "rpm_limit": 100_000_000,
-        "tpm_limit": 100_000_000_000,
-        "max_parallel_requests": 10_000,
-        "key_alias": f"bench-{os.getpid()}-{time.time_ns()}",
-    }
-    if budgeted:
-        body.update(max_budget=1_000_000, budget_duration="1d", model_max_budget={"bench-chat": 1_000_000})
-    if guarded:
-        body["guardrails"] = ["bench-pii", "bench-secrets"]
-    request = urllib.request.Request(
-        f"http://{HOST}:{port}/key/generate",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {master_key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read())["key"]
-
-
-def server_stats(port: int) -> dict | None:
-    """What a bench server (the mock upstream, the OTLP sink) says it has served: its GET /__stats."""
-    try:
-        status, body = http_get(port, "/__stats")
-        return json.loads(body) if status == 200 else None
-    except (OSError, ValueError):
-        return None
-
-
-def upstream_requests(port: int) -> int | None:
-    stats = server_stats(port)
-    return stats.get("requests") if stats else None
-
-
-# --- observability ------------------------------------------------------------------------------------
-OBSERVABILITY = {
-    "default": "as configured: access log at info, metrics on, tracing only if OTEL_* is set",
-    "off": "logs at warning so no access log, metrics off, no tracing",
-    "on": "access log at info, metrics on, traces over OTLP http/protobuf to a local sink",
-}
-
-
-def gateway_environment(mode: str, sink_port: int | None) -> dict[str, str] | None:
-    """The gateway's environment for `--observability` (None: this process's, as it is)."""
-    if mode == "default":
-        return None
-    env = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
-    env["SWITCHYARD_LOG_LEVEL"] = "info" if mode == "on" else "warning"
-    if mode == "on":
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://{HOST}:{sink_port}"
-        env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
-        env["OTEL_SERVICE_NAME"] = "switchyard-bench"
-    return env
-
-
-def gateway_config(template: str, upstream_port: int, mode: str) -> str:
-    """The config template with the mock's port, and `general_settings.metrics: false` when off."""
-    text = re.sub(r"(api_base:\s*https?://[^:/\s]+:)\d+", rf"\g<1>{upstream_port}", template)
-    if mode != "off":
-        return text
-    import yaml  # the gateway's dependency: only this mode needs it
-
-    config = yaml.safe_load(text) or {}
-    config["general_settings"] = {**(config.get("general_settings") or {}), "metrics": False}
-    return yaml.safe_dump(config, sort_keys=False)
-
-
-def cached_config(text: str) -> str:
-    """The gateway's config with the response cache on (in memory, entries without a ttl)."""
-    import yaml  # the gateway's dependency: only the cached scenarios need it
-
-    config = yaml.safe_load(text) or {}
-    settings = config.get("litellm_settings") or {}
-    config["litellm_settings"] = {**settings, "cache": True, "cache_params": {"type": "local"}}
-    return yaml.safe_dump(config, sort_keys=False)
-
-
+# --- observability and the cache ------------------------------------------------------------------------
 def warm_cache(port: int, api_key: str, scenario: str, upstream_port: int) -> dict:
     """Sends the scenario's request twice: the first fills the cache, the second should be a hit. What
     the gateway said of each (its cache headers), and the upstream calls the two made (1 expected)."""
@@ -419,36 +204,6 @@ def access_lines(log: Path) -> int:
     return sum(1 for line in text.splitlines() if '"event":"call"' in line.replace(" ", ""))
 
 
-# --- CPU speed probe ---------------------------------------------------------------------------------
-_PROBE_DOC = {
-    "model": "bench-chat",
-    "messages": [{"role": "user", "content": "What is the capital of France? " * 4}] * 4,
-    "temperature": 0.2,
-    "choices": [{"index": i, "delta": {"content": "token"}, "finish_reason": None} for i in range(8)],
-}
-
-
-def speed_probe(cpus: set[int] | None) -> float:
-    """ms for a fixed pure-Python workload (JSON round trips) on `cpus`, best of 5.
-
-    A shared or throttled host makes the gateway slower without any change in its code; this number moves
-    with it, so runs (and phases within a run) can be compared for the speed of the CPU they had.
-    """
-    before = os.sched_getaffinity(0)
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-    try:
-        best = float("inf")
-        for _ in range(5):
-            t = time.perf_counter()
-            for _ in range(200):
-                json.loads(json.dumps(_PROBE_DOC))
-            best = min(best, time.perf_counter() - t)
-    finally:
-        os.sched_setaffinity(0, before)
-    return round(best * 1000, 3)
-
-
 # --- load ---------------------------------------------------------------------------------------------
 class Load:
     def __init__(
@@ -475,7 +230,7 @@ class Load:
                 cwd=ROOT,
                 capture_output=True,
                 timeout=duration + 90,
-                preexec_fn=_pin(self.cpus),
+                preexec_fn=pin(self.cpus),
                 check=False,
             )
         except subprocess.TimeoutExpired:
@@ -648,7 +403,8 @@ def render(result: dict) -> str:
         f"{_get(result, 'speed_probe_ms', 'median')} ms (median; lower is a faster CPU, compare across runs)"
     )
     rows = []
-    for sc in opts["scenarios"]:
+    measured = [sc for sc in opts["scenarios"] if sc not in LAUNCHES]
+    for sc in measured:
         d1, dc = direct[sc].get("c1"), direct[sc].get(c)
         g1, gc = (gws.get(sc) or {}).get("c1"), (gws.get(sc) or {}).get(c)
         ov = (result.get("overhead") or {}).get(sc) or {}
@@ -673,14 +429,14 @@ def render(result: dict) -> str:
         "stream", "claude-stream", "messages-stream", "messages-openai-stream", "passthrough-stream",
         "responses-stream",
     )  # fmt: skip
-    streams = [sc for sc in opts["scenarios"] if sc in streamed]
+    streams = [sc for sc in measured if sc in streamed]
     for sc in streams:
         d1, g1 = direct[sc].get("c1"), (gws.get(sc) or {}).get("c1")
         out.append(
             f"{sc} first chunk p50: direct {_fmt(_get(d1, 'first_chunk_ms', 'p50'))} ms, "
             f"gateway {_fmt(_get(g1, 'first_chunk_ms', 'p50'))} ms"
         )
-    for sc in opts["scenarios"]:
+    for sc in measured:
         spread = []
         for conc, res in (gws.get(sc) or {}).items():
             tally = res.get("tally") if isinstance(res, dict) else None
@@ -737,7 +493,7 @@ def render(result: dict) -> str:
             f"{ml.get('rss_mb')} MB after load (PSS {ms.get('pss_mb')} / {ml.get('pss_mb')} MB)"
         )
         load_side = []
-        for sc in opts["scenarios"]:
+        for sc in measured:
             r = (gws.get(sc) or {}).get(c) or {}
             load_side.append(
                 f"{sc}: loadgen {_fmt(r.get('loadgen_cpu_util'), 2)} + mock {_fmt(r.get('mock_cpu_util'), 2)}"
@@ -749,7 +505,8 @@ def render(result: dict) -> str:
         observed = _observed(result.get("observability") or {})
         if observed:
             out.append(f"observability {opts['observability']}: {observed}")
-    for sc in opts["scenarios"]:
+    out.extend(describe_launches(result))
+    for sc in measured:
         for target, per in (("direct", direct.get(sc)), ("gateway", gws.get(sc))):
             for conc, res in (per or {}).items():
                 if not isinstance(res, dict) or "latency_ms" not in res:
@@ -771,6 +528,17 @@ def render(result: dict) -> str:
             for ch in checks
         ]  # fmt: skip
         out.append(table(rows, ["check", "measured", "budget", "result"]))
+    goals = result.get("goals")
+    if goals:
+        probe = goals.get("speed_probe_ms") or {}
+        out.append(
+            f"\nGoals (issue 18): {goals['met']} of {goals['measured']} measured met;  CPU speed probe "
+            f"{_fmt(probe.get('median'))} ms median (min {_fmt(probe.get('min'))}, "
+            f"max {_fmt(probe.get('max'))})"
+        )
+        verdict = {True: "PASS", False: "FAIL", None: "n/a"}
+        rows = [[ch["check"], _fmt(ch["value"]), ch["budget"], verdict[ch["pass"]]] for ch in goals["checks"]]
+        out.append(table(rows, ["goal", "measured", "limit", "result"]))
     return "\n".join(out)
 
 
@@ -825,6 +593,27 @@ def _meta() -> dict:
     }
 
 
+def run_launches(bench: Bench, scenarios: list[str]) -> dict:
+    """Each launch scenario in turn; one that fails is reported as its error, and the others still run."""
+    found = {}
+    for sc in scenarios:
+        print(f"{sc}: {LAUNCHES[sc]}", file=sys.stderr, flush=True)
+        try:
+            found[sc] = RUNNERS[sc](bench)
+        except (RuntimeError, SystemExit, OSError, ValueError) as exc:
+            found[sc] = {"error": f"{exc} (see {RESULTS / sc})"}
+            print(f"{sc}: {found[sc]['error']}", file=sys.stderr, flush=True)
+    return found
+
+
+def _probes(tree: object) -> list[float]:
+    """Every `speed_probe_ms` in a nested result (the launches' phases, starts and library runs)."""
+    if not isinstance(tree, dict):
+        return []
+    own = [tree["speed_probe_ms"]] if isinstance(tree.get("speed_probe_ms"), float) else []
+    return own + [p for value in tree.values() for p in _probes(value)]
+
+
 def _cpus(spec: str | None) -> set[int] | None:
     return {int(x) for x in spec.split(",")} if spec else None
 
@@ -845,12 +634,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--scenarios",
-        default=(
-            "chat,keyed,budgeted,guarded,router,stream,claude,claude-stream,messages,messages-stream,messages-openai,"
-            "messages-openai-stream,passthrough-stream,responses,responses-stream,embed,chat-cached"
-        ),
-        help=f"comma list of {','.join(SCENARIO_LABELS)}",
+        default=None,
+        help=f"comma list of {','.join(SCENARIO_LABELS)} (default: {DEFAULT_SCENARIOS})",
     )
+    p.add_argument("--goals", action="store_true",
+                   help="run what issue 18's goals read: " + ",".join(GOAL_SCENARIOS) + " (instead of the "
+                        "default list; added to an explicit --scenarios)")  # fmt: skip
     p.add_argument("--concurrency", type=int, default=32, help="concurrency of the throughput phases")
     p.add_argument(
         "--startup-runs", type=int, default=3, help="gateway launches timed (the last one is measured)"
@@ -874,12 +663,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--strict", action="store_true", help="exit 1 when a budget check fails")
     args = p.parse_args(argv)
-    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    if args.scenarios is None:
+        listed = [] if args.goals else DEFAULT_SCENARIOS.split(",")
+    else:
+        listed = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    scenarios = listed + [s for s in GOAL_SCENARIOS if args.goals and s not in listed]
     for s in scenarios:
         if s not in SCENARIO_LABELS:
             p.error(f"unknown scenario {s!r}")
 
-    ncpu = len(os.sched_getaffinity(0))
+    all_cpus = set(os.sched_getaffinity(0))
+    ncpu = len(all_cpus)
     gw_cpus = load_cpus = None
     if not args.no_pin and ncpu >= 2:
         allowed = sorted(os.sched_getaffinity(0))
@@ -919,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
         load = Load(args, load_cpus, gw_cpus, mock.pid)
         print(f"mock upstream on :{up_port} (pid {mock.pid}); {pinning}", file=sys.stderr)
 
-        for sc in scenarios:
+        for sc in (sc for sc in scenarios if sc not in LAUNCHES):
             like = CACHED_SCENARIOS.get(sc)
             if like in result["direct"]:  # the same request straight to the mock: measured once
                 result["direct"][sc] = result["direct"][like]
@@ -978,7 +772,7 @@ def main(argv: list[str] | None = None) -> int:
                 if "guarded" in scenarios:
                     load.keys["guarded"] = generate_key(port, args.api_key, guarded=True)
                 for sc in scenarios:
-                    if sc in CACHED_SCENARIOS:
+                    if sc in CACHED_SCENARIOS or sc in LAUNCHES:
                         continue
                     gw["scenarios"][sc] = {
                         "c1": load.phase(port, sc, 1, args.duration, gateway.pid),
@@ -1015,6 +809,14 @@ def main(argv: list[str] | None = None) -> int:
                             c: load.phase(port, sc, args.concurrency, args.duration, gateway.pid),
                         }
                         gw["scenarios"][sc]["memory_after"] = memory_mb(gateway.pid)
+                launched = [sc for sc in scenarios if sc in LAUNCHES]
+                if launched:
+                    stop_process(gateway)  # the launches take its port
+                    gateway = None
+                    bench = Bench(args=args, phase=load.phase, keys=load.keys, template=template,
+                                  upstream_port=up_port, port=port, results=RESULTS, gw_cpus=gw_cpus,
+                                  all_cpus=all_cpus, env=env)  # fmt: skip
+                    result["launches"] = run_launches(bench, launched)
             except RuntimeError as exc:
                 gw["error"] = f"{exc} (see {RESULTS / 'gateway.log'})"
                 print(f"gateway: {gw['error']}", file=sys.stderr)
@@ -1035,7 +837,7 @@ def main(argv: list[str] | None = None) -> int:
     result["warnings"].extend(_observability_warnings(observed))
 
     overhead = {}
-    for sc in scenarios:
+    for sc in (sc for sc in scenarios if sc not in LAUNCHES):
         d1 = result["direct"][sc]["c1"]
         g1 = ((result.get("gateway") or {}).get("scenarios") or {}).get(sc, {}).get("c1")
         if g1:
@@ -1062,7 +864,7 @@ def main(argv: list[str] | None = None) -> int:
         for phases in per.values()
         for r in phases.values()
         if isinstance(r, dict) and r.get("speed_probe_ms")
-    ]
+    ] + _probes(result.get("launches"))
     if probes:
         result["speed_probe_ms"] = {
             "min": min(probes),
@@ -1077,6 +879,7 @@ def main(argv: list[str] | None = None) -> int:
     result["checks"] = build_checks(result)
     checked = [ch["pass"] for ch in result["checks"] if ch["pass"] is not None]
     result["pass"] = bool(checked) and all(checked)
+    result["goals"] = build_goals(result)
 
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
