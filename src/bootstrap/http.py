@@ -24,6 +24,12 @@ from bootstrap.resources import salt_key
 from bootstrap.secrets import run_secret_refresh
 from bootstrap.tracing import server_span_middleware
 
+GC_THRESHOLDS = (5_000, 20, 20)
+"""The collector's thresholds once the server runs: the youngest generation is collected every 5,000 net
+allocations instead of 700 (what a call leaves for the collector is rare and small). Measured on the bench
+at concurrency 32: chat 0.93-1.06 -> 0.79-0.80 ms of CPU a call, a 20-chunk stream 1.50-1.64 -> 1.30 ms,
+memory after load unchanged (20,000 saved no more CPU and held 5 MB more)."""
+
 if TYPE_CHECKING:
     from adapters.http.ui.session import SessionSigner
     from adapters.http.ui.sso_settings import SsoSettings
@@ -106,6 +112,9 @@ def create_http_app(container: Container) -> Litestar:
             # collection walks only what requests allocate, not the tens of MB of imported modules.
             gc.collect()
             gc.freeze()
+            # A call allocates a few thousand objects that their references free at once; at the default
+            # threshold (700) the collector runs every few calls under load to find almost no cycles.
+            gc.set_threshold(*GC_THRESHOLDS)
             yield
         finally:
             for task in tasks:
