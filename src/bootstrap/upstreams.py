@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 import httpx
@@ -91,10 +92,19 @@ def served_deployments(deployments: Iterable[Deployment]) -> tuple[Deployment, .
 
 
 def new_upstream_client() -> httpx.AsyncClient:
-    # Timeouts are set per call from each deployment's limits; the pool stays warm between calls.
+    """A pooled client for one upstream. Its transport is aiohttp's unless `SWITCHYARD_UPSTREAM_TRANSPORT`
+    is `httptools` (read here, at call time: our own HTTP/1.1 client on httptools, opt-in while it is
+    measured against aiohttp). Timeouts are set per call from each deployment's limits; the pool stays
+    warm between calls."""
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=256, keepalive_expiry=30.0)
+    if os.environ.get("SWITCHYARD_UPSTREAM_TRANSPORT") == "httptools":
+        from adapters.llm.httptools_transport import HttptoolsTransport
+
+        transport: httpx.AsyncBaseTransport = HttptoolsTransport(limits)
+    else:
+        transport = AiohttpTransport(limits)
     return UpstreamClient(
-        transport=AiohttpTransport(limits),
+        transport=transport,
         timeout=httpx.Timeout(600.0, connect=10.0),
         follow_redirects=False,
     )
