@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -297,3 +301,74 @@ async def test_a_streamed_request_body_goes_out_chunked_and_whole(httptools_clie
         response = await client.send(request)
 
     assert (response.content, bytes(received)) == (b"done", b'{"a": 1}')
+
+
+def _certificate_authority(tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for 127.0.0.1 signed by a CA made here, and a client context
+    that trusts only that CA."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def made(subject: str, key, issuer: str, signer, *, ca: bool, san: bool):  # type: ignore[no-untyped-def]
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if san:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = made("test CA", ca_key, "test CA", ca_key, ca=True, san=False)
+    leaf = made("127.0.0.1", leaf_key, "test CA", ca_key, ca=False, san=True)
+    pem = serialization.Encoding.PEM
+    (tmp / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (tmp / "leaf.pem").write_bytes(leaf.public_bytes(pem))
+    (tmp / "leaf.key").write_bytes(
+        leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(tmp / "leaf.pem", tmp / "leaf.key")
+    return server, ssl.create_default_context(cafile=str(tmp / "ca.pem"))
+
+
+async def test_an_https_upstream_is_reached_over_tls_verified_against_the_trusted_authorities(
+    tmp_path: Path,
+) -> None:
+    server_tls, client_tls = _certificate_authority(tmp_path)
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                await reader.readuntil(b"\r\n\r\n")
+                await reader.readexactly(2)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            writer.write(b'HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n{"ok":1}\n')
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(on_connect, "127.0.0.1", 0, ssl=server_tls)
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1/x"
+    async with server:
+        async with httpx.AsyncClient(transport=HttptoolsTransport(tls=client_tls)) as trusting:
+            first = await trusting.send(_post(trusting, url))
+            second = await trusting.send(_post(trusting, url))
+        async with httpx.AsyncClient(transport=HttptoolsTransport()) as stranger:
+            with pytest.raises(httpx.ConnectError):
+                await stranger.send(_post(stranger, url))
+
+    assert (first.status_code, first.content, second.content) == (200, b'{"ok":1}\n', b'{"ok":1}\n')

@@ -244,7 +244,9 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
     is retried once on a fresh one when nothing of the reply had arrived and the body can be sent again.
     """
 
-    def __init__(self, limits: httpx.Limits | None = None) -> None:
+    def __init__(self, limits: httpx.Limits | None = None, *, tls: ssl.SSLContext | None = None) -> None:
+        """`tls`: the context https connections are verified with (by default the system's trust store,
+        made on the first https connection)."""
         limits = limits or httpx.Limits(max_connections=None, keepalive_expiry=30.0)
         self._max_idle = limits.max_keepalive_connections
         self._expiry = limits.keepalive_expiry
@@ -253,7 +255,7 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._idle_count = 0
         self._active = 0
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl: ssl.SSLContext | None = tls
         self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
