@@ -127,7 +127,9 @@ def create_http_app(container: Container) -> Litestar:
                 await services["gatekeeper"].drain()
             if "completions" in services:  # its metering (and so the observers) came up
                 await close_observers(container)
-            if "spend_writer" in services:
+            if "spend_writer" in services and services["store"].store is not None:
+                # Written now if the database allows; a server stopped before its database opened (it
+                # opens in the background) leaves them in the journal for its next start at once.
                 await final_drain(services["spend_writer"])
             await container.shutdown_resources()
 

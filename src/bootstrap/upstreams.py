@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 import httpx
 
-from adapters.llm.aiohttp_transport import AiohttpTransport
 from adapters.llm.hosts import HOSTS
+from adapters.llm.httptools_transport import HttptoolsTransport
 from adapters.llm.mock.client import MockProvider
 from adapters.llm.model_routes import adapter_target
 from adapters.llm.upstream_client import UpstreamClient
@@ -92,17 +92,18 @@ def served_deployments(deployments: Iterable[Deployment]) -> tuple[Deployment, .
 
 
 def new_upstream_client() -> httpx.AsyncClient:
-    """A pooled client for one upstream. Its transport is aiohttp's unless `SWITCHYARD_UPSTREAM_TRANSPORT`
-    is `httptools` (read here, at call time: our own HTTP/1.1 client on httptools, opt-in while it is
-    measured against aiohttp). Timeouts are set per call from each deployment's limits; the pool stays
+    """A pooled client for one upstream, over Switchyard's own HTTP/1.1 transport on httptools; with
+    `SWITCHYARD_UPSTREAM_TRANSPORT=aiohttp` (read here, at call time) over aiohttp's, the transport before
+    it (imported only then). Timeouts are set per call from each deployment's limits; the pool stays
     warm between calls."""
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=256, keepalive_expiry=30.0)
-    if os.environ.get("SWITCHYARD_UPSTREAM_TRANSPORT") == "httptools":
-        from adapters.llm.httptools_transport import HttptoolsTransport
+    transport: httpx.AsyncBaseTransport
+    if os.environ.get("SWITCHYARD_UPSTREAM_TRANSPORT") == "aiohttp":
+        from adapters.llm.aiohttp_transport import AiohttpTransport
 
-        transport: httpx.AsyncBaseTransport = HttptoolsTransport(limits)
-    else:
         transport = AiohttpTransport(limits)
+    else:
+        transport = HttptoolsTransport(limits)
     return UpstreamClient(
         transport=transport,
         timeout=httpx.Timeout(600.0, connect=10.0),
