@@ -17,7 +17,6 @@ from adapters.cache.resilient_router_state import ResilientRouterState
 from adapters.config.loader import GatewayConfig
 from adapters.crypto.lazy import LazyCredentialCipher
 from adapters.persistence.deferred import DeferredStore
-from adapters.persistence.location import default_sqlite_url
 from application.access import JwtClaims
 from domain.identity import Role
 from ports.credential_cipher import CredentialCipher
@@ -91,6 +90,8 @@ def database_url(config: GatewayConfig) -> str:
     working directory without one)."""
     if config.database_url:
         return config.database_url
+    from adapters.persistence.database import default_sqlite_url
+
     directory = config.config_path.resolve().parent if config.config_path else Path.cwd()
     return default_sqlite_url(directory)
 

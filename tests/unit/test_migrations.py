@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from adapters.persistence.database import Database, default_sqlite_url, parse_url, sqlite_path
-from adapters.persistence.location import sqlite_file
 from adapters.persistence.migrate import HEAD, MIGRATIONS, at_head, head, upgrade
 
 
@@ -45,19 +42,3 @@ async def test_a_start_finds_a_current_schema_without_migrating_again(tmp_path: 
         assert await at_head(database.engine) is True
     finally:
         await database.close()
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "sqlite+aiosqlite:///switchyard.db",
-        "sqlite+aiosqlite:////var/lib/switchyard/switchyard.db",
-        "sqlite:///relative/dir/gateway.db?timeout=5",
-        "sqlite+aiosqlite:////tmp/with%20space.db",
-        "sqlite+aiosqlite://",
-        "sqlite+aiosqlite:///:memory:",
-        "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
-    ],
-)
-def test_the_sqlite_file_is_read_from_a_url_as_sqlalchemy_reads_it_without_loading_it(url: str) -> None:
-    assert sqlite_file(url) == sqlite_path(parse_url(url))
