@@ -186,7 +186,7 @@ def breakdown(stacks: list[dict], gc_s: float, calls: int) -> dict:
         for name in ORDER
         if per_layer.get(name)
     ]
-    top = sorted(per_function.items(), key=lambda item: -item[1])[:15]
+    top = sorted(per_function.items(), key=lambda item: -item[1])[:60]
     return {
         "layers": layers,
         "total_ms_per_call": ms(total),
@@ -238,7 +238,7 @@ def render(report: dict) -> str:
         "top 15 functions by self time (innermost frame)",
         f"{'ms/call':>8} {'share':>6}  function",
     ]
-    for row in b["top_functions"]:
+    for row in b["top_functions"][:15]:
         lines.append(f"{row['ms_per_call']:8.4f} {row['share']:6.1%}  {row['function']}  [{row['layer']}]")
     if b["other_modules"]:
         lines += [

@@ -9,6 +9,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
+from typing import Any
 
 # rich and pygments come in through optional imports (structlog's console tracebacks, httpx's command line);
 # the server renders nothing with them, and they cost every worker 4 MB and a tenth of a second to start.
@@ -63,6 +64,16 @@ def secrets_of(config: GatewayConfig) -> list[str]:
     return found
 
 
+def _http_protocol() -> Any:
+    """uvicorn's httptools protocol with a response's writes coalesced (one system call and one packet
+    per answer instead of two: see adapters.http.server_protocol); h11 where httptools is missing."""
+    if importlib.util.find_spec("httptools") is None:
+        return "h11"
+    from adapters.http.server_protocol import CoalescingHttpToolsProtocol
+
+    return CoalescingHttpToolsProtocol
+
+
 def serve(
     *,
     config: str | None,
@@ -105,7 +116,7 @@ def serve(
         "host": host,
         "port": port,
         "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+        "http": _http_protocol(),
         "access_log": False,
         "ws": "none",  # no route speaks WebSocket: uvicorn need not load an implementation of it
         "log_config": None,  # uvicorn's own lines go through ours (switchyard.logs)

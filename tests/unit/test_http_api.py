@@ -679,3 +679,35 @@ async def test_metrics_need_an_admins_key_unless_made_public(provider) -> None:
     assert anonymous.status_code == 401 and admin.status_code == 200
     async with AsyncTestClient(_app(provider, master_key=MASTER_KEY, public_metrics=True)) as client:
         assert (await client.get("/metrics")).status_code == 200
+
+
+async def test_the_inference_lane_answers_as_litestar_routing_does(client, provider) -> None:
+    # /v1/chat/completions is answered in front of Litestar's routing; with a trailing slash the same
+    # handler is reached through Litestar's.
+    provider.replies.extend([reply("Hello!"), reply("Hello!")])
+
+    lane = await client.post("/v1/chat/completions", json=CHAT)
+    routed = await client.post("/v1/chat/completions/", json=CHAT)
+
+    assert (lane.status_code, routed.status_code) == (200, 200)
+    assert lane.json()["choices"] == routed.json()["choices"]
+    assert set(lane.headers) == set(routed.headers)
+    assert lane.headers["content-type"] == routed.headers["content-type"] == "application/json"
+
+
+async def test_other_methods_on_a_lane_route_are_still_litestars_405(client) -> None:
+    response = await client.get("/v1/chat/completions")
+
+    assert response.status_code == 405
+    _error(response)
+
+
+async def test_the_lane_asks_for_a_key_like_every_api_route(provider) -> None:
+    async with AsyncTestClient(_app(provider, master_key="sk-master")) as client:
+        missing = await client.post("/v1/chat/completions", json=CHAT)
+        embed = {"model": "embedder", "input": "a"}
+        wrong = await client.post("/v1/embeddings", json=embed, headers={"Authorization": "Bearer sk-nope"})
+
+    assert missing.status_code == 401
+    assert _error(missing)["code"] == "missing_api_key"
+    assert wrong.status_code == 401

@@ -10,7 +10,7 @@ from litestar import Litestar, Router, asgi
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.handlers import ASGIRouteHandler
-from litestar.types import Receive, Scope, Send
+from litestar.types import ASGIApp, LifeSpanReceive, LifeSpanScope, LifeSpanSend, Receive, Scope, Send
 
 from adapters.http.auth import auth_middleware
 from adapters.http.controllers.audio import AudioController
@@ -32,6 +32,7 @@ from adapters.http.controllers.responses import ResponsesController, StoredRespo
 from adapters.http.controllers.spend import spend_controllers
 from adapters.http.controllers.text_completions import TextCompletionsController
 from adapters.http.errors import EXCEPTION_HANDLERS
+from adapters.http.lane import inference_lane
 from application.access import Gatekeeper
 from domain.passthrough import CustomRoute
 
@@ -61,6 +62,7 @@ def create_app(
     credential. With a `console` (its session signer), the admin console is served at /ui."""
     console_routes = [] if console is None else [_console(console, dependencies, max_body_bytes)]
     keyed_relays, open_relays = custom_relays(passthrough_routes if "passthrough" in dependencies else ())
+    inference = dependencies.get("inference")
     api = Router(
         path="/",
         route_handlers=[
@@ -86,7 +88,7 @@ def create_app(
         ],
         middleware=[auth_middleware(gatekeeper)] if gatekeeper is not None else [],
     )
-    return Litestar(
+    return Gateway(
         route_handlers=[
             api,
             HealthController,
@@ -103,7 +105,37 @@ def create_app(
         openapi_config=None,
         logging_config=None,
         debug=False,
+        lane=None
+        if inference is None
+        else inference_lane(
+            inference=inference.dependency,
+            gatekeeper=gatekeeper,
+            max_body_bytes=max_body_bytes,
+            middleware=middleware,
+        ),
     )
+
+
+class Gateway(Litestar):
+    """The Litestar app with the inference lane (`adapters.http.lane`) in front of its routing: a request
+    the lane takes never enters Litestar's."""
+
+    def __init__(self, *args: Any, lane: Callable[[Scope], ASGIApp | None] | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lane = lane
+
+    async def __call__(
+        self,
+        scope: Scope | LifeSpanScope,
+        receive: Receive | LifeSpanReceive,
+        send: Send | LifeSpanSend,
+    ) -> None:
+        if scope["type"] == "http" and self._lane is not None:
+            taken = self._lane(scope)
+            if taken is not None:
+                await taken(scope, receive, send)  # type: ignore[arg-type]
+                return
+        await super().__call__(scope, receive, send)
 
 
 CONSOLE_PATH = "/ui"

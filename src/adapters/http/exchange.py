@@ -7,11 +7,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from time import perf_counter
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-from litestar import Request, Response
+from litestar import Response
 from prometheus_client import Gauge
 from structlog.contextvars import bind_contextvars
 
@@ -34,6 +34,16 @@ from domain.rerank import RerankRequest
 from domain.spend import Caller
 
 JSON = "application/json"
+
+
+class HttpRequest(Protocol):
+    """A request as the API handlers read it: the raw ASGI scope and the body. Litestar's `Request` is
+    one; the inference lane (`adapters.http.lane`) builds a lighter one for the routes it answers."""
+
+    @property
+    def scope(self) -> Any: ...
+
+    async def body(self) -> bytes: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,7 +86,7 @@ Asked = TypeVar(
 T = TypeVar("T")
 
 
-def with_header_tags(asked: Asked, request: Request) -> Asked:
+def with_header_tags(asked: Asked, request: HttpRequest) -> Asked:
     """Routing tags may come as the `x-switchyard-tags` header (comma-separated) as well as in the body,
     and cache controls as the `Cache-Control` header as well as the body's `cache`."""
     # Read off the raw ASGI headers: building Litestar's header mapping costs more than this whole check.
@@ -96,7 +106,7 @@ def with_header_tags(asked: Asked, request: Request) -> Asked:
     return dataclasses.replace(asked, controls=controls)
 
 
-async def read_json(request: Request) -> object:
+async def read_json(request: HttpRequest) -> object:
     body = await request.body()
     if not body:
         raise BadRequestError("The request body is empty; send a JSON object.", code="invalid_json")
@@ -160,7 +170,7 @@ async def released_on_failure(ticket: Ticket, call: Awaitable[Served[T]]) -> Ser
 
 async def admitted(
     inference: Inference,
-    request: Request,
+    request: HttpRequest,
     asked: CompletionRequest
     | EmbeddingRequest
     | ModerationRequest
@@ -202,7 +212,7 @@ def release_served(ticket: Ticket, served: Served[Any]) -> None:
 
 async def whole_reply(
     inference: Inference,
-    request: Request,
+    request: HttpRequest,
     asked: Asked,
     end_user: str | None,
     *,
@@ -222,7 +232,7 @@ async def whole_reply(
 
 async def admitted_call(
     inference: Inference,
-    request: Request,
+    request: HttpRequest,
     asked: Asked,
     end_user: str | None,
     *,
@@ -240,7 +250,7 @@ async def admitted_call(
 
 
 async def served_json(
-    request: Request,
+    request: HttpRequest,
     inference: Inference,
     parse: Callable[[object], Asked],
     call_type: str,
@@ -264,10 +274,10 @@ Handle = Callable[[object, str, float], Awaitable[Response]]
 
 
 async def exchange(
-    request: Request,
+    request: HttpRequest,
     handle: Handle,
     in_flight: Gauge | None = None,
-    read: Callable[[Request], Awaitable[object]] = read_json,
+    read: Callable[[HttpRequest], Awaitable[object]] = read_json,
 ) -> Response:
     """Runs `handle(body, call_id, started)`, the body as `read` gets it (JSON, else a route's own);
     any Switchyard error becomes its answer in the route's format
@@ -290,7 +300,7 @@ async def exchange(
 
 
 async def _exchange(
-    request: Request, handle: Handle, read: Callable[[Request], Awaitable[object]]
+    request: HttpRequest, handle: Handle, read: Callable[[HttpRequest], Awaitable[object]]
 ) -> Response:
     started = perf_counter()
     call_id = str(uuid.uuid4())
@@ -305,7 +315,7 @@ async def _exchange(
     return response
 
 
-def request_id_of(request: Request) -> str | None:
+def request_id_of(request: HttpRequest) -> str | None:
     """The client's own `x-request-id`, when it sent one (printable and at most 200 characters)."""
     # Read off the raw ASGI headers: building Litestar's header mapping costs more than this.
     for name, value in request.scope["headers"]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar import Request
+from typing import Any
 
 from domain.access import MASTER, Principal
 
@@ -11,5 +11,6 @@ PRINCIPAL = "switchyard.principal"
 and every caller acts as the admin, as LiteLLM does)."""
 
 
-def principal_of(request: Request) -> Principal:
+def principal_of(request: Any) -> Principal:
+    """The caller of `request` (a Litestar `Request`, or the inference lane's)."""
     return request.scope.get(PRINCIPAL, MASTER)  # type: ignore[return-value]

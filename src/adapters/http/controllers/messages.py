@@ -19,6 +19,7 @@ from adapters.anthropic_format import (
 )
 from adapters.http.exchange import (
     JSON,
+    HttpRequest,
     Inference,
     admitted,
     answered,
@@ -47,29 +48,7 @@ def format_headers(request: Request) -> dict[str, str]:
 class MessagesController(Controller):
     @post("/v1/messages", status_code=200)
     async def create(self, request: Request, inference: NamedDependency[Inference]) -> Response:
-        completions = inference.completions
-
-        async def handle(body: object, call_id: str, started: float) -> Response:
-            asked = with_header_tags(parse_messages_request(body, format_headers(request)), request)
-            call_type = "messages.stream" if asked.stream else "messages"
-            ticket = await admitted(
-                inference, request, asked, asked.params.user, call_id=call_id, call_type=call_type
-            )
-            caller = ticket.caller
-            if asked.stream:
-                opened = await released_on_failure(
-                    ticket, completions.stream(asked, call_id=call_id, caller=caller, call_type=call_type)
-                )
-                events = message_events(ticket.guard(opened.value), asked.model)
-                return EventStream(events, answered(call_id, opened, started, ticket))
-            served = await released_on_failure(
-                ticket, completions.chat(asked, call_id=call_id, caller=caller, call_type=call_type)
-            )
-            release_served(ticket, served)
-            body_out = orjson.dumps(render_message(served.value, asked.model))
-            return Response(body_out, media_type=JSON, headers=answered(call_id, served, started, ticket))
-
-        return await exchange(request, handle, inference.in_flight)
+        return await create_message(request, inference)
 
     @post("/v1/messages/count_tokens", status_code=200)
     async def count_tokens(self, request: Request, inference: NamedDependency[Inference]) -> Response:
@@ -85,3 +64,30 @@ class MessagesController(Controller):
             )
 
         return await exchange(request, handle)
+
+
+async def create_message(request: HttpRequest, inference: Inference) -> Response:
+    """POST /v1/messages, as Litestar routes it and as the inference lane does."""
+    completions = inference.completions
+
+    async def handle(body: object, call_id: str, started: float) -> Response:
+        asked = with_header_tags(parse_messages_request(body, format_headers(request)), request)
+        call_type = "messages.stream" if asked.stream else "messages"
+        ticket = await admitted(
+            inference, request, asked, asked.params.user, call_id=call_id, call_type=call_type
+        )
+        caller = ticket.caller
+        if asked.stream:
+            opened = await released_on_failure(
+                ticket, completions.stream(asked, call_id=call_id, caller=caller, call_type=call_type)
+            )
+            events = message_events(ticket.guard(opened.value), asked.model)
+            return EventStream(events, answered(call_id, opened, started, ticket))
+        served = await released_on_failure(
+            ticket, completions.chat(asked, call_id=call_id, caller=caller, call_type=call_type)
+        )
+        release_served(ticket, served)
+        body_out = orjson.dumps(render_message(served.value, asked.model))
+        return Response(body_out, media_type=JSON, headers=answered(call_id, served, started, ticket))
+
+    return await exchange(request, handle, inference.in_flight)

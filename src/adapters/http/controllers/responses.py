@@ -17,6 +17,7 @@ from litestar.params import FromPath
 
 from adapters.http.exchange import (
     JSON,
+    HttpRequest,
     Inference,
     admitted,
     answered,
@@ -49,43 +50,7 @@ from ports.llm_provider import ChunkStream
 class ResponsesController(Controller):
     @post(["/v1/responses", "/responses"], status_code=200)
     async def create(self, request: Request, inference: NamedDependency[Inference]) -> Response:
-        async def handle(body: object, call_id: str, started: float) -> Response:
-            call = parse_responses_request(body)
-            principal = principal_of(request)
-            if call.background and not call.store:
-                raise BadRequestError("background responses need store: true.", param="background")
-            if call.background and call.stream:
-                raise BadRequestError(
-                    "streaming a background response is not supported; poll GET /v1/responses/{id}.",
-                    param="stream",
-                )
-            history = await inference.responses.thread(call.previous_response_id, principal)
-            asked = with_header_tags(completion_request(call, history), request)
-            call_type = "responses.stream" if call.stream else "responses"
-            ticket = await admitted(
-                inference, request, asked, asked.params.user, call_id=call_id, call_type=call_type
-            )
-            turn = _Turn(inference, principal, call, asked, call_id, call_type)
-            if call.background:
-                return await turn.in_background(ticket)
-            if call.stream:
-                opened = await released_on_failure(ticket, turn.stream(ticket))
-                events = response_events(
-                    ticket.guard(opened.value),
-                    call,
-                    response_id=turn.id,
-                    created_at=turn.created_at,
-                    finished=lambda final: turn.keep(final, opened),
-                )
-                return EventStream(events, answered(call_id, opened, started, ticket))
-            served = await released_on_failure(ticket, turn.chat(ticket))
-            release_served(ticket, served)
-            final = turn.rendered(served.value)
-            await turn.keep(final, served)
-            headers = answered(call_id, served, started, ticket)
-            return Response(orjson.dumps(visible(final, call.include)), media_type=JSON, headers=headers)
-
-        return await exchange(request, handle, inference.in_flight)
+        return await create_response(request, inference)
 
     @post(["/v1/responses/input_tokens", "/responses/input_tokens"], status_code=200)
     async def input_tokens(self, request: Request, inference: NamedDependency[Inference]) -> Response:
@@ -100,6 +65,48 @@ class ResponsesController(Controller):
             return Response(orjson.dumps(answer), media_type=JSON, headers={"x-switchyard-call-id": call_id})
 
         return await exchange(request, handle)
+
+
+async def create_response(request: HttpRequest, inference: Inference) -> Response:
+    """POST /v1/responses, as Litestar routes it and as the inference lane does."""
+
+    async def handle(body: object, call_id: str, started: float) -> Response:
+        call = parse_responses_request(body)
+        principal = principal_of(request)
+        if call.background and not call.store:
+            raise BadRequestError("background responses need store: true.", param="background")
+        if call.background and call.stream:
+            raise BadRequestError(
+                "streaming a background response is not supported; poll GET /v1/responses/{id}.",
+                param="stream",
+            )
+        history = await inference.responses.thread(call.previous_response_id, principal)
+        asked = with_header_tags(completion_request(call, history), request)
+        call_type = "responses.stream" if call.stream else "responses"
+        ticket = await admitted(
+            inference, request, asked, asked.params.user, call_id=call_id, call_type=call_type
+        )
+        turn = _Turn(inference, principal, call, asked, call_id, call_type)
+        if call.background:
+            return await turn.in_background(ticket)
+        if call.stream:
+            opened = await released_on_failure(ticket, turn.stream(ticket))
+            events = response_events(
+                ticket.guard(opened.value),
+                call,
+                response_id=turn.id,
+                created_at=turn.created_at,
+                finished=lambda final: turn.keep(final, opened),
+            )
+            return EventStream(events, answered(call_id, opened, started, ticket))
+        served = await released_on_failure(ticket, turn.chat(ticket))
+        release_served(ticket, served)
+        final = turn.rendered(served.value)
+        await turn.keep(final, served)
+        headers = answered(call_id, served, started, ticket)
+        return Response(orjson.dumps(visible(final, call.include)), media_type=JSON, headers=headers)
+
+    return await exchange(request, handle, inference.in_flight)
 
 
 class _Turn:

@@ -1,0 +1,108 @@
+"""The inference lane's own parts: the request body it reads, and the coalesced writes of the server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from adapters.http.lane import LaneRequest
+from adapters.http.server_protocol import CoalescingTransport
+from domain.errors import ClientClosedRequestError, RequestTooLargeError
+
+
+def _receiving(*messages: dict):
+    queue = list(messages)
+
+    async def receive() -> dict:
+        return queue.pop(0)
+
+    return receive
+
+
+def _scope(*headers: tuple[bytes, bytes]) -> dict:
+    return {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": list(headers)}
+
+
+async def test_a_body_sent_in_pieces_is_read_whole_once() -> None:
+    receive = _receiving(
+        {"type": "http.request", "body": b'{"a":', "more_body": True},
+        {"type": "http.request", "body": b"1}", "more_body": False},
+    )
+    request = LaneRequest(_scope(), receive, limit=100)
+
+    assert await request.body() == b'{"a":1}'
+    assert await request.body() == b'{"a":1}'  # kept: the receive queue is empty now
+
+
+async def test_a_declared_length_over_the_limit_is_refused_before_reading() -> None:
+    request = LaneRequest(_scope((b"content-length", b"101")), _receiving(), limit=100)
+
+    with pytest.raises(RequestTooLargeError) as raised:
+        await request.body()
+    assert raised.value.status_code == 413
+
+
+async def test_a_chunked_body_growing_over_the_limit_is_refused() -> None:
+    receive = _receiving(
+        {"type": "http.request", "body": b"x" * 60, "more_body": True},
+        {"type": "http.request", "body": b"x" * 60, "more_body": True},
+    )
+
+    with pytest.raises(RequestTooLargeError):
+        await LaneRequest(_scope(), receive, limit=100).body()
+
+
+async def test_a_client_leaving_mid_body_is_a_closed_request() -> None:
+    receive = _receiving(
+        {"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}
+    )
+
+    with pytest.raises(ClientClosedRequestError):
+        await LaneRequest(_scope(), receive, limit=100).body()
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+async def test_writes_within_one_turn_of_the_loop_leave_as_one() -> None:
+    transport = _Transport()
+    coalescing = CoalescingTransport(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+
+    coalescing.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    coalescing.write(b"{}")
+    assert transport.writes == []
+    await asyncio.sleep(0)
+    coalescing.write(b"next")
+    await asyncio.sleep(0)
+
+    assert transport.writes == [b"HTTP/1.1 200 OK\r\n\r\n{}", b"next"]
+
+
+async def test_closing_writes_what_is_pending_first_and_nothing_after() -> None:
+    transport = _Transport()
+    coalescing = CoalescingTransport(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+
+    coalescing.write(b"last words")
+    coalescing.close()
+    await asyncio.sleep(0)
+
+    assert transport.writes == [b"last words"]
+    assert transport.closed
+    assert coalescing.get_write_buffer_size() == 0  # the rest is the wrapped transport's
