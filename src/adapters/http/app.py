@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from adapters.http.ui.session import SessionSigner
 
 
+_LANE_SERVICES = ("inference", "passthrough")
+
+
 def create_app(
     *,
     dependencies: Mapping[str, Provide],
@@ -62,7 +65,6 @@ def create_app(
     credential. With a `console` (its session signer), the admin console is served at /ui."""
     console_routes = [] if console is None else [_console(console, dependencies, max_body_bytes)]
     keyed_relays, open_relays = custom_relays(passthrough_routes if "passthrough" in dependencies else ())
-    inference = dependencies.get("inference")
     api = Router(
         path="/",
         route_handlers=[
@@ -105,13 +107,12 @@ def create_app(
         openapi_config=None,
         logging_config=None,
         debug=False,
-        lane=None
-        if inference is None
-        else inference_lane(
-            inference=inference.dependency,
+        lane=inference_lane(
+            services={name: dependencies[name].dependency for name in _LANE_SERVICES if name in dependencies},
             gatekeeper=gatekeeper,
             max_body_bytes=max_body_bytes,
             middleware=middleware,
+            custom_paths=[r.path for r in passthrough_routes],
         ),
     )
 

@@ -1,5 +1,6 @@
-"""The inference lane: the model-call routes (chat, messages, responses, completions, embeddings) answered
-in front of Litestar's routing, by the same handlers Litestar routes to.
+"""The inference lane: the model-call routes (chat, messages, responses, completions, embeddings) and the
+providers' pass-through routes answered in front of Litestar's routing, by the same handlers Litestar
+routes to.
 
 Litestar's routing, dependency resolution and response framing cost a chat call about 0.1 ms of CPU, as
 much as the rest of its HTTP handling (measured with `bench.layers`); these routes take the same auth,
@@ -11,6 +12,7 @@ routes in /openapi.json).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import structlog
 from litestar import Response
@@ -20,32 +22,37 @@ from adapters.http.auth import auth_middleware
 from adapters.http.controllers.chat import create_chat
 from adapters.http.controllers.embeddings import create_embeddings
 from adapters.http.controllers.messages import create_message
+from adapters.http.controllers.passthrough import PROVIDER_PREFIXES, relay_provider
 from adapters.http.controllers.responses import create_response
 from adapters.http.controllers.text_completions import create_text_completion
 from adapters.http.errors import error_response
-from adapters.http.exchange import HttpRequest, Inference
-from adapters.http.sse import ByteStream
+from adapters.http.exchange import HttpRequest
 from application.access import Gatekeeper
 from domain.errors import ClientClosedRequestError, InternalServerError, RequestTooLargeError
 
 _log = structlog.get_logger("switchyard.http")
 
-Handler = Callable[[HttpRequest, Inference], Awaitable[Response]]
+Handler = Callable[[HttpRequest, Any], Awaitable[Response]]
+"""A route's handler: the request, and the service (app dependency) the route names."""
 
-ROUTES: Mapping[str, Handler] = {
-    "/v1/chat/completions": create_chat,
-    "/chat/completions": create_chat,
-    "/v1/messages": create_message,
-    "/v1/responses": create_response,
-    "/responses": create_response,
-    "/v1/completions": create_text_completion,
-    "/completions": create_text_completion,
-    "/v1/embeddings": create_embeddings,
-    "/embeddings": create_embeddings,
+ROUTES: Mapping[str, tuple[str, Handler]] = {
+    "/v1/chat/completions": ("inference", create_chat),
+    "/chat/completions": ("inference", create_chat),
+    "/v1/messages": ("inference", create_message),
+    "/v1/responses": ("inference", create_response),
+    "/responses": ("inference", create_response),
+    "/v1/completions": ("inference", create_text_completion),
+    "/completions": ("inference", create_text_completion),
+    "/v1/embeddings": ("inference", create_embeddings),
+    "/embeddings": ("inference", create_embeddings),
 }
-"""The POST routes the lane answers, by path."""
+"""The POST routes the lane answers, by path: the service each handler is given, and the handler."""
 
-_HANDLER = "switchyard.lane_handler"
+RELAYED = ("passthrough", relay_provider)
+"""Below each provider's prefix (/anthropic/..., when pass-through is served), every relayed method."""
+_RELAYED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
+
+_ROUTE = "switchyard.lane_route"
 
 
 class LaneRequest:
@@ -85,23 +92,30 @@ class LaneRequest:
 
 def inference_lane(
     *,
-    inference: Callable[[], Inference],
+    services: Mapping[str, Callable[[], Any]],
     gatekeeper: Callable[[], Gatekeeper] | None,
     max_body_bytes: int,
     middleware: Sequence[Callable[[ASGIApp], ASGIApp]] = (),
+    custom_paths: Sequence[str] = (),
 ) -> Callable[[Scope], ASGIApp | None]:
     """What answers a request on the lane: `lane(scope)` is the ASGI app for a request the lane takes,
     None for one it leaves to Litestar. The app runs the auth middleware (with a `gatekeeper`) and the
     app's own `middleware` (tracing) around the handler, as Litestar runs them around its routes.
-    `inference` hands over the running gateway's use cases (they exist once the app has started)."""
-    taken: list[Inference] = []
+    `services` hand over the running gateway's use cases by name (they exist once the app has started);
+    a route whose service is not among them is left to Litestar, and so are the operator's own
+    pass-through routes (`custom_paths`), wherever they are."""
+    exact = {path: route for path, route in ROUTES.items() if route[0] in services}
+    prefixes = PROVIDER_PREFIXES if RELAYED[0] in services else ()
+    custom = tuple(custom_paths)
+    resolved: dict[str, Any] = {}
 
     async def answer(scope: Scope, receive: Receive, send: Send) -> None:
-        if not taken:
-            taken.append(inference())
-        handler: Handler = scope[_HANDLER]  # type: ignore[typeddict-item]
+        name, handler = scope[_ROUTE]  # type: ignore[typeddict-item]
+        service = resolved.get(name)
+        if service is None:
+            service = resolved[name] = services[name]()
         try:
-            response = await handler(LaneRequest(scope, receive, max_body_bytes), taken[0])
+            response = await handler(LaneRequest(scope, receive, max_body_bytes), service)
         except Exception as exc:  # what Litestar's last exception handler does for the other routes
             _log.exception("unhandled error", path=scope["path"], error=repr(exc))
             response = error_response(InternalServerError("Internal server error"), path=scope["path"])
@@ -114,21 +128,30 @@ def inference_lane(
         app = wrap(app)
 
     def lane(scope: Scope) -> ASGIApp | None:
-        if scope["method"] != "POST":
-            return None
-        handler = ROUTES.get(scope["path"])
-        if handler is None:
-            return None
-        scope[_HANDLER] = handler  # type: ignore[typeddict-unknown-key]
-        scope["path_template"] = scope["path"]  # type: ignore[typeddict-unknown-key]  # the span's route
-        return app
+        path = scope["path"]
+        if scope["method"] == "POST" and (route := exact.get(path)) is not None:
+            scope[_ROUTE] = route  # type: ignore[typeddict-unknown-key]
+            scope["path_template"] = path  # type: ignore[typeddict-unknown-key]  # the span's route
+            return app
+        if (
+            prefixes
+            and path.startswith(prefixes)
+            and scope["method"] in _RELAYED_METHODS
+            and not (custom and path.startswith(custom))
+        ):
+            provider, _, rest = path[1:].partition("/")
+            if rest:
+                scope[_ROUTE] = RELAYED  # type: ignore[typeddict-unknown-key]
+                scope["path_template"] = f"/{provider}/{{path:path}}"  # type: ignore[typeddict-unknown-key]
+                return app
+        return None
 
     return lane
 
 
 async def _send(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
-    if isinstance(response, ByteStream):
-        await response.to_asgi_response()(scope, receive, send)
+    if type(response) is not Response:  # a body of its own (a stream, a relayed reply)
+        await response.to_asgi_response()(scope, receive, send)  # type: ignore[call-arg]
         return
     body: bytes = response.content  # the handlers render their bodies to bytes themselves
     media_type = response.media_type if isinstance(response.media_type, str) else "application/json"

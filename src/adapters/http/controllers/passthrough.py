@@ -15,6 +15,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.types import Receive, Scope, Send
 
 from adapters.http.errors import error_response
+from adapters.http.exchange import HttpRequest
 from adapters.http.principal import principal_of
 from adapters.http.sse import HangUp
 from application.passthrough import PassThroughCall, PassThroughCalls, Relayed
@@ -42,8 +43,17 @@ def _query(query: bytes, provider: str) -> str:
 class PassThroughController(Controller):
     @route([f"/{name}/{{path:path}}" for name in (*PROVIDER_ROUTES, *SIGNED_PROVIDERS)], http_method=_METHODS)
     async def relay(self, request: Request, passthrough: NamedDependency[PassThroughCalls]) -> Response:
-        provider, _, path = _raw_path(request).lstrip("/").partition("/")
-        return await _relay(request, passthrough, provider, "/" + path)
+        return await relay_provider(request, passthrough)
+
+
+PROVIDER_PREFIXES = tuple(f"/{name}/" for name in (*PROVIDER_ROUTES, *SIGNED_PROVIDERS))
+"""The paths below which each provider's own API is relayed."""
+
+
+async def relay_provider(request: HttpRequest, passthrough: PassThroughCalls) -> Response:
+    """/{provider}/..., as Litestar routes it and as the inference lane does."""
+    provider, _, path = _raw_path(request).lstrip("/").partition("/")
+    return await _relay(request, passthrough, provider, "/" + path)
 
 
 def custom_relays(routes: Sequence[CustomRoute]) -> tuple[list[HTTPRouteHandler], list[HTTPRouteHandler]]:
@@ -69,14 +79,14 @@ async def open_custom_relay(request: Request, passthrough: NamedDependency[PassT
     return await _relay(request, passthrough, CUSTOM, _raw_path(request))
 
 
-def _raw_path(request: Request) -> str:
+def _raw_path(request: HttpRequest) -> str:
     """The path as the caller sent it, its escapes kept (`%3A` in a Bedrock model id stays one)."""
     raw = request.scope.get("raw_path")
     # Some servers leave the query on it, which the ASGI spec does not.
     return raw.decode("latin-1").partition("?")[0] if raw else request.scope["path"]
 
 
-async def _relay(request: Request, passthrough: PassThroughCalls, provider: str, path: str) -> Response:
+async def _relay(request: HttpRequest, passthrough: PassThroughCalls, provider: str, path: str) -> Response:
     scope = request.scope
     call_id = str(uuid.uuid4())
     call = PassThroughCall(
