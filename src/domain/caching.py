@@ -232,8 +232,10 @@ def _digest(kind: str, scope: str, fields: Mapping[str, Any]) -> str:
 _SCALARS = (str, int, float, bool, type(None))
 _PLAIN_TYPES = frozenset(_SCALARS)
 """Exactly these types (not their subclasses, such as a StrEnum) are kept as they are."""
-_FIELDS: dict[type, tuple[str, ...]] = {}
-"""The field names of each dataclass met so far (looking them up is most of the walk's cost)."""
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+"""The field names of each dataclass met so far, None for each other type met (looking them up is most
+of the walk's cost)."""
+_UNSEEN: Any = object()
 
 
 def _plain(value: Any) -> Any:
@@ -241,9 +243,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, _SCALARS) and not isinstance(value, Enum):
         return value
     kind = type(value)
-    names = _FIELDS.get(kind)
-    if names is None and dataclasses.is_dataclass(kind):
-        names = _FIELDS[kind] = tuple(field.name for field in dataclasses.fields(kind))
+    names = _FIELDS.get(kind, _UNSEEN)
+    if names is _UNSEEN:
+        fields = dataclasses.fields(kind) if dataclasses.is_dataclass(kind) else None
+        names = _FIELDS[kind] = None if fields is None else tuple(field.name for field in fields)
     if names is not None:
         found = {}
         for name in names:

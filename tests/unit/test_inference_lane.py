@@ -1,11 +1,14 @@
-"""The inference lane's own parts: the request body it reads, and the coalesced writes of the server."""
+"""The inference lane's own parts: the request body it reads, the call ids it makes, and the coalesced writes
+of the server."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
+from adapters.http.exchange import new_call_id
 from adapters.http.lane import LaneRequest
 from adapters.http.server_protocol import CoalescingTransport
 from domain.errors import ClientClosedRequestError, RequestTooLargeError
@@ -106,3 +109,12 @@ async def test_closing_writes_what_is_pending_first_and_nothing_after() -> None:
     assert transport.writes == [b"last words"]
     assert transport.closed
     assert coalescing.get_write_buffer_size() == 0  # the rest is the wrapped transport's
+
+
+def test_call_ids_are_random_version_4_uuids_in_their_canonical_form() -> None:
+    ids = {new_call_id() for _ in range(2000)}
+
+    assert len(ids) == 2000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)

@@ -3,7 +3,6 @@ provider's own API, relayed; and the operator's own routes from `general_setting
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -15,7 +14,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.types import Receive, Scope, Send
 
 from adapters.http.errors import error_response
-from adapters.http.exchange import HttpRequest
+from adapters.http.exchange import HttpRequest, new_call_id
 from adapters.http.principal import principal_of
 from adapters.http.sse import HangUp
 from application.passthrough import PassThroughCall, PassThroughCalls, Relayed
@@ -88,7 +87,7 @@ def _raw_path(request: HttpRequest) -> str:
 
 async def _relay(request: HttpRequest, passthrough: PassThroughCalls, provider: str, path: str) -> Response:
     scope = request.scope
-    call_id = str(uuid.uuid4())
+    call_id = new_call_id()
     call = PassThroughCall(
         provider=provider,
         method=scope["method"],
