@@ -14,6 +14,7 @@ import httpx
 
 from adapters.llm.json_io import close_quietly
 from adapters.llm.sse import sse_event_batches
+from adapters.llm.upstream_client import UpstreamClient
 from adapters.llm.upstream_errors import TRANSPORT_FAILURES, transport_error, transport_errors
 from domain.completions import CompletionChunk
 from domain.deployments import Limits
@@ -37,12 +38,15 @@ async def post(
 ) -> httpx.Response:
     """The whole answer to a POST of `content`; a failure status is raised as the error `failed` makes
     of it."""
-    request = _request(url, content, headers, limits, None)
     with transport_errors():
-        # httpx times each read, not the whole call; the outer timer bounds the whole call.
-        async with asyncio.timeout(limits.timeout):
-            response = await client.send(request)
-    if not response.is_success:
+        # httpx times each read, not the whole call: `within` (or the outer timer) bounds the whole call.
+        if isinstance(client, UpstreamClient):
+            timeout = timeouts(limits.timeout, limits.connect_timeout, None)
+            response = await client.post_whole(url, content, headers, timeout, within=limits.timeout)
+        else:
+            async with asyncio.timeout(limits.timeout):
+                response = await client.send(_request(url, content, headers, limits, None))
+    if not 200 <= response.status_code < 300:  # is_success, without parsing the reply's headers
         raise failed(response.status_code, response.content, response.headers)
     return response
 
@@ -62,13 +66,12 @@ async def open_stream(
     (each read bounded by the stream timeout). A failure status is raised as the error `failed` makes of
     it; with `not_streamed`, so is one JSON object answered instead of a stream. Whatever is raised, the
     response is closed first. `timed` bounds the opening by the whole-call timeout too."""
-    request = _request(url, content, headers, limits, limits.stream_timeout)
     with transport_errors():
         if timed:
             async with asyncio.timeout(limits.timeout):
-                response = await client.send(request, stream=True)
+                response = await _open(client, url, content, headers, limits)
         else:
-            response = await client.send(request, stream=True)
+            response = await _open(client, url, content, headers, limits)
     if not response.is_success:
         raise failed(response.status_code, await read_and_close(response), response.headers)
     if not_streamed is not None and is_json(response):
@@ -88,6 +91,15 @@ async def read_and_close(response: httpx.Response) -> bytes:
             return await response.aread()
     finally:
         await close_quietly(response)
+
+
+async def _open(
+    client: httpx.AsyncClient, url: httpx.URL, content: bytes, headers: dict[str, str], limits: Limits
+) -> httpx.Response:
+    if isinstance(client, UpstreamClient):
+        timeout = timeouts(limits.timeout, limits.connect_timeout, limits.stream_timeout)
+        return await client.open_post(url, content, headers, timeout)
+    return await client.send(_request(url, content, headers, limits, limits.stream_timeout), stream=True)
 
 
 def _request(
