@@ -10,6 +10,7 @@ from typing import Any
 
 from domain.errors import BadRequestError
 from domain.messages import FunctionTool, Message, ResponseFormat, Role, ThinkingBlock, ToolCall, ToolChoice
+from domain.quick_init import quick_init
 
 
 class ReasoningEffort(StrEnum):
@@ -179,6 +180,7 @@ class CompletionResponse:
     """What the call cost in USD, set by the gateway (None: the model has no known price)."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ToolCallDelta:
     """A piece of a streamed tool call: id and name come on its first delta, argument fragments after."""
@@ -189,6 +191,7 @@ class ToolCallDelta:
     arguments: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Delta:
     role: str | None = None
@@ -202,6 +205,7 @@ class Delta:
     """A whole redacted thinking block's opaque data."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ChunkChoice:
     index: int
@@ -211,6 +215,7 @@ class ChunkChoice:
     stop_sequence: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CompletionChunk:
     id: str

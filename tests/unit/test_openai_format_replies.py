@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from adapters.openai_format import (
+    chunk_wire,
     read_chunk,
     read_embeddings,
     read_response,
@@ -19,7 +20,9 @@ from adapters.openai_format import (
     render_embeddings,
     render_error,
     render_response,
+    wire,
 )
+from adapters.openai_format.replies import read_chunk_event
 from domain import errors
 from domain.completions import FinishReason, Usage
 from domain.embeddings import Embedding, EmbeddingResponse, EncodingFormat
@@ -307,3 +310,59 @@ def test_a_vllm_stop_string_and_signed_thinking_blocks_are_read_back() -> None:
     (choice,) = reply.choices
     assert choice.stop_sequence == "END"
     assert choice.message.thinking_blocks == (ThinkingBlock("Hmm.", "sig"), ThinkingBlock(redacted="opaque"))
+
+
+@pytest.mark.parametrize("name", ["chat_stream.sse", "chat_stream_tool_calls.sse"])
+def test_a_chunk_read_from_its_event_bytes_is_the_chunk_read_from_its_json(name: str) -> None:
+    for upstream in _events(name):
+        assert read_chunk_event(json.dumps(upstream).encode()) == read_chunk(upstream)
+
+
+def test_a_chunk_read_from_its_bytes_is_as_lenient_as_from_json() -> None:
+    data = (
+        b'{"id": null, "created": "17", "provider": "some-host", "choices": [{"delta": {"content": '
+        b'[{"type": "text", "text": "Hel"}, {"type": "text", "text": "lo"}], "reasoning": "hmm", '
+        b'"tool_calls": [{"function": {"name": "f", "arguments": {"a": 1}}}]}, "finish_reason": "eos"}]}'
+    )
+
+    chunk = read_chunk_event(data)
+
+    assert chunk is not None and (chunk.id, chunk.created, chunk.model) == ("", 17, "")
+    (choice,) = chunk.choices
+    assert (choice.delta.content, choice.delta.reasoning_content) == ("Hello", "hmm")
+    assert json.loads(choice.delta.tool_calls[0].arguments or "") == {"a": 1}
+    assert choice.finish_reason is FinishReason.STOP
+
+
+def test_an_event_carrying_an_error_instead_of_a_chunk_reads_as_none() -> None:
+    assert read_chunk_event(b'{"error": {"message": "overloaded", "type": "server_error"}}') is None
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (b'{"choices": [{"delta": {"content": 5}}]}', "choices.0.delta.content"),
+        (b'{"choices": 5}', "choices"),
+        (b"[1, 2]", "object"),
+        (b'{"id": "chatcmpl-1", "object": "chat.comp', "not JSON"),
+    ],
+    ids=range(4),
+)
+def test_event_bytes_that_are_no_chunk_are_a_bad_gateway_saying_where(data: bytes, said: str) -> None:
+    with pytest.raises(errors.BadGatewayError, match=said):
+        read_chunk_event(data)
+
+
+def test_the_chunk_structs_read_every_field_the_documented_chunk_shows() -> None:
+    # The OpenAPI document shows wire.Chunk (pydantic); chunks are read with chunk_wire's structs.
+    pairs = [
+        (wire.Chunk, chunk_wire.Chunk),
+        (wire.ChunkChoice, chunk_wire.Choice),
+        (wire.ReplyUsage, chunk_wire.Usage),
+        (wire.ReplyToolCall, chunk_wire.ToolCall),
+        (wire.ReplyFunction, chunk_wire.Function),
+    ]
+    for documented, read in pairs:
+        assert set(documented.model_fields) <= set(read.__struct_fields__), read
+    delta = set(wire.ReplyMessage.model_fields) - {"function_call", "thinking_blocks"}  # whole replies only
+    assert delta <= set(chunk_wire.Delta.__struct_fields__)

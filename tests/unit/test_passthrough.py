@@ -238,6 +238,17 @@ def test_stream_usage_is_read_from_the_final_events_however_they_are_cut() -> No
     assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (10, 7)
 
 
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("reads", ["whole", "events"])
+def test_stream_usage_is_read_from_a_read_of_many_events_or_of_one(line_end: bytes, reads: str) -> None:
+    tap = UsageTap("text/event-stream")
+    events = [event.replace(b"\n", line_end) for event in SSE]
+    for read in [b"".join(events)] if reads == "whole" else events:
+        tap.feed(read)
+    usage = tap.usage()
+    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (10, 7)
+
+
 @pytest.mark.parametrize(
     "headers",
     [

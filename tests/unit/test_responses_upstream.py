@@ -360,3 +360,14 @@ def test_whole_events_are_split_off_with_their_blank_line_and_the_rest_is_kept(
     buffer: bytes, events: list[bytes], rest: bytes
 ) -> None:
     assert split_events(buffer) == (events, rest)
+
+
+async def test_a_stream_read_whole_hands_on_its_first_event_alone_then_the_rest() -> None:
+    body = (FIXTURES / "stream.sse").read_bytes()
+    first_event, _ = split_events(body)
+
+    batches = await _batches([body])
+
+    assert [_carried(batch) for batch in batches[:1]] == [first_event[0]]
+    assert _carried([chunk for batch in batches for chunk in batch]) == body
+    assert len(batches) == 2

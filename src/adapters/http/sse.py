@@ -29,7 +29,13 @@ async def sse_events(
 ) -> AsyncGenerator[bytes, None]:
     """The stream's chunks as events, each rendered by `render` (a `chat.completion.chunk` unless told)."""
     try:
+        opening = True
         async for batch in stream.batches():
+            if opening and len(batch) > 1:
+                yield b"data: " + orjson.dumps(render(batch[0])) + b"\n\n"
+                await first_written()
+                batch = batch[1:]
+            opening = False
             # Chunks that arrived together leave together: one write, not one per chunk.
             yield b"".join(b"data: " + orjson.dumps(render(chunk)) + b"\n\n" for chunk in batch)
         yield DONE
@@ -41,6 +47,16 @@ async def sse_events(
         yield b"data: " + orjson.dumps(render_error(InternalServerError("The stream failed"))) + b"\n\n"
     finally:
         await stream.aclose()
+
+
+async def first_written() -> None:
+    """Gives the loop a turn, for the first event of a stream just handed to the server to be written
+    before the rest of its batch is rendered. The server writes what a response sends within one turn
+    at its end (server_protocol.py), so an upstream read that brought the whole reply would otherwise
+    hold the first byte until the last chunk was rendered and the call recorded: a stream's first chunk
+    left 1.6 ms after the request without this, 0.8 ms with it (bench `stream`, one connection); the
+    second write costs ~20 us."""
+    await asyncio.sleep(0)
 
 
 class Pieces(Protocol):
@@ -99,10 +115,16 @@ class _EventStreamBody:
         try:
             async with HangUp(receive) as call:
                 await send({"type": "http.response.start", "status": 200, "headers": self._headers})
+                last = b""
                 async for data in self._events:
+                    if data is DONE:
+                        # An event stream's last event goes with the end of the body: one send, not two
+                        # (the call was recorded before it was yielded; what is left is closing).
+                        last = data
+                        break
                     await send({"type": "http.response.body", "body": data, "more_body": True})
                 call.finished = True
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                await send({"type": "http.response.body", "body": last, "more_body": False})
         finally:
             try:
                 await self._events.aclose()  # runs the generator's cleanup: the upstream call is closed

@@ -4,7 +4,7 @@ while the gateway meters what the events say."""
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any, Protocol
 
@@ -47,18 +47,26 @@ async def native_batches(
     its domain error after the batch before it; a stream that ends before its last event raises
     `translator.truncated()`. Reading ends early when `stopped()` says so (the stream was closed)."""
     buffer = b""
+    opening = True
     async for piece in pieces:
         buffer = buffer + piece if buffer else piece
         events, buffer = split_events(buffer)
         if not events:
             continue
-        batch, failure = _translated(events, translator)
-        if batch:
-            yield batch
-        if failure is not None:
-            raise failure
-        if translator.done or stopped():
-            return
+        # The first event goes on alone, and the loop is given a turn to write it, before the rest of
+        # its read is translated (see adapters.http.sse.first_written).
+        parts = (events[:1], events[1:]) if opening and len(events) > 1 else (events,)
+        opening = False
+        for number, part in enumerate(parts):
+            if number:
+                await asyncio.sleep(0)
+            batch, failure = _translated(part, translator)
+            if batch:
+                yield batch
+            if failure is not None:
+                raise failure
+            if translator.done or stopped():
+                return
     if buffer:  # some hosts end without the last blank line
         batch, failure = _translated([buffer], translator)
         if batch:
@@ -96,8 +104,23 @@ def _translated(
             break
         pending.append(raw)
         if len(batch) > made:
-            batch[made] = dataclasses.replace(batch[made], native=b"".join(pending))
+            batch[made] = _with_native(batch[made], b"".join(pending))
             pending = []
     if pending:
         batch.append(translator.bare(b"".join(pending)))
     return batch, failure
+
+
+def _with_native(chunk: CompletionChunk, native: bytes) -> CompletionChunk:
+    # The chunk rebuilt field by field: dataclasses.replace, which looks the fields up each time, cost
+    # three times as much, once an event.
+    return CompletionChunk(
+        chunk.id,
+        chunk.created,
+        chunk.model,
+        chunk.choices,
+        chunk.usage,
+        chunk.system_fingerprint,
+        chunk.service_tier,
+        native,
+    )

@@ -269,6 +269,8 @@ class Completion(_Lenient):
     service_tier: str | None = None
 
 
+# The stream chunk's shape, as the OpenAPI document shows it; upstreams' chunks are read with the msgspec
+# structs of chunk_wire.py, which mirror these.
 class ChunkChoice(_Lenient):
     index: int | None = None
     delta: ReplyMessage | None = None
