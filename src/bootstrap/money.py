@@ -16,6 +16,7 @@ import structlog
 from adapters.cache.memory_budget_reservations import InMemoryBudgetReservations
 from adapters.config.loader import GatewayConfig
 from adapters.persistence.deferred import DeferredSpendLedger, DeferredStore
+from adapters.persistence.location import sqlite_file
 from application.pricing import Pricing
 from application.spend import SpendWriter
 from bootstrap.resources import MEMORY_DATABASE, database_url, redis_prefix
@@ -51,13 +52,9 @@ def journal_directory(config: GatewayConfig) -> Path:
     folder (or the working directory)."""
     if config.spend_journal_dir is not None:
         return config.spend_journal_dir
-    url = database_url(config)
-    if url.startswith("sqlite"):
-        from adapters.persistence.database import parse_url, sqlite_path
-
-        path = sqlite_path(parse_url(url))
-        if path is not None:
-            return path.parent / JOURNAL_DIR
+    path = sqlite_file(database_url(config))  # without SQLAlchemy: it loads after the server answers
+    if path is not None:
+        return path.parent / JOURNAL_DIR
     base = config.config_path.resolve().parent if config.config_path else Path.cwd()
     return base / JOURNAL_DIR
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib
-from collections.abc import AsyncIterator, Mapping
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -17,12 +19,15 @@ from adapters.cache.resilient_router_state import ResilientRouterState
 from adapters.config.loader import GatewayConfig
 from adapters.crypto.lazy import LazyCredentialCipher
 from adapters.persistence.deferred import DeferredStore
+from adapters.persistence.location import default_sqlite_url
 from application.access import JwtClaims
 from domain.identity import Role
 from ports.credential_cipher import CredentialCipher
 from ports.rate_limiter import RateLimiter
 from ports.router_state import RouterState
 from ports.token_verifier import TokenVerifier
+
+T = TypeVar("T")
 
 REDIS_PREFIX_ENV = "SWITCHYARD_REDIS_PREFIX"
 """Keeps several fleets sharing one Redis apart (default `switchyard:`)."""
@@ -90,8 +95,6 @@ def database_url(config: GatewayConfig) -> str:
     working directory without one)."""
     if config.database_url:
         return config.database_url
-    from adapters.persistence.database import default_sqlite_url
-
     directory = config.config_path.resolve().parent if config.config_path else Path.cwd()
     return default_sqlite_url(directory)
 
@@ -112,6 +115,23 @@ def credential_cipher(key: str | None) -> CredentialCipher | None:
     return LazyCredentialCipher(key) if key else None
 
 
+async def in_daemon_thread(function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` run in a daemon thread: a caller cancelled meanwhile returns at once and the
+    process may exit without waiting for it (the thread's result, then, goes nowhere)."""
+    done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def run() -> None:
+        if not done.set_running_or_notify_cancel():
+            return  # the caller gave up before the thread started
+        try:
+            done.set_result(function(*args))
+        except BaseException as exc:  # handed to the caller, whatever it is
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name="switchyard-background", daemon=True).start()
+    return await asyncio.wrap_future(done)
+
+
 async def open_store(config: GatewayConfig) -> AsyncIterator[DeferredStore]:
     """The database, opened and migrated to the current schema (safe when several instances start at
     once) in the background once the server runs: `DeferredStore.open()` is started by the app."""
@@ -122,9 +142,10 @@ async def open_store(config: GatewayConfig) -> AsyncIterator[DeferredStore]:
             from adapters.persistence.memory import InMemoryStore
 
             return InMemoryStore()
-        # Imported in a thread: SQLAlchemy takes a few tenths of a second to import, and the server
-        # answers meanwhile.
-        await asyncio.to_thread(importlib.import_module, "adapters.persistence.migrate")
+        # SQLAlchemy takes a few tenths of a second to import (a second and more on a cold disk): in a
+        # thread, while the server answers; in a daemon thread of its own, so that a server stopped
+        # meanwhile lets go of it at once instead of waiting for it (as the executor's threads are).
+        await in_daemon_thread(importlib.import_module, "adapters.persistence.migrate")
         from adapters.persistence.database import Database
         from adapters.persistence.migrate import at_head, upgrade
 

@@ -10,11 +10,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from adapters.persistence.location import SQLITE_FILE, default_sqlite_url
 from adapters.persistence.spend_ledger import SqlAlchemySpendLedger
 from adapters.persistence.sqlalchemy_unit_of_work import SqlAlchemyUnitOfWork, read_stamps
 from ports.credential_cipher import CredentialCipher
 
-SQLITE_FILE = "switchyard.db"
+__all__ = ["SQLITE_FILE", "Database", "default_sqlite_url", "make_engine", "parse_url", "sqlite_path"]
 BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 10
 _DRIVERS = {
@@ -22,10 +23,6 @@ _DRIVERS = {
     "postgresql": "postgresql+asyncpg",
     "postgres": "postgresql+asyncpg",
 }
-
-
-def default_sqlite_url(directory: Path) -> str:
-    return f"sqlite+aiosqlite:///{(directory / SQLITE_FILE).resolve()}"
 
 
 def parse_url(url: str) -> URL:
