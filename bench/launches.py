@@ -29,6 +29,7 @@ from bench.processes import (
     memory_mb,
     pin,
     server_stats,
+    settled_memory_mb,
     speed_probe,
     start_gateway,
     start_helper,
@@ -165,8 +166,7 @@ def _time_starts(bench: Bench, directory: Path, config: Path | None) -> dict:
         try:
             times.append(secs)
             if i == bench.args.startup_runs - 1:
-                time.sleep(0.5)
-                memory = memory_mb(proc.pid)
+                memory = settled_memory_mb(proc.pid)
         finally:
             stop_process(proc)
         time.sleep(0.3)

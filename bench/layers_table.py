@@ -52,7 +52,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "adapters/observability/gauges.py", "bootstrap/metrics.py", "prometheus_client/")),
     ("tracing", (
         "adapters/observability/tracing.py", "adapters/observability/server_spans.py",
-        "adapters/observability/traced_provider.py", "adapters/telemetry.py", "bootstrap/tracing.py",
+        "adapters/observability/traced_provider.py", "adapters/observability/call_spans.py",
+        "adapters/observability/otlp_wire.py", "adapters/telemetry.py", "bootstrap/tracing.py",
         "opentelemetry/")),
     ("logging (access log, structlog)", (
         "adapters/observability/access_log.py", "adapters/observability/callbacks.py",

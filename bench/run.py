@@ -28,6 +28,7 @@ from bench.processes import (
     OBSERVABILITY,
     ROOT,
     cached_config,
+    compile_bytecode,
     cpu_seconds,
     free_port,
     gateway_config,
@@ -37,6 +38,7 @@ from bench.processes import (
     pin,
     process_tree,
     server_stats,
+    settled_memory_mb,
     speed_probe,
     start_gateway,
     start_helper,
@@ -705,6 +707,7 @@ def main(argv: list[str] | None = None) -> int:
     observed: dict = {"mode": args.observability}
     result["observability"] = observed
     gw_log = open(RESULTS / "gateway.log", "w")  # noqa: SIM115
+    compile_bytecode(ROOT / "src")
     try:
         mock, up_port = start_helper(
             "bench.mock_upstream", args.upstream_port, load_cpus, RESULTS / "mock_upstream.log"
@@ -763,8 +766,7 @@ def main(argv: list[str] | None = None) -> int:
                         time.sleep(0.3)
                 gw["startup_s"] = [round(t, 4) for t in times]
                 gw["startup_s_median"] = round(statistics.median(times), 4)
-                time.sleep(0.5)
-                gw["memory_after_start"] = memory_mb(gateway.pid)
+                gw["memory_after_start"] = settled_memory_mb(gateway.pid)
                 if "keyed" in scenarios:
                     load.keys["keyed"] = generate_key(port, args.api_key)
                 if "budgeted" in scenarios:
