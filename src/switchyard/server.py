@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import shutil
@@ -42,6 +43,9 @@ def report(config: GatewayConfig) -> None:
 def app() -> Litestar:
     """Factory for uvicorn's worker processes: the config path and the log settings come from the
     serving process."""
+    from switchyard.cli import START_GC_THRESHOLDS
+
+    gc.set_threshold(*START_GC_THRESHOLDS)  # as `switchyard serve` does before it loads the server
     _one_malloc_arena()
     config = load_gateway_config(os.environ.get(CONFIG_ENV), os.environ)
     configure_logging(*chosen(None, None, os.environ), secrets=secrets_of(config))
