@@ -42,7 +42,10 @@ class WaitingRoom:
         entry = (priority, next(self._order), asyncio.get_running_loop().create_future())
         heapq.heappush(self._waiting, entry)
         try:
-            await asyncio.wait_for(asyncio.shield(entry[2]), seconds)
+            # Not asyncio.wait_for: on Python 3.11 a caller cancelled as its turn comes would lose the
+            # cancellation and call on for a client that has left.
+            async with asyncio.timeout(seconds):
+                await asyncio.shield(entry[2])
         except TimeoutError:
             pass
         finally:

@@ -78,6 +78,17 @@ _SERVICES = (
 )
 
 
+async def _stopped(task: asyncio.Task[None]) -> None:
+    """`task` cancelled until it has ended. Once is not always enough: a cancellation that races a result
+    can be lost on its way down (asyncio.wait_for's, on Python 3.11), and a background loop that lost
+    one would keep the server from ever stopping."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def create_http_app(container: Container) -> Litestar:
     """The gateway server: the Litestar app over the container, resources tied to its lifespan."""
     config: GatewayConfig = container.config()
@@ -119,9 +130,7 @@ def create_http_app(container: Container) -> Litestar:
             yield
         finally:
             for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await _stopped(task)
             if "responses" in services:
                 await services["responses"].drain()
             if "gatekeeper" in services:

@@ -121,3 +121,19 @@ async def test_a_spend_ledger_whose_store_never_opens_raises_store_unavailable()
         await ledger.write([CALL])
     with pytest.raises(StoreUnavailable):
         await ledger.totals(["team:t1"])
+
+
+async def test_a_waiter_cancelled_as_the_store_opens_stays_cancelled() -> None:
+    # The spend writer waits here; stopped just as the database opened, it must stop, not write on.
+    store = InMemoryStore()
+
+    async def opener() -> InMemoryStore:
+        return store
+
+    deferred = DeferredStore(opener)
+    waiter = asyncio.create_task(deferred.opened())
+    await asyncio.sleep(0)  # waiting for the store
+    await deferred.open()  # wakes the waiter...
+    waiter.cancel()  # ...and the waiter is cancelled before it runs again
+    with pytest.raises(asyncio.CancelledError):
+        await waiter

@@ -75,7 +75,10 @@ class DeferredStore:
         if self._store is not None:
             return self._store
         try:
-            await asyncio.wait_for(self._opened.wait(), self._wait)
+            # Not asyncio.wait_for: on Python 3.11 a cancellation arriving as the store opens is lost,
+            # and the caller (the spend writer at shutdown, say) runs on as if never cancelled.
+            async with asyncio.timeout(self._wait):
+                await self._opened.wait()
         except TimeoutError:
             raise StoreUnavailable(f"the database is not open yet ({self.describe()})") from None
         if self._store is None:
