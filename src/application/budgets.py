@@ -4,6 +4,7 @@ call, settled to its real cost after."""
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from domain.completions import CompletionRequest
 from domain.embeddings import EmbeddingRequest
 from domain.images import ImageRequest
 from domain.moderation import ModerationRequest
-from domain.pricing import estimate_of
+from domain.pricing import ModelPrices, estimate_at, worst_case
 from domain.rerank import RerankRequest
 from domain.router_policy import RouterPolicy
 from ports.budget_reservations import BudgetReservations, BudgetsUnavailable
@@ -41,6 +42,9 @@ costs on the GPT image models (gpt-image-1, high quality, 1024x1536: OpenAI's im
 guide, https://platform.openai.com/docs/guides/image-generation), more than Gemini's 1290."""
 HOLD_TTL = 900.0
 """Seconds a reservation counts when its call never settles (its process died)."""
+_KEPT = 4096
+"""Entries of each of the guard's caches (prices, budget lines) before it starts afresh."""
+_WINDOW_EDGE = 0.001
 
 SoftBudgetAlert = Callable[[BudgetLine, Decimal], None]
 """Told when a call's spend takes a budget to or past its soft budget (line, spend now)."""
@@ -84,6 +88,8 @@ class BudgetGuard:
         self._on_soft_budget = on_soft_budget
         self._hold_ttl = hold_ttl
         self._seeding: dict[tuple[str, float], asyncio.Future[None]] = {}
+        self._worst: dict[int, tuple[ModelPrices, ModelPrices]] = {}
+        self._lines: dict[tuple[int, str], tuple[Principal, tuple[BudgetLine, ...], float, float]] = {}
 
     @property
     def reservations(self) -> BudgetReservations:
@@ -99,7 +105,7 @@ class BudgetGuard:
         BudgetExceededError (400, code budget_exceeded) naming the first budget without room, or (for a
         call whose cost is known before it is made) the first it would take past its limit."""
         now = self._clock.now()
-        lines = budget_lines(principal, request.model, now)
+        lines = self._budget_lines(principal, request.model, now)
         if not lines:
             return None
         amount, exact = await self._estimate(request)
@@ -203,7 +209,33 @@ class BudgetGuard:
                 )
             elif images and not per_image:
                 output = images * IMAGE_OUTPUT_TOKENS
-            estimate = estimate_of(prompt, output, prices, images=images)
+            estimate = estimate_at(prompt, output, self._worst_case(prices), images=images)
             if estimate is not None and estimate > worst:
                 worst = estimate
         return worst, exact
+
+    def _budget_lines(self, principal: Principal, model: str, now: float) -> tuple[BudgetLine, ...]:
+        """`budget_lines`, kept per principal object and model while `now` stays inside every line's window
+        (the identity cache hands out the same Principal until the caller's records change): the lines,
+        their windows and their subjects were built again on every call (5 us). A window's last
+        millisecond is worked out afresh, so that no rounding at its end tells it differently."""
+        found = self._lines.get((id(principal), model))
+        if found is not None and found[0] is principal and found[2] <= now < found[3]:
+            return found[1]
+        lines = budget_lines(principal, model, now)
+        start = max((line.window.start for line in lines), default=-math.inf)
+        ends = [line.window.end - _WINDOW_EDGE for line in lines if line.window.end is not None]
+        if len(self._lines) >= _KEPT:
+            self._lines.clear()
+        self._lines[(id(principal), model)] = (principal, lines, start, min(ends, default=math.inf))
+        return lines
+
+    def _worst_case(self, prices: ModelPrices) -> ModelPrices:
+        """`worst_case(prices)`, kept per prices object (Pricing hands out the same one for a deployment
+        until its prices change): building and checking a ModelPrices took 10 us of each call."""
+        found = self._worst.get(id(prices))
+        if found is None or found[0] is not prices:
+            if len(self._worst) >= _KEPT:
+                self._worst.clear()
+            found = self._worst[id(prices)] = (prices, worst_case(prices))
+        return found[1]

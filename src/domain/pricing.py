@@ -148,10 +148,16 @@ def estimate_of(
     `output_tokens` (its `max_tokens`, else the model's output limit) at the dearer of output and
     reasoning prices, and the `images` it asks for at the per-image prices. None when the model has no
     known price."""
+    return estimate_at(prompt_tokens, output_tokens, worst_case(prices), images=images)
+
+
+def worst_case(prices: ModelPrices) -> ModelPrices:
+    """The prices `estimate_of` charges: the dearer of output and reasoning for all output, nothing off
+    for cache reads. A function of `prices` alone, which a caller may keep per model."""
     output = prices.output or ZERO
     if prices.reasoning is not None:
         output = max(output, prices.reasoning)
-    worst = ModelPrices(
+    return ModelPrices(
         input=prices.input,
         output=output,
         per_request=prices.per_request,
@@ -161,5 +167,11 @@ def estimate_of(
         input_per_image=prices.input_per_image,
         output_per_image=prices.output_per_image,
     )
+
+
+def estimate_at(
+    prompt_tokens: int, output_tokens: int, worst: ModelPrices, *, images: int = 0
+) -> Decimal | None:
+    """`estimate_of` at prices already made `worst_case`."""
     cost = cost_of(Usage(prompt_tokens, output_tokens, images=images), worst)
     return cost.total if cost is not None else None

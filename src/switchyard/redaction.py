@@ -29,10 +29,17 @@ _ASSIGNED = re.compile(
 _USERINFO = re.compile(r"(://[^/\s:@]+:)[^@\s/]+@")
 """A password in a URL (`postgresql://user:secret@host`)."""
 _HINT = re.compile(
-    r"sk-|AIza|AKIA|ASIA|eyJ|bearer|xox|gh[po]_|github_pat|glpat|://|key|secret|password|token|auth",
-    re.IGNORECASE,
+    r"sk-[a-z0-9_\-]{8}|aiza|akia|asia|eyj|bearer|xox|gh[po]_|github_pat|glpat|://|key|secret|password|token|auth"
 )
-"""What every shape above contains: a text without any of it is left as it is, at the cost of one scan."""
+"""What every shape above contains, searched in the text's `casefold()`: a text without any of it is left
+as it is, at the cost of one scan. Case-folded rather than matched with IGNORECASE, which defeats the
+regex engine's literal prefix search (23 against 3 us over an access line's fields); casefold also folds
+the characters IGNORECASE equates with ASCII letters (the long s to s, the Kelvin sign to k), so no text
+the shapes would match is let through. `sk-` counts only with the 8 characters its shape needs: a key's
+`sk-...abcd` abbreviation, on every keyed call's line, is no hint."""
+_SCALARS = frozenset({int, float, bool})
+_SEPARATOR = "\x00"
+"""Joins a line's fields for one scan of them all: no shape or secret spans it."""
 SENSITIVE_KEYS = frozenset(
     {
         "authorization",
@@ -70,12 +77,21 @@ class Redactor:
         self._known = re.compile("|".join(map(re.escape, values))) if values else None
 
     def __call__(self, logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        texts: list[str] = []
         for name, value in event.items():
-            if type(value) is str and name not in SENSITIVE_KEYS:  # most fields: a plain text
+            kind = type(value)
+            if kind is str and name not in SENSITIVE_KEYS:  # most fields: a plain text
                 if len(value) >= 8:
-                    event[name] = self.text(value)
-            elif value is not None and not isinstance(value, bool | int | float) and name not in PLAIN_FIELDS:
+                    texts.append(name)
+            elif value is None or kind in _SCALARS:  # the others: numbers, flags, unset
+                continue
+            elif not isinstance(value, bool | int | float) and name not in PLAIN_FIELDS:
                 event[name] = self.cleaned(value, name)
+        # The plain texts scanned at once (an access line's ten or so: 5 us instead of 25): one that holds
+        # something is in the whole, and only then is each field cleaned on its own.
+        if texts and self._suspect(_SEPARATOR.join([event[name] for name in texts])):
+            for name in texts:
+                event[name] = self.text(event[name])
         return event
 
     def cleaned(self, value: Any, name: str = "") -> Any:
@@ -89,12 +105,18 @@ class Redactor:
             return [self.cleaned(item) for item in value]
         return value
 
+    def _suspect(self, text: str) -> bool:
+        """Whether `text` may hold a secret: a known one, or a hint of a shape."""
+        if self._known is not None and self._known.search(text) is not None:
+            return True
+        return _HINT.search(text.casefold()) is not None
+
     def text(self, text: str) -> str:
         if len(text) < 8:
             return text
         if self._known is not None:
             text = self._known.sub(MASK, text)
-        if _HINT.search(text) is None:
+        if _HINT.search(text.casefold()) is None:
             return text
         text = _SHAPES.sub(MASK, text)
         if "://" in text:

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from adapters.cache.memory_budget_reservations import WINDOW_GRACE, InMemoryBudgetReservations
+from adapters.cache.memory_budget_reservations import LAPSE_GRACE, WINDOW_GRACE, InMemoryBudgetReservations
 from adapters.cache.redis_budget_reservations import IDLE_TTL, RedisBudgetReservations
 from adapters.cache.resilient_budget_reservations import ResilientBudgetReservations
 from domain.budgets import ALL_TIME, BudgetLine, Standing, Window
@@ -391,3 +391,22 @@ async def test_the_memory_counters_forget_windows_that_ended_long_ago() -> None:
 
     assert len(budgets._counters) == 1
     assert await budgets.standings([line("end_user:1", window=HOUR)], now=later) == [None]
+
+
+async def test_the_memory_counters_forget_a_hold_lapsed_long_ago_and_count_only_live_ones() -> None:
+    budgets = InMemoryBudgetReservations()
+    [key] = await seeded(budgets, line(limit="100"))
+    await reserve(budgets, [key], "1", "old")
+    await reserve(budgets, [key], "2", "young", now=NOW + TTL - 1)
+    await reserve(budgets, [key], "4", "re-held", now=NOW + 5)
+    await reserve(budgets, [key], "8", "re-held", now=NOW + 6)  # the same hold again: its amount replaced
+
+    assert await budgets.standings([key], now=NOW + 10) == [usd("0", "11")]
+    await budgets.settle([key], Decimal("3"), hold="re-held", now=NOW + 10)
+    assert await budgets.standings([key], now=NOW + 10) == [usd("3", "3")]
+    assert await budgets.standings([key], now=NOW + TTL) == [usd("3", "2")]  # "old" stopped counting
+    forgotten = NOW + TTL + LAPSE_GRACE
+    await budgets.settle([key], Decimal("1"), hold="old", now=forgotten)  # past its grace: adds nothing
+    await budgets.settle([key], Decimal("2"), hold="young", now=forgotten)
+
+    assert await budgets.standings([key], now=forgotten) == [usd("5", "0")]

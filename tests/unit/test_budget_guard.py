@@ -226,3 +226,17 @@ async def test_an_outage_of_the_database_or_the_counters_lets_the_call_through_u
 
     down = Rig(DownCounters())
     assert await down.guard.reserve(principal(key(max_budget=Decimal(1))), ask(), "c1") is None
+
+
+async def test_a_budget_raised_on_the_callers_records_counts_from_the_next_call() -> None:
+    rig = Rig()
+    hold = await rig.guard.reserve(principal(key(max_budget=Decimal("0.34"))), ask(), "c1")
+    assert hold is not None
+    await rig.guard.settle(hold, Decimal("0.34"))
+    with pytest.raises(BudgetExceededError):
+        await rig.guard.reserve(principal(key(max_budget=Decimal("0.34"))), ask(), "c2")
+
+    raised = principal(key(max_budget=Decimal("1.00")))
+
+    hold = await rig.guard.reserve(raised, ask(), "c3")
+    assert hold is not None and [line.limit for line in hold.lines] == [Decimal("1.00")]

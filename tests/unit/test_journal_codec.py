@@ -31,6 +31,18 @@ def test_times_are_written_in_utc_and_read_as_the_same_instant() -> None:
     assert decode(encode(original)).started_at == moment.astimezone(UTC)
 
 
+@pytest.mark.parametrize(
+    "moment",
+    [datetime(2025, 5, 1, 12, 0, tzinfo=UTC), datetime(2025, 5, 1, 12, 0, 0, 5, tzinfo=UTC),
+     datetime(999, 1, 1, tzinfo=UTC), datetime(2025, 5, 1, 12, 0, 0, 123456)],
+    ids=["utc", "utc-microseconds", "utc-year-999", "naive"],
+)  # fmt: skip
+def test_times_are_written_as_isoformat_writes_them(moment: datetime) -> None:
+    row = orjson.loads(encode(SpendRecord("r", "chat", moment, moment, "m")))
+
+    assert row["started_at"] == row["ended_at"] == moment.isoformat()
+
+
 def test_a_later_versions_line_is_read_without_the_fields_this_one_does_not_know() -> None:
     row = orjson.loads(encode(record(1)))
     row |= {"v": 2, "a_later_field": {"x": 1}}

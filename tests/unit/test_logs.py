@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ import pytest
 import structlog
 from structlog.contextvars import bound_contextvars
 
-from adapters.observability.access_log import AccessLog
+from adapters.observability.access_log import AccessLog, access_fields
 from domain.completions import Usage
 from domain.guardrails import Decision, GuardrailMode, GuardrailRun
 from domain.spend import Caller, CallStatus, SpendRecord
@@ -179,3 +180,21 @@ async def test_what_a_client_chose_is_masked_in_the_access_record_when_it_holds_
     line = orjson.loads(_lines(stream)[0])
     assert leaked not in stream.getvalue()
     assert line["model_group"] == "[REDACTED]" and line["end_user"] == "user [REDACTED]"
+
+
+@pytest.mark.parametrize("format", ["json", "console"])
+async def test_the_access_line_is_the_line_structlog_writes_for_the_same_fields(format: str) -> None:
+    stream = io.StringIO()
+    configure_logging("info", format, stream, secrets=["plainvendorkey0001"], cache=False)
+    caller = Caller(key_hash="ab" * 32, end_user="plainvendorkey0001 sk-proj-Abc123def456GHI789jkl012")
+    record = _record(caller=caller, model_group="Bearer abcdefghijklmnop1234")
+
+    with bound_contextvars(request_id="client-7"):
+        AccessLog().call_ended(record)
+        await asyncio.sleep(0)
+        structlog.get_logger("switchyard.access").info("call", **access_fields(record))
+
+    ours, theirs = _lines(stream)
+    stamp = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+Z")  # each line's own time
+    assert stamp.sub("T", ours) == stamp.sub("T", theirs)
+    assert "plainvendorkey0001" not in ours and "abcdefghijklmnop1234" not in ours and "client-7" in ours

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from domain.budgets import BudgetLine, Standing, refusing_line
+from domain.spend import EXACT
 from ports.budget_reservations import BudgetReservations, Reservation
 
 WINDOW_GRACE = 86_400.0
@@ -21,15 +22,39 @@ SWEEP_EVERY = 60.0
 
 class _Counter:
     """One budget window: spend settled, and the holds on it (hold -> (amount, expires_at)); a hold stops
-    counting at expires_at and is forgotten LAPSE_GRACE later."""
+    counting at expires_at and is forgotten LAPSE_GRACE later.
 
-    __slots__ = ("end", "holds", "spent", "touched")
+    `held` is the exact sum of every hold's amount, kept as holds come and go: while none can have
+    expired (the usual case: calls settle in seconds, holds count for minutes), it is what the holds
+    count, without a pass over the holds in flight on every reservation (32 of them per budget under 32
+    concurrent calls: 10 us a call)."""
+
+    __slots__ = ("end", "held", "holds", "oldest", "spent", "touched")
 
     def __init__(self, spent: Decimal, end: float | None, now: float) -> None:
         self.spent = spent
         self.end = end
         self.touched = now
         self.holds: dict[str, tuple[Decimal, float]] = {}
+        self.held = Decimal(0)
+        self.oldest = float("inf")
+        """No hold expires before this (it may be earlier than the earliest hold left, never later)."""
+
+    def hold(self, hold: str, amount: Decimal, expires: float) -> None:
+        previous = self.holds.get(hold)
+        if previous is not None:
+            self.held = EXACT.subtract(self.held, previous[0])
+        self.holds[hold] = (amount, expires)
+        self.held = EXACT.add(self.held, amount)
+        self.oldest = min(self.oldest, expires)
+
+    def release(self, hold: str) -> bool:
+        """Drops the hold; whether it was there."""
+        found = self.holds.pop(hold, None)
+        if found is None:
+            return False
+        self.held = EXACT.subtract(self.held, found[0])
+        return True
 
     def alive(self, now: float) -> bool:
         if self.end is None:
@@ -37,12 +62,17 @@ class _Counter:
         return now < self.end + WINDOW_GRACE
 
     def standing(self, now: float) -> Standing:
+        if now < self.oldest:  # every hold still counts
+            return Standing(self.spent, self.held)
         live = (amount for amount, expires in self.holds.values() if expires > now)
         return Standing(self.spent, sum(live, Decimal(0)))
 
     def prune(self, now: float) -> None:
+        if now < self.oldest + LAPSE_GRACE:  # nothing to forget: no pass over the holds of every settle
+            return
         for hold in [h for h, (_, expires) in self.holds.items() if now >= expires + LAPSE_GRACE]:
-            del self.holds[hold]
+            self.release(hold)
+        self.oldest = min((expires for _, expires in self.holds.values()), default=float("inf"))
 
 
 class InMemoryBudgetReservations(BudgetReservations):
@@ -72,7 +102,7 @@ class InMemoryBudgetReservations(BudgetReservations):
         if refused is not None:
             return Reservation(admitted=False, standings=tuple(standings), refused=refused)
         for counter in known:
-            counter.holds[hold] = (amount, now + ttl)
+            counter.hold(hold, amount, now + ttl)
             counter.touched = now
         return Reservation(admitted=True, standings=tuple(counter.standing(now) for counter in known))
 
@@ -86,7 +116,7 @@ class InMemoryBudgetReservations(BudgetReservations):
             if counter is None:
                 continue  # forgotten or cleared: the ledger has the cost, and seeds it again
             counter.prune(now)
-            if counter.holds.pop(hold, None) is not None:
+            if counter.release(hold):
                 counter.spent += cost
                 counter.touched = now
 

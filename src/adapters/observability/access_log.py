@@ -37,7 +37,22 @@ class AccessLog(CallObserver):
 
 
 def _write(record: SpendRecord) -> None:
-    _log.info("call", **access_fields(record))
+    # The configured logger's own chain (context, level, time, redaction, rendering) and output, entered
+    # at `_process_event` (which structlog leaves to wrapper classes): not through `info(**fields)`, whose
+    # three copies of the line's thirty fields as keyword arguments were a quarter of its cost (4 of
+    # 21 us). The line is the same; a logger that is not structlog's own, or that takes no info lines,
+    # goes the usual way.
+    logger: Any = _log.bind()
+    process = getattr(logger, "_process_event", None)
+    enabled = getattr(logger, "is_enabled_for", None)
+    if process is None or enabled is None or not enabled(logging.INFO):
+        logger.info("call", **access_fields(record))
+        return
+    try:
+        args, kwargs = process("info", "call", access_fields(record))
+    except structlog.DropEvent:
+        return
+    logger._logger.info(*args, **kwargs)
 
 
 def _guardrail_run(run: GuardrailRun) -> dict[str, Any]:

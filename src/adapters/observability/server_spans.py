@@ -53,7 +53,7 @@ def server_spans(tracing: Callable[[], Tracing]) -> Callable[[ASGIApp], ASGIApp]
             route = scope.get("path_template") or scope["path"]  # type: ignore[typeddict-item]
             method = scope["method"]
             attributes = {"http.request.method": method, "http.route": route}
-            span = tracing().tracer.start_span(f"{method} {route}", parent, SpanKind.SERVER, attributes)
+            span = tracing().spans.start(f"{method} {route}", parent, SpanKind.SERVER, attributes)
             attached = context.attach(trace.set_span_in_context(span, parent))
             current = _SERVER_SPAN.set(span)
             status = 0

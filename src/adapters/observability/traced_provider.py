@@ -9,6 +9,7 @@ span lasts until the stream ends. Prompt and reply text go on the span only when
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterator, Mapping, Sequence
 from time import monotonic
 from typing import Any, TypeVar
@@ -84,7 +85,7 @@ class TracedProvider(LLMProvider):
 
     def __init__(self, inner: LLMProvider, tracing: Tracing) -> None:
         self._inner = inner
-        self._tracer = tracing.tracer
+        self._spans = tracing.spans
         self._capture = tracing.capture_content
         for name in _DESCRIBED:  # what the adapter says of itself is the inner adapter's
             setattr(self, name, getattr(inner, name))
@@ -196,7 +197,7 @@ class TracedProvider(LLMProvider):
         attributes["gen_ai.request.model"] = model
         attributes["switchyard.deployment.id"] = deployment.id
         attributes.update(_server(deployment))
-        return self._tracer.start_span(f"{operation} {model}", kind=SpanKind.CLIENT, attributes=attributes)
+        return self._spans.start(f"{operation} {model}", kind=SpanKind.CLIENT, attributes=attributes)
 
 
 class TracedStream(StreamWrapper):
@@ -327,10 +328,16 @@ def _finish_reasons(response: CompletionResponse) -> tuple[str, ...]:
 
 
 def _server(deployment: Deployment) -> dict[str, Any]:
-    if not deployment.api_base:
-        host = _DEFAULT_HOSTS.get(deployment.provider)
+    return _server_of(deployment.api_base, deployment.provider)
+
+
+@functools.lru_cache(maxsize=1024)
+def _server_of(api_base: str | None, provider: str) -> dict[str, Any]:
+    """Read-only (a cached dict): a deployment's upstream, its URL parsed once, not on every attempt."""
+    if not api_base:
+        host = _DEFAULT_HOSTS.get(provider)
         return {"server.address": host} if host else {}
-    parts = urlsplit(deployment.api_base)
+    parts = urlsplit(api_base)
     found: dict[str, Any] = {"server.address": parts.hostname or ""}
     if parts.port:
         found["server.port"] = parts.port

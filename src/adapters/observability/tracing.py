@@ -26,6 +26,7 @@ from opentelemetry.trace import Tracer
 from opentelemetry.util.re import parse_env_headers
 
 from adapters.config.tracing import TracingSettings
+from adapters.observability.call_spans import CallSpans
 from domain.errors import ConfigurationError
 
 _log = structlog.get_logger("switchyard.tracing")
@@ -44,6 +45,8 @@ class Tracing:
     ) -> None:
         self.provider = provider
         self.tracer: Tracer = provider.get_tracer("switchyard", schema_url=SCHEMA_URL)
+        self.spans = CallSpans(self.tracer)  # type: ignore[arg-type]
+        """What the gateway's spans are started with (the tracer's, built once: see call_spans.py)."""
         self.capture_content = capture_content
         self._counters = tuple(counters)
 
@@ -100,7 +103,7 @@ def _configured_exporters(settings: TracingSettings, environ: Mapping[str, str])
 
             chosen.append(Grpc(endpoint=endpoint or base, headers=headers or None, timeout=timeout))
         elif protocol == "http/protobuf":
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Http
+            from adapters.observability.otlp_wire import OtlpHttpSpanExporter as Http
 
             if endpoint is None and base:
                 endpoint = base.rstrip("/") + "/v1/traces"
@@ -110,7 +113,7 @@ def _configured_exporters(settings: TracingSettings, environ: Mapping[str, str])
                 "OTEL_EXPORTER_OTLP_PROTOCOL", f"unsupported protocol {protocol!r}; use http/protobuf or grpc"
             )
     if settings.langfuse_host is not None:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Http
+        from adapters.observability.otlp_wire import OtlpHttpSpanExporter as Http
 
         langfuse = f"{settings.langfuse_host}/api/public/otel/v1/traces"
         chosen.append(Http(endpoint=langfuse, headers={"Authorization": settings.langfuse_auth or ""}))
