@@ -97,6 +97,20 @@ def settled_memory_mb(root: int, *, at_most: float = 5.0, step: float = 0.25) ->
     return last
 
 
+def wait_ready(port: int, timeout: float = 15.0) -> None:
+    """Until `/health/readiness` answers 200: the database opened (and, on a fresh file, created and
+    migrated), which a start does in the background once it answers. A launch stopped before that would
+    leave the migration to the next one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if http_get(port, "/health/readiness", timeout=2.0)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.02)
+
+
 def compile_bytecode(source: Path) -> None:
     """Writes the bytecode of `source` (as an installed package has it): with PYTHONDONTWRITEBYTECODE
     set, as on this machine, a start would otherwise compile every module from source (~0.3 s)."""

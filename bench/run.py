@@ -44,6 +44,7 @@ from bench.processes import (
     start_helper,
     stop_process,
     upstream_requests,
+    wait_ready,
 )
 
 BENCH = ROOT / "bench"
@@ -761,6 +762,7 @@ def main(argv: list[str] | None = None) -> int:
                     times.append(secs)
                     print(f"gateway healthy in {secs:.3f} s (pid {gateway.pid})", file=sys.stderr, flush=True)
                     if i < args.startup_runs - 1:
+                        wait_ready(port)  # the first creates the database: the measured one finds it
                         stop_process(gateway)
                         gateway = None
                         time.sleep(0.3)
