@@ -711,3 +711,20 @@ async def test_the_lane_asks_for_a_key_like_every_api_route(provider) -> None:
     assert missing.status_code == 401
     assert _error(missing)["code"] == "missing_api_key"
     assert wrong.status_code == 401
+
+
+async def test_a_key_check_that_breaks_is_a_500_in_openai_shape_on_the_lane_as_on_other_routes(
+    provider, monkeypatch
+) -> None:
+    async def broken(self, secret: str, path: str) -> None:
+        raise RuntimeError("the identity store broke")
+
+    monkeypatch.setattr(Gatekeeper, "authenticate", broken)
+    async with AsyncTestClient(_app(provider, master_key="sk-master")) as client:
+        headers = {"Authorization": "Bearer sk-master"}
+        lane = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+        routed = await client.get("/v1/models", headers=headers)
+
+    assert (lane.status_code, routed.status_code) == (500, 500)
+    assert _error(lane) == _error(routed)
+    assert "broke" not in lane.text

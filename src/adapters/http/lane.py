@@ -53,6 +53,7 @@ RELAYED = ("passthrough", relay_provider)
 _RELAYED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
 
 _ROUTE = "switchyard.lane_route"
+_ANSWERING = "switchyard.lane_answering"
 
 
 class LaneRequest:
@@ -117,8 +118,8 @@ def inference_lane(
         try:
             response = await handler(LaneRequest(scope, receive, max_body_bytes), service)
         except Exception as exc:  # what Litestar's last exception handler does for the other routes
-            _log.exception("unhandled error", path=scope["path"], error=repr(exc))
-            response = error_response(InternalServerError("Internal server error"), path=scope["path"])
+            response = _unexpected(exc, scope)
+        scope[_ANSWERING] = True  # type: ignore[typeddict-unknown-key]
         await _send(response, scope, receive, send)
 
     app: ASGIApp = answer  # type: ignore[assignment]
@@ -126,6 +127,17 @@ def inference_lane(
         app = auth_middleware(gatekeeper)(app)
     for wrap in reversed(middleware):
         app = wrap(app)
+    chain = app
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await chain(scope, receive, send)
+        except Exception as exc:  # from the auth or tracing middleware, as Litestar answers them
+            if scope.get(_ANSWERING):
+                raise  # the answer had begun: uvicorn ends the connection
+            await _send(_unexpected(exc, scope), scope, receive, send)
+
+    app = guarded  # type: ignore[assignment]
 
     def lane(scope: Scope) -> ASGIApp | None:
         path = scope["path"]
@@ -147,6 +159,11 @@ def inference_lane(
         return None
 
     return lane
+
+
+def _unexpected(exc: Exception, scope: Scope) -> Response:
+    _log.exception("unhandled error", path=scope["path"], error=repr(exc))
+    return error_response(InternalServerError("Internal server error"), path=scope["path"])
 
 
 async def _send(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
