@@ -22,7 +22,7 @@ from adapters.http.auth import auth_middleware
 from adapters.http.controllers.chat import create_chat
 from adapters.http.controllers.embeddings import create_embeddings
 from adapters.http.controllers.messages import create_message
-from adapters.http.controllers.passthrough import PROVIDER_PREFIXES, relay_provider
+from adapters.http.controllers.passthrough import PROVIDER_PREFIXES, RELAYED_METHODS, relay_provider
 from adapters.http.controllers.responses import create_response
 from adapters.http.controllers.text_completions import create_text_completion
 from adapters.http.errors import error_response
@@ -50,7 +50,6 @@ ROUTES: Mapping[str, tuple[str, Handler]] = {
 
 RELAYED = ("passthrough", relay_provider)
 """Below each provider's prefix (/anthropic/..., when pass-through is served), every relayed method."""
-_RELAYED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
 
 _ROUTE = "switchyard.lane_route"
 _ANSWERING = "switchyard.lane_answering"
@@ -148,7 +147,7 @@ def inference_lane(
         if (
             prefixes
             and path.startswith(prefixes)
-            and scope["method"] in _RELAYED_METHODS
+            and scope["method"] in RELAYED_METHODS
             and not (custom and path.startswith(custom))
         ):
             provider, _, rest = path[1:].partition("/")

@@ -47,6 +47,8 @@ class PassThroughController(Controller):
 
 PROVIDER_PREFIXES = tuple(f"/{name}/" for name in (*PROVIDER_ROUTES, *SIGNED_PROVIDERS))
 """The paths below which each provider's own API is relayed."""
+RELAYED_METHODS = frozenset(method.value for method in _METHODS)
+"""The methods relayed there."""
 
 
 async def relay_provider(request: HttpRequest, passthrough: PassThroughCalls) -> Response:
