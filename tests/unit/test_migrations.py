@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.persistence.database import Database, default_sqlite_url, parse_url, sqlite_path
+from adapters.persistence.database import Database, default_sqlite_url, parse_url
+from adapters.persistence.location import sqlite_file
 from adapters.persistence.migrate import HEAD, MIGRATIONS, at_head, head, upgrade
 
 
@@ -12,7 +13,7 @@ def test_the_default_database_is_an_sqlite_file_at_an_absolute_path(tmp_path: Pa
     url = default_sqlite_url(tmp_path / "data" / ".." / "data")
 
     assert url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/data/switchyard.db"
-    assert sqlite_path(parse_url(url)) == tmp_path.resolve() / "data" / "switchyard.db"
+    assert sqlite_file(url) == tmp_path.resolve() / "data" / "switchyard.db"
 
 
 def test_urls_without_an_async_driver_get_one() -> None:
@@ -23,9 +24,9 @@ def test_urls_without_an_async_driver_get_one() -> None:
 
 
 def test_in_memory_and_server_databases_have_no_file() -> None:
-    assert sqlite_path(parse_url("sqlite+aiosqlite://")) is None
-    assert sqlite_path(parse_url("sqlite+aiosqlite:///:memory:")) is None
-    assert sqlite_path(parse_url("postgresql://db/gw")) is None
+    assert sqlite_file("sqlite+aiosqlite://") is None
+    assert sqlite_file("sqlite+aiosqlite:///:memory:") is None
+    assert sqlite_file("postgresql://db/gw") is None
 
 
 def test_the_migrations_ship_inside_the_package_with_one_head() -> None:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.persistence.location import SQLITE_FILE, default_sqlite_url
+from adapters.persistence.location import SQLITE_FILE, default_sqlite_url, sqlite_file
 from adapters.persistence.spend_ledger import SqlAlchemySpendLedger
 from adapters.persistence.sqlalchemy_unit_of_work import SqlAlchemyUnitOfWork, read_stamps
 from ports.credential_cipher import CredentialCipher
 
-__all__ = ["SQLITE_FILE", "Database", "default_sqlite_url", "make_engine", "parse_url", "sqlite_path"]
+__all__ = ["SQLITE_FILE", "Database", "default_sqlite_url", "make_engine", "parse_url", "sqlite_file"]
 BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 10
 _DRIVERS = {
@@ -31,18 +30,11 @@ def parse_url(url: str) -> URL:
     return parsed.set(drivername=_DRIVERS.get(parsed.drivername, parsed.drivername))
 
 
-def sqlite_path(url: URL) -> Path | None:
-    """The file of an SQLite database, or None for an in-memory one or another database."""
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return Path(url.database)
-
-
 def make_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -> AsyncEngine:
     """An engine with this adapter's connection settings. `schema` (PostgreSQL) puts every table in that
     schema, which must exist: tests use it to keep to themselves."""
     parsed = parse_url(url)
-    if (path := sqlite_path(parsed)) is not None:
+    if (path := sqlite_file(url)) is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(parsed)

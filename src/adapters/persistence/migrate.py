@@ -12,8 +12,9 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.persistence.database import make_engine, parse_url, sqlite_path
+from adapters.persistence.database import make_engine
 from adapters.persistence.errors import translated
+from adapters.persistence.location import sqlite_file
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -94,7 +95,7 @@ def _current_revision(connection: Connection) -> str | None:
 
 @contextlib.asynccontextmanager
 async def _locked(url: str, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    path = sqlite_path(parse_url(url))
+    path = sqlite_file(url)
     async with contextlib.AsyncExitStack() as stack:
         if path is not None:
             await stack.enter_async_context(_file_lock(path.with_name(path.name + ".lock")))
