@@ -48,7 +48,8 @@ from bench.processes import (
 )
 
 BENCH = ROOT / "bench"
-RESULTS = BENCH / "results"
+# SWITCHYARD_BENCH_RESULTS: another folder for the run's files, so that two runs on one checkout keep apart.
+RESULTS = Path(os.environ.get("SWITCHYARD_BENCH_RESULTS") or BENCH / "results")
 
 DEFAULT_SWITCHYARD = Path(sys.executable).parent / "switchyard"
 DEFAULT_GATEWAY_CMD = (
