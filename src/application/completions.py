@@ -36,6 +36,7 @@ from domain.fallbacks import fallback_models
 from domain.images import ImageRequest, ImageResponse
 from domain.moderation import ModerationRequest, ModerationResponse
 from domain.pricing import Cost
+from domain.quick_init import evolve, quick_init
 from domain.rerank import RerankRequest, RerankResponse
 from domain.retries import retry_delay
 from domain.spend import ZERO, Caller
@@ -51,6 +52,7 @@ Q = TypeVar("Q", ModerationRequest, RerankRequest, ImageRequest, TranscriptionRe
 A = TypeVar("A", ModerationResponse, RerankResponse, ImageResponse, TranscriptionResponse)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Served(Generic[T]):
     """A result and where it came from."""
@@ -128,7 +130,7 @@ class Completions:
             await self._router.succeeded(
                 deployment, tokens=usage.total_tokens if usage else 0, latency=served.upstream_seconds
             )
-            return dataclasses.replace(served, dropped_params=fitted.dropped)
+            return evolve(served, dropped_params=fitted.dropped) if fitted.dropped else served
 
         meter = self._start(call_id, call_type, request, caller)
         guard, request = await self._guarded(meter, request, caller)
@@ -139,7 +141,7 @@ class Completions:
         if lookup is not None and lookup.hit is not None:
             hit = lookup.hit
             served = await self._from_cache(meter, request, lookup.key, hit.deployment_id, hit.response)
-            return dataclasses.replace(served, similarity=lookup.similarity)
+            return served if lookup.similarity is None else evolve(served, similarity=lookup.similarity)
         served = await self._metered_failover(meter, request, attempt, guard)
         upstream_reply = served.value
         if guard is not None and guard.watches_reply:
@@ -148,7 +150,7 @@ class Completions:
         if caching is None or lookup is None:
             return priced
         caching.store_chat(lookup, upstream_reply, served.deployment.id)
-        return dataclasses.replace(priced, cache_key=lookup.key)
+        return evolve(priced, cache_key=lookup.key)
 
     async def stream(
         self,
@@ -377,7 +379,7 @@ class Completions:
         if meter is not None and self._metering is not None:
             await self._metering.cached(meter, deployment)
         if isinstance(value, CompletionResponse | EmbeddingResponse):
-            value = dataclasses.replace(value, cost=ZERO)  # type: ignore[assignment]
+            value = evolve(value, cost=ZERO)  # type: ignore[assignment]
         return Served(value, deployment, 0.0, cost=Cost(), cache_hit=True, cache_key=key)
 
     def _cached_deployment(self, model: str, deployment_id: str | None) -> Deployment:
@@ -423,8 +425,8 @@ class Completions:
             fallbacks=served.fallbacks,
             upstream_seconds=served.upstream_seconds,
         )
-        priced = dataclasses.replace(served.value, cost=metered.total)
-        return dataclasses.replace(served, value=priced, cost=metered.cost)
+        priced = evolve(served.value, cost=metered.total)
+        return evolve(served, value=priced, cost=metered.cost)
 
     async def _guarded(
         self, meter: CallMeter | None, request: G, caller: Caller | None
@@ -465,7 +467,7 @@ class Completions:
                 usage, upstream = served.value.usage, served.upstream_seconds
                 await self._metering.failed(meter, exc, served.deployment, usage, upstream_seconds=upstream)
             raise
-        return dataclasses.replace(served, value=reply)
+        return evolve(served, value=reply)
 
     async def _metered_failover(
         self,
@@ -550,7 +552,7 @@ class Completions:
                 except BaseException:
                     await self._router.released(deployment)
                     raise
-                return dataclasses.replace(
+                return evolve(
                     served,
                     retries=attempts - 1,
                     fallbacks=len(tried),

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from domain.completions import Usage
 from domain.errors import SwitchyardError
+from domain.quick_init import quick_init
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CallRecord:
     """One finished upstream call, successful or not."""

@@ -22,6 +22,7 @@ class ReasoningEffort(StrEnum):
     XHIGH = "xhigh"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SamplingParams:
     """Generation controls; None means "not sent", so the upstream default applies."""
@@ -84,6 +85,7 @@ class NativeRequest:
     they are reported as dropped, never refused."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CompletionRequest:
     model: str
@@ -118,6 +120,7 @@ class FinishReason(StrEnum):
     FUNCTION_CALL = "function_call"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Usage:
     prompt_tokens: int = 0
@@ -155,6 +158,7 @@ class Usage:
         )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Choice:
     index: int
@@ -165,6 +169,7 @@ class Choice:
     """Which of the request's stop sequences ended the reply, when the provider says."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CompletionResponse:
     id: str

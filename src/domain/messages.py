@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from domain.errors import BadRequestError
+from domain.quick_init import quick_init
 
 
 class Role(StrEnum):
@@ -70,6 +71,7 @@ class ToolCall:
     arguments: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Message:
     role: Role

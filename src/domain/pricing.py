@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from domain.completions import Usage
+from domain.quick_init import quick_init
 
 ZERO = Decimal(0)
 
@@ -85,6 +86,7 @@ class ModelPrices:
 UNPRICED = ModelPrices()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Cost:
     """A call's cost in USD, split as clients show it: input (prompt, cache reads and writes, per-call

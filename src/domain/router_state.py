@@ -14,6 +14,7 @@ from domain.errors import (
     SwitchyardError,
     TimeoutError,
 )
+from domain.quick_init import quick_init
 
 
 class FailureKind(StrEnum):
@@ -55,6 +56,7 @@ class CooldownReason:
         return cls(kind, error.status_code)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DeploymentLoad:
     """One deployment's shared state, as read in one round trip. Minute counters belong to the current
@@ -80,6 +82,7 @@ class DeploymentLoad:
 IDLE = DeploymentLoad()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CallOutcome:
     """What one finished call adds to its deployment's state."""

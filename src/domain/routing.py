@@ -21,6 +21,7 @@ from domain.errors import (
 )
 from domain.messages import ImagePart, ResponseFormatType
 from domain.pricing import ZERO
+from domain.quick_init import quick_init
 from domain.router_policy import RouterPolicy, RoutingStrategy
 from domain.router_state import IDLE, DeploymentLoad
 
@@ -32,6 +33,7 @@ we can know, so a queued caller should look again soon."""
 _State = tuple[Deployment, DeploymentLoad]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Needs:
     """What a request asks of a deployment beyond its model name (pre-call checks)."""
@@ -66,6 +68,7 @@ class Exclusion(StrEnum):
     RESPONSE_SCHEMA = "response_schema"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Chosen:
     deployment: Deployment
