@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any
@@ -223,8 +223,12 @@ def scope_of(namespace: str | None, partition: str) -> str:
     return f"{namespace or ''}\x1f{partition}"
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+"""The key's JSON (built once: `json.dumps` with options builds an encoder per call)."""
+
+
 def _digest(kind: str, scope: str, fields: Mapping[str, Any]) -> str:
-    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = _CANONICAL.encode(fields)
     hashed = hashlib.sha256(f"{KEY_VERSION}\x1f{kind}\x1f{scope}\x1f{text}".encode()).hexdigest()
     return hashed
 
@@ -232,40 +236,57 @@ def _digest(kind: str, scope: str, fields: Mapping[str, Any]) -> str:
 _SCALARS = (str, int, float, bool, type(None))
 _PLAIN_TYPES = frozenset(_SCALARS)
 """Exactly these types (not their subclasses, such as a StrEnum) are kept as they are."""
-_FIELDS: dict[type, tuple[str, ...] | None] = {}
-"""The field names of each dataclass met so far, None for each other type met (looking them up is most
-of the walk's cost)."""
+_WALKERS: dict[type, Callable[[Any], dict[str, Any]] | None] = {}
+"""How to walk each dataclass met so far (its fields read one by one in generated code: looking them
+up by name is most of the walk's cost), None for each other type met."""
 _UNSEEN: Any = object()
 
 
 def _plain(value: Any) -> Any:
     """Dataclasses as dicts of their set fields, enums as their values, tuples as lists."""
-    if isinstance(value, _SCALARS) and not isinstance(value, Enum):
-        return value
     kind = type(value)
-    names = _FIELDS.get(kind, _UNSEEN)
-    if names is _UNSEEN:
-        fields = dataclasses.fields(kind) if dataclasses.is_dataclass(kind) else None
-        names = _FIELDS[kind] = None if fields is None else tuple(field.name for field in fields)
-    if names is not None:
-        found = {}
-        for name in names:
-            item = getattr(value, name)
-            if item is None:
-                continue
-            if type(item) not in _PLAIN_TYPES:  # most fields are: no call for them
-                item = _plain(item)
-                if item is None or item == [] or item == {}:
-                    continue
-            found[name] = item
-        return found
+    if kind in _PLAIN_TYPES:
+        return value
+    walk = _WALKERS.get(kind, _UNSEEN)
+    if walk is _UNSEEN:
+        walk = _WALKERS[kind] = _walker(kind) if dataclasses.is_dataclass(kind) else None
+    if walk is not None:
+        return walk(value)
+    # The usual containers by their exact type first: isinstance against an ABC (Mapping) costs more.
+    if kind is dict:
+        return {str(k): v if type(v) in _PLAIN_TYPES else _plain(v) for k, v in value.items()}
+    if kind is tuple or kind is list:
+        return [item if type(item) in _PLAIN_TYPES else _plain(item) for item in value]
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, _SCALARS):
+        return value
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     return value
+
+
+def _walker(kind: type) -> Callable[[Any], dict[str, Any]]:
+    """A dataclass's set fields as a dict: None, and what is empty once plain, left out."""
+    lines = ["def _walk(value):", "    found = {}"]
+    for field in dataclasses.fields(kind):
+        name = field.name
+        lines += [
+            f"    item = value.{name}",
+            "    if item is not None:",
+            "        if type(item) in _PLAIN_TYPES:",
+            f"            found[{name!r}] = item",
+            "        else:",
+            "            item = _plain(item)",
+            "            if item is not None and item != [] and item != {}:",
+            f"                found[{name!r}] = item",
+        ]
+    lines.append("    return found")
+    scope: dict[str, Any] = {"_PLAIN_TYPES": _PLAIN_TYPES, "_plain": _plain}
+    exec("\n".join(lines), scope)
+    return scope["_walk"]  # type: ignore[no-any-return]
 
 
 def replay(response: CompletionResponse, include_usage: bool) -> list[CompletionChunk]:
