@@ -1,27 +1,49 @@
-"""Switchyard as a library: the completions service built from a config, without the server."""
+"""Switchyard as a library: the completions service built from a config, without the server.
+
+Importing this module loads nothing of the gateway: its parts load when a gateway is built
+(`from_config`), so that `from switchyard import Switchyard` costs an application next to nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
-from pathlib import Path
-from types import TracebackType
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-from adapters.config.loader import GatewayConfig
-from adapters.openai_format import parse_chat_request, parse_embedding_request
-from application.completions import Completions
-from bootstrap import Container, build_container, resolve
-from bootstrap.money import final_drain, load_prices, run_spend_writer
-from bootstrap.secrets import load_gateway_config
-from domain.completions import CompletionChunk, CompletionResponse
-from domain.embeddings import EmbeddingResponse
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import AsyncIterator, Iterator, Mapping
+    from pathlib import Path
+    from types import ModuleType, TracebackType
 
-ConfigSource = str | Path | Mapping[str, Any] | None
+    from adapters.config.loader import GatewayConfig
+    from application.completions import Completions
+    from bootstrap import Container
+    from domain.completions import CompletionChunk, CompletionResponse
+    from domain.embeddings import EmbeddingResponse
+
+    ConfigSource = str | Path | Mapping[str, Any] | None
+
 OPEN_AT_CLOSE_SECONDS = 5.0
+_OPTIONAL = ("rich", "pygments")
+
+
+def _parts() -> ModuleType:
+    """The gateway's parts (bootstrap, the formats, the use cases), loaded by the first gateway built,
+    without rich and pygments: structlog (console tracebacks) and httpx (its command line) import them
+    when they can, Switchyard renders nothing with them, and they cost 4-6 MB and a tenth of a second.
+    Hidden only while the parts load: they stay importable for the application."""
+    hidden = [name for name in _OPTIONAL if name not in sys.modules]
+    if "structlog" in sys.modules and "httpx" in sys.modules:
+        hidden = []
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        from switchyard import library_parts
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+    return library_parts
 
 
 class Switchyard:
@@ -31,7 +53,8 @@ class Switchyard:
     `async with`."""
 
     def __init__(self, config: GatewayConfig) -> None:
-        self._container: Container = build_container(config)
+        self._parts = parts = _parts()
+        self._container: Container = parts.build_container(config)
         self._completions: Completions | None = None
         self._background: list[asyncio.Task[None]] = []
 
@@ -40,10 +63,13 @@ class Switchyard:
         cls, source: ConfigSource = None, *, environ: Mapping[str, str] | None = None
     ) -> Switchyard:
         """`source` is a YAML file path, a dict shaped like the YAML, or None for the embedded default."""
-        return cls(load_gateway_config(source, os.environ if environ is None else environ))
+        return cls(_parts().load_gateway_config(source, os.environ if environ is None else environ))
 
     async def start(self) -> Completions:
         if self._completions is None:
+            import asyncio
+
+            parts, resolve = self._parts, self._parts.resolve
             await self._container.init_resources()
             self._completions = await resolve(self._container.completions)
             # Spend records go from the journal to the database as they do in the server.
@@ -51,15 +77,18 @@ class Switchyard:
             writer = await resolve(self._container.spend_writer)
             self._background = [
                 asyncio.create_task(store.open()),
-                asyncio.create_task(run_spend_writer(writer)),
+                asyncio.create_task(parts.run_spend_writer(writer)),
                 asyncio.create_task(
-                    load_prices(await resolve(self._container.pricing), self._container.deployments())
+                    parts.load_prices(await resolve(self._container.pricing), self._container.deployments())
                 ),
             ]
         return self._completions
 
     async def aclose(self) -> None:
         if self._completions is not None:
+            import asyncio
+
+            resolve = self._parts.resolve
             opening, *others = self._background
             for task in others:
                 task.cancel()
@@ -70,7 +99,7 @@ class Switchyard:
             await asyncio.gather(*others, return_exceptions=True)
             store = await resolve(self._container.store)
             if store.store is not None:
-                await final_drain(await resolve(self._container.spend_writer))
+                await self._parts.final_drain(await resolve(self._container.spend_writer))
             await self._container.shutdown_resources()
             self._completions = None
 
@@ -88,14 +117,14 @@ class Switchyard:
 
     async def chat(self, **request: Any) -> CompletionResponse:
         completions = await self.start()
-        chat_request = parse_chat_request({**request, "stream": False})
-        served = await completions.chat(chat_request, call_id=_call_id())
+        chat_request = self._parts.parse_chat_request({**request, "stream": False})
+        served = await completions.chat(chat_request, call_id=self._call_id())
         return served.value
 
     async def stream(self, **request: Any) -> AsyncIterator[CompletionChunk]:
         completions = await self.start()
-        chat_request = parse_chat_request({**request, "stream": True})
-        served = await completions.stream(chat_request, call_id=_call_id())
+        chat_request = self._parts.parse_chat_request({**request, "stream": True})
+        served = await completions.stream(chat_request, call_id=self._call_id())
         try:
             async for chunk in served.value:
                 yield chunk
@@ -104,15 +133,20 @@ class Switchyard:
 
     async def embeddings(self, **request: Any) -> EmbeddingResponse:
         completions = await self.start()
-        embedding_request = parse_embedding_request(request)
-        served = await completions.embed(embedding_request, call_id=_call_id())
+        embedding_request = self._parts.parse_embedding_request(request)
+        served = await completions.embed(embedding_request, call_id=self._call_id())
         return served.value
+
+    def _call_id(self) -> str:
+        return str(self._parts.uuid4())
 
 
 class SwitchyardSync:
     """The same calls, blocking: a thin wrapper that runs `Switchyard` on a private event loop."""
 
     def __init__(self, gateway: Switchyard) -> None:
+        import asyncio
+
         self._gateway = gateway
         self._runner = asyncio.Runner()
 
@@ -151,7 +185,3 @@ class SwitchyardSync:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _call_id() -> str:
-    return str(uuid.uuid4())

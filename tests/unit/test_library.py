@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -119,3 +122,18 @@ async def test_the_configs_guardrails_guard_library_calls_too() -> None:
     assert unguarded.choices[0].message.content
     assert caught.value.code == "guardrail_violation"
     assert "pii" in caught.value.message and "4111" not in caught.value.message
+
+
+def test_importing_the_library_loads_nothing_of_the_gateway_until_one_is_built() -> None:
+    code = (
+        "import sys\n"
+        "from switchyard import Switchyard\n"
+        "heavy = ('bootstrap', 'pydantic', 'httpx', 'asyncio', 'rich')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+        "Switchyard.from_config(environ={})\n"
+        "print('bootstrap' in sys.modules, 'rich' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ), check=False
+    )
+    assert done.stdout.split("\n")[:2] == ["[]", "True False"], done.stderr
