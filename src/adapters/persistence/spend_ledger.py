@@ -3,11 +3,11 @@ together, once per batch."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, Table, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -21,9 +21,11 @@ from adapters.persistence.spend_rows import (
     daily_of_row,
     daily_row,
     log_row,
+    pages,
     record_of,
     total_row,
 )
+from adapters.persistence.spend_sqlite import SqliteSpendBatch, sort_key
 from adapters.persistence.spend_sums import (
     ALL_TIME,
     CALLER_FIELDS,
@@ -38,27 +40,7 @@ from adapters.persistence.spend_sums import (
 from domain.spend import ZERO, DailyQuery, DailySpend, SpendLogQuery, SpendRecord, parse_subject
 from ports.spend_ledger import SpendLedger
 
-T = TypeVar("T")
-
 RESET_SCOPE = "global"
-PAGE_SIZES = (16, 8, 4, 2, 1)
-"""The only row counts a batch statement is issued with. Each count is a statement text of its own, and
-drivers keep every text they have run prepared on each connection (SQLite's statement cache, asyncpg's):
-with a statement per batch size, a busy gateway fills them with thousands of distinct, large statements
-(hundreds of MB). Five shapes per statement, of at most 16 rows, keep them few and small."""
-
-
-def pages(rows: Sequence[T]) -> Iterator[Sequence[T]]:
-    """`rows` in pages of the sizes in PAGE_SIZES, largest first (45 rows: 16, 16, 8, 4, 1)."""
-    start = 0
-    for size in PAGE_SIZES:
-        while len(rows) - start >= size:
-            yield rows[start : start + size]
-            start += size
-            if size != PAGE_SIZES[0]:
-                break
-
-
 _logs = tables.spend_logs
 _totals = tables.spend_totals
 _daily = tables.spend_daily
@@ -90,6 +72,7 @@ class SqlAlchemySpendLedger(SpendLedger):
             for column in _logs.columns
         ]
         self._log_statements: dict[int, str] = {}
+        self._sqlite_batch = SqliteSpendBatch(dialect, shard) if self._sqlite else None
 
     def _insert(self, table: Table) -> Any:
         return self._dialect_insert(table)
@@ -107,6 +90,12 @@ class SqlAlchemySpendLedger(SpendLedger):
         batch = first_of_each(records)
         if not batch:
             return 0
+        if self._sqlite_batch is not None:
+            with translated():
+                async with self._engine.connect() as connection:
+                    written = await self._sqlite_batch.write(await connection.get_raw_connection(), batch)
+            if written is not None:
+                return written
         with translated():
             async with self._transaction() as connection:
                 # Sorted, so that writers sharing request ids lock them in the same order.
@@ -168,7 +157,7 @@ class SqlAlchemySpendLedger(SpendLedger):
         in key order so that concurrent writers of one shard lock rows in the same order."""
         if not rows:  # records charged to nobody (a library call) add to no total
             return
-        ordered = [rows[k] for k in sorted(rows, key=_sort_key)]
+        ordered = [rows[k] for k in sorted(rows, key=sort_key)]
         insert = self._insert(table)
         if self._sqlite:
             ordered = await self._plus_stored(connection, table, key, sums, ordered)
@@ -296,10 +285,6 @@ class SqlAlchemySpendLedger(SpendLedger):
                         index_elements=["scope"], set_={"reset_at": insert.excluded.reset_at}
                     )
                 )
-
-
-def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple("" if part is None else part for part in key)
 
 
 def _exact_sum(amounts: Any) -> Decimal:

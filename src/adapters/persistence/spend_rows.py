@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from adapters.persistence import tables
 from adapters.persistence.spend_sums import DailyKey, Total, in_utc
@@ -24,6 +24,23 @@ TOTAL_SUMS = ("spend", "tokens", "requests")
 DAILY_DIMENSIONS = tuple(name for name in tables.SPEND_DAILY_KEY if name != "shard")
 """The columns of a `DailyKey`, in its order."""
 _DAILY_NULLABLE = ("key_hash", "team_id", "organization_id", "user_id", "end_user", "provider")
+T = TypeVar("T")
+PAGE_SIZES = (16, 8, 4, 2, 1)
+"""The only row counts a batch statement is issued with. Each count is a statement text of its own, and
+drivers keep every text they have run prepared on each connection (SQLite's statement cache, asyncpg's):
+with a statement per batch size, a busy gateway fills them with thousands of distinct, large statements
+(hundreds of MB). Five shapes per statement, of at most 16 rows, keep them few and small."""
+
+
+def pages(rows: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`rows` in pages of the sizes in PAGE_SIZES, largest first (45 rows: 16, 16, 8, 4, 1)."""
+    start = 0
+    for size in PAGE_SIZES:
+        while len(rows) - start >= size:
+            yield rows[start : start + size]
+            start += size
+            if size != PAGE_SIZES[0]:
+                break
 
 
 def log_row(record: SpendRecord) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from domain.spend import EXACT, ZERO, CallStatus, DailySpend, SpendRecord
+from domain.spend import EXACT, ZERO, Caller, CallStatus, DailySpend, SpendRecord
 
 ALL_TIME = datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
 """A `since` at or before this asks for all time, which the totals answer without reading the log."""
@@ -57,12 +57,18 @@ def total_of(record: SpendRecord) -> Total:
 
 def totals(records: Iterable[SpendRecord]) -> dict[str, Total]:
     """What the records add to each subject they name."""
-    found: dict[str, Total] = {}
+    # Summed per caller and model first (the subjects follow from them): a batch names a few of each,
+    # and a record adds to up to ten subjects.
+    shares: dict[tuple[Caller, str], tuple[SpendRecord, Total]] = {}
     for record in records:
-        share = total_of(record)
+        key = (record.caller, record.model_group)
+        found = shares.get(key)
+        shares[key] = (record, total_of(record) if found is None else found[1] + total_of(record))
+    summed: dict[str, Total] = {}
+    for record, share in shares.values():
         for subject in record.subjects():
-            found[subject] = found.get(subject, Total()) + share
-    return found
+            summed[subject] = summed.get(subject, Total()) + share
+    return summed
 
 
 def daily_key(spend: DailySpend) -> DailyKey:
