@@ -18,7 +18,7 @@ import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from adapters.journal.codec import encode
-from adapters.journal.file_journal import FileSpendJournal
+from adapters.journal.file_journal import REMEMBERED, FileSpendJournal
 from adapters.journal.memory_journal import InMemorySpendJournal
 from adapters.journal.redis_journal import FIELD, RedisSpendJournal
 from domain.completions import Usage
@@ -118,7 +118,7 @@ class FileStore(Store):
         return FileSpendJournal(self.directory)
 
     def child(self) -> tuple[str, list[str]]:
-        opening = "from adapters.journal.file_journal import FileSpendJournal\n"
+        opening = "from adapters.journal.file_journal import REMEMBERED, FileSpendJournal\n"
         return opening + "journal = FileSpendJournal(Path(sys.argv[1]))", [str(self.directory)]
 
 
@@ -423,6 +423,49 @@ async def test_the_own_segment_is_replaced_once_drained_and_large(tmp_path: Path
     (after,) = tmp_path.glob("*.jsonl")
     assert after != before
     assert ids(await journal.take(100)) == names([10])
+    await journal.close()
+
+
+async def test_a_backlog_longer_than_the_records_kept_in_memory_is_taken_whole_in_order(
+    tmp_path: Path,
+) -> None:
+    journal = FileSpendJournal(tmp_path)
+    count = REMEMBERED + 30
+    for n in range(count):
+        await journal.append([record(n)])
+    taken: list[str] = []
+    while batch := (await journal.take(64)).records:
+        taken += [r.request_id for r in batch]
+        if len(taken) == 64:  # appended while the backlog drains: after it, in order
+            await journal.append([record(count), record(count + 1)])
+    assert taken == names(range(count + 2))
+    await journal.close()
+
+
+async def test_an_append_torn_midway_is_one_line_skipped_between_records_taken_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = FileSpendJournal(tmp_path)
+    await journal.append([record(0)])
+    write, calls = os.write, []
+
+    def short_then_full_disk(fd: int, data: bytes) -> int:  # a short write, then the disk is full
+        calls.append(fd)
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device")
+        return write(fd, bytes(data)[:20])
+
+    monkeypatch.setattr(os, "write", short_then_full_disk)
+    with pytest.raises(JournalUnavailable):
+        await journal.append([record(1)])
+    monkeypatch.undo()
+    await journal.append([record(2), record(3)])
+
+    batch = await journal.take(100)
+    await journal.acknowledge(batch)
+    assert ids(batch) == names([0, 2, 3])
+    assert journal.skipped == 1
+    assert ids(await journal.take(100)) == []
     await journal.close()
 
 

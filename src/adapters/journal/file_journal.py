@@ -7,6 +7,7 @@ import bisect
 import fcntl
 import os
 import uuid
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,9 @@ OFFSET = ".offset"
 ROTATE_AT = 8 * 1024 * 1024
 """Bytes past which this process's own segment, once drained, is replaced by a fresh one."""
 READ_CHUNK = 1024 * 1024
+REMEMBERED = 1024
+"""Records of this process's own segment kept in memory after their append, until taken: the writer takes
+them without reading and decoding their lines again (an outage's backlog past this is read from the file)."""
 
 _log = structlog.get_logger("switchyard.journal")
 
@@ -51,6 +55,7 @@ class _Segment:
         "own",
         "path",
         "read",
+        "recent",
         "returned",
         "size",
         "waiting",
@@ -68,6 +73,8 @@ class _Segment:
         self.out: dict[tuple[int, int], int] = {}
         """Each span taken and neither acknowledged nor given back, with the records it holds."""
         self.returned: list[tuple[int, int]] = []
+        self.recent: deque[tuple[int, int, SpendRecord]] = deque()
+        """This process's own: records appended and not yet taken, with the span of each one's line."""
         self.exhausted = False
         """Read to its last whole line (a dead process's segment never grows again)."""
         self.warned = False
@@ -133,11 +140,13 @@ class FileSpendJournal(SpendJournal):
     async def append(self, records: Sequence[SpendRecord]) -> None:
         if not records:
             return
-        data = b"".join([encode(record) + b"\n" for record in records])
+        lines = [encode(record) + b"\n" for record in records]
+        data = b"".join(lines)
         with self._io("append"):
             own = self._own
             if self._torn:
                 data = b"\n" + data
+            start = own.size + len(data) - sum(len(line) for line in lines)
             self._torn = True
             view = memoryview(data)
             while view:  # a regular file takes it all in one write, short of a full disk
@@ -148,6 +157,10 @@ class FileSpendJournal(SpendJournal):
                 os.fsync(own.fd)
             self._torn = False
             own.waiting += len(records)
+            if len(own.recent) + len(records) <= REMEMBERED:
+                for record, line in zip(records, lines, strict=True):
+                    own.recent.append((start, start + len(line), record))
+                    start += len(line)
 
     async def take(self, limit: int) -> JournalBatch:
         records: list[SpendRecord] = []
@@ -278,6 +291,10 @@ class FileSpendJournal(SpendJournal):
             if stop < end:
                 segment.returned.insert(0, (stop, end))
             want -= self._took(segment, start, stop, found, records, spans)
+        if want > 0 and segment.recent:
+            start = segment.read
+            found, segment.read = _remembered(segment, want)
+            want -= self._took(segment, start, segment.read, found, records, spans)
         if want > 0:
             start = segment.read
             found, segment.read, exhausted = self._read(segment, start, segment.size, want, again=False)
@@ -377,6 +394,20 @@ class FileSpendJournal(SpendJournal):
             raise JournalUnavailable(
                 f"the spend journal in {self._directory} failed to {doing}: {exc!r}"
             ) from exc
+
+
+def _remembered(segment: _Segment, want: int) -> tuple[list[SpendRecord], int]:
+    """Up to `want` records remembered from where the segment's reading stands, one after the other, and
+    the offset after the last (the lines before it were read from the file, or are not remembered: those
+    are read from the file)."""
+    recent, at = segment.recent, segment.read
+    while recent and recent[0][0] < at:
+        recent.popleft()
+    found: list[SpendRecord] = []
+    while recent and len(found) < want and recent[0][0] == at:
+        _, at, record = recent.popleft()
+        found.append(record)
+    return found, at
 
 
 def _lines(fd: int, start: int, end: int) -> int:
