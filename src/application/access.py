@@ -203,6 +203,7 @@ class Gatekeeper:
         self._access_groups = access_groups
         self._pending: list[_Release] = []
         self._releaser: asyncio.Task[None] | None = None
+        self._terms: dict[tuple[int, str | None], tuple[Principal, Caller, tuple[Quota, ...]]] = {}
         self.sign_ins = SignInThrottle(limiter=limiter, clock=clock)
         """The console's failed sign-ins, counted by the same limiter."""
 
@@ -281,11 +282,12 @@ class Gatekeeper:
             require_guardrails_choosable(principal, request.controls, request.metadata)
         if end_user:
             principal = await self._with_end_user(principal, end_user)
-        caller = caller_of(principal, end_user)
+            caller, quotas = caller_of(principal, end_user), quotas_for(principal, model)
+        else:
+            caller, quotas = self._terms_of(principal, model)
         hold = None
         if self._budgets is not None and request is not None:
             hold = await self._budgets.reserve(principal, request, call_id)
-        quotas = quotas_for(principal, model)
         if not quotas:
             return Ticket(self if hold is not None else None, (), None, hold, caller)
         try:
@@ -297,6 +299,19 @@ class Gatekeeper:
             self._settle_soon(hold)
             raise _refusal(admission)
         return Ticket(self, quotas, admission, hold, caller)
+
+    def _terms_of(self, principal: Principal, model: str | None) -> tuple[Caller, tuple[Quota, ...]]:
+        """Whom a call is charged to and the quotas it counts against, kept per principal object and
+        model (the identity cache hands out the same Principal until the caller's records change): they
+        were built again on every call."""
+        found = self._terms.get((id(principal), model))
+        if found is not None and found[0] is principal:
+            return found[1], found[2]
+        caller, quotas = caller_of(principal, None), quotas_for(principal, model)
+        if len(self._terms) >= _KEPT:
+            self._terms.clear()
+        self._terms[(id(principal), model)] = (principal, caller, quotas)
+        return caller, quotas
 
     async def check_model(self, principal: Principal, model: str) -> None:
         """403 unless the caller may use `model` (for a route that calls no model, such as counting)."""
@@ -383,6 +398,10 @@ class _Release:
     tokens: int
     hold: BudgetHold | None
     cost: Decimal | None
+
+
+_KEPT = 4096
+"""Entries of the gatekeeper's cache of callers and quotas before it starts afresh."""
 
 
 def caller_of(principal: Principal, end_user: str | None) -> Caller:

@@ -17,6 +17,7 @@ from typing import Any
 
 from domain.completions import Usage
 from domain.guardrails import GuardrailRun
+from domain.quick_init import quick_init
 
 ZERO = Decimal(0)
 EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
@@ -83,6 +84,7 @@ class CallStatus(StrEnum):
     FAILURE = "failure"
 
 
+@quick_init  # one a call, on the request path
 @dataclass(frozen=True, slots=True)
 class SpendRecord:
     """One call, whether it succeeded or failed, as the ledger keeps it. `request_id` is the call's

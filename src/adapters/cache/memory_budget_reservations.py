@@ -92,11 +92,14 @@ class InMemoryBudgetReservations(BudgetReservations):
         self, lines: Sequence[BudgetLine], amount: Decimal, *, hold: str, ttl: float, now: float
     ) -> Reservation:
         self._sweep(now)
-        counters = [self._counter(line, now) for line in lines]
-        unseeded = tuple(i for i, counter in enumerate(counters) if counter is None)
-        if unseeded:
-            return Reservation(admitted=False, unseeded=unseeded)
-        known = [c for c in counters if c is not None]
+        known = []
+        for line in lines:
+            counter = self._counter(line, now)
+            if counter is None:
+                counters = [self._counter(line, now) for line in lines]
+                unseeded = tuple(i for i, found in enumerate(counters) if found is None)
+                return Reservation(admitted=False, unseeded=unseeded)
+            known.append(counter)
         standings = [counter.standing(now) for counter in known]
         refused = refusing_line(lines, standings)
         if refused is not None:
