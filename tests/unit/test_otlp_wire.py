@@ -85,3 +85,19 @@ def test_spans_of_several_resources_and_scopes_are_grouped_as_the_sdk_groups_the
         provider.get_tracer("two", "2.0").start_span(f"other {i}").end()
 
     _same_as_the_sdk(exporter.get_finished_spans())
+
+
+def test_values_equal_across_types_and_ids_that_never_repeat_are_each_written_as_themselves(finished) -> None:
+    tracer, exporter = finished
+    # As dict keys 1, True and 1.0 are one value, and 0.0 is -0.0: the encodings kept must tell them apart.
+    for value in (1, True, 1.0, 0, False, 0.0, -0.0, 0.0, "1", 1, True, 1.0, -0.0):
+        tracer.start_span("typed", attributes={"switchyard.value": value}).end()
+    # More distinct values of one name than are kept: the later ones are written each time.
+    for n in range(200):
+        tracer.start_span("id", attributes={"switchyard.call_id": f"call-{n}", "tokens": n % 70}).end()
+
+    spans = exporter.get_finished_spans()
+    encoder = OtlpSpanEncoder()
+    for _ in range(2):
+        for span in spans:
+            assert encoder.encode([span]) == encode_spans([span]).SerializeToString()

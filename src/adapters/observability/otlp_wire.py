@@ -44,8 +44,12 @@ _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
 """`SpanFlags`: whether the parent's remoteness is known, and that it was remote."""
 _CACHED_VALUES = 4096
-"""Distinct (name, text or flag) attributes whose encoding is kept: names and config words repeat; ids do
-not, and past this many nothing more is kept."""
+"""Distinct (name, value) attributes whose encoding is kept: names, config words, ports and settings
+repeat; past this many nothing more is kept."""
+_DISTINCT_PER_NAME = 64
+"""Values of one attribute name kept at most: past this many the name's values are taken not to repeat
+(call and response ids, token counts) and are written each time, leaving the room to those that do."""
+_KEPT_TYPES = frozenset({str, bool, int, float})
 _pack_fixed64 = struct.Struct("<Q").pack
 _pack_fixed32 = struct.Struct("<I").pack
 _pack_double = struct.Struct("<d").pack
@@ -99,7 +103,8 @@ class OtlpSpanEncoder:
     (its caches are not shared between threads)."""
 
     def __init__(self) -> None:
-        self._attributes: dict[tuple[str, str | bool], bytes] = {}
+        self._attributes: dict[tuple[str, type, Any], bytes] = {}
+        self._distinct: dict[str, int] = {}
         self._names: dict[str, bytes] = {}
         self._frames: dict[int, tuple[object, bytes]] = {}
 
@@ -185,20 +190,23 @@ class OtlpSpanEncoder:
         return _field(0x12, b"".join(parts))
 
     def _span_attributes(self, span: ReadableSpan) -> bytes:
-        cache, names = self._attributes, self._names
+        cache, names, distinct = self._attributes, self._names, self._distinct
         out = []
         for name, value in (span.attributes or {}).items():
-            # Only texts and flags are kept: they repeat, and as keys they cannot be taken for one
-            # another (1 == True == 1.0 would be, as numbers).
-            kept = type(value) is str or type(value) is bool
-            found = cache.get((name, value)) if kept else None
+            # Keyed by type too: as keys 1, True and 1.0 are one another (and 0.0 is -0.0: not kept).
+            kind = type(value)
+            kept = kind in _KEPT_TYPES and (kind is not float or value != 0)
+            found = cache.get((name, kind, value)) if kept else None
             if found is None:
                 key = names.get(name)
                 if key is None:
                     key = names[name] = _field(0x0A, name.encode())
                 found = _field(0x4A, key + _field(0x12, _any_value(value)))
                 if kept and len(cache) < _CACHED_VALUES:
-                    cache[(name, value)] = found
+                    seen = distinct.get(name, 0)
+                    if seen < _DISTINCT_PER_NAME:
+                        distinct[name] = seen + 1
+                        cache[(name, kind, value)] = found
             out.append(found)
         return b"".join(out)
 
