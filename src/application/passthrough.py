@@ -249,8 +249,12 @@ class _Metered:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         async for chunk in self._reply.body:
-            self._tap.feed(chunk)
-            yield chunk
+            # Read once handed on, so that the reply's first byte does not wait for its usage to be
+            # parsed; read all the same when the reader stops here.
+            try:
+                yield chunk
+            finally:
+                self._tap.feed(chunk)
 
     async def end(self, whole: bool) -> None:
         if self._ended:

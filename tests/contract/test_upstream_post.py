@@ -1,6 +1,6 @@
-"""http_calls.post and open_stream over the upstream client, whichever transport it has, over real
-sockets: the same bytes on the wire and the same reply, whether the request goes out as an httpx.Request
-or (over the httptools transport) as bytes encoded once per deployment."""
+"""http_calls.post and open_stream, and the pass-through relay, over the upstream client, whichever
+transport it has, over real sockets: the same bytes on the wire and the same reply, whether the request
+goes out as an httpx.Request or (over the httptools transport) as bytes encoded once per deployment."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from adapters.llm import http_calls
 from adapters.llm.aiohttp_transport import AiohttpTransport
 from adapters.llm.httptools_transport import HttptoolsTransport
+from adapters.llm.passthrough_relay import HttpxPassThrough
 from adapters.llm.upstream_client import UpstreamClient
 from domain.deployments import Limits
 from domain.errors import (
@@ -24,6 +25,7 @@ from domain.errors import (
     SwitchyardError,
     TimeoutError,
 )
+from domain.passthrough import RelayRequest
 
 TRANSPORTS: dict[str, Callable[[], httpx.AsyncBaseTransport]] = {
     "httpx-default": httpx.AsyncHTTPTransport,
@@ -252,3 +254,61 @@ async def test_a_closed_client_refuses_to_post() -> None:
 
     with pytest.raises(RuntimeError):
         await _post(client, httpx.URL("http://127.0.0.1:9/v1/x"))
+
+
+RELAYED_HEADERS = (
+    ("anthropic-version", "2023-06-01"),
+    ("x-api-key", "sk-up"),
+    ("accept-encoding", "identity"),
+)
+
+
+async def _relayed(
+    client: httpx.AsyncClient, url: httpx.URL
+) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
+    reply = await HttpxPassThrough(client).open(
+        RelayRequest("POST", str(url), RELAYED_HEADERS, b'{"model":"m"}', 5.0)
+    )
+    try:
+        return reply.status, reply.headers, b"".join([piece async for piece in reply.body])
+    finally:
+        await reply.close()
+
+
+async def test_a_relayed_call_goes_out_and_comes_back_as_httpx_relays_it(client) -> None:
+    events = b"event: a\ndata: {}\n\n", b"event: b\ndata: {}\n\n"
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(event), event) for event in events) + b"0\r\n\r\n"
+    reply = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nRequest-Id: r-1\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    upstream = _Upstream([reply + chunked, reply + chunked])
+    server, url = await upstream.start()
+    async with server:
+        relayed = await _relayed(client, url)
+        # As the relay sent every call before it built the request itself.
+        timeout = httpx.Timeout(5.0, connect=5.0)
+        built = client.build_request(
+            "POST", str(url), headers=list(RELAYED_HEADERS), content=b'{"model":"m"}', timeout=timeout
+        )
+        response = await client.send(built, stream=True)
+        expected = (
+            response.status_code,
+            tuple(response.headers.multi_items()),
+            b"".join([piece async for piece in response.aiter_bytes()]),
+        )
+        await response.aclose()
+
+    assert relayed == expected
+    assert relayed[2] == b"".join(events)
+    assert upstream.heads[0] == upstream.heads[1] and upstream.bodies == [b'{"model":"m"}'] * 2
+    assert upstream.connections == 1  # read to its end, the connection carried the next call
+
+
+async def test_a_compressed_relayed_reply_is_decoded(client) -> None:
+    upstream = _Upstream([_reply(b"200 OK", gzip.compress(b'{"ok":true}'), b"Content-Encoding: gzip")])
+    server, url = await upstream.start()
+    async with server:
+        status, headers, body = await _relayed(client, url)
+
+    assert (status, body, dict(headers)["content-encoding"]) == (200, b'{"ok":true}', "gzip")

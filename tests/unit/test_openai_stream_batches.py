@@ -47,3 +47,30 @@ async def test_later_reads_are_handed_on_a_batch_each() -> None:
     sizes = await _batch_sizes(_answering(STREAM[:cut], STREAM[cut:second], STREAM[second:]))
 
     assert sizes == [1, 2, STREAM.count(b"data: {") - 3]
+
+
+async def test_an_opening_event_without_a_chunk_leaves_the_first_chunk_to_go_alone() -> None:
+    # Azure opens its streams with an event carrying only prompt_filter_results, and some hosts with a
+    # comment: the first chunk with content still goes on alone.
+    opening = b': keep-alive\n\ndata: {"id":"x","object":"chat.completion.chunk","choices":[]}\n\n'
+
+    assert await _batch_sizes(_answering(opening + STREAM)) == [1, STREAM.count(b"data: {") - 1]
+
+
+async def test_a_reply_with_crlf_line_endings_reads_as_the_same_chunks() -> None:
+    plain = await _chunks_of(_answering(STREAM))
+    crlf = await _chunks_of(_answering(STREAM.replace(b"\n", b"\r\n")))
+
+    assert crlf == plain and len(plain) == STREAM.count(b"data: {")
+
+
+async def test_a_reply_cut_anywhere_reads_as_the_same_chunks() -> None:
+    whole = await _chunks_of(_answering(STREAM))
+
+    for cut in (1, 7, STREAM.index(b"\n\n") + 1, STREAM.index(b"\n\n") + 2, len(STREAM) // 2):
+        assert await _chunks_of(_answering(STREAM[:cut], STREAM[cut:])) == whole
+
+
+async def _chunks_of(provider: OpenAIProvider) -> list[object]:
+    stream = await provider.stream(REQUEST, DEPLOYMENT)
+    return [chunk async for batch in stream.batches() for chunk in batch]

@@ -14,7 +14,7 @@ import httpx
 
 from adapters.llm.json_io import close_quietly
 from adapters.llm.sse import sse_event_batches
-from adapters.llm.upstream_client import UpstreamClient
+from adapters.llm.upstream_client import StreamedResponse, UpstreamClient
 from adapters.llm.upstream_errors import TRANSPORT_FAILURES, transport_error, transport_errors
 from domain.completions import CompletionChunk
 from domain.deployments import Limits
@@ -81,6 +81,8 @@ async def open_stream(
 
 def is_json(response: httpx.Response) -> bool:
     """Whether a stream request was answered with one JSON object instead of a stream."""
+    if isinstance(response, StreamedResponse):  # read without parsing every header
+        return (response.raw_header(b"content-type") or b"").startswith(b"application/json")
     return response.headers.get("content-type", "").startswith("application/json")
 
 

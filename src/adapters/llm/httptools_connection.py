@@ -63,6 +63,12 @@ class HttptoolsConnection(asyncio.Protocol):
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             self._fail(httpx.RemoteProtocolError, f"malformed reply: {exc}")
             self.close()
+        # The body's pieces of one read (a chunked reply has one per chunk) are handed on together.
+        if self._chunks:
+            if self._buffered > _HIGH_WATER and not self._paused and self.transport is not None:
+                self._paused = True
+                self.transport.pause_reading()
+            self._wake()
 
     def eof_received(self) -> None:
         return None  # the transport closes itself; connection_lost says what the end means
@@ -109,14 +115,9 @@ class HttptoolsConnection(asyncio.Protocol):
         self._wake()
 
     def on_body(self, body: bytes) -> None:
-        if self._head_only:
-            return
-        self._chunks.append(body)
-        self._buffered += len(body)
-        if self._buffered > _HIGH_WATER and not self._paused and self.transport is not None:
-            self._paused = True
-            self.transport.pause_reading()
-        self._wake()
+        if not self._head_only:
+            self._chunks.append(body)
+            self._buffered += len(body)
 
     def on_message_complete(self) -> None:
         if self.head_done and not self.complete:

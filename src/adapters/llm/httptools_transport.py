@@ -22,7 +22,7 @@ def _by(deadline: float | None) -> contextlib.AbstractAsyncContextManager[object
     return contextlib.nullcontext() if deadline is None else asyncio.timeout_at(deadline)
 
 
-def _key(url: httpx.URL) -> tuple[str, str, int]:
+def pool_key(url: httpx.URL) -> tuple[str, str, int]:
     """The pool a request to `url` takes its connection from."""
     scheme = url.scheme
     if scheme not in _DEFAULT_PORTS:
@@ -54,14 +54,18 @@ def post_head(url: httpx.URL, headers: tuple[tuple[str, str], ...]) -> PostHead 
         # httpx encodes header names and values as ASCII, refusing anything else.
         lines += [name.encode("ascii"), b": ", value.encode("ascii"), b"\r\n"]
     lines.append(b"Content-Length: ")
-    return _key(url), b"".join(lines)
+    return pool_key(url), b"".join(lines)
 
 
-class _ResponseStream(httpx.AsyncByteStream):
+class ResponseStream(httpx.AsyncByteStream):
+    """The body of a reply on one of the pool's connections, as it arrives."""
+
     def __init__(
         self, pool: HttptoolsTransport, connection: HttptoolsConnection, timeout: float | None
     ) -> None:
         self._pool, self._connection, self._timeout = pool, connection, timeout
+        self.encoded = connection.encoded
+        """Whether the reply names a Content-Encoding (its bytes are as sent, not decoded)."""
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         connection = self._connection
@@ -69,6 +73,16 @@ class _ResponseStream(httpx.AsyncByteStream):
             return
         while data := await connection.read(self._timeout):
             yield data
+
+    async def pieces(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        """The body's pieces as `response.aiter_raw()` yields them (the bytes as they arrive, the
+        response closed once they end), without httpx's generators around them."""
+        connection = self._connection
+        if connection is not None:
+            timeout = self._timeout
+            while data := await connection.read(timeout):
+                yield data
+        await response.aclose()
 
     async def aclose(self) -> None:
         connection, self._connection = self._connection, None
@@ -117,11 +131,11 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
             body = request.stream  # type: ignore[assignment]
         # httpx framed a streamed body: a Content-Length when it knew one, else chunked.
         chunked = not isinstance(body, bytes) and "chunked" in request.headers.get("transfer-encoding", "")
-        connection = await self._open(_key(request.url), request.method, head, body, chunked, timeout)
+        connection = await self._open(pool_key(request.url), request.method, head, body, chunked, timeout)
         return httpx.Response(
             status_code=connection.status,
             headers=connection.headers,
-            stream=_ResponseStream(self, connection, timeout.get("read")),
+            stream=ResponseStream(self, connection, timeout.get("read")),
             request=request,
             extensions={"http_version": b"HTTP/1.1"},
         )
@@ -149,7 +163,7 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
         stream: what handle_async_request answers, without the httpx.Request and httpx.Response."""
         key, start = head
         connection = await self._open(key, "POST", b"%s%d\r\n\r\n" % (start, len(body)), body, False, timeout)
-        return connection.status, connection.headers, _ResponseStream(self, connection, timeout.get("read"))
+        return connection.status, connection.headers, ResponseStream(self, connection, timeout.get("read"))
 
     async def _open(
         self,

@@ -7,21 +7,46 @@ of an event stays bytes because JSON parsers take bytes.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator
 
 
-class _EventReader:
+class SseParser:
+    """The events of an SSE body fed to it piece by piece as the network reads it (the parsing of
+    `sse_events`), without a generator between the reads and their reader."""
+
+    __slots__ = ("_buffer", "_data", "_event")
+
     def __init__(self) -> None:
-        self.data: list[bytes] = []
-        self.event = ""
+        self._buffer = b""
+        self._data: list[bytes] = []
+        self._event = ""
 
-    def feed(self, lines: list[bytes]) -> Iterator[tuple[str, bytes]]:
+    def feed(self, piece: bytes) -> list[tuple[str, bytes]]:
+        """The events `piece` completed, in order (often none)."""
+        buffer = self._buffer + piece if self._buffer else piece
+        if b"\r" in buffer:
+            if buffer[-1] == 13:  # a CRLF may be split across reads: wait for what follows the CR
+                self._buffer = buffer
+                return []
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *lines, self._buffer = buffer.split(b"\n")
+        return self._read(lines) if lines else []
+
+    def end(self) -> list[tuple[str, bytes]]:
+        """The events left once the body ended: an event cut off by the end is still delivered."""
+        tail = self._buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        self._buffer = b""
+        return self._read([*tail, b""])
+
+    def _read(self, lines: list[bytes]) -> list[tuple[str, bytes]]:
+        events: list[tuple[str, bytes]] = []
+        data = self._data
         for line in lines:
             if not line:
-                if self.data:
-                    yield self.event, self.data[0] if len(self.data) == 1 else b"\n".join(self.data)
-                    self.data = []
-                self.event = ""
+                if data:
+                    events.append((self._event, data[0] if len(data) == 1 else b"\n".join(data)))
+                    data = self._data = []
+                self._event = ""
                 continue
             if line[0] == 58:  # b":" opens a comment
                 continue
@@ -29,9 +54,10 @@ class _EventReader:
             if value[:1] == b" ":
                 value = value[1:]
             if field == b"data":
-                self.data.append(value)
+                data.append(value)
             elif field == b"event":
-                self.event = value.decode("utf-8", "replace")
+                self._event = value.decode("utf-8", "replace")
+        return events
 
 
 async def sse_events(pieces: AsyncIterable[bytes]) -> AsyncIterator[tuple[str, bytes]]:
@@ -45,19 +71,11 @@ async def sse_events(pieces: AsyncIterable[bytes]) -> AsyncIterator[tuple[str, b
 
 async def sse_event_batches(pieces: AsyncIterable[bytes]) -> AsyncIterator[list[tuple[str, bytes]]]:
     """The events of `sse_events`, a list per network read that completed any."""
-    reader = _EventReader()
-    buffer = b""
+    parser = SseParser()
     async for piece in pieces:
-        buffer = buffer + piece if buffer else piece
-        if b"\r" in buffer:
-            if buffer[-1] == 13:  # a CRLF may be split across reads: wait for what follows the CR
-                continue
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        *lines, buffer = buffer.split(b"\n")
-        if lines and (events := list(reader.feed(lines))):
+        if events := parser.feed(piece):
             yield events
-    tail = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-    if events := list(reader.feed([*tail, b""])):
+    if events := parser.end():
         yield events
 
 

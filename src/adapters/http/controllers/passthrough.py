@@ -16,10 +16,10 @@ from litestar.types import Receive, Scope, Send
 from adapters.http.errors import error_response
 from adapters.http.exchange import HttpRequest, new_call_id
 from adapters.http.principal import principal_of
-from adapters.http.sse import HangUp
+from adapters.http.sse import HangUp, first_written
 from application.passthrough import PassThroughCall, PassThroughCalls, Relayed
 from domain.errors import SwitchyardError
-from domain.passthrough import CUSTOM, PROVIDER_ROUTES, SIGNED_PROVIDERS, CustomRoute
+from domain.passthrough import CUSTOM, PROVIDER_ROUTES, SIGNED_PROVIDERS, CustomRoute, header
 
 _METHODS = [
     HttpMethod.GET,
@@ -120,26 +120,35 @@ class RelayedResponse(Response[bytes]):
         ]
 
     def to_asgi_response(self, *args: Any, **kwargs: Any) -> _RelayedBody:  # type: ignore[override]
-        return _RelayedBody(self._relayed, self._raw, self._head)
+        # A stream's first piece is written before the rest is read; a JSON body goes in one write.
+        streamed = not header(self._relayed.headers, "content-type").startswith("application/json")
+        return _RelayedBody(self._relayed, self._raw, self._head, streamed)
 
 
 class _RelayedBody:
-    __slots__ = ("_head", "_headers", "_relayed")
+    __slots__ = ("_head", "_headers", "_relayed", "_streamed")
 
-    def __init__(self, relayed: Relayed, headers: list[tuple[bytes, bytes]], head: bool) -> None:
+    def __init__(
+        self, relayed: Relayed, headers: list[tuple[bytes, bytes]], head: bool, streamed: bool
+    ) -> None:
         self._relayed = relayed
         self._headers = headers
         self._head = head
+        self._streamed = streamed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         relayed, whole = self._relayed, False
         try:
-            async with HangUp(receive) as call:
+            async with HangUp(receive, scope) as call:
                 start = {"type": "http.response.start", "status": relayed.status, "headers": self._headers}
                 await send(start)
                 if not self._head:
+                    opening = self._streamed
                     async for data in relayed.body:
                         await send({"type": "http.response.body", "body": data, "more_body": True})
+                        if opening:  # written before what follows it is read (its usage, say)
+                            opening = False
+                            await first_written()
                 call.finished = whole = True
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
