@@ -3,7 +3,10 @@
 uvicorn writes a response's status line and headers, then its body, each with a write of its own: with
 uvloop each is a `send` system call and, on the wire, a packet of its own for the client to read. What a
 connection writes within one turn of the event loop goes out in one write here: a whole JSON answer, or
-the events of a stream that arrived together. Nothing waits longer than the end of the loop's turn."""
+the events of a stream that arrived together. Nothing waits longer than the end of the loop's turn.
+
+It also tells a streamed reply that its client left as the connection is lost (`ClientWatch`, in the
+scope as `CLIENT_WATCH`), where a reply would otherwise keep a task waiting on `receive()` for it."""
 
 from __future__ import annotations
 
@@ -12,10 +15,23 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from adapters.http.client_watch import CLIENT_WATCH, ClientWatch
+
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._client_watch = ClientWatch()
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope[CLIENT_WATCH] = self._client_watch  # type: ignore[literal-required]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        try:
+            super().connection_lost(exc)
+        finally:
+            self._client_watch.connection_lost()
 
 
 class CoalescingTransport:

@@ -12,6 +12,7 @@ import structlog
 from litestar import Response
 from litestar.types import Receive, Scope, Send
 
+from adapters.http.client_watch import CLIENT_WATCH, ClientWatch
 from adapters.openai_format import render_chunk, render_error
 from domain.completions import CompletionChunk
 from domain.errors import InternalServerError, SwitchyardError
@@ -113,7 +114,7 @@ class _EventStreamBody:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            async with HangUp(receive) as call:
+            async with HangUp(receive, scope) as call:
                 await send({"type": "http.response.start", "status": 200, "headers": self._headers})
                 last = b""
                 async for data in self._events:
@@ -135,30 +136,43 @@ class _EventStreamBody:
 
 class HangUp:
     """While entered, a client that hangs up before `finished` is set cancels the running task; that
-    cancellation ends the block quietly (the reply simply stops), any other propagates."""
+    cancellation ends the block quietly (the reply simply stops), any other propagates. Told by the
+    server's ClientWatch where the scope has one (adapters.http.server_protocol), else by a task that
+    waits on `receive()` for the disconnect."""
 
-    __slots__ = ("_gone", "_receive", "_task", "_watcher", "finished")
+    __slots__ = ("_gone", "_receive", "_task", "_watch", "_watcher", "finished")
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, receive: Receive, scope: Scope | None = None) -> None:
         self._receive = receive
         self._task = asyncio.current_task()
         self._gone = False
+        self._watch: ClientWatch | None = None if scope is None else scope.get(CLIENT_WATCH)  # type: ignore[attr-defined]
+        self._watcher: asyncio.Future[None] | None = None
         self.finished = False
 
     async def __aenter__(self) -> HangUp:
-        self._watcher = asyncio.ensure_future(self._watch())
+        if self._watch is not None:
+            self._watch.add(self._left)
+        else:
+            self._watcher = asyncio.ensure_future(self._watched())
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> bool:
-        self._watcher.cancel()
+        if self._watch is not None:
+            self._watch.discard(self._left)
+        elif self._watcher is not None:
+            self._watcher.cancel()
         if kind is asyncio.CancelledError and self._gone and self._task is not None:
             self._task.uncancel()  # our own cancellation, for a client that left: the call simply ends
             return True
         return False
 
-    async def _watch(self) -> None:
+    async def _watched(self) -> None:
         while (await self._receive())["type"] != "http.disconnect":
             pass
-        if not self.finished and self._task is not None:
+        self._left()
+
+    def _left(self) -> None:
+        if not self.finished and not self._gone and self._task is not None:
             self._gone = True
             self._task.cancel()
