@@ -18,8 +18,9 @@ from tests.e2e.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 
-COOLDOWN = 1.0
-"""The retrying gateway's `cooldown_time`: long enough for a few calls, short enough to wait out."""
+COOLDOWN = 3.0
+"""The retrying gateway's `cooldown_time`: long enough for a few calls, on a loaded machine too (five took
+1.03 s), and short enough to wait out."""
 RETRY_AFTER = 3.0
 """What the `rate-limited` upstream model sends as Retry-After."""
 
