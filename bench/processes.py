@@ -60,6 +60,20 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / CLK_TCK
 
 
+def settle(pids: list[int], interval: float = 0.2, idle_share: float = 0.1, limit: float = 20.0) -> float:
+    """Waits until the processes' CPU use falls to idle (under `idle_share` of a core over two intervals
+    in a row): the work a load left behind (the spend ledger catching up with its journal, a cache's
+    stores, ...) is part of what its calls cost. Seconds waited (at most `limit`)."""
+    started = time.monotonic()
+    last, quiet = cpu_seconds(pids), 0
+    while quiet < 2 and time.monotonic() - started < limit:
+        time.sleep(interval)
+        now = cpu_seconds(pids)
+        quiet = quiet + 1 if now - last <= idle_share * interval else 0
+        last = now
+    return time.monotonic() - started
+
+
 def _status_kb(pid: int, key: str, path: str = "status") -> int:
     try:
         with open(f"/proc/{pid}/{path}") as f:

@@ -38,6 +38,7 @@ from bench.processes import (
     pin,
     process_tree,
     server_stats,
+    settle,
     settled_memory_mb,
     speed_probe,
     start_gateway,
@@ -259,10 +260,16 @@ class Load:
         if self.args.warmup > 0:
             self.loadgen(port, scenario, concurrency, self.args.warmup, direct)
         pids = process_tree(server_pid) if server_pid else []
+        if pids:
+            settle(pids)  # what the warm-up left behind is not the measured run's
         up0 = upstream_requests(self.args.upstream_port_actual)
         cpu0, mock0 = cpu_seconds(pids), cpu_seconds([self.mock_pid])
         res = self.loadgen(port, scenario, concurrency, duration, direct)
-        cpu1, mock1 = cpu_seconds(pids), cpu_seconds([self.mock_pid])
+        window, mock1 = cpu_seconds(pids), cpu_seconds([self.mock_pid])
+        # What the calls left behind counts too: a gateway whose spend ledger lags its journal under load
+        # catches up once the load stops.
+        settled_in = settle(pids) if pids else 0.0
+        cpu1 = cpu_seconds(pids)
         up1 = upstream_requests(self.args.upstream_port_actual)
         res["speed_probe_ms"] = probe
         n = res.get("requests") or 0  # successful responses: a gateway failing fast gets no credit
@@ -272,7 +279,9 @@ class Load:
             res["mock_cpu_util"] = round((mock1 - mock0) / wall, 3) if wall else None
             if server_pid:
                 res["server_cpu_ms_per_request"] = round((cpu1 - cpu0) / n * 1000, 3)
-                res["server_cpu_util"] = round((cpu1 - cpu0) / wall, 3) if wall else None
+                res["server_cpu_ms_per_request_in_run"] = round((window - cpu0) / n * 1000, 3)
+                res["server_settle_s"] = round(settled_in, 2)
+                res["server_cpu_util"] = round((window - cpu0) / wall, 3) if wall else None
             if server_pid and up0 is not None and up1 is not None:
                 res["upstream_calls_per_request"] = round((up1 - up0) / n, 3)
         _progress(res, scenario, concurrency, label or ("gateway" if server_pid else "direct"))
@@ -283,7 +292,8 @@ def _progress(res: dict, scenario: str, concurrency: int, target: str) -> None:
     lat = res.get("latency_ms") or {}
     extra = ""
     if "server_cpu_ms_per_request" in res:
-        extra = f"  cpu {res['server_cpu_ms_per_request']:.3f} ms/req"
+        cpu, in_run = res["server_cpu_ms_per_request"], res["server_cpu_ms_per_request_in_run"]
+        extra = f"  cpu {cpu:.3f} ms/req ({in_run:.3f} in the run, {res['server_settle_s']:.1f} s after)"
     bad = sum((res.get("errors") or {}).values()) + (res.get("invalid") or 0)
     print(
         f"  {target:7} {scenario:11} c={concurrency:<3} {res.get('requests', 0):>7} req "
