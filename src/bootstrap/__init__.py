@@ -29,7 +29,6 @@ from application.catalog import ModelCatalog
 from application.completions import Completions
 from application.health import BackgroundHealthChecks, DeploymentStates, HealthCheck
 from application.identity_cache import IdentityCache
-from application.management import Management
 from application.metering import Metering
 from application.models import ModelRegistry
 from application.passthrough import PassThroughCalls
@@ -37,7 +36,6 @@ from application.pricing import Pricing
 from application.responses import Responses
 from application.routing import Router
 from application.spend import SpendRecorder, SpendWriter
-from application.spend_reports import SpendDesk
 from application.spend_totals import SpendLookup
 from application.token_counting import TokenCounting
 from bootstrap.caching import open_response_caching
@@ -84,7 +82,9 @@ from domain.errors import BadRequestError
 from ports.call_observer import CallObserver
 
 if TYPE_CHECKING:
-    from litestar import Litestar
+    from adapters.http.app import Gateway
+    from application.management import Management
+    from application.spend_reports import SpendDesk
 
 __all__ = [
     "ADAPTERS",
@@ -136,6 +136,20 @@ def call_observers(config: GatewayConfig, metrics: Sequence[CallObserver]) -> tu
         client = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
         found.append(WebhookCallback(client, webhook.url, webhook.headers, webhook.flush_interval))
     return tuple(found)
+
+
+def _management(**parts: Any) -> Management:
+    """Management, imported on its first use: the routes that use it are registered after the start."""
+    from application.management import Management
+
+    return Management.build(**parts)
+
+
+def _spend_desk(**parts: Any) -> SpendDesk:
+    """The spend reports, imported on their first use (see `_management`)."""
+    from application.spend_reports import SpendDesk
+
+    return SpendDesk.build(**parts)
 
 
 class Container(containers.DeclarativeContainer):
@@ -279,7 +293,7 @@ class Container(containers.DeclarativeContainer):
         budgets=budget_guard,
     )
     management = providers.Singleton(
-        Management.build,
+        _management,
         uow=unit_of_work,
         clock=clock,
         on_change=identities.provided.invalidate,
@@ -287,7 +301,7 @@ class Container(containers.DeclarativeContainer):
         passwords=providers.Singleton(Argon2PasswordHasher),
     )
     spend = providers.Singleton(
-        SpendDesk.build,
+        _spend_desk,
         ledger=spend_ledger,
         uow=unit_of_work,
         clock=clock,
@@ -355,7 +369,7 @@ async def resolve(provider: providers.Provider[T]) -> T:
     return await value if inspect.isawaitable(value) else value
 
 
-def create_http_app(container: Container) -> Litestar:
+def create_http_app(container: Container) -> Gateway:
     """The gateway server over `container` (see bootstrap.http: Litestar is loaded only for the server)."""
     from bootstrap.http import create_http_app as create
 

@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from adapters.config.loader import GatewayConfig
-from adapters.http.app import create_app
+from adapters.http.app import Gateway, create_app
 from adapters.http.exchange import Inference
 from bootstrap import Container, _master_key, close_observers, record_parser, resolve
 from bootstrap.loops import run_background_health_checks, run_metric_sampling, run_response_purge, run_store
@@ -78,6 +78,11 @@ _SERVICES = (
 )
 
 
+_ON_FIRST_USE = frozenset({"management", "spend"})
+"""Of `_SERVICES`, those only routes registered after the start use (see `adapters.http.app.Gateway`):
+resolved, and their modules imported, on the first request that asks for them rather than by the start."""
+
+
 async def _stopped(task: asyncio.Task[None]) -> None:
     """`task` cancelled until it has ended. Once is not always enough: a cancellation that races a result
     can be lost on its way down (asyncio.wait_for's, on Python 3.11), and a background loop that lost
@@ -89,7 +94,7 @@ async def _stopped(task: asyncio.Task[None]) -> None:
         await task
 
 
-def create_http_app(container: Container) -> Litestar:
+def create_http_app(container: Container) -> Gateway:
     """The gateway server: the Litestar app over the container, resources tied to its lifespan."""
     config: GatewayConfig = container.config()
 
@@ -101,7 +106,8 @@ def create_http_app(container: Container) -> Litestar:
         tasks: list[asyncio.Task[None]] = []
         try:
             for name in _SERVICES:
-                services[name] = await resolve(getattr(container, name))
+                if name not in _ON_FIRST_USE:
+                    services[name] = await resolve(getattr(container, name))
             identities = await resolve(container.identities)
             # In the background: a start never waits for the database driver, the connection or the
             # schema check (readiness says when it is done); calls needing the database wait for it.
@@ -146,6 +152,14 @@ def create_http_app(container: Container) -> Litestar:
     def bridge(name: str) -> Provide:
         return Provide(lambda: services[name], use_cache=True, sync_to_thread=False)
 
+    def on_first_use(name: str) -> Provide:
+        async def service() -> Any:
+            if name not in services:
+                services[name] = await resolve(getattr(container, name))
+            return services[name]
+
+        return Provide(service, use_cache=True)
+
     def inference() -> Inference:
         metrics = services["metrics"]
         return Inference(
@@ -162,7 +176,7 @@ def create_http_app(container: Container) -> Litestar:
     sso = _console_sso(config)
     return create_app(
         dependencies={
-            **{name: bridge(name) for name in _SERVICES},
+            **{name: on_first_use(name) if name in _ON_FIRST_USE else bridge(name) for name in _SERVICES},
             "inference": Provide(inference, use_cache=True, sync_to_thread=False),
             "sso": Provide(lambda: sso, use_cache=True, sync_to_thread=False),
         },

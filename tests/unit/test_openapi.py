@@ -120,6 +120,7 @@ def _reads_query_params(func: ast.expr) -> bool:
 
 
 async def test_every_query_parameter_a_handler_reads_is_documented(client) -> None:
+    client.app.complete()
     for route in client.app.routes:
         for handler, _ in getattr(route, "route_handler_map", {}).values():
             operation = OPERATIONS.get(handler.fn.__qualname__)

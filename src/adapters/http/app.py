@@ -2,35 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from litestar import Litestar, Router, asgi
+from litestar import Controller, Litestar, Router, asgi
 from litestar.di import Provide
 from litestar.events import BaseEventEmitterBackend
-from litestar.exceptions import ImproperlyConfiguredException, NotFoundException
+from litestar.exceptions import ImproperlyConfiguredException, MethodNotAllowedException, NotFoundException
 from litestar.handlers import ASGIRouteHandler
-from litestar.types import ASGIApp, LifeSpanReceive, LifeSpanScope, LifeSpanSend, Receive, Scope, Send
+from litestar.plugins import PluginProtocol
+from litestar.types import (
+    ASGIApp,
+    ControllerRouterHandler,
+    LifeSpanReceive,
+    LifeSpanScope,
+    LifeSpanSend,
+    Receive,
+    Scope,
+    Send,
+)
+from litestar.utils import normalize_path
 
 from adapters.http.auth import auth_middleware
 from adapters.http.controllers.audio import AudioController
 from adapters.http.controllers.chat import ChatController
 from adapters.http.controllers.docs import DocsController
 from adapters.http.controllers.embeddings import EmbeddingsController
-from adapters.http.controllers.guardrails import GuardrailsController
 from adapters.http.controllers.health import DeploymentHealthController, HealthController
 from adapters.http.controllers.images import ImagesController
-from adapters.http.controllers.management import management_controllers
 from adapters.http.controllers.messages import MessagesController
 from adapters.http.controllers.metrics import MetricsController
-from adapters.http.controllers.model_admin import ModelAdminController
 from adapters.http.controllers.models import ModelsController
 from adapters.http.controllers.moderations import ModerationsController
 from adapters.http.controllers.passthrough import PassThroughController, custom_relays
 from adapters.http.controllers.rerank import RerankController
 from adapters.http.controllers.responses import ResponsesController, StoredResponsesController
-from adapters.http.controllers.spend import spend_controllers
 from adapters.http.controllers.text_completions import TextCompletionsController
 from adapters.http.errors import EXCEPTION_HANDLERS
 from adapters.http.lane import inference_lane
@@ -56,16 +65,41 @@ def create_app(
     middleware: Sequence[Any] = (),
     passthrough_routes: Sequence[CustomRoute] = (),
     console: SessionSigner | None = None,
-) -> Litestar:
+) -> Gateway:
     """`dependencies` are the bridges to the use cases (`completions`, `catalog`, `gatekeeper`,
     `management`, `models`, ...), built by the composition root. With a `gatekeeper` (a master key is
     set), every API route needs a valid credential, the liveness and readiness probes excepted; without
     one, auth is off and every caller acts as the admin (LiteLLM's behaviour without a master key).
     Without `metrics`, GET /metrics is an unknown route (404); without `docs`, so are GET /openapi.json
     and /docs. `passthrough_routes` are served when `passthrough` is, those with `auth: false` without a
-    credential. With a `console` (its session signer), the admin console is served at /ui."""
-    console_routes = [] if console is None else [_console(console, dependencies, max_body_bytes)]
+    credential. With a `console` (its session signer), the admin console is served at /ui. Model admin,
+    guardrails, management, spend reports and the console are registered after the start (`Gateway`)."""
     keyed_relays, open_relays = custom_relays(passthrough_routes if "passthrough" in dependencies else ())
+    api_middleware = [auth_middleware(gatekeeper)] if gatekeeper is not None else []
+
+    def keyed(controller: type[Controller]) -> Router:
+        """A router for `controller` behind the API's authentication, as the routes of `api` are."""
+        return _AppRouter(path="/", route_handlers=[controller], middleware=api_middleware)
+
+    def later() -> Iterator[ControllerRouterHandler]:
+        """The routes a client does not need first, registered after the start (see `Gateway`): one
+        controller at a time, each module imported when its turn comes."""
+        from adapters.http.controllers.model_admin import ModelAdminController
+
+        yield keyed(ModelAdminController)
+        if "guardrails" in dependencies:
+            from adapters.http.controllers.guardrails import GuardrailsController
+
+            yield keyed(GuardrailsController)
+        from adapters.http.controllers.management import management_controllers
+
+        yield from map(keyed, management_controllers)
+        from adapters.http.controllers.spend import spend_controllers
+
+        yield from map(keyed, spend_controllers)
+        if console is not None:
+            yield _console(console, dependencies, max_body_bytes)
+
     api = _AppRouter(
         path="/",
         route_handlers=[
@@ -81,15 +115,11 @@ def create_app(
             AudioController,
             ModelsController,
             DeploymentHealthController,
-            ModelAdminController,
-            *([GuardrailsController] if "guardrails" in dependencies else []),
-            *management_controllers,
-            *spend_controllers,
             *([PassThroughController] if "passthrough" in dependencies else []),
             *keyed_relays,
             *([] if public_metrics or not metrics else [MetricsController]),
         ],
-        middleware=[auth_middleware(gatekeeper)] if gatekeeper is not None else [],
+        middleware=api_middleware,
     )
     return Gateway(
         route_handlers=[
@@ -98,7 +128,6 @@ def create_app(
             *open_relays,
             *([MetricsController] if public_metrics and metrics else []),
             *([DocsController] if docs else []),
-            *console_routes,
         ],
         dependencies=dict(dependencies),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -116,6 +145,7 @@ def create_app(
             middleware=middleware,
             custom_paths=[r.path for r in passthrough_routes],
         ),
+        later=later(),
     )
 
 
@@ -145,13 +175,71 @@ class _NoListeners(BaseEventEmitterBackend):
         raise ImproperlyConfiguredException(f"no event listeners are registered for event ID: {event_id}")
 
 
+LATER_AFTER = 1.0
+"""Seconds after the start at which the routes registered later begin to register, if no request came
+before: the first answer (a readiness probe, usually) begins them otherwise."""
+
+
 class Gateway(Litestar):
     """The Litestar app with the inference lane (`adapters.http.lane`) in front of its routing: a request
-    the lane takes never enters Litestar's."""
+    the lane takes never enters Litestar's.
 
-    def __init__(self, *args: Any, lane: Callable[[Scope], ASGIApp | None] | None, **kwargs: Any) -> None:
+    The routes it registers `later` (route handlers and routers, in order) are not in the app as built:
+    those a client does not need first (model admin, management, spend reports, the console: some 60
+    handlers) were half of the build's CPU, their modules' imports included. They register
+    on the event loop (Litestar's route table is not thread-safe) once the server has answered its first
+    request, or `LATER_AFTER` seconds after the start if none came, one controller at each turn of the
+    loop, so that a call waits for one at most; a request that the routes registered so far do not answer
+    (path or method) registers all that remain first, and is then routed among them. `complete()`
+    registers them at once, for whoever reads `routes` whole (the OpenAPI document, tests)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        lane: Callable[[Scope], ASGIApp | None] | None,
+        later: Iterator[ControllerRouterHandler] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._lane = lane
+        self._later = later
+        self._answered = asyncio.Event()
+
+    @staticmethod
+    def _get_default_plugins(plugins: list[PluginProtocol]) -> list[PluginProtocol]:
+        """Litestar's default plugins but pydantic's and attrs': no handler takes or returns a pydantic
+        model or an attrs class (they read raw bodies and answer bytes, and the OpenAPI document is ours),
+        and importing those two (pydantic.v1 and attrs with them) cost a start 25-45 ms of CPU."""
+        from litestar.plugins.core import MsgspecDIPlugin
+
+        return [*plugins, MsgspecDIPlugin()]
+
+    def complete(self) -> None:
+        """Registers every route still to register (nothing once all are)."""
+        while self._register_next():
+            pass
+
+    def _register_next(self) -> bool:
+        """Registers the next route handler or router of those registered later; False if none was left."""
+        handler = next(self._later, None) if self._later is not None else None
+        if handler is None:
+            self._later = None
+            return False
+        self.register(handler)
+        # Routing is cached by path and method, and a path found before may have a better match now.
+        self.asgi_router.handle_routing.cache_clear()
+        return True
+
+    def _routes(self, scope: Scope) -> bool:
+        """Whether the routes registered so far answer this request's path and method."""
+        path = scope["path"]
+        if root_path := scope.get("root_path", ""):
+            path = path.split(root_path, maxsplit=1)[-1]
+        try:
+            self.asgi_router.handle_routing(path=normalize_path(path), method=scope["method"])
+        except (NotFoundException, MethodNotAllowedException):
+            return False
+        return True
 
     async def __call__(
         self,
@@ -159,12 +247,39 @@ class Gateway(Litestar):
         receive: Receive | LifeSpanReceive,
         send: Send | LifeSpanSend,
     ) -> None:
-        if scope["type"] == "http" and self._lane is not None:
-            taken = self._lane(scope)
-            if taken is not None:
-                await taken(scope, receive, send)  # type: ignore[arg-type]
-                return
-        await super().__call__(scope, receive, send)
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        taken = self._lane(scope) if self._lane is not None else None
+        if taken is not None:
+            await taken(scope, receive, send)  # type: ignore[arg-type]
+        else:
+            if self._later is not None and not self._routes(scope):
+                self.complete()
+            await super().__call__(scope, receive, send)
+        if self._later is not None:
+            self._answered.set()
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Litestar's, and the routes registered later registering in the background while it lasts."""
+        async with super().lifespan():
+            self._answered = asyncio.Event()
+            registering = asyncio.create_task(self._register_later())
+            try:
+                yield
+            finally:
+                registering.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await registering
+
+    async def _register_later(self) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose the stop's cancellation.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LATER_AFTER):
+                await self._answered.wait()
+        while self._register_next():
+            await asyncio.sleep(0)
 
 
 CONSOLE_PATH = "/ui"

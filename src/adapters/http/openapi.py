@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from litestar import Litestar
 from litestar.routes import HTTPRoute
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from adapters.http.app import Gateway
 from adapters.http.controllers.health import package_version
 from adapters.http.openapi_operations import OBJECT, OPERATIONS, Operation, Schema
 
@@ -44,9 +44,11 @@ _DESCRIPTION = (
 )
 
 
-def served_operations(app: Litestar) -> list[tuple[str, str, str]]:
+def served_operations(app: Gateway) -> list[tuple[str, str, str]]:
     """(OpenAPI path, method, handler name) of every route the app serves, HEAD and OPTIONS aside, and
-    those marked `include_in_schema=False` (the admin console's pages, which are HTML, not API)."""
+    those marked `include_in_schema=False` (the admin console's pages, which are HTML, not API); those it
+    registers later included (registered now)."""
+    app.complete()
     served = []
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
@@ -58,7 +60,7 @@ def served_operations(app: Litestar) -> list[tuple[str, str, str]]:
     return served
 
 
-def build_openapi(app: Litestar) -> dict[str, Any]:
+def build_openapi(app: Gateway) -> dict[str, Any]:
     served = served_operations(app)
     schemas, refs = _component_schemas([OPERATIONS[name] for _, _, name in served if name in OPERATIONS])
     paths: dict[str, dict[str, Any]] = {}

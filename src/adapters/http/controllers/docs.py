@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from litestar import Controller, Litestar, Request, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from adapters.http.exchange import JSON
+
+if TYPE_CHECKING:
+    from adapters.http.app import Gateway
 
 _ASSETS = {
     "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
@@ -29,9 +32,10 @@ def _asset(name: str) -> bytes:
     return files("adapters.http").joinpath("static", "docs", name).read_bytes()
 
 
-def build_openapi(app: Litestar) -> dict[str, Any]:
+def build_openapi(app: Gateway) -> dict[str, Any]:
     """The document (adapters.http.openapi), loaded on the first request for it: its schemas are every
-    request model's, with pydantic's JSON-schema machinery, ~50 ms of a start that may never serve it."""
+    request model's, with pydantic's JSON-schema machinery, ~50 ms of a start that may never serve it.
+    The routes the app registers later are registered first, if they are not yet."""
     from adapters.http.openapi import build_openapi as build
 
     return build(app)
