@@ -7,6 +7,27 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+
+class LazyPattern:
+    """A regex compiled on its first search: the filter's ~50 shapes and phrases cost a start 5-8 ms of
+    CPU to compile, and a configuration uses a few of them, or none. Its `finditer` and `search` are
+    the compiled pattern's once it is."""
+
+    __slots__ = ("finditer", "flags", "pattern", "search")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern = pattern
+        self.flags = flags
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached until the first search has set `finditer` and `search` (or for another method).
+        compiled = re.compile(self.pattern, self.flags)
+        self.finditer = compiled.finditer
+        self.search = compiled.search
+        return getattr(compiled, name)
+
 
 Validator = Callable[[str, int, int], int | None]
 """(text, start, end) of a candidate match -> the end of what is really found there, or None."""
@@ -14,10 +35,10 @@ Validator = Callable[[str, int, int], int | None]
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """One recognisable shape: its regex (compiled once), a cheap literal every match contains (`hint`,
-    checked with `in` before the regex runs), and the check that confirms a candidate."""
+    """One recognisable shape: its regex (compiled on first use), a cheap literal every match contains
+    (`hint`, checked with `in` before the regex runs), and the check that confirms a candidate."""
 
-    regex: re.Pattern[str]
+    regex: re.Pattern[str] | LazyPattern
     validator: Validator | None = None
     hint: str | tuple[str, ...] | None = None
     min_digits: int = 0
@@ -59,7 +80,7 @@ def _mastercard_prefix(digits: str) -> bool:
     return 51 <= int(digits[:2]) <= 55 or 2221 <= int(digits[:4]) <= 2720
 
 
-_IBAN_HEAD = re.compile(r"[A-Z]{2}\d{2} ?$")
+_IBAN_HEAD = LazyPattern(r"[A-Z]{2}\d{2} ?$")
 
 
 def _card(prefixes: tuple[str, ...] | Callable[[str], bool] = (), lengths: tuple[int, ...] = ()) -> Validator:
@@ -110,7 +131,7 @@ def _phone(text: str, start: int, end: int) -> int | None:
     return end if 8 <= len(_digits(text[start:end])) <= 15 else None
 
 
-_AWS_CONTEXT = re.compile(r"aws|secret|amazon", re.IGNORECASE)
+_AWS_CONTEXT = LazyPattern(r"aws|secret|amazon", re.IGNORECASE)
 
 
 def _aws_secret(text: str, start: int, end: int) -> int | None:
@@ -135,62 +156,62 @@ _INTL_PHONE = r"(?<![\w+])\+[1-9]\d{0,2}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?!\d)"
 
 PREBUILT: dict[str, Shape] = {
     "email": Shape(
-        re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
+        LazyPattern(r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
         hint="@",
     ),
     "us_ssn": Shape(
-        re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])"),
+        LazyPattern(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])"),
         hint="-",
         min_digits=9,
     ),
     "us_ssn_no_dash": Shape(
-        re.compile(r"(?<!\d)(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4}(?!\d)"), min_digits=9
+        LazyPattern(r"(?<!\d)(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4}(?!\d)"), min_digits=9
     ),
-    "us_phone": Shape(re.compile(_US_PHONE), min_digits=10),
-    "intl_phone": Shape(re.compile(_INTL_PHONE), _phone, hint="+", min_digits=8),
-    "phone": Shape(re.compile(f"{_INTL_PHONE}|{_US_PHONE}"), _phone, min_digits=8),
-    "credit_card": Shape(re.compile(_CARD), _card(), min_digits=13),
-    "visa": Shape(re.compile(_CARD), _card(("4",), (13, 16, 19)), min_digits=13),
-    "mastercard": Shape(re.compile(_CARD), _card(_mastercard_prefix, (16,)), min_digits=16),
-    "amex": Shape(re.compile(_CARD), _card(("34", "37"), (15,)), min_digits=15),
+    "us_phone": Shape(LazyPattern(_US_PHONE), min_digits=10),
+    "intl_phone": Shape(LazyPattern(_INTL_PHONE), _phone, hint="+", min_digits=8),
+    "phone": Shape(LazyPattern(f"{_INTL_PHONE}|{_US_PHONE}"), _phone, min_digits=8),
+    "credit_card": Shape(LazyPattern(_CARD), _card(), min_digits=13),
+    "visa": Shape(LazyPattern(_CARD), _card(("4",), (13, 16, 19)), min_digits=13),
+    "mastercard": Shape(LazyPattern(_CARD), _card(_mastercard_prefix, (16,)), min_digits=16),
+    "amex": Shape(LazyPattern(_CARD), _card(("34", "37"), (15,)), min_digits=15),
     "discover": Shape(
-        re.compile(_CARD),
+        LazyPattern(_CARD),
         _card(("6011", "65", "644", "645", "646", "647", "648", "649"), (16, 19)),
         min_digits=16,
     ),
     "iban": Shape(
-        re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), _iban, min_digits=2
+        LazyPattern(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), _iban, min_digits=2
     ),
-    "ipv4": Shape(re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)"), _ipv4, hint=".", min_digits=4),
+    "ipv4": Shape(LazyPattern(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)"), _ipv4, hint=".", min_digits=4),
     "ipv6": Shape(
-        re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"), _ipv6, hint=":"
+        LazyPattern(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"), _ipv6, hint=":"
     ),
     "aws_access_key": Shape(
-        re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"), hint=("AKIA", "ASIA", "ABIA", "ACCA")
+        LazyPattern(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"), hint=("AKIA", "ASIA", "ABIA", "ACCA")
     ),
     "aws_secret_key": Shape(
-        re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
+        LazyPattern(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
         _aws_secret,
         hint=("aws", "secret", "amazon"),
         folded=True,
     ),
     "openai_api_key": Shape(
-        re.compile(r"\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"), hint="sk-"
+        LazyPattern(r"\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"), hint="sk-"
     ),
-    "anthropic_api_key": Shape(re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"), hint="sk-ant-"),
+    "anthropic_api_key": Shape(LazyPattern(r"\bsk-ant-[A-Za-z0-9_-]{20,}"), hint="sk-ant-"),
     "github_token": Shape(
-        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
+        LazyPattern(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
         hint=("gh", "github_pat_"),
     ),
-    "slack_token": Shape(re.compile(r"\bxox[abeoprs]-[A-Za-z0-9-]{10,}"), hint="xox"),
-    "google_api_key": Shape(re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), hint="AIza"),
+    "slack_token": Shape(LazyPattern(r"\bxox[abeoprs]-[A-Za-z0-9-]{10,}"), hint="xox"),
+    "google_api_key": Shape(LazyPattern(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), hint="AIza"),
     "stripe_key": Shape(
-        re.compile(r"\b(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}\b"), hint=("_live_", "_test_")
+        LazyPattern(r"\b(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}\b"), hint=("_live_", "_test_")
     ),
-    "jwt": Shape(re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), hint="eyJ"),
-    "bearer_token": Shape(re.compile(r"\b[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)"), hint="earer", group=1),
+    "jwt": Shape(LazyPattern(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), hint="eyJ"),
+    "bearer_token": Shape(LazyPattern(r"\b[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)"), hint="earer", group=1),
     "private_key": Shape(
-        re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z]+ )*PRIVATE KEY-----"),
+        LazyPattern(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z]+ )*PRIVATE KEY-----"),
         hint="PRIVATE KEY-----",
     ),
 }
@@ -243,13 +264,13 @@ SECRET_SHAPES: tuple[tuple[str, Shape], ...] = (
     # scheme://user:password@host: the password alone goes.
     (
         "url_password",
-        Shape(re.compile(r"[a-z][a-z0-9+.-]*://[^\s:/@]+:([^\s@/]+)@", re.I), hint="://", group=1),
+        Shape(LazyPattern(r"[a-z][a-z0-9+.-]*://[^\s:/@]+:([^\s@/]+)@", re.I), hint="://", group=1),
     ),
     # api_key = '...', password: "...", OPENAI_API_KEY=...: the value alone goes (LiteLLM's "Secret Keyword").
     (
         "secret_keyword",
         Shape(
-            re.compile(
+            LazyPattern(
                 r"(?i)(?:api[_-]?key|secret|password|passwd|pwd|token|credentials?|access[_-]?key)[\w.-]{0,20}"
                 r"['\"]?\s*[:=]\s*['\"]?([^\s'\"`,;]{4,})"
             ),
@@ -291,20 +312,20 @@ _OVERRIDE_HINTS = (
     "not ",
 )
 
-INJECTION_RULES: tuple[tuple[str, float, tuple[str, ...], re.Pattern[str]], ...] = (
+INJECTION_RULES: tuple[tuple[str, float, tuple[str, ...], LazyPattern], ...] = (
     # "Ignore all previous instructions", "disregard your rules" (LiteLLM's heuristics combine the same
     # verbs, adjectives and nouns); "ignore the typo in my previous message" is no match.
     (
         "instruction override",
         1.0,
         _OVERRIDE_HINTS,
-        re.compile(rf"\b{_VERB}\s+(?:{_OLD}\s+){{1,3}}{_RULES}\b", re.I),
+        LazyPattern(rf"\b{_VERB}\s+(?:{_OLD}\s+){{1,3}}{_RULES}\b", re.I),
     ),
     (
         "instruction override",
         0.6,
         _OVERRIDE_HINTS,
-        re.compile(
+        LazyPattern(
             rf"\b{_VERB}\s+(?:everything|all|anything)\s+(?:above|before|prior|previously|you\s+were\s+told)",
             re.I,
         ),
@@ -315,25 +336,25 @@ INJECTION_RULES: tuple[tuple[str, float, tuple[str, ...], re.Pattern[str]], ...]
         "instruction override",
         0.4,
         _OVERRIDE_HINTS,
-        re.compile(rf"\b{_VERB}\s+(?:the\s+|all\s+)?above\b", re.I),
+        LazyPattern(rf"\b{_VERB}\s+(?:the\s+|all\s+)?above\b", re.I),
     ),
     (
         "reset",
         0.3,
         ("start", "begin"),
-        re.compile(r"\band\s+(?:start\s+(?:over|anew|from\s+scratch)|begin\s+afresh)\b", re.I),
+        LazyPattern(r"\band\s+(?:start\s+(?:over|anew|from\s+scratch)|begin\s+afresh)\b", re.I),
     ),
     (
         "persona jailbreak",
         0.8,
         ("you", "anything now"),
-        re.compile(r"\byou\s+are\s+(?:now\s+)?(?:DAN|STAN|DUDE|AIM)\b|\bdo\s+anything\s+now\b", re.I),
+        LazyPattern(r"\byou\s+are\s+(?:now\s+)?(?:DAN|STAN|DUDE|AIM)\b|\bdo\s+anything\s+now\b", re.I),
     ),
     (
         "persona jailbreak",
         0.6,
         ("you",),
-        re.compile(
+        LazyPattern(
             r"\byou\s+are\s+now\s+(?:an?\s+)?(?:unrestricted|unfiltered|uncensored|jailbroken|evil)\b", re.I
         ),
     ),
@@ -341,7 +362,7 @@ INJECTION_RULES: tuple[tuple[str, float, tuple[str, ...], re.Pattern[str]], ...]
         "system prompt extraction",
         0.6,
         ("system", "instructions"),
-        re.compile(
+        LazyPattern(
             r"\b(?:reveal|show|print|output|repeat|display|leak|dump|tell\s+me|give\s+me|what\s+(?:is|are|was))"
             r"\s+(?:me\s+)?(?:your|the)\s+(?:(?:full|entire|exact|original|hidden|initial|secret)\s+)*"
             r"(?:system\s+(?:prompt|message|instructions)|hidden\s+instructions|initial\s+instructions)",
@@ -354,25 +375,25 @@ INJECTION_RULES: tuple[tuple[str, float, tuple[str, ...], re.Pattern[str]], ...]
         "developer mode",
         0.6,
         ("mode",),
-        re.compile(r"\bwith\s+developer\s+mode\s+enabled\b|\b(?:god|DAN|jailbreak)\s+mode\b", re.I),
+        LazyPattern(r"\bwith\s+developer\s+mode\s+enabled\b|\b(?:god|DAN|jailbreak)\s+mode\b", re.I),
     ),
     (
         "developer mode",
         0.4,
         ("mode",),
-        re.compile(r"\bdeveloper\s+mode\s+(?:is\s+)?(?:now\s+)?(?:enabled|activated)\b", re.I),
+        LazyPattern(r"\bdeveloper\s+mode\s+(?:is\s+)?(?:now\s+)?(?:enabled|activated)\b", re.I),
     ),
     (
         "jailbreak marker",
         0.3,
         ("jailbreak", "character"),
-        re.compile(r"\bjailbreak(?:ed|ing)?\b|\bstay\s+in\s+character\b", re.I),
+        LazyPattern(r"\bjailbreak(?:ed|ing)?\b|\bstay\s+in\s+character\b", re.I),
     ),
     (
         "role-play without limits",
         0.6,
         ("pretend", "imagine", "act as", "role"),
-        re.compile(
+        LazyPattern(
             r"\b(?:pretend|imagine|act\s+as\s+if|roleplay\s+as|role-play\s+as)\b[^.\n]{0,60}?"
             r"\b(?:no|without(?:\s+any)?)\s+(?:\w+\s+)?(?:restrictions|rules|limits|filters|guidelines|limitations)",
             re.I,
@@ -382,13 +403,18 @@ INJECTION_RULES: tuple[tuple[str, float, tuple[str, ...], re.Pattern[str]], ...]
         "delimiter injection",
         0.6,
         ("<", "[", "#"),
-        re.compile(
+        LazyPattern(
             r"</?\s*system\s*>|<\|im_(?:start|end)\|>|\[/?INST\]|\[/?SYSTEM\]"
             r"|^\s*#{2,}\s*(?:system|instructions?)\s*:",
             re.I | re.M,
         ),
     ),
-    ("new instructions", 0.3, ("instructions",), re.compile(r"\bnew\s+(?:system\s+)?instructions\s*:", re.I)),
+    (
+        "new instructions",
+        0.3,
+        ("instructions",),
+        LazyPattern(r"\bnew\s+(?:system\s+)?instructions\s*:", re.I),
+    ),
 )
 """(what it is, its weight, words one of which it needs in the lower-cased text, the phrase): the weights
 of the rules a text matches add up (capped at 1, a name counted once); the text is an injection when
