@@ -156,9 +156,7 @@ class CallSpan(trace.Span):
             return
         self._status = status if isinstance(status, Status) else Status(status, description)
 
-    def add_event(
-        self, name: str, attributes: types.Attributes = None, timestamp: int | None = None
-    ) -> None:
+    def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
         if self._end is not None:
             _log.warning("Calling add_event on an ended span.")
             return
@@ -215,4 +213,3 @@ class CallSpan(trace.Span):
 
     def __repr__(self) -> str:
         return f"CallSpan({self._name!r}, {self._context!r})"
-
