@@ -480,3 +480,46 @@ async def test_an_unreachable_database_raises_store_unavailable() -> None:
                 await attempt
     finally:
         await database.close()
+
+
+async def test_on_sqlite_the_batch_on_the_drivers_thread_stores_what_the_statement_by_statement_path_stores(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SQLite ledger writes a batch in one function on the driver's thread (spend_sqlite), and falls
+    back to SQLAlchemy statements where the driver offers no such way in: both store the same rows."""
+    first = [
+        call(f"r{i:03}", at=T0 + timedelta(hours=i * 7), caller=caller, model=f"m{i % 3}", cost=cost)
+        for i, (caller, cost) in enumerate(
+            [(CALLER, Decimal("0.1")), (Caller(team_id="t1"), Decimal("0.000000123456789")),
+             (Caller(user_id="u1", end_user="e1"), None), (Caller(), Decimal("3"))] * 5
+        )
+    ]  # fmt: skip
+    second = [*first[15:], call("r900", caller=Caller(team_id="t1")), call("r901", status=CallStatus.FAILURE)]
+
+    async def stored(directory: Path) -> dict[str, list[Any]]:
+        directory.mkdir()
+        database = _database(request, "sqlite", directory)
+        ledger = database.spend_ledger("a")
+        try:
+            assert await ledger.write(first) == len(first)
+            assert await ledger.write(second) == 2
+            async with database.engine.connect() as connection:
+                return {
+                    table: list(
+                        (await connection.exec_driver_sql(f"SELECT * FROM {table} ORDER BY 1, 2")).all()
+                    )
+                    for table in ("spend_logs", "spend_totals", "spend_daily")
+                }
+        finally:
+            await database.close()
+
+    on_the_drivers_thread = await stored(tmp_path / "batch")
+
+    async def no_way_in(*_: Any) -> None:
+        return None
+
+    monkeypatch.setattr(SqliteSpendBatch, "write", no_way_in)
+    statement_by_statement = await stored(tmp_path / "statements")
+
+    assert all(on_the_drivers_thread.values())
+    assert on_the_drivers_thread == statement_by_statement
