@@ -162,7 +162,13 @@ class LiveDeployments:
         self._clients = clients
         self._mock = mock
         self._client_factory = client_factory
-        self._adapters: dict[tuple[type[LLMProvider], str], LLMProvider] = {}
+        # The adapters wired at start, by upstream: kept when the stored deployments are first served, as
+        # any adapter of an unchanged upstream is (a new one would start with empty token caches, say).
+        self._adapters: dict[tuple[type[LLMProvider], str], LLMProvider] = {
+            upstream_key(d): providers[d.id]
+            for d in catalog.deployments()
+            if d.provider in ADAPTERS and d.id in providers
+        }
 
     def activate(self, deployments: Iterable[Deployment]) -> None:
         served = served_deployments(deployments)
