@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib.util
 import os
@@ -157,9 +158,35 @@ def serve(
         metrics_dir = tempfile.mkdtemp(prefix="switchyard-metrics-")
         os.environ[MULTIPROCESS_ENV] = metrics_dir
         try:
-            uvicorn.run("switchyard.server:app", factory=True, workers=workers, **options)
+            return _serve_workers(workers, options)
         finally:
             shutil.rmtree(metrics_dir, ignore_errors=True)
-    else:
-        uvicorn.run(create_http_app(build_container(gateway_config)), **options)
+    uvicorn.run(create_http_app(build_container(gateway_config)), **options)
+    return 0
+
+
+def _serve_workers(workers: int, options: dict[str, Any]) -> int:
+    """uvicorn's worker processes, each listening on a socket of its own where the system spreads
+    connections over such sockets (see switchyard.listeners); uvicorn's shared socket elsewhere."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from switchyard.listeners import WorkerListeners, reserve, spreads_connections
+
+    if not spreads_connections():
+        uvicorn.run("switchyard.server:app", factory=True, workers=workers, **options)
+        return 0
+    host = options["host"]
+    try:
+        held = reserve(host, options["port"])
+    except OSError as exc:
+        print(f"switchyard: cannot listen on {host}:{options['port']}: {exc}", file=sys.stderr)
+        return 1
+    with held:
+        port = held.getsockname()[1]
+        options = {**options, "port": port}
+        config = uvicorn.Config("switchyard.server:app", factory=True, workers=workers, **options)
+        listeners: Any = WorkerListeners(host, port)  # stands in for uvicorn's list of shared sockets
+        with contextlib.suppress(KeyboardInterrupt):
+            Multiprocess(config, sockets=listeners).run()
     return 0
