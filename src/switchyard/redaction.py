@@ -58,6 +58,10 @@ SENSITIVE_KEYS = frozenset(
     }
 )
 """Field names whose values are secret whatever they look like."""
+_CLEAN_KEPT = 4096
+"""Texts remembered as holding no secret before the memory starts afresh."""
+_CLEAN_LENGTH = 256
+"""Texts longer than this are scanned each time, never remembered (the memory stays small)."""
 PLAIN_FIELDS = frozenset({"guardrails"})
 """Fields of the access line built only of config names, fixed words and numbers: never redacted (a
 line is written per call, and each nested value would cost its scan)."""
@@ -68,30 +72,41 @@ class Redactor:
     secrets masked, and the values of fields named like credentials masked whole. `known` are exact
     secret values (the config's credentials) to mask wherever they show up, whatever their shape."""
 
-    __slots__ = ("_known",)
+    __slots__ = ("_clean", "_known")
 
     def __init__(self, known: Iterable[str] = ()) -> None:
         # Longest first, so that a secret containing another is masked whole; short values would mask
         # ordinary words, and no real credential is that short.
         values = sorted({k for k in known if len(k) >= 8}, key=len, reverse=True)
         self._known = re.compile("|".join(map(re.escape, values))) if values else None
+        self._clean: set[str] = set()
+        """Short texts found to hold nothing (`text` leaves them as they are): a line's model, deployment,
+        key alias and the like come back on every call, and are not scanned again."""
 
     def __call__(self, logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
         texts: list[str] = []
+        clean = self._clean
         for name, value in event.items():
             kind = type(value)
             if kind is str and name not in SENSITIVE_KEYS:  # most fields: a plain text
-                if len(value) >= 8:
+                if len(value) >= 8 and value not in clean:
                     texts.append(name)
             elif value is None or kind in _SCALARS:  # the others: numbers, flags, unset
                 continue
             elif not isinstance(value, bool | int | float) and name not in PLAIN_FIELDS:
                 event[name] = self.cleaned(value, name)
         # The plain texts scanned at once (an access line's ten or so: 5 us instead of 25): one that holds
-        # something is in the whole, and only then is each field cleaned on its own.
-        if texts and self._suspect(_SEPARATOR.join([event[name] for name in texts])):
-            for name in texts:
-                event[name] = self.text(event[name])
+        # something is in the whole, and only then is each field cleaned on its own. None holds anything
+        # when the whole does not (no shape or secret spans the separator), so each is remembered.
+        if texts:
+            found = [event[name] for name in texts]
+            if self._suspect(_SEPARATOR.join(found)):
+                for name in texts:
+                    event[name] = self.text(event[name])
+            else:
+                if len(clean) >= _CLEAN_KEPT:
+                    clean.clear()
+                clean.update([text for text in found if len(text) <= _CLEAN_LENGTH])
         return event
 
     def cleaned(self, value: Any, name: str = "") -> Any:

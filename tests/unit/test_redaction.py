@@ -97,3 +97,35 @@ def test_the_configs_credentials_are_masked_in_every_line_exceptions_included(tm
     assert lines[0]["detail"] == f"key {MASK} refused"
     assert "RuntimeError" in lines[1]["exception"] and MASK in lines[1]["exception"]
     assert "eu-west-1" not in secrets_of(load_config(str(config_file), {}))
+
+
+def test_texts_seen_clean_before_do_not_shelter_a_secret_beside_them() -> None:
+    redactor = Redactor(["config-credential-value"])
+    line = {"model_group": "bench-chat-model", "deployment": "deployment-a1", "call_id": "c" * 36}
+    for _ in range(3):  # the same clean texts, line after line, are left as they are
+        assert redactor(None, "info", dict(line)) == line
+
+    secret = SECRETS["virtual key"]
+    masked = redactor(None, "info", {**line, "user": f"uses {secret}", "team": "config-credential-value"})
+
+    assert masked == {**line, "user": f"uses {MASK}", "team": MASK}
+    # a text remembered as clean is still checked in a line that holds a secret elsewhere
+    assert redactor(None, "info", {**line, "end_user": secret})["end_user"] == MASK
+
+
+def test_a_line_is_redacted_the_same_whether_its_texts_were_seen_before_or_not() -> None:
+    lines = [
+        {"call_id": f"call-{index:04d}-abcdef", "model_group": group, "key_alias": alias}
+        for index in range(50)
+        for group, alias in (
+            ("bench-chat-model", "my-alias-01"),
+            ("sk-abcdefghij12345", "bearer abcdefghijkl"),
+        )
+    ]
+    seasoned = Redactor()
+    for line in lines:  # every text seen once already
+        seasoned(None, "info", dict(line))
+
+    assert [seasoned(None, "info", dict(line)) for line in lines] == [
+        Redactor()(None, "info", dict(line)) for line in lines
+    ]

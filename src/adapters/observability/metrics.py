@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.values import MutexValue
 
 from domain.guardrails import Decision, GuardrailMode
 from domain.spend import CallStatus, SpendRecord
@@ -104,6 +106,8 @@ class PrometheusMetrics(CallObserver):
             "switchyard_in_flight_requests", "Calls being answered (streams until their end).",
             multiprocess_mode="livesum", registry=where,
         )  # fmt: skip
+        if not self._multiprocess:
+            _unlock(self.in_flight)
         self._series: dict[tuple[str, str, str, str], _Series] = {}
 
     def call_ended(self, record: SpendRecord) -> None:
@@ -112,15 +116,16 @@ class PrometheusMetrics(CallObserver):
         key = (group, provider, record.call_type, str(record.status_code or 0))
         series = self._series.get(key)
         if series is None:  # `labels()` takes a lock and builds a key each time: look each up once
-            series = self._series[key] = _Series(self, key)
+            series = self._series[key] = _Series(self, key, unlocked=not self._multiprocess)
         series.requests.inc()
         latency = (record.ended_at - record.started_at).total_seconds()
-        series.duration.observe(latency)
+        observe = series.observe
+        observe(series.duration, latency)
         if record.upstream_seconds is not None:
-            series.upstream.observe(record.upstream_seconds)
-            series.overhead.observe(max(latency - record.upstream_seconds, 0.0))
+            observe(series.upstream, record.upstream_seconds)
+            observe(series.overhead, max(latency - record.upstream_seconds, 0.0))
         if record.time_to_first_token is not None:
-            series.first_token.observe(record.time_to_first_token)
+            observe(series.first_token, record.time_to_first_token)
         usage = record.usage
         counts = (
             usage.prompt_tokens,
@@ -199,6 +204,7 @@ class _Series:
         "duration",
         "fallbacks",
         "first_token",
+        "observe",
         "overhead",
         "requests",
         "retries",
@@ -207,7 +213,7 @@ class _Series:
         "upstream",
     )
 
-    def __init__(self, metrics: PrometheusMetrics, key: tuple[str, str, str, str]) -> None:
+    def __init__(self, metrics: PrometheusMetrics, key: tuple[str, str, str, str], *, unlocked: bool) -> None:
         group, provider = key[0], key[1]
         self.requests = metrics.requests.labels(*key)
         self.duration = metrics.duration.labels(*key)
@@ -218,6 +224,54 @@ class _Series:
         self.spend = metrics.spend.labels(group, provider)
         self.retries = metrics.retries.labels(group)
         self.fallbacks = metrics.fallbacks.labels(group)
+        self.observe: Callable[[Any, float], None] = _observed
+        if unlocked:
+            self.observe = _observed_unlocked
+            for child in (self.requests, self.duration, self.upstream, self.overhead, self.first_token,
+                          *self.tokens, self.spend, self.retries, self.fallbacks):  # fmt: skip
+                _unlock(child)
+
+
+class _UnlockedValue(MutexValue):
+    """prometheus-client's value of one series, moved without its lock. Its lock is there for threads
+    that move a value at once; a process's own registry (one worker) has these moved by the event loop's
+    thread alone (the calls' records and the HTTP edge's gauge), so each `+=` runs whole, and a scrape
+    on another thread reads a float either before or after it. A lock per increment (a dozen a call) and
+    a pass over the bounds per observation were a third of a call's metrics (6.5 against 4.2 us)."""
+
+    def inc(self, amount: float) -> None:
+        self._value += amount
+
+
+def _unlock(metric: Any) -> None:
+    """Swaps the values of one labelled child (a counter's or gauge's value, a histogram's sum and
+    buckets) for unlocked ones holding the same figures; multiprocess values (files) are left alone."""
+    for name in ("_value", "_sum"):
+        value = getattr(metric, name, None)
+        if type(value) is MutexValue:
+            setattr(metric, name, _unlocked(value))
+    buckets = getattr(metric, "_buckets", None)
+    if buckets:
+        buckets[:] = [_unlocked(value) if type(value) is MutexValue else value for value in buckets]
+
+
+def _unlocked(value: MutexValue) -> MutexValue:
+    unlocked = _UnlockedValue.__new__(_UnlockedValue)
+    unlocked.__dict__.update(value.__dict__)
+    return unlocked
+
+
+def _observed(histogram: Any, amount: float) -> None:
+    histogram.observe(amount)
+
+
+def _observed_unlocked(histogram: Any, amount: float) -> None:
+    """`Histogram.observe` of a labelled child whose values are unlocked: its sum, and the first bucket
+    whose bound is at or above `amount` found by bisection instead of a pass over the bounds (none for
+    a NaN, as there)."""
+    histogram._sum.inc(amount)
+    if amount == amount:
+        histogram._buckets[bisect_left(histogram._upper_bounds, amount)].inc(1)
 
 
 def _forget_dead_workers(directory: str) -> None:

@@ -13,8 +13,12 @@ from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import context, propagate, trace
-from opentelemetry.propagators.textmap import Getter
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.context import Context
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import Getter, TextMapPropagator
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from adapters.observability.tracing import Tracing
 from domain.spend import SpendRecord
@@ -37,6 +41,37 @@ class _Headers(Getter[list[tuple[bytes, bytes]]]):
 
 
 _GETTER = _Headers()
+_W3C_READS = frozenset({b"traceparent", b"baggage"})
+"""The only headers the default propagators (tracecontext, then baggage) read."""
+_w3c_only: tuple[TextMapPropagator | None, bool] = (None, False)
+
+
+def _parent(headers: list[tuple[bytes, bytes]]) -> Context:
+    """`propagate.extract` of the request's headers. With the default propagators and neither of the
+    headers they read, that is an empty context (tracecontext starts one, baggage passes it on): said
+    here without a lookup of each header by each propagator."""
+    global _w3c_only
+    textmap = propagate.get_global_textmap()
+    if _w3c_only[0] is not textmap:
+        _w3c_only = (textmap, _default_w3c(textmap))
+    if _w3c_only[1]:
+        for name, _ in headers:
+            if name in _W3C_READS:
+                break
+        else:
+            return Context()
+    return propagate.extract(headers, getter=_GETTER)
+
+
+def _default_w3c(textmap: TextMapPropagator) -> bool:
+    """Whether `textmap` is tracecontext followed by nothing but baggage (OTEL_PROPAGATORS' default)."""
+    found = getattr(textmap, "_propagators", None) if type(textmap) is CompositePropagator else None
+    return (
+        isinstance(found, list | tuple)
+        and len(found) > 0
+        and type(found[0]) is TraceContextTextMapPropagator
+        and all(type(each) is W3CBaggagePropagator for each in found[1:])
+    )
 
 
 def server_spans(tracing: Callable[[], Tracing]) -> Callable[[ASGIApp], ASGIApp]:
@@ -49,7 +84,7 @@ def server_spans(tracing: Callable[[], Tracing]) -> Callable[[ASGIApp], ASGIApp]
             if scope["type"] != "http" or scope["path"] in _UNTRACED:
                 await app(scope, receive, send)
                 return
-            parent = propagate.extract(scope["headers"], getter=_GETTER)
+            parent = _parent(scope["headers"])
             route = scope.get("path_template") or scope["path"]  # type: ignore[typeddict-item]
             method = scope["method"]
             attributes = {"http.request.method": method, "http.route": route}
