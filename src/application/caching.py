@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from domain.caching import (
+    NO_CONTROLS,
     CacheControls,
     CachedReply,
     CachedVector,
@@ -125,7 +126,7 @@ class ResponseCaching:
         if call_type not in self._policy.call_types:
             return None
         body, header = controls.get("cache"), controls.get("cache_control_header")
-        parsed = parse_controls(body, header) if body is not None or header else CacheControls()
+        parsed = parse_controls(body, header) if body is not None or header else NO_CONTROLS
         if controls.get("caching") is False or parsed.use_cache is False:
             return None
         if not self._policy.default_on and not (parsed.use_cache or controls.get("caching") is True):

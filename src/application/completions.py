@@ -185,7 +185,7 @@ class Completions:
             hit = lookup.hit
             replayed = CachedStream(replay(hit.response, request.include_usage))
             served = await self._from_cache(meter, request, lookup.key, hit.deployment_id, replayed)
-            return dataclasses.replace(served, similarity=lookup.similarity)
+            return served if lookup.similarity is None else evolve(served, similarity=lookup.similarity)
         served = await self._metered_failover(meter, request, attempt, guard)
         if isinstance(served.value, MeteredStream):
             served.value.routed(served.retries, served.fallbacks)
@@ -196,10 +196,10 @@ class Completions:
         if caching is None or lookup is None:
             return served
         if not lookup.storable:
-            return dataclasses.replace(served, cache_key=lookup.key)
+            return evolve(served, cache_key=lookup.key)
         deployment_id = served.deployment.id
         storing = StoringStream(served.value, lambda reply: caching.store_chat(lookup, reply, deployment_id))
-        return dataclasses.replace(served, value=storing, cache_key=lookup.key)
+        return evolve(served, value=storing, cache_key=lookup.key)
 
     async def embed(
         self,

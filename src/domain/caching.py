@@ -24,6 +24,8 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+from json import encoder as json_encoder
+from operator import attrgetter
 from typing import Any
 
 from domain.completions import (
@@ -199,7 +201,11 @@ def chat_fields(request: CompletionRequest, *, messages: bool = True) -> dict[st
             body.pop("messages", None)
             body.pop("input", None)
         fields["native"] = {"format": native.format, "body": _plain(body)}
-    return {name: value for name, value in fields.items() if value not in (None, {}, [])}
+    return {name: value for name, value in fields.items() if value not in _UNSET}
+
+
+_UNSET = (None, {}, [])
+"""What a field of a key is left out for (made once, not per field)."""
 
 
 def semantic_scope(request: CompletionRequest, scope: str) -> str:
@@ -223,22 +229,53 @@ def scope_of(namespace: str | None, partition: str) -> str:
     return f"{namespace or ''}\x1f{partition}"
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-"""The key's JSON (built once: `json.dumps` with options builds an encoder per call)."""
+def _canonical_encoder(encoder: json.JSONEncoder) -> Callable[[Any], str]:
+    """`encoder.encode`, without the C encoder it builds anew on every call (a third of a key's JSON):
+    the very one it would build, made once. `encoder.encode` itself where the C accelerator is missing."""
+    make = json_encoder.c_make_encoder
+    if make is None or encoder.indent is not None or encoder.check_circular:
+        return encoder.encode
+    try:
+        once = make(
+            None,  # no markers: check_circular is off
+            encoder.default,
+            json_encoder.encode_basestring_ascii if encoder.ensure_ascii else json_encoder.encode_basestring,
+            encoder.indent,
+            encoder.key_separator,
+            encoder.item_separator,
+            encoder.sort_keys,
+            encoder.skipkeys,
+            encoder.allow_nan,
+        )
+        fast: Callable[[Any], str] = lambda value: "".join(once(value, 0))  # noqa: E731
+        sample = {"b": [1, 2.5, None, True], "a": {"é": "x\n"}, "c": ()}
+        if fast(sample) == encoder.encode(sample):
+            return fast
+    except TypeError:  # the accelerator is CPython's own: another version may take other arguments
+        pass
+    return encoder.encode
+
+
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str, check_circular=False
+)
+"""The key's JSON (built once: `json.dumps` with options builds an encoder per call). The fields are
+plain trees made by `_plain` from parsed requests: never circular, so not checked for it."""
+_ENCODE = _canonical_encoder(_CANONICAL)
 
 
 def _digest(kind: str, scope: str, fields: Mapping[str, Any]) -> str:
-    text = _CANONICAL.encode(fields)
-    hashed = hashlib.sha256(f"{KEY_VERSION}\x1f{kind}\x1f{scope}\x1f{text}".encode()).hexdigest()
-    return hashed
+    text = _ENCODE(fields)
+    return hashlib.sha256(f"{KEY_VERSION}\x1f{kind}\x1f{scope}\x1f{text}".encode()).hexdigest()
 
 
 _SCALARS = (str, int, float, bool, type(None))
 _PLAIN_TYPES = frozenset(_SCALARS)
 """Exactly these types (not their subclasses, such as a StrEnum) are kept as they are."""
-_WALKERS: dict[type, Callable[[Any], dict[str, Any]] | None] = {}
+_CONTAINERS = frozenset({tuple, list, dict})
+_WALKERS: dict[type, Callable[[Any], Any] | None] = {}
 """How to walk each dataclass met so far (its fields read one by one in generated code: looking them
-up by name is most of the walk's cost), None for each other type met."""
+up by name is most of the walk's cost) and read each enum, None for each other type met."""
 _UNSEEN: Any = object()
 
 
@@ -249,7 +286,7 @@ def _plain(value: Any) -> Any:
         return value
     walk = _WALKERS.get(kind, _UNSEEN)
     if walk is _UNSEEN:
-        walk = _WALKERS[kind] = _walker(kind) if dataclasses.is_dataclass(kind) else None
+        walk = _WALKERS[kind] = _walker_of(kind)
     if walk is not None:
         return walk(value)
     # The usual containers by their exact type first: isinstance against an ABC (Mapping) costs more.
@@ -268,8 +305,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _walker_of(kind: type) -> Callable[[Any], Any] | None:
+    """How `_plain` turns a value of type `kind` into plain data when it is a dataclass or an enum (its
+    value, found without `_plain`'s chain of type tests); None for any other type."""
+    if dataclasses.is_dataclass(kind):
+        return _walker(kind)
+    if issubclass(kind, Enum):
+        # `value` is a property that reads `_value_`: read it straight, where the enum does not redefine it.
+        defines = next(c for c in kind.__mro__ if "value" in vars(c))
+        return attrgetter("_value_" if defines is Enum else "value")
+    return None
+
+
 def _walker(kind: type) -> Callable[[Any], dict[str, Any]]:
-    """A dataclass's set fields as a dict: None, and what is empty once plain, left out."""
+    """A dataclass's set fields as a dict: None, and what is empty once plain, left out (an empty
+    tuple, list or dict without making its empty plain copy first)."""
     lines = ["def _walk(value):", "    found = {}"]
     for field in dataclasses.fields(kind):
         name = field.name
@@ -278,13 +328,13 @@ def _walker(kind: type) -> Callable[[Any], dict[str, Any]]:
             "    if item is not None:",
             "        if type(item) in _PLAIN_TYPES:",
             f"            found[{name!r}] = item",
-            "        else:",
+            "        elif type(item) not in _CONTAINERS or item:",
             "            item = _plain(item)",
             "            if item is not None and item != [] and item != {}:",
             f"                found[{name!r}] = item",
         ]
     lines.append("    return found")
-    scope: dict[str, Any] = {"_PLAIN_TYPES": _PLAIN_TYPES, "_plain": _plain}
+    scope: dict[str, Any] = {"_PLAIN_TYPES": _PLAIN_TYPES, "_CONTAINERS": _CONTAINERS, "_plain": _plain}
     exec("\n".join(lines), scope)
     return scope["_walk"]  # type: ignore[no-any-return]
 

@@ -102,6 +102,25 @@ async def test_a_reply_comes_back_whole_as_an_httpx_response(client) -> None:
     assert response.is_closed
 
 
+async def test_the_reply_headers_read_as_sent_after_any_informational_replies(client) -> None:
+    informational = (
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n"
+    )
+    reply = _reply(b"201 Created", b"{}", b"X-Empty:", b"X-Spaced:  \tv w", b"x-dup: 1", b"X-Dup: 2")
+    upstream = _Upstream([informational + reply])
+    server, url = await upstream.start()
+    async with server:
+        response = await _post(client, url)
+
+    assert (response.status_code, response.content) == (201, b"{}")
+    assert response.headers.get("link") is None
+    assert (response.headers["x-empty"], response.headers["x-spaced"], response.headers["x-dup"]) == (
+        "",
+        "v w",
+        "1, 2",
+    )
+
+
 async def test_the_request_goes_out_as_httpx_frames_it(client) -> None:
     upstream = _Upstream([_reply(b"200 OK", b"{}")])
     server, url = await upstream.start()

@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -28,6 +29,7 @@ from domain.caching import (
     partition_of,
     replay,
     scope_of,
+    semantic_scope,
 )
 from domain.completions import (
     Choice,
@@ -103,6 +105,86 @@ def test_the_key_is_scoped_by_namespace_and_partition() -> None:
     assert partition_of(Caller(key_hash="k1"), Partition.TEAM) == "key:k1"  # no team: the key's own
     assert partition_of(Caller(key_hash="k1", team_id="a"), Partition.KEY) == "key:k1"
     assert partition_of(Caller(key_hash="k1", team_id="a"), Partition.SHARED) == ""
+
+
+PINNED = [
+    (
+        {"model": "gpt-x", "messages": [{"role": "system", "content": "Be brief."},
+                                        {"role": "user", "content": "what is 2+2? é中文"}],
+         "temperature": 0.2, "max_tokens": 64},
+        "8b77654d2fff2f67a52975598f3af6080f18fbdd0687c55e9481684e8ffb134d",
+        "ec376a0985b8f0b3e4f57bdad8af167d82e1277ed10415e15dbf444e9dbd120b",
+    ),
+    (
+        {"model": "gpt-x",
+         "messages": [{"role": "user", "content": [
+             {"type": "text", "text": "look"},
+             {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}}]}],
+         "tools": [{"type": "function", "function": {"name": "f", "description": "d", "parameters": {
+             "type": "object", "properties": {"b": {"type": "integer"}, "a": {"type": "string"}}}}}],
+         "tool_choice": "auto", "response_format": {"type": "json_object"}, "seed": 7, "stop": ["\n", "END"],
+         "logit_bias": {"50256": -100}, "top_p": 1e-05, "user": "u1"},
+        "62d92af786b82cfc1579da304f906a6cba14f4b13ef6c6f18ffad8d721357d21",
+        "c686f76447c798a5f7d4e2f97853189cac0bcb18a548e7fc9ba4285c1258f532",
+    ),
+    (
+        {"model": "gpt-x",
+         "messages": [
+             {"role": "user", "content": "call it"},
+             {"role": "assistant", "content": None, "tool_calls": [
+                 {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"a\": 1}"}}]},
+             {"role": "tool", "tool_call_id": "c1", "content": "42"}],
+         "n": 2, "frequency_penalty": 0.5, "extra_body": {"z": [1, 2.5, None], "a": {"y": True}},
+         "reasoning_effort": "low"},
+        "2b6cec7326b3c3c50862ae4e665f836102aecac39685028edca8607f021ffbe1",
+        "f4f1edf941456194a516c88d9cd9fd1e72f89c11c90e1e5df641d782630427d6",
+    ),
+    (
+        {"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}], "mock_response": "hello",
+         "metadata": {"k": "v"}, "stream": True},
+        "db69cee2ce06c7c7d248a4965b96989096373a6043b253378d1d50d335c5e448",
+        "361b0da405aaff68ab5610a8fbce99fc1c6a41f6e987e771485cf7004321dffc",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "key", "semantic"), PINNED)
+def test_keys_stay_what_earlier_versions_wrote_so_stored_entries_keep_answering(
+    body: dict[str, Any], key: str, semantic: str
+) -> None:
+    # A shared cache (Redis, disk) outlives a deploy: the same request must find the entries it stored.
+    request = parse_chat_request(body)
+
+    assert chat_key(request, scope_of("ns", "team:t1")) == key
+    assert semantic_scope(request, scope_of(None, "")) == semantic
+
+
+@pytest.mark.parametrize("accelerated", [True, False])
+def test_the_keys_json_is_what_its_encoder_writes_with_or_without_the_c_accelerator(
+    accelerated: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    from json import encoder as json_encoder
+
+    from domain import caching
+
+    if not accelerated:
+        monkeypatch.setattr(json_encoder, "c_make_encoder", None)
+    fields = {"z": [1, 2.5, 1e-05, None, True], "a": {"é": "中文\n", "b": float("inf")}, "m": Decimal("1.50")}
+    encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+    assert caching._canonical_encoder(encoder)(fields) == encoder.encode(fields)
+
+
+def test_embedding_keys_stay_what_earlier_versions_wrote() -> None:
+    request = EmbeddingRequest(model="emb", inputs=("hello", (1, 2, 3)), dimensions=256)
+
+    assert embedding_key(request, "hello", "") == (
+        "5902a92f67b0809e0c44bf3c46b92182844b668da5207f1cc2c89c10497cf722"
+    )
+    assert embedding_key(request, (1, 2, 3), "x") == (
+        "e8634bd1e7ab881dc17599c5824648c008f223160e0a72ad09aa817261f25b0f"
+    )
 
 
 def test_embeddings_are_keyed_per_input_and_not_by_encoding_format() -> None:

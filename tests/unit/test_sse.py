@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 
 import pytest
@@ -65,3 +66,44 @@ async def test_events_completed_by_one_network_read_come_out_together() -> None:
     ]
 
     assert batches == [[("", b"a"), ("", b"b")], [("", b"c")], [("", b"d")]]
+
+
+def _random_stream(rng: random.Random) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """A stream of OpenAI- and Anthropic-shaped events mixed with every other shape the spec allows,
+    and the events it spells."""
+    raw: list[bytes] = []
+    expected: list[tuple[str, bytes]] = []
+    for _ in range(rng.randrange(1, 12)):
+        shape = rng.choice(["data", "event", "multi", "comment", "id", "blank", "bare"])
+        word = rng.choice([b"x", b"", b'{"a": "b: c"}', b" spaced", b"\xc3\xa9"])
+        if shape == "data":
+            raw.append(b"data: " + word + b"\n\n")
+            expected.append(("", word))
+        elif shape == "event":
+            raw.append(b"event: message_delta\ndata: " + word + b"\n\n")
+            expected.append(("message_delta", word))
+        elif shape == "multi":
+            raw.append(b"event: e\nid: 7\ndata: " + word + b"\ndata:" + word + b"\n\n")
+            expected.append(("e", word + b"\n" + word.removeprefix(b" ")))
+        elif shape == "comment":
+            raw.append(b": keep-alive\n\n")
+        elif shape == "id":
+            raw.append(b"id: 3\nretry: 10\ndata: " + word + b"\n\n")
+            expected.append(("", word))
+        elif shape == "blank":
+            raw.append(b"\n")
+        else:
+            raw.append(b"event: lonely\n\n")
+    return b"".join(raw), expected
+
+
+@pytest.mark.parametrize("seed", range(40))
+async def test_whole_events_read_at_once_read_as_they_do_line_by_line(seed: int) -> None:
+    # LF streams take the parser's fast path for whole events; CR and CRLF ones are read line by line.
+    rng = random.Random(seed)
+    stream, expected = _random_stream(rng)
+    for body in (stream, stream.replace(b"\n", b"\r\n"), stream.replace(b"\n", b"\r")):
+        cuts = sorted(rng.sample(range(1, len(body)), min(3, len(body) - 1))) if len(body) > 1 else []
+        pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+        assert await _events(*pieces) == expected
+        assert await _events(body) == expected

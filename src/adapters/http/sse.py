@@ -14,6 +14,7 @@ from litestar.types import Receive, Scope, Send
 
 from adapters.http.client_watch import CLIENT_WATCH, ClientWatch
 from adapters.openai_format import render_chunk, render_error
+from adapters.openai_format.render import ChunkWriter
 from domain.completions import CompletionChunk
 from domain.errors import InternalServerError, SwitchyardError
 from ports.llm_provider import ChunkStream
@@ -29,16 +30,17 @@ async def sse_events(
     stream: ChunkStream, render: Callable[[CompletionChunk], dict[str, Any]] = render_chunk
 ) -> AsyncGenerator[bytes, None]:
     """The stream's chunks as events, each rendered by `render` (a `chat.completion.chunk` unless told)."""
+    write = ChunkWriter() if render is render_chunk else lambda chunk: orjson.dumps(render(chunk))
     try:
         opening = True
         async for batch in stream.batches():
             if opening and len(batch) > 1:
-                yield b"data: " + orjson.dumps(render(batch[0])) + b"\n\n"
+                yield b"data: " + write(batch[0]) + b"\n\n"
                 await first_written()
                 batch = batch[1:]
             opening = False
             # Chunks that arrived together leave together: one write, not one per chunk.
-            yield b"".join(b"data: " + orjson.dumps(render(chunk)) + b"\n\n" for chunk in batch)
+            yield b"".join([b"data: " + write(chunk) + b"\n\n" for chunk in batch])
         yield DONE
     except SwitchyardError as exc:
         # The status line is long gone: the error travels as the stream's last event, as OpenAI does.

@@ -42,10 +42,13 @@ class SseParser:
         events: list[tuple[str, bytes]] = []
         data = self._data
         for line in lines:
+            if line[:6] == b"data: ":  # most lines, read without the general partition below
+                data.append(line[6:])
+                continue
             if not line:
                 if data:
                     events.append((self._event, data[0] if len(data) == 1 else b"\n".join(data)))
-                    data = self._data = []
+                    data.clear()
                 self._event = ""
                 continue
             if line[0] == 58:  # b":" opens a comment

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from adapters.openai_format.vectors import encode_vector
 from domain.completions import Choice, ChunkChoice, CompletionChunk, CompletionResponse, Usage
 from domain.embeddings import EmbeddingResponse, EncodingFormat
@@ -43,6 +45,57 @@ def render_chunk(chunk: CompletionChunk) -> dict[str, Any]:
     if chunk.usage is not None:
         out["usage"] = _usage(chunk.usage)
     return out
+
+
+class ChunkWriter:
+    """One stream's chunks as the JSON of `render_chunk`, byte for byte as orjson writes it. A chunk of
+    one choice whose delta is only text (all of a reply's chunks but its first and last few) is written
+    around its text, from a head and tail kept while the stream's id, model and choice stay the same:
+    building the object and having orjson walk it cost a chunk ~1.2 us more (bench `stream`: 20 of its
+    22 chunks). Any other chunk goes through `render_chunk`."""
+
+    __slots__ = ("_head", "_key", "_tail")
+
+    def __init__(self) -> None:
+        self._key: tuple[object, ...] | None = None
+        self._head = self._tail = b""
+
+    def __call__(self, chunk: CompletionChunk) -> bytes:
+        choices = chunk.choices
+        if len(choices) == 1 and chunk.usage is None:
+            choice = choices[0]
+            delta = choice.delta
+            text = delta.content
+            if (
+                text is not None
+                and choice.finish_reason is None
+                and choice.logprobs is None
+                and delta.role is None
+                and delta.reasoning_content is None
+                and delta.refusal is None
+                and not delta.tool_calls
+            ):
+                key = (chunk.id, chunk.created, chunk.model, choice.index, chunk.system_fingerprint,
+                       chunk.service_tier)  # fmt: skip
+                if key != self._key:
+                    self._key = key
+                    self._head, self._tail = _text_frame(chunk, choice.index)
+                return self._head + orjson.dumps(text) + self._tail
+        return orjson.dumps(render_chunk(chunk))
+
+
+def _text_frame(chunk: CompletionChunk, index: int) -> tuple[bytes, bytes]:
+    """What `render_chunk` writes before and after the text of a chunk whose one choice carries only
+    text, in the order it writes the fields."""
+    head = orjson.dumps({"id": chunk.id, "object": "chat.completion.chunk", "created": chunk.created,
+                         "model": chunk.model})  # fmt: skip
+    head = head[:-1] + b',"choices":[{"index":' + orjson.dumps(index) + b',"delta":{"content":'
+    tail = b'},"logprobs":null,"finish_reason":null}]'
+    if chunk.system_fingerprint is not None:
+        tail += b',"system_fingerprint":' + orjson.dumps(chunk.system_fingerprint)
+    if chunk.service_tier is not None:
+        tail += b',"service_tier":' + orjson.dumps(chunk.service_tier)
+    return head, tail + b"}"
 
 
 def render_embeddings(response: EmbeddingResponse, encoding_format: EncodingFormat) -> dict[str, Any]:
