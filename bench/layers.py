@@ -22,6 +22,8 @@ Examples:
   .venv/bin/python -m bench.layers --concurrency 32 --calls 60000 --json bench/results/layers-chat-c32.json
   .venv/bin/python -m bench.layers --scenario keyed --observability off --json /tmp/keyed.json
 
+Each run empties and uses its own directory (config, SQLite ledger, journal, logs): `bench/results/layers`
+unless `--work DIR` names another, which runs at the same time need.
 Idle time is not CPU and is not in the table: the line "main thread idle" gives its share of the wall.
 Before the profiled phase, a phase of the same load runs unprofiled, so the report also shows what the
 profiler itself cost (the two /proc figures). Compare runs at similar speed-probe values (printed before
@@ -117,15 +119,16 @@ def profile(args: argparse.Namespace) -> dict:
     gw_cpus, load_cpus = _pinning(args)
     spy = _py_spy(args.py_spy)
     scenario = args.scenario
-    shutil.rmtree(WORK, ignore_errors=True)  # a fresh ledger (SQLite, journal) beside the config, as run.py
-    WORK.mkdir(parents=True)
-    out = WORK / f"{scenario}.samples.json"
+    work = Path(args.work)
+    shutil.rmtree(work, ignore_errors=True)  # a fresh ledger (SQLite, journal) beside the config, as run.py
+    work.mkdir(parents=True)
+    out = work / f"{scenario}.samples.json"
     mock = gateway = None
-    log = open(WORK / "gateway.log", "w")  # noqa: SIM115
+    log = open(work / "gateway.log", "w")  # noqa: SIM115
     try:
-        mock, up_port = start_helper("bench.mock_upstream", 0, load_cpus, WORK / "mock_upstream.log")
+        mock, up_port = start_helper("bench.mock_upstream", 0, load_cpus, work / "mock_upstream.log")
         port = free_port()
-        config = WORK / "config.yaml"
+        config = work / "config.yaml"
         text = gateway_config(Path(args.config).read_text(), up_port, args.observability)
         config.write_text(cached_config(text) if scenario in CACHED_SCENARIOS else text)
         env = dict(gateway_environment(args.observability, None) or os.environ)
@@ -155,7 +158,7 @@ def profile(args: argparse.Namespace) -> dict:
             duration = min(args.max_duration, max(2.0, args.calls / plain["rps"]))
         spy_proc = None
         if spy:
-            spy_out = WORK / f"{scenario}.py-spy.txt"
+            spy_out = work / f"{scenario}.py-spy.txt"
             spy_cmd = [spy, "record", "-p", str(gateway.pid), "-f", "raw", "-r", str(args.py_spy_rate),
                        "-d", str(int(duration + 2)), "-o", str(spy_out), "--nonblocking"]  # fmt: skip
             spy_proc = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL, stderr=log)
@@ -169,7 +172,7 @@ def profile(args: argparse.Namespace) -> dict:
             spy_proc.wait(duration + 30)
             if not spy_out.exists():
                 raise SystemExit(
-                    f"py-spy wrote no samples (see {WORK / 'gateway.log'}): try without --py-spy"
+                    f"py-spy wrote no samples (see {work / 'gateway.log'}): try without --py-spy"
                 )
             samples = {"sampler": "py-spy", "stacks": parse_py_spy(spy_out.read_text(), args.py_spy_rate)}
         else:
@@ -251,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--load-cpus", help="CPUs for loadgen + mock upstream (default: the others)")
     p.add_argument("--no-pin", action="store_true", help="do not pin CPU affinity")
     p.add_argument("--json", help="where to write the report (default: bench/results/layers-<scenario>.json)")
+    p.add_argument("--work", default=str(WORK),
+                   help=f"the run's own directory (config, ledger, logs), emptied first (default {WORK}); "
+                        "give each of runs at the same time its own")  # fmt: skip
     args = p.parse_args(argv)
     report = profile(args)
     path = Path(args.json or RESULTS / f"layers-{args.scenario}.json")
