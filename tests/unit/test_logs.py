@@ -19,6 +19,7 @@ from adapters.observability.access_log import AccessLog, access_fields
 from domain.completions import Usage
 from domain.guardrails import Decision, GuardrailMode, GuardrailRun
 from domain.spend import Caller, CallStatus, SpendRecord
+from switchyard import logs
 from switchyard.logs import chosen, configure_logging
 
 
@@ -198,3 +199,50 @@ async def test_the_access_line_is_the_line_structlog_writes_for_the_same_fields(
     stamp = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+Z")  # each line's own time
     assert stamp.sub("T", ours) == stamp.sub("T", theirs)
     assert "plainvendorkey0001" not in ours and "abcdefghijklmnop1234" not in ours and "client-7" in ours
+
+
+@pytest.mark.parametrize(
+    "ns",
+    [
+        0,
+        1_765_110_350_000_000_000,
+        1_765_110_350_178_248_999,
+        1_765_110_350_000_001_000,
+        951_782_399_999_999_999,
+    ],
+)
+def test_the_time_on_a_line_is_the_one_structlogs_iso_utc_stamper_writes(monkeypatch, ns: int) -> None:
+    monkeypatch.setattr(logs.time, "time_ns", lambda: ns)
+    stamped = logs._IsoUtcStamper()(None, "info", {})["timestamp"]
+
+    expected = datetime.fromtimestamp(ns // 1000 / 1e6, UTC).replace(microsecond=ns // 1000 % 1_000_000)
+    assert stamped == expected.isoformat().replace("+00:00", "Z")
+    assert stamped == logs._IsoUtcStamper()(None, "info", {})["timestamp"]  # from its kept second too
+
+
+async def test_lines_written_on_the_loop_are_flushed_together_on_its_next_turn_and_in_order(tmp_path) -> None:
+    path = tmp_path / "server.log"
+    with open(path, "w") as stream:
+        configure_logging("info", "json", stream)
+        log = structlog.get_logger("switchyard.access")
+        log.info("first")
+        log.info("second")
+        logging.getLogger("uvicorn.error").warning("a library's line")  # the handler flushes as it writes
+        log.info("third")
+        assert [orjson.loads(line)["event"] for line in path.read_text().splitlines()] == [
+            "first", "second", "a library's line"
+        ]  # fmt: skip
+        await asyncio.sleep(0)
+        assert [orjson.loads(line)["event"] for line in path.read_text().splitlines()][-1] == "third"
+
+
+def test_lines_written_off_the_loop_are_flushed_as_they_are_written(tmp_path) -> None:
+    path = tmp_path / "server.log"
+    with open(path, "w") as stream:
+        configure_logging("info", "json", stream)
+        structlog.get_logger("switchyard").info("before the loop")
+        asyncio.run(asyncio.sleep(0))
+        structlog.get_logger("switchyard").info("after it")
+        assert [orjson.loads(line)["event"] for line in path.read_text().splitlines()] == [
+            "before the loop", "after it"
+        ]  # fmt: skip

@@ -10,12 +10,13 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.span import TraceState
 
+from adapters.observability.call_spans import CallSpans
 from adapters.observability.otlp_wire import OtlpSpanEncoder
 
 
@@ -101,3 +102,33 @@ def test_values_equal_across_types_and_ids_that_never_repeat_are_each_written_as
     for _ in range(2):
         for span in spans:
             assert encoder.encode([span]) == encode_spans([span]).SerializeToString()
+
+
+@pytest.mark.parametrize("limits", [None, SpanLimits(max_span_attributes=3, max_attribute_length=4)])
+def test_the_gateways_own_spans_read_from_their_fields_are_written_as_the_sdk_writes_them(limits) -> None:
+    # CallSpans ends its spans as plain ReadableSpans, which the encoder reads without the properties:
+    # a remote parent with trace state, statuses, a value cleaned into BoundedAttributes, dropped ones.
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "switchyard"}), span_limits=limits)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    spans = CallSpans(provider.get_tracer("switchyard", schema_url="https://example.test/s"))  # type: ignore[arg-type]
+    remote = SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, is_remote=True,
+                         trace_flags=TraceFlags(1), trace_state=TraceState([("vendor", "x1")]))  # fmt: skip
+    for parent in (None, trace.set_span_in_context(NonRecordingSpan(remote))):
+        asked = {"http.request.method": "POST", "http.route": "/v1/chat/completions"}
+        server = spans.start("POST /v1/chat/completions", parent, SpanKind.SERVER, asked)
+        asked = {"gen_ai.operation.name": "chat", "server.port": 4010, "sizes": [1, 2]}
+        client = spans.start("chat gpt-x", trace.set_span_in_context(server), SpanKind.CLIENT, asked)
+        client.set_status(Status(StatusCode.ERROR, "RateLimitError"))
+        client.end()
+        server.set_attributes({"switchyard.cost": 0.25, "switchyard.cache_hit": False, "n": -3})
+        server.set_status(Status(StatusCode.ERROR))
+        server.end()
+        spans.start("ok", None, SpanKind.INTERNAL, {}).end()
+    made = exporter.get_finished_spans()
+    assert {type(span) for span in made} == {ReadableSpan} and len(made) == 6
+    if limits is not None:
+        assert any(span.dropped_attributes for span in made)
+
+    _same_as_the_sdk(made)
+    provider.shutdown()

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.exporter.otlp.proto.common._internal import (
     _encode_instrumentation_scope,
     _encode_resource,
@@ -27,7 +28,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 _log = logging.getLogger(OTLPSpanExporter.__module__)
 """The SDK exporter's own logger (tracing.py quiets it: the counts and a line per outage say it)."""
@@ -53,9 +54,18 @@ _KEPT_TYPES = frozenset({str, bool, int, float})
 _pack_fixed64 = struct.Struct("<Q").pack
 _pack_fixed32 = struct.Struct("<I").pack
 _pack_double = struct.Struct("<d").pack
+_pack_ids = struct.Struct(">BBQQBBQ").pack
+"""A span's trace id (16 bytes, as two halves) and span id (8 bytes), each a field with its tag and size."""
+_pack_times = struct.Struct("<BQBQ").pack
+"""Its start and end times: two fixed64 fields."""
+_LOW_64 = (1 << 64) - 1
 
 
 _SMALL = tuple(bytes((value,)) for value in range(0x80))
+_KIND_FIELDS = {kind: b"\x30" + _SMALL[number] for kind, number in _KINDS.items()}
+_LOCAL_PARENT = b"\x85\x01" + _pack_fixed32(_HAS_IS_REMOTE)
+_REMOTE_PARENT = b"\x85\x01" + _pack_fixed32(_HAS_IS_REMOTE | _IS_REMOTE)
+"""The `flags` field (15, fixed32) for a span whose parent is local or none, and for a remote parent."""
 
 
 def _varint(value: int) -> bytes:
@@ -107,6 +117,7 @@ class OtlpSpanEncoder:
         self._distinct: dict[str, int] = {}
         self._names: dict[str, bytes] = {}
         self._frames: dict[int, tuple[object, bytes]] = {}
+        self._span_names: dict[str, bytes] = {}
 
     def encode(self, spans: Sequence[ReadableSpan]) -> bytes:
         # Grouped by resource and scope as the SDK's encoder groups them (by equality), but looked up by
@@ -148,51 +159,76 @@ class OtlpSpanEncoder:
 
     def _span(self, span: ReadableSpan) -> bytes:
         """One `Span` field of a `ScopeSpans` (field 2)."""
-        if span.events or span.links:
+        if type(span) is ReadableSpan:
+            # The spans call_spans.py ends: read from their fields, not through the properties, which
+            # copy the attributes, events and links and test each for a bounded type. Such a span's
+            # events and links are tuples (nothing dropped), its attributes a dict or the SDK's
+            # BoundedAttributes. With the fixed fields below written whole, a span takes 5.3 us, not 7.5.
+            events, links, attributes = span._events, span._links, span._attributes
+            dropped = attributes.dropped if type(attributes) is BoundedAttributes else 0
+            dropped_events = dropped_links = 0
+            context, parent, name, kind = span._context, span._parent, span._name, span._kind
+            start, end, status = span._start_time, span._end_time, span._status
+        else:
+            events, links, attributes = span.events, span.links, span.attributes
+            dropped = span.dropped_attributes
+            dropped_events, dropped_links = span.dropped_events, span.dropped_links
+            context, parent, name, kind = span.get_span_context(), span.parent, span.name, span.kind
+            start, end, status = span.start_time, span.end_time, span.status
+        if events or links:
             return _field(0x12, _encode_span(span).SerializeToString())
         try:
-            attributes = self._span_attributes(span)
+            encoded = self._span_attributes(attributes)
         except _Unusual:
             return _field(0x12, _encode_span(span).SerializeToString())
-        context = span.get_span_context()
-        parts = [
-            b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
-            b"\x12\x08" + context.span_id.to_bytes(8, "big"),
-        ]
+        parts = [_pack_ids(0x0A, 0x10, context.trace_id >> 64, context.trace_id & _LOW_64, 0x12, 0x08,
+                           context.span_id)]  # fmt: skip
         if context.trace_state:
             state = ",".join([f"{key}={value}" for key, value in context.trace_state.items()])
             parts.append(_field(0x1A, state.encode()))
-        parent = span.parent
         if parent:
             parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
-        if span.name:
-            parts.append(_field(0x2A, span.name.encode()))
-        parts.append(b"\x30" + _varint(_KINDS[span.kind]))
-        if span.start_time:
-            parts.append(b"\x39" + _pack_fixed64(span.start_time))
-        if span.end_time:
-            parts.append(b"\x41" + _pack_fixed64(span.end_time))
-        parts.append(attributes)
-        if span.dropped_attributes:
-            parts.append(b"\x50" + _varint(span.dropped_attributes))
-        if span.dropped_events:
-            parts.append(b"\x60" + _varint(span.dropped_events))
-        if span.dropped_links:
-            parts.append(b"\x70" + _varint(span.dropped_links))
-        status = span.status
-        message, code = status.description, status.status_code.value
-        said = _field(0x12, message.encode()) if message else b""
-        if code:
-            said += b"\x18" + _varint(code)
-        parts.append(_field(0x7A, said))  # present even when empty, as the SDK's encoder sets it
-        flags = _HAS_IS_REMOTE | (_IS_REMOTE if parent is not None and parent.is_remote else 0)
-        parts.append(b"\x85\x01" + _pack_fixed32(flags))
+        if name:
+            parts.append(self._name(name))
+        parts.append(_KIND_FIELDS[kind])
+        if start and end:
+            parts.append(_pack_times(0x39, start, 0x41, end))
+        else:
+            if start:
+                parts.append(b"\x39" + _pack_fixed64(start))
+            if end:
+                parts.append(b"\x41" + _pack_fixed64(end))
+        parts.append(encoded)
+        if dropped:
+            parts.append(b"\x50" + _varint(dropped))
+        if dropped_events:
+            parts.append(b"\x60" + _varint(dropped_events))
+        if dropped_links:
+            parts.append(b"\x70" + _varint(dropped_links))
+        message, code = status.description, status.status_code
+        if code is StatusCode.UNSET and not message:
+            parts.append(b"\x7a\x00")  # present even when empty, as the SDK's encoder sets it
+        else:
+            said = _field(0x12, message.encode()) if message else b""
+            if code.value:
+                said += b"\x18" + _varint(code.value)
+            parts.append(_field(0x7A, said))
+        parts.append(_REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
         return _field(0x12, b"".join(parts))
 
-    def _span_attributes(self, span: ReadableSpan) -> bytes:
+    def _name(self, name: str) -> bytes:
+        """A span name's field (names repeat: a route, an operation and its model group)."""
+        found = self._span_names.get(name)
+        if found is None:
+            found = _field(0x2A, name.encode())
+            if len(self._span_names) < _CACHED_VALUES:
+                self._span_names[name] = found
+        return found
+
+    def _span_attributes(self, attributes: Any) -> bytes:
         cache, names, distinct = self._attributes, self._names, self._distinct
         out = []
-        for name, value in (span.attributes or {}).items():
+        for name, value in (attributes or {}).items():
             # Keyed by type too: as keys 1, True and 1.0 are one another (and 0.0 is -0.0: not kept).
             kind = type(value)
             kept = kind in _KEPT_TYPES and (kind is not float or value != 0)
