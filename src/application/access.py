@@ -196,6 +196,8 @@ class Gatekeeper:
         self._identities = identities
         self._budgets = budgets
         self._limiter = limiter
+        # Counters in this process answer at once: releases one after another, not a task each.
+        self._in_process = limiter.in_process and (budgets is None or budgets.reservations.in_process)
         self._clock = clock
         self._master_key = master_key.encode() if master_key else None
         self._verifier = verifier
@@ -377,6 +379,10 @@ class Gatekeeper:
                 batch, self._pending = self._pending, []
                 if len(batch) == 1:
                     await self._release(batch[0])
+                elif self._in_process:
+                    for owed in batch:
+                        with contextlib.suppress(Exception):  # as gather's return_exceptions below
+                            await self._release(owed)
                 else:
                     await asyncio.gather(*(self._release(owed) for owed in batch), return_exceptions=True)
         finally:

@@ -50,6 +50,11 @@ class BudgetReservations(ABC):
     def describe(self) -> str:
         return type(self).__name__
 
+    @property
+    def in_process(self) -> bool:
+        """Whether the counters live in this process (see `RateLimiter.in_process`)."""
+        return False
+
     @abstractmethod
     async def reserve(
         self, lines: Sequence[BudgetLine], amount: Decimal, *, hold: str, ttl: float, now: float

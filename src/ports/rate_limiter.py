@@ -28,6 +28,12 @@ class RateLimiter(ABC):
         """Where the counters live, for the readiness check (e.g. "memory", "redis")."""
         return type(self).__name__
 
+    @property
+    def in_process(self) -> bool:
+        """Whether the counters live in this process: a call never waits on anything, so calls one after
+        another cost less than concurrent ones (a task each)."""
+        return False
+
     @abstractmethod
     async def acquire(self, quotas: Sequence[Quota], now: float) -> Admission:
         """Admits one call charged to every quota, or refuses it naming the first quota without room."""

@@ -82,6 +82,10 @@ async def burst(fleet: Sequence[BudgetReservations], calls: int, lines: Sequence
     return sum(reservation.admitted for reservation in reservations)
 
 
+def test_only_counters_of_this_process_say_they_are(budgets: BudgetReservations) -> None:
+    assert budgets.in_process == isinstance(budgets, InMemoryBudgetReservations)
+
+
 async def test_a_reservation_on_unseeded_lines_names_them_and_reserves_nothing(
     budgets: BudgetReservations,
 ) -> None:

@@ -81,6 +81,10 @@ async def in_flight(limiter: RateLimiter, subject: str, now: float = NOW) -> int
     return admission.usage[0].in_flight - 1
 
 
+def test_only_counters_of_this_process_say_they_are(limiter: RateLimiter) -> None:
+    assert limiter.in_process == isinstance(limiter, InMemoryRateLimiter)
+
+
 async def test_rpm_admits_exactly_the_limit_then_refuses_naming_the_quota_and_the_reset(
     limiter: RateLimiter,
 ) -> None:

@@ -286,6 +286,36 @@ async def test_tokens_released_count_against_the_tpm_limit(store: InMemoryStore,
         await gatekeeper.admit(principal, "gpt-x")
 
 
+class _SharedLimiter(InMemoryRateLimiter):
+    """In-process counters that say they are not: the gatekeeper releases them as it would Redis's."""
+
+    @property
+    def in_process(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("limiter", [InMemoryRateLimiter, _SharedLimiter])
+async def test_calls_released_together_each_free_their_slot(
+    store: InMemoryStore, clock: FakeClock, limiter
+) -> None:
+    await _save(store, _key(limits=RateLimits(max_parallel_requests=8, tpm_limit=1000)))
+    gatekeeper = Gatekeeper(
+        identities=IdentityCache(uow=store.unit_of_work, clock=clock, ttl=60),
+        limiter=limiter(),
+        clock=clock,
+        master_key="sk-master",
+    )
+    principal = await gatekeeper.authenticate(SECRET, "/v1/chat/completions")
+    tickets = [await gatekeeper.admit(principal, "gpt-x") for _ in range(8)]
+    for ticket in tickets:
+        ticket.release(100)  # all owed at once: released as one batch
+    await gatekeeper.drain()
+
+    again = [await gatekeeper.admit(principal, "gpt-x") for _ in range(8)]
+    left = again[-1].limits_left()
+    assert left is not None and left.remaining_tokens == 1000 - 800
+
+
 async def test_max_parallel_requests_frees_a_slot_on_release(store: InMemoryStore, clock: FakeClock) -> None:
     await _save(store, _key(limits=RateLimits(max_parallel_requests=1)))
     gatekeeper = _gatekeeper(store, clock)

@@ -88,6 +88,10 @@ class InMemoryBudgetReservations(BudgetReservations):
     def describe(self) -> str:
         return "memory"
 
+    @property
+    def in_process(self) -> bool:
+        return True
+
     async def reserve(
         self, lines: Sequence[BudgetLine], amount: Decimal, *, hold: str, ttl: float, now: float
     ) -> Reservation:

@@ -50,6 +50,10 @@ class InMemoryRateLimiter(RateLimiter):
     def describe(self) -> str:
         return "memory"
 
+    @property
+    def in_process(self) -> bool:
+        return True
+
     async def acquire(self, quotas: Sequence[Quota], now: float) -> Admission:
         window = window_of(now)
         if now >= self._next_sweep:
