@@ -138,7 +138,7 @@ class Switchyard:
         return served.value
 
     def _call_id(self) -> str:
-        return str(self._parts.uuid4())
+        return self._parts.new_call_id()
 
 
 class SwitchyardSync:

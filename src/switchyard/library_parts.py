@@ -1,7 +1,6 @@
 """What a library gateway is built from: loaded by `switchyard.library` when the first one is built."""
 
-from uuid import uuid4
-
+from adapters.call_ids import new_call_id
 from adapters.config.loader import GatewayConfig
 from adapters.openai_format import parse_chat_request, parse_embedding_request
 from bootstrap import build_container, resolve
@@ -14,9 +13,9 @@ __all__ = [
     "final_drain",
     "load_gateway_config",
     "load_prices",
+    "new_call_id",
     "parse_chat_request",
     "parse_embedding_request",
     "resolve",
     "run_spend_writer",
-    "uuid4",
 ]

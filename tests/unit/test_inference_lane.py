@@ -4,11 +4,12 @@ of the server."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
 
-from adapters.http.exchange import new_call_id
+from adapters.call_ids import new_call_id
 from adapters.http.lane import LaneRequest
 from adapters.http.server_protocol import CoalescingTransport
 from domain.errors import ClientClosedRequestError, RequestTooLargeError
@@ -111,10 +112,17 @@ async def test_closing_writes_what_is_pending_first_and_nothing_after() -> None:
     assert coalescing.get_write_buffer_size() == 0  # the rest is the wrapped transport's
 
 
-def test_call_ids_are_random_version_4_uuids_in_their_canonical_form() -> None:
-    ids = {new_call_id() for _ in range(2000)}
+def test_call_ids_are_version_7_uuids_in_their_canonical_form_later_ones_sorting_later() -> None:
+    before = time.time_ns() // 1_000_000
+    made = [new_call_id() for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
 
-    assert len(ids) == 2000
-    for text in ids:
+    assert len(set(made)) == 2000
+    for text in made:
         parsed = uuid.UUID(text)
-        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (7, uuid.RFC_4122, text)
+        assert before <= parsed.int >> 80 <= after  # its first 48 bits: the time it was made, in ms
+    stamps = [uuid.UUID(text).int >> 80 for text in made]
+    assert stamps == sorted(stamps)
+    time.sleep(0.002)
+    assert new_call_id() > max(made)  # as text too: the ledger's key sorts them so

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from time import perf_counter
@@ -15,6 +14,7 @@ from litestar import Response
 from prometheus_client import Gauge
 from structlog.contextvars import bind_contextvars
 
+from adapters.call_ids import new_call_id
 from adapters.http.auth import rate_limit_headers
 from adapters.http.errors import error_response
 from adapters.http.principal import principal_of
@@ -313,13 +313,6 @@ async def _exchange(
         response = error_response(exc, {"x-switchyard-call-id": call_id}, path=request.scope["path"])
     response.headers["x-request-id"] = request_id
     return response
-
-
-def new_call_id() -> str:
-    """A random (version 4) UUID in its text form, as `str(uuid.uuid4())` writes it, at a third of its
-    cost (a call makes one: 2 us against 6)."""
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def request_id_of(request: HttpRequest) -> str | None:

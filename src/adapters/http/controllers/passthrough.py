@@ -13,8 +13,9 @@ from litestar.enums import HttpMethod
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import Receive, Scope, Send
 
+from adapters.call_ids import new_call_id
 from adapters.http.errors import error_response
-from adapters.http.exchange import HttpRequest, new_call_id
+from adapters.http.exchange import HttpRequest
 from adapters.http.principal import principal_of
 from adapters.http.sse import HangUp, first_written
 from application.passthrough import PassThroughCall, PassThroughCalls, Relayed
