@@ -176,8 +176,9 @@ class _NoListeners(BaseEventEmitterBackend):
 
 
 LATER_AFTER = 1.0
-"""Seconds after the start at which the routes registered later begin to register, if no request came
-before: the first answer (a readiness probe, usually) begins them otherwise."""
+"""Seconds after the start at which the routes registered later begin to register, and the start's
+background work begins (`Gateway.asked`), if no request came before: the first request (a readiness
+probe, usually) begins the work, and its answer the routes, otherwise."""
 
 
 class Gateway(Litestar):
@@ -204,6 +205,7 @@ class Gateway(Litestar):
         self._lane = lane
         self._later = later
         self._answered = asyncio.Event()
+        self._asked: asyncio.Event | None = asyncio.Event()
 
     @staticmethod
     def _get_default_plugins(plugins: list[PluginProtocol]) -> list[PluginProtocol]:
@@ -250,6 +252,9 @@ class Gateway(Litestar):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        if self._asked is not None:
+            self._asked.set()
+            self._asked = None
         taken = self._lane(scope) if self._lane is not None else None
         if taken is not None:
             await taken(scope, receive, send)  # type: ignore[arg-type]
@@ -260,9 +265,23 @@ class Gateway(Litestar):
         if self._later is not None:
             self._answered.set()
 
+    async def asked(self) -> None:
+        """Returns once the server has been asked its first request, or `LATER_AFTER` seconds after the
+        start if none came: when work that a start leaves for after it answers may begin (see
+        `bootstrap.http`). Waiting for the request rather than its answer lets that request need the
+        work (a call that waits for the database, say)."""
+        asked = self._asked
+        if asked is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LATER_AFTER):
+                await asked.wait()
+
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
         """Litestar's, and the routes registered later registering in the background while it lasts."""
+        # Before Litestar's: the app's own lifespan hooks (bootstrap.http's resources) wait on it.
+        self._asked = asyncio.Event()
         async with super().lifespan():
             self._answered = asyncio.Event()
             registering = asyncio.create_task(self._register_later())
