@@ -123,7 +123,7 @@ def profile(args: argparse.Namespace) -> dict:
     shutil.rmtree(work, ignore_errors=True)  # a fresh ledger (SQLite, journal) beside the config, as run.py
     work.mkdir(parents=True)
     out = work / f"{scenario}.samples.json"
-    mock = gateway = None
+    mock = gateway = sink = None
     log = open(work / "gateway.log", "w")  # noqa: SIM115
     try:
         mock, up_port = start_helper("bench.mock_upstream", 0, load_cpus, work / "mock_upstream.log")
@@ -131,7 +131,10 @@ def profile(args: argparse.Namespace) -> dict:
         config = work / "config.yaml"
         text = gateway_config(Path(args.config).read_text(), up_port, args.observability)
         config.write_text(cached_config(text) if scenario in CACHED_SCENARIOS else text)
-        env = dict(gateway_environment(args.observability, None) or os.environ)
+        sink_port = None
+        if args.observability == "on":  # traces go over OTLP to a local sink, as bench.run's
+            sink, sink_port = start_helper("bench.otlp_sink", 0, load_cpus, work / "otlp_sink.log")
+        env = dict(gateway_environment(args.observability, sink_port) or os.environ)
         env.update({OUT_ENV: str(out), INTERVAL_ENV: str(args.interval_ms / 1000)})
         cmd = _gateway_command(args, config, port, in_process=spy is None)
         log.write(f"===== {shlex.join(cmd)}\n")
@@ -184,6 +187,8 @@ def profile(args: argparse.Namespace) -> dict:
             stop_process(gateway)
         if mock is not None:
             stop_process(mock)
+        if sink is not None:
+            stop_process(sink)
         log.close()
     report = _report(args, res, samples, cpu1 - cpu0, (probe_before, probe_after))
     report["cross_check"]["unprofiled_proc_ms_per_call"] = None if plain_ms is None else round(plain_ms, 4)
@@ -244,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
                         "bounds it: ~4 ms at HZ=250)")  # fmt: skip
     p.add_argument("--py-spy", help="sample with this py-spy binary instead ('auto': on PATH or in the venv)")
     p.add_argument("--py-spy-rate", type=int, default=1000, help="py-spy samples per second (default 1000)")
-    p.add_argument("--observability", choices=tuple(c for c in OBSERVABILITY if c != "on"), default="default",
-                   help="as bench/run.py's: default (access log at info, metrics on) or off")  # fmt: skip
+    p.add_argument("--observability", choices=tuple(OBSERVABILITY), default="default",
+                   help="as bench/run.py's: default (access log at info, metrics on), off, or on (traces "
+                        "exported over OTLP to a local sink too: with `--scenario budgeted`, bench.run's "
+                        "`features`)")  # fmt: skip
     p.add_argument(
         "--config", default=str(BENCH / "config.yaml"), help="config template (upstream port rewritten)"
     )
