@@ -27,6 +27,7 @@ from domain.embeddings import EmbeddingRequest
 from domain.images import ImageRequest
 from domain.moderation import ModerationRequest
 from domain.pricing import ModelPrices, estimate_at, worst_case
+from domain.quick_init import quick_init
 from domain.rerank import RerankRequest
 from domain.router_policy import RouterPolicy
 from ports.budget_reservations import BudgetReservations, BudgetsUnavailable
@@ -50,6 +51,7 @@ SoftBudgetAlert = Callable[[BudgetLine, Decimal], None]
 """Told when a call's spend takes a budget to or past its soft budget (line, spend now)."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BudgetHold:
     """An admitted call's reservation: settled once, with the call's real cost, however the call ended."""

@@ -19,6 +19,7 @@ from domain.errors import SwitchyardError
 from domain.images import ImageRequest
 from domain.moderation import ModerationRequest
 from domain.pricing import Cost, cost_of
+from domain.quick_init import quick_init
 from domain.rerank import RerankRequest
 from domain.spend import ANONYMOUS, Caller, CallStatus, SpendRecord
 from ports.call_observer import CallObserver
@@ -53,6 +54,7 @@ class CallMeter:
     """The call's guardrails: what they did goes into the record, and logging_only ones mask its text."""
 
 
+@quick_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class Metered:
     """A finished call's cost and the usage it was charged for (counted by the gateway when the
@@ -229,7 +231,7 @@ class Metering:
             time_to_first_token=first_token,
             upstream_seconds=upstream_seconds,
             cache_hit=cache_hit,
-            tags=tuple(str(tag) for tag in tags) if isinstance(tags, list | tuple) else (),
+            tags=tuple([str(tag) for tag in tags]) if tags and isinstance(tags, list | tuple) else (),
             metadata=dict(request.metadata),
             messages=messages,
             response=response,

@@ -22,6 +22,7 @@ from decimal import Decimal
 from domain.durations import parse_duration
 from domain.errors import BadRequestError
 from domain.messages import FunctionTool, Message, TextPart
+from domain.quick_init import quick_init
 
 ZERO = Decimal(0)
 
@@ -132,6 +133,7 @@ class BudgetLine:
     soft: Decimal | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Standing:
     """A budget's counters in its current window: spend settled, and reservations still open."""
@@ -146,9 +148,14 @@ class Standing:
 def refusing_line(lines: Sequence[BudgetLine], standings: Sequence[Standing]) -> int | None:
     """The index of the first budget without room (limit minus spend minus open reservations at or
     below zero), or None when the call fits every budget."""
-    for index, (line, standing) in enumerate(zip(lines, standings, strict=True)):
-        if line.limit is not None and standing.room(line.limit) <= 0:
-            return index
+    if len(lines) != len(standings):
+        raise ValueError("a standing for each budget line")
+    for index, line in enumerate(lines):
+        limit = line.limit
+        if limit is not None:
+            standing = standings[index]
+            if limit - standing.spent - standing.reserved <= 0:  # `room`, worked out in place (each call)
+                return index
     return None
 
 

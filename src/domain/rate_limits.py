@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.access import Principal, effective_limits
+from domain.quick_init import quick_init
 
 WINDOW_SECONDS = 60
 
@@ -45,6 +46,7 @@ class Limit(StrEnum):
     PARALLEL = "max_parallel_requests"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Usage:
     """A quota's counters in the current window, after the decision (the admitted call included)."""
@@ -55,6 +57,7 @@ class Usage:
     in_flight: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Admission:
     admitted: bool

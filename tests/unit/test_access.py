@@ -142,6 +142,21 @@ async def test_unknown_blocked_and_expired_keys_are_refused_with_401(
     assert refused.value.code == code
 
 
+async def test_a_key_presented_again_after_many_others_is_still_known_and_an_unknown_one_still_refused(
+    store: InMemoryStore, clock: FakeClock
+) -> None:
+    await _save(store, _key())
+    gatekeeper = _gatekeeper(store, clock)
+    first = await gatekeeper.authenticate(SECRET, "/v1/chat/completions")
+    for n in range(5_000):  # more made-up keys than the hashes remembered
+        with pytest.raises(AuthenticationError):
+            await gatekeeper.authenticate(f"sk-made-up-{n}", "/v1/chat/completions")
+    again = await gatekeeper.authenticate(SECRET, "/v1/chat/completions")
+    assert again.key == first.key and again.key is not None and again.key.token == hash_key(SECRET)
+    with pytest.raises(AuthenticationError):
+        await gatekeeper.authenticate(SECRET + "x", "/v1/chat/completions")
+
+
 async def test_a_key_of_a_blocked_team_is_refused(store: InMemoryStore, clock: FakeClock) -> None:
     await _save(store, Team("t", blocked=True), _key(team_id="t"))
     with pytest.raises(AuthenticationError, match="Team t is blocked"):

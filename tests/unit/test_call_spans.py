@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.span import TraceState
@@ -144,3 +145,78 @@ def test_span_limits_set_in_the_environment_cut_and_drop_as_the_sdk_does() -> No
     made, expected = ours_out.get_finished_spans(), sdk_out.get_finished_spans()
     assert [_seen(span) for span in made] == [_seen(span) for span in expected]
     assert made[1].attributes["error.type"] == "500" and made[1].dropped_attributes > 0
+
+
+class _Watching(SpanProcessor):
+    """A processor that does something as spans start and end: it is shown each one."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int]] = []
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        self.seen.append(("start", span.get_span_context().span_id))
+
+    def _on_ending(self, span: Any) -> None:
+        self.seen.append(("ending", span.get_span_context().span_id))
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.seen.append(("end", span.context.span_id))
+
+
+def test_processors_that_watch_starts_and_endings_see_every_span_even_those_added_later() -> None:
+    provider = TracerProvider()
+    first = _Watching()
+    provider.add_span_processor(first)
+    start = CallSpans(provider.get_tracer("switchyard")).start  # type: ignore[arg-type]
+
+    one = start("one", None, SpanKind.INTERNAL, {})
+    one.end()
+    later = _Watching()
+    provider.add_span_processor(later)
+    two = start("two", None, SpanKind.INTERNAL, {})
+    two.end()
+
+    ids = [span.get_span_context().span_id for span in (one, two)]
+    seen = [[(step, span_id) for step in ("start", "ending", "end")] for span_id in ids]
+    assert first.seen == seen[0] + seen[1] and later.seen == seen[1]
+
+
+class _Counting(IdGenerator):
+    def __init__(self) -> None:
+        self.made = 0
+
+    def generate_span_id(self) -> int:
+        self.made += 1
+        return self.made
+
+    def generate_trace_id(self) -> int:
+        return 0xABC
+
+    def is_trace_id_random(self) -> bool:
+        return False
+
+
+def test_a_root_spans_context_is_the_one_the_sdk_builds_from_the_providers_id_generator() -> None:
+    for generator in (RandomIdGenerator(), _Counting()):
+        provider = TracerProvider(id_generator=generator)
+        span = CallSpans(provider.get_tracer("switchyard")).start("root")  # type: ignore[arg-type]
+        made = span.get_span_context()
+        random = TraceFlags.RANDOM_TRACE_ID if generator.is_trace_id_random() else 0
+        flags = TraceFlags(TraceFlags.SAMPLED | random)
+        assert made == SpanContext(made.trace_id, made.span_id, is_remote=False, trace_flags=flags)
+        assert made.is_valid and made.trace_state == TraceState() and type(made.trace_flags) is TraceFlags
+    assert (made.trace_id, made.span_id) == (0xABC, 1)
+
+
+def test_attributes_set_again_in_a_batch_move_to_the_end_as_the_sdks_do() -> None:
+    sdk, ours, sdk_out, ours_out = _both()
+    for start in (sdk, ours):
+        span = start("root", None, SpanKind.INTERNAL, {"a": 1, "b": "x", "c": True})
+        span.set_attributes({"d": 2.5, "e": ("p", "q")})
+        span.set_attributes({"b": "y", "f": 3})
+        span.set_attributes({"g": [1, 2]})
+        span.end()
+
+    (made,), (expected,) = ours_out.get_finished_spans(), sdk_out.get_finished_spans()
+    assert _seen(made) == _seen(expected)
+    assert list(made.attributes) == ["a", "c", "d", "e", "b", "f", "g"]

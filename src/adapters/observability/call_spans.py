@@ -16,21 +16,39 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from random import getrandbits
 from time import time_ns
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits
+from opentelemetry.context import Context, get_current
+from opentelemetry.sdk.trace import (
+    Event,
+    ReadableSpan,
+    SpanLimits,
+    SpanProcessor,
+    SynchronousMultiSpanProcessor,
+)
 from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import DEFAULT_ON, ParentBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace.propagation import _SPAN_KEY
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE, INVALID_SPAN_CONTEXT
 from opentelemetry.util import types
 
 _log = logging.getLogger(__name__)
 _PLAIN = frozenset({str, bool, int, float})
 _UNSET = Status(StatusCode.UNSET)
+_FLAGS = tuple(TraceFlags(flags) for flags in range(4))
+"""The trace flags a span of ours can carry (sampled, random trace id), made once."""
+_TRACE_ID_MAX = 2**128 - 1
+_SPAN_ID_MAX = 2**64 - 1
+_NOTHING_ON_START = (SpanProcessor.on_start, SpanProcessor._on_ending, BatchSpanProcessor.on_start,
+                     BatchSpanProcessor._on_ending)  # fmt: skip
+"""The SDK's processor methods that do nothing: a span need not be shown to them."""
 
 
 def _plain(value: Any) -> bool:
@@ -49,12 +67,21 @@ class CallSpans:
             tracer.sampler.get_description() == DEFAULT_ON.get_description()
         )
         self._ids = tracer.id_generator
+        self._random_ids = type(self._ids) is RandomIdGenerator
+        """The SDK's default generator: ids drawn here as it draws them, without its two calls a span."""
         self.resource = tracer.resource
         self.scope = tracer._instrumentation_scope
         self.processor = tracer.span_processor
         self.limits: SpanLimits = tracer._span_limits
         self.cut_values = self.limits.max_attribute_length is not None
         """Texts are cut to a length (`OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`): the SDK cleans them then."""
+        self._told: tuple[SpanProcessor, ...] | None = None
+        self.ending: tuple[SpanProcessor, ...] = ()
+        """The processors a span is shown to as it starts and ends (`on_start`, `_on_ending`): those
+        of `processor` whose methods do something (none of the SDK's batch processors do)."""
+        self.ended: tuple[SpanProcessor, ...] = ()
+        """The processors an ended span goes to (`on_end`), as `processor` hands it to each in turn."""
+        self._learn_processors()
 
     def start(
         self,
@@ -65,10 +92,14 @@ class CallSpans:
     ) -> trace.Span:
         """As the SDK's `Tracer.start_span`: a child of the span current in `context` (else of the current
         context's), or the root of a new trace."""
-        parent: SpanContext | None = trace.get_current_span(context).get_span_context()
+        # trace.get_current_span(context), without its two calls a span
+        current = (context if context is not None else get_current()).get(_SPAN_KEY)
+        parent: SpanContext | None = (
+            current.get_span_context() if isinstance(current, trace.Span) else INVALID_SPAN_CONTEXT
+        )
         if parent is None or not parent.is_valid:
             parent = None
-            trace_id = self._ids.generate_trace_id()
+            trace_id = self._trace_id()
         else:
             trace_id = parent.trace_id
         if self._parent_based:
@@ -81,16 +112,64 @@ class CallSpans:
             state = result.trace_state
             given = dict(result.attributes or {})
         flags = TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT
-        random = self._ids.is_trace_id_random() if parent is None else parent.trace_flags.random_trace_id
+        if parent is not None:
+            random = parent.trace_flags & TraceFlags.RANDOM_TRACE_ID
+        else:
+            random = self._random_ids or self._ids.is_trace_id_random()
         if random:
             flags |= TraceFlags.RANDOM_TRACE_ID
-        own = SpanContext(trace_id, self._ids.generate_span_id(), is_remote=False,
-                          trace_flags=TraceFlags(flags), trace_state=state)  # fmt: skip
+        own = _span_context(trace_id, self._span_id(), _FLAGS[flags], state)
         if not recording:
             return NonRecordingSpan(own)
         span = CallSpan(self, name, own, parent, kind, given)
-        self.processor.on_start(span, parent_context=context)  # type: ignore[arg-type]
+        if self._told is not getattr(self.processor, "_span_processors", None):
+            self._learn_processors()
+        for each in self.ending:
+            each.on_start(span, parent_context=context)  # type: ignore[arg-type]
         return span
+
+    def _trace_id(self) -> int:
+        if not self._random_ids:
+            return self._ids.generate_trace_id()
+        found = getrandbits(128)
+        while not found:  # as RandomIdGenerator draws: never the invalid id 0
+            found = getrandbits(128)
+        return found
+
+    def _span_id(self) -> int:
+        if not self._random_ids:
+            return self._ids.generate_span_id()
+        found = getrandbits(64)
+        while not found:
+            found = getrandbits(64)
+        return found
+
+    def _learn_processors(self) -> None:
+        """Which processors a span must be shown to, for the processors `processor` holds now (the
+        provider adds one as a new tuple: seen again when it changes). A processor other than the SDK's
+        synchronous one (the concurrent one runs them on threads) is handed every span itself."""
+        processor = self.processor
+        told = getattr(processor, "_span_processors", None)
+        if type(processor) is not SynchronousMultiSpanProcessor or told is None:
+            self.ending = self.ended = (processor,)
+            self._told = told
+            return
+        self.ending = tuple(
+            each
+            for each in told
+            if type(each).on_start not in _NOTHING_ON_START or type(each)._on_ending not in _NOTHING_ON_START
+        )
+        self.ended = told
+        self._told = told
+
+
+def _span_context(trace_id: int, span_id: int, flags: TraceFlags, state: Any) -> SpanContext:
+    """`SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags, trace_state=state)`: the same
+    tuple, without the checks of its constructor's defaults."""
+    valid = 0 < trace_id <= _TRACE_ID_MAX and 0 < span_id <= _SPAN_ID_MAX
+    return tuple.__new__(  # type: ignore[no-any-return]
+        SpanContext, (trace_id, span_id, False, flags, DEFAULT_TRACE_STATE if state is None else state, valid)
+    )
 
 
 class CallSpan(trace.Span):
@@ -139,10 +218,13 @@ class CallSpan(trace.Span):
         if self._end is not None:
             _log.warning("Setting attribute on ended span.")
             return
+        if self._plain and not all([type(value) in _PLAIN or _plain(value) for value in attributes.values()]):
+            self._plain = False
         own = self._attributes
+        if own.keys().isdisjoint(attributes):  # the usual case: new names, appended in their order
+            own.update(attributes)
+            return
         for key, value in attributes.items():
-            if type(value) not in _PLAIN and not _plain(value):
-                self._plain = False
             own.pop(key, None)
             own[key] = value
 
@@ -208,8 +290,12 @@ class CallSpan(trace.Span):
             end_time=self._end,
             instrumentation_scope=spans.scope,
         )
-        spans.processor._on_ending(self)  # type: ignore[arg-type]
-        spans.processor.on_end(ended)
+        if spans._told is not getattr(spans.processor, "_span_processors", None):
+            spans._learn_processors()
+        for each in spans.ending:
+            each._on_ending(self)  # type: ignore[arg-type]
+        for each in spans.ended:
+            each.on_end(ended)
 
     def __repr__(self) -> str:
         return f"CallSpan({self._name!r}, {self._context!r})"

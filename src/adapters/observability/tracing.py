@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import structlog
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Tracer
 from opentelemetry.util.re import parse_env_headers
@@ -196,9 +196,6 @@ class _QueueWatch(SpanProcessor):
         self._capacity = capacity
         self._ended = 0
         self._lost = 0
-
-    def on_start(self, span: Span, parent_context: object = None) -> None:
-        return None
 
     def on_end(self, span: ReadableSpan) -> None:
         self._ended += 1
