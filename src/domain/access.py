@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from domain.budgets import NO_BUDGET
 from domain.caching import parse_controls
 from domain.errors import AuthenticationError, PermissionDeniedError
+from domain.frozen import frozen
 from domain.guardrails import guardrails_of, requested, require_choosable
 from domain.identity import (
     NO_LIMITS,
@@ -36,7 +37,7 @@ class Via(StrEnum):
     """A console session of a user signed in with a password, an invitation or SSO."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Principal:
     """The caller of one request, with every record its rights and limits come from."""
 

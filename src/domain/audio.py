@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import struct
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from typing import Any
 
 from domain.completions import Usage
 from domain.errors import BadRequestError
+from domain.frozen import frozen
 
 TRANSCRIPTION_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 SPEECH_FORMATS = {
@@ -23,7 +24,7 @@ SPEECH_FORMATS = {
 """Each speech format OpenAI answers in, and the content type its bytes are sent with."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AudioFile:
     """An uploaded recording, whole (its size bounded by the gateway before it gets here)."""
 
@@ -32,7 +33,7 @@ class AudioFile:
     content_type: str = "application/octet-stream"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TranscriptionRequest:
     """Speech to text; `translate`: into English (OpenAI's translations), else in the spoken language."""
 
@@ -60,7 +61,7 @@ class TranscriptionRequest:
         return (self.prompt,) if self.prompt else ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TranscriptionResponse:
     """`text` is the whole reply for the text formats (text, srt, vtt) and the transcript otherwise."""
 
@@ -79,7 +80,7 @@ class TranscriptionResponse:
     """Upstreams give none; kept for the tracing of every reply alike."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SpeechRequest:
     model: str
     input: str
@@ -107,7 +108,7 @@ class SpeechRequest:
         return (self.input,)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SpeechResponse:
     """The audio as it arrives (`audio` yields its bytes; closing it ends the upstream call)."""
 

@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from domain.durations import parse_duration
 from domain.errors import BadRequestError
+from domain.frozen import frozen
 from domain.messages import FunctionTool, Message, TextPart
-from domain.quick_init import quick_init
 
 ZERO = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BudgetTerms:
     """What a record (key, user, team, organization, end user) may spend, and what it has spent.
 
@@ -92,7 +92,7 @@ def _check_amount(value: Decimal, name: str, *, param: str, signed: bool = False
 NO_BUDGET = BudgetTerms()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Window:
     """The span of a budget's current window, in wall-clock seconds; `end` None for all time."""
 
@@ -119,7 +119,7 @@ def window_at(duration: str | None, anchor: float | None, now: float) -> Window:
     return Window(start, start + length)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BudgetLine:
     """One budget a call is charged to. `subject` names its spend counter (`key:<hash>`, `team:<id>`,
     `key:<hash>:model:<name>`, as the ledger's totals name them); `label` says in an error which budget
@@ -133,8 +133,7 @@ class BudgetLine:
     soft: Decimal | None = None
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class Standing:
     """A budget's counters in its current window: spend settled, and reservations still open."""
 

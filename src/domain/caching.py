@@ -22,7 +22,6 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from enum import Enum, StrEnum
 from json import encoder as json_encoder
 from operator import attrgetter
@@ -39,6 +38,7 @@ from domain.completions import (
 )
 from domain.embeddings import EmbeddingRequest
 from domain.errors import BadRequestError
+from domain.frozen import frozen
 from domain.spend import Caller
 
 KEY_VERSION = "1"
@@ -64,7 +64,7 @@ def partition_of(caller: Caller | None, partition: Partition) -> str:
     return f"key:{caller.key_hash}" if caller.key_hash else ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CacheControls:
     """What a request asks of the cache, from its body's `cache` object and its `Cache-Control` header."""
 
@@ -152,7 +152,7 @@ def _seconds(value: object, param: str) -> float:
     return float(value)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CachedReply:
     """A chat answer as the cache keeps it: the reply (its cost left out: a hit costs nothing), when it
     was stored (Unix seconds), and the deployment that first gave it."""
@@ -162,7 +162,7 @@ class CachedReply:
     deployment_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CachedVector:
     """One embedding input's vector as the cache keeps it."""
 

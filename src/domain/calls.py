@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from domain.completions import Usage
 from domain.errors import SwitchyardError
-from domain.quick_init import quick_init
+from domain.frozen import frozen
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class CallRecord:
     """One finished upstream call, successful or not."""
 

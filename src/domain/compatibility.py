@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection
-from dataclasses import dataclass
 
 from domain.completions import CompletionRequest, SamplingParams
 from domain.deployments import Deployment
 from domain.errors import UnsupportedParameterError
+from domain.frozen import frozen
 from domain.messages import DocumentPart, ImagePart, Message, ResponseFormatType
-from domain.quick_init import quick_init
 
 _SAMPLING_FIELDS = frozenset(field.name for field in dataclasses.fields(SamplingParams))
 _ADVISORY = frozenset({"user"})
@@ -20,8 +19,7 @@ is left out without failing the call (Claude Code, for one, sends `metadata.user
 gateway itself still reads it (end-user limits)."""
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class Fitted:
     request: CompletionRequest
     dropped: tuple[str, ...] = ()

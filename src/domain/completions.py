@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from domain.errors import BadRequestError
+from domain.frozen import frozen
 from domain.messages import FunctionTool, Message, ResponseFormat, Role, ThinkingBlock, ToolCall, ToolChoice
-from domain.quick_init import quick_init
 
 
 class ReasoningEffort(StrEnum):
@@ -22,8 +22,7 @@ class ReasoningEffort(StrEnum):
     XHIGH = "xhigh"
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class SamplingParams:
     """Generation controls; None means "not sent", so the upstream default applies."""
 
@@ -66,7 +65,7 @@ class SamplingParams:
         return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NativeRequest:
     """The request as the client sent it in a provider's own wire format (`format`: "anthropic"), kept so
     that a deployment speaking that format gets it exactly as sent, fields we do not model included,
@@ -85,8 +84,7 @@ class NativeRequest:
     they are reported as dropped, never refused."""
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class CompletionRequest:
     model: str
     messages: tuple[Message, ...]
@@ -120,8 +118,7 @@ class FinishReason(StrEnum):
     FUNCTION_CALL = "function_call"
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -158,8 +155,7 @@ class Usage:
         )
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class Choice:
     index: int
     message: Message
@@ -169,8 +165,7 @@ class Choice:
     """Which of the request's stop sequences ended the reply, when the provider says."""
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class CompletionResponse:
     id: str
     created: int
@@ -185,8 +180,7 @@ class CompletionResponse:
     """What the call cost in USD, set by the gateway (None: the model has no known price)."""
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class ToolCallDelta:
     """A piece of a streamed tool call: id and name come on its first delta, argument fragments after."""
 
@@ -196,8 +190,7 @@ class ToolCallDelta:
     arguments: str | None = None
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class Delta:
     role: str | None = None
     content: str | None = None
@@ -210,8 +203,7 @@ class Delta:
     """A whole redacted thinking block's opaque data."""
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class ChunkChoice:
     index: int
     delta: Delta
@@ -220,8 +212,7 @@ class ChunkChoice:
     stop_sequence: str | None = None
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class CompletionChunk:
     id: str
     created: int

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Any
 
 from domain.errors import BadRequestError
+from domain.frozen import frozen
 from domain.secret_patterns import ALIASES, GROUPS, INJECTION_RULES, PREBUILT, SECRET_SHAPES, Shape
 
 
@@ -24,7 +25,7 @@ SECRET_TAG = "[REDACTED]"
 DEFAULT_INJECTION_THRESHOLD = 0.5
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FilterRule:
     """One thing to look for: a shape (prebuilt or custom regex) or a blocked word, what to do when it is
     found, the label its placeholders carry (`EMAIL` -> `[EMAIL_1]`), or a fixed `tag` that replaces it
@@ -42,7 +43,7 @@ class FilterRule:
         return self.description or f"{self.name} detected"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScanResult:
     """What a scan found. `blocked` is the reason of the first blocking rule (never the text found);
     else `texts` are the inputs with each finding replaced, `replacements` the (found, placeholder)
@@ -150,7 +151,7 @@ def build_rules(
     return tuple(rules)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Hit:
     start: int
     end: int
@@ -160,7 +161,7 @@ class _Hit:
 _DIGIT = re.compile(r"\d")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Gate:
     """What any rule of a set needs to find in a text before its regexes are worth running, checked in
     one pass: a hint (cased or not), or enough digits for a shape gated by digits alone. A set with a

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from domain.errors import ConfigurationError
+from domain.frozen import frozen
 from domain.pricing import UNPRICED, ModelPrices
 
 SECRET_PARAMS = frozenset(
@@ -24,7 +25,7 @@ SECRET_PARAMS = frozenset(
 wherever a deployment is shown or audited, and encrypted where one is stored."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Secret:
     """A credential value that never shows itself in a repr, log or traceback."""
 
@@ -37,7 +38,7 @@ class Secret:
         return "****"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Credentials:
     """What a provider adapter needs to authenticate; `extra` holds provider specifics
     (api_version, aws_access_key_id, vertex_project, ...) exactly as configured."""
@@ -46,7 +47,7 @@ class Credentials:
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)  # may hold secrets (aws_*, ...)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Limits:
     rpm: int | None = None
     tpm: int | None = None
@@ -58,7 +59,7 @@ class Limits:
     connect_timeout: float = 10.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Capabilities:
     chat: bool = True
     embeddings: bool = False
@@ -104,7 +105,7 @@ class Capabilities:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Deployment:
     id: str
     model_name: str
@@ -142,7 +143,7 @@ class Deployment:
             raise ConfigurationError("order", "must be a whole number of at least 0")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ModelGroup:
     """Every deployment that serves one public model name."""
 
@@ -158,7 +159,7 @@ class ModelGroup:
         return any(d.capabilities.embeddings for d in self.deployments)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeploymentRecord:
     """A deployment added through the management API (`/model/new`), stored as a config entry is written:
     `litellm_params` and `model_info` exactly as given (credentials included), turned into a `Deployment`

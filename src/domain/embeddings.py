@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from domain.completions import Usage
 from domain.errors import BadRequestError
+from domain.frozen import frozen
 
 
 class EncodingFormat(StrEnum):
@@ -17,7 +18,7 @@ class EncodingFormat(StrEnum):
     BASE64 = "base64"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EmbeddingRequest:
     """`inputs` are texts, or token arrays (lists of ints), never a mix."""
 
@@ -40,7 +41,7 @@ class EmbeddingRequest:
             raise BadRequestError("dimensions must be at least 1", param="dimensions")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Embedding:
     """One vector; `vector` is any float sequence (an `array('f')` keeps decoding cheap)."""
 
@@ -48,7 +49,7 @@ class Embedding:
     vector: Sequence[float]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EmbeddingResponse:
     model: str
     data: tuple[Embedding, ...]

@@ -9,11 +9,12 @@ config's order; the first block wins.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from domain.errors import BadRequestError, PermissionDeniedError
+from domain.frozen import frozen
 
 if TYPE_CHECKING:
     from domain.completions import CompletionRequest, CompletionResponse
@@ -50,7 +51,7 @@ class Decision(StrEnum):
     pass."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Inspection:
     """What a guardrail is asked to judge: the texts of the request (pre_call, during_call,
     logging_only) or of the reply (post_call), in order, and the call they belong to."""
@@ -68,7 +69,7 @@ class Inspection:
         return self.mode is GuardrailMode.POST_CALL
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Verdict:
     """A guardrail's answer. When it masks, `texts` are the inspection's texts rewritten (same order,
     same number), and `replacements` the pieces it replaced, each with what replaced it, where it can
@@ -104,7 +105,7 @@ def masked(
     return Verdict(Decision.MASKED, reason, tuple(texts), tuple(replacements), dict(restore or {}))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GuardrailSpec:
     """One configured guardrail (an entry of the config's `guardrails:` list)."""
 
@@ -133,7 +134,7 @@ class GuardrailSpec:
         return mode in self.modes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GuardrailRun:
     """What one guardrail did on one call, as the ledger and the access log keep it."""
 

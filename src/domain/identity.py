@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 from domain.budgets import NO_BUDGET, BudgetTerms
 from domain.durations import parse_duration as parse_duration  # re-exported: callers import it from here
 from domain.errors import BadRequestError
+from domain.frozen import frozen
 
 SECRET = "secret"
 """A field's metadata key marking a value that no answer and no audit entry may show."""
@@ -60,7 +61,7 @@ class MemberRole(StrEnum):
     USER = "user"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RateLimits:
     """Per-minute request and token limits and a cap on calls in flight; None means unlimited.
     `model_rpm_limit` / `model_tpm_limit` limit single public model names."""
@@ -105,7 +106,7 @@ class RateLimits:
 NO_LIMITS = RateLimits()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Budget:
     """Spend and rate limits as an object of its own, which keys, teams, users, organizations and end
     users may share through `budget_id`."""
@@ -126,7 +127,7 @@ class Budget:
             raise ValueError("Budget.terms names no other budget and holds no spend")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Member:
     """A user in a team or organization."""
 
@@ -135,7 +136,7 @@ class Member:
     user_email: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Organization:
     organization_id: str
     organization_alias: str | None = None
@@ -155,7 +156,7 @@ class Organization:
         return next((m for m in self.members if m.user_id == user_id), None)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Team:
     team_id: str
     team_alias: str | None = None
@@ -180,7 +181,7 @@ class Team:
         return found is not None and found.role is MemberRole.ADMIN
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class User:
     user_id: str
     user_email: str | None = None
@@ -200,7 +201,7 @@ class User:
     """The argon2id hash of the console password, if one was set; never rendered or audited."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Invitation:
     """A link that lets `user_id` set a password and sign in to the console, once, until `expires_at`
     (LiteLLM's invitation links)."""
@@ -219,7 +220,7 @@ class Invitation:
         return not self.is_accepted and now < self.expires_at
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EndUser:
     """A customer of an application behind the gateway, named by a request's `user` field."""
 
@@ -235,7 +236,7 @@ class EndUser:
     updated_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VirtualKey:
     """A key the gateway issued. Only the SHA-256 of the secret is kept (`token`); `key_name` is the
     secret's recognisable abbreviation (`sk-...abcd`)."""
@@ -272,7 +273,7 @@ class VirtualKey:
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AuditEntry:
     """One change made through the management API: who did what to which record, before and after."""
 

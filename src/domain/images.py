@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from typing import Any
 
 from domain.completions import Usage
 from domain.errors import BadRequestError
+from domain.frozen import frozen
 
 RESPONSE_FORMATS = ("url", "b64_json")
 MAX_IMAGES = 10
 """OpenAI's bound on `n`."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ImageRequest:
     """`None` for an option means the caller left it to the model (and it is not sent upstream)."""
 
@@ -55,7 +56,7 @@ class ImageRequest:
         return (self.prompt,)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GeneratedImage:
     """One image: its bytes as base64, or a URL (an https link, or a `data:` URL), as the call asked."""
 
@@ -64,7 +65,7 @@ class GeneratedImage:
     revised_prompt: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ImageResponse:
     created: int
     model: str

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Any
 
 from domain.errors import BadRequestError
-from domain.quick_init import quick_init
+from domain.frozen import frozen
 
 
 class Role(StrEnum):
@@ -19,7 +19,7 @@ class Role(StrEnum):
     TOOL = "tool"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TextPart:
     text: str
 
@@ -30,7 +30,7 @@ class ImageDetail(StrEnum):
     HIGH = "high"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ImagePart:
     """An image by URL: `https://...` or a `data:<mime>;base64,...` URL."""
 
@@ -38,7 +38,7 @@ class ImagePart:
     detail: ImageDetail | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DocumentPart:
     """A document to read: a `data:<mime>;base64,...` URL (a PDF, or plain text as
     `data:text/plain;base64,...`) or an `https://` URL of a PDF."""
@@ -52,7 +52,7 @@ ContentPart = TextPart | ImagePart | DocumentPart
 Content = str | tuple[ContentPart, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ThinkingBlock:
     """A piece of the model's visible reasoning, with the provider's signature that lets it be sent back
     in a later turn; a redacted block holds only the provider's opaque `redacted` data."""
@@ -62,7 +62,7 @@ class ThinkingBlock:
     redacted: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ToolCall:
     """A function call the assistant made; `arguments` is the JSON text exactly as the model wrote it."""
 
@@ -71,8 +71,7 @@ class ToolCall:
     arguments: str
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class Message:
     role: Role
     content: Content | None = None
@@ -102,7 +101,7 @@ class Message:
         return "".join(part.text for part in self.content if isinstance(part, TextPart))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FunctionTool:
     name: str
     description: str | None = None
@@ -116,7 +115,7 @@ class ToolChoiceMode(StrEnum):
     REQUIRED = "required"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NamedToolChoice:
     """Forces a call of the one named function."""
 
@@ -132,7 +131,7 @@ class ResponseFormatType(StrEnum):
     JSON_SCHEMA = "json_schema"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ResponseFormat:
     type: ResponseFormatType
     name: str | None = None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from typing import Any
 
 from domain.completions import Usage
 from domain.errors import BadRequestError
+from domain.frozen import frozen
 
 CATEGORIES = (
     "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent",
@@ -18,7 +19,7 @@ CATEGORIES = (
 """OpenAI's moderation categories, as its replies name them."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ModerationRequest:
     """`inputs` are the texts to classify, each judged on its own."""
 
@@ -35,7 +36,7 @@ class ModerationRequest:
             raise BadRequestError("input must not be empty", param="input")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ModerationResult:
     """One input's verdict: flagged when any category is; scores by category, 0 to 1."""
 
@@ -45,7 +46,7 @@ class ModerationResult:
     category_applied_input_types: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ModerationResponse:
     id: str
     model: str

@@ -4,13 +4,14 @@ and which headers cross."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from domain.frozen import frozen
 
 Headers = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProviderRoute:
     """How one provider's pass-through route reaches it: its public endpoint (None: there is none, an
     api_base must be set), the environment variables for its base URL and key, and the header carrying
@@ -67,7 +68,7 @@ _NOT_RELAYED_BACK = HOP_BY_HOP | {"content-encoding", "date", "server"}
 _NOT_RELAYED_ON = HOP_BY_HOP | CALLER_KEY_HEADERS | {"accept-encoding"}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CustomRoute:
     """One `general_settings.pass_through_endpoints` entry: calls to `path` and below it go to `target`
     (with the rest of the path), `headers` set on them; `forward_headers`: with the caller's own headers
@@ -99,7 +100,7 @@ def custom_route_of(routes: Iterable[CustomRoute], path: str) -> tuple[CustomRou
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RelayRequest:
     method: str
     url: str
@@ -108,7 +109,7 @@ class RelayRequest:
     timeout: float = 600.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RelayReply:
     """The upstream's answer as it arrives: `body` yields its bytes as they come; `close` frees the
     connection (also after `body` was read to its end)."""

@@ -9,11 +9,10 @@ OpenAI's and Anthropic's accounting alike.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from decimal import Decimal
 
 from domain.completions import Usage
-from domain.quick_init import quick_init
+from domain.frozen import frozen
 
 ZERO = Decimal(0)
 
@@ -21,7 +20,7 @@ DEFAULT_TIER_THRESHOLD = 200_000
 """Prompt tokens above which long-context prices apply (LiteLLM's `*_above_200k_tokens` keys)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ModelPrices:
     """USD per token for one model (per call for `per_request`). None means "not set": cache reads and
     writes then cost the input price, reasoning the output price, and a long-context tier the base price.
@@ -86,8 +85,7 @@ class ModelPrices:
 UNPRICED = ModelPrices()
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class Cost:
     """A call's cost in USD, split as clients show it: input (prompt, cache reads and writes, per-call
     price) and output (completion and reasoning)."""

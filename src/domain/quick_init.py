@@ -8,6 +8,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from domain.frozen import init_method
+
 T = TypeVar("T")
 
 
@@ -27,44 +29,8 @@ def quick_init(cls: type[T]) -> type[T]:
     taken = list(inspect.signature(cls.__init__).parameters)[1:]  # InitVars are among them, not fields
     if taken != [f.name for f in fields] or any(f.kw_only or not f.init for f in fields):
         raise TypeError(f"{cls.__name__} needs the dataclass's own __init__")
-    scope: dict[str, object] = {"_cls": cls, "_FACTORY": _FACTORY}
-    params_text = []
-    body = []
-    for field in fields:
-        name = field.name
-        scope[f"_set_{name}"] = getattr(cls, name).__set__
-        if field.default_factory is not dataclasses.MISSING:
-            scope[f"_factory_{name}"] = field.default_factory
-            params_text.append(f"{name}=_FACTORY")
-            body.append(f"    _set_{name}(self, _factory_{name}() if {name} is _FACTORY else {name})\n")
-            continue
-        if field.default is dataclasses.MISSING:
-            params_text.append(name)
-        else:
-            scope[f"_default_{name}"] = field.default
-            params_text.append(f"{name}=_default_{name}")
-        body.append(f"    _set_{name}(self, {name})\n")
-    if hasattr(cls, "__post_init__"):
-        body.append("    self.__post_init__()\n")
-    exec(f"def __init__(self, {', '.join(params_text)}):\n{''.join(body)}", scope)
-    init = scope["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
-    init.__module__ = cls.__module__
-    init.__annotations__ = {field.name: field.type for field in fields} | {"return": None}
-    cls.__init__ = init  # type: ignore[misc]
+    cls.__init__ = init_method(cls, fields)  # type: ignore[misc]
     return cls
-
-
-class _FactoryDefault:
-    """The default of a field with a default factory, as the dataclass's own `__init__` spells it."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<factory>"
-
-
-_FACTORY: Any = _FactoryDefault()
 
 
 _UNSEEN: Any = object()

@@ -10,11 +10,10 @@ the window are below the limit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.access import Principal, effective_limits
-from domain.quick_init import quick_init
+from domain.frozen import frozen
 
 WINDOW_SECONDS = 60
 
@@ -28,7 +27,7 @@ def reset_after(now: float) -> float:
     return WINDOW_SECONDS - (now % WINDOW_SECONDS)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Quota:
     """One set of counters a call is charged to. `subject` is unique per counter set (`key:<hash>`,
     `team:<id>`, `key:<hash>:model:<name>`); `label` says in an error which limit it is."""
@@ -46,8 +45,7 @@ class Limit(StrEnum):
     PARALLEL = "max_parallel_requests"
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class Usage:
     """A quota's counters in the current window, after the decision (the admitted call included)."""
 
@@ -57,8 +55,7 @@ class Usage:
     in_flight: int
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class Admission:
     admitted: bool
     usage: tuple[Usage, ...]

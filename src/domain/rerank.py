@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from typing import Any
 
 from domain.completions import Usage
 from domain.errors import BadRequestError
+from domain.frozen import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RerankRequest:
     model: str
     query: str
@@ -39,7 +40,7 @@ class RerankRequest:
         return (self.query, *self.documents)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RerankResult:
     index: int
     """The document's position in the request."""
@@ -47,7 +48,7 @@ class RerankResult:
     document: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RerankResponse:
     id: str
     model: str

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from domain.access import Principal
+from domain.frozen import frozen
 
 Item = Mapping[str, Any]
 """One Responses-API item (a `message`, `function_call`, `function_call_output`, `reasoning`, ...) or
@@ -34,7 +34,7 @@ class ResponseStatus(StrEnum):
         return self not in (ResponseStatus.QUEUED, ResponseStatus.IN_PROGRESS)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ResponseOwner:
     """Who may read a stored response: the key that created it, or a key of that key's team. `key` is the
     virtual key's token (its SHA-256); None for the master key, a JWT, or a gateway without auth."""
@@ -56,7 +56,7 @@ class ResponseOwner:
         return self.team_id is not None and principal.team_id == self.team_id
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoredResponse:
     """One response as the gateway keeps it (`store: true`), with the input items it answered."""
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
 from domain.errors import ConfigurationError
+from domain.frozen import frozen
 
 
 class RoutingStrategy(StrEnum):
@@ -36,7 +37,7 @@ RETRY_POLICY_KEYS = frozenset(f"{kind}Retries" for kind in POLICY_ERROR_KINDS)
 ALLOWED_FAILS_POLICY_KEYS = frozenset(f"{kind}AllowedFails" for kind in POLICY_ERROR_KINDS)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FallbackRule:
     """`{pattern: [model, ...]}`: when a model the pattern names fails, try these models in order.
     The pattern is a model name, or a glob such as `gpt-4*` or `*`."""
@@ -45,7 +46,7 @@ class FallbackRule:
     models: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ModelAlias:
     """A public name that stands for a model group; `hidden` ones are served but not listed."""
 
@@ -64,7 +65,7 @@ def _path(name: str) -> str:
     return _PATHS.get(name, f"router_settings.{name}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RouterPolicy:
     """Every router setting the routing, retry, cooldown and fallback decisions read.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.errors import (
@@ -14,7 +13,7 @@ from domain.errors import (
     SwitchyardError,
     TimeoutError,
 )
-from domain.quick_init import quick_init
+from domain.frozen import frozen
 
 
 class FailureKind(StrEnum):
@@ -40,7 +39,7 @@ _FAILURE_KINDS: tuple[tuple[type[SwitchyardError] | tuple[type[SwitchyardError],
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CooldownReason:
     """Why a deployment is cooling down: the kind and HTTP status of the failure that tripped it."""
 
@@ -56,8 +55,7 @@ class CooldownReason:
         return cls(kind, error.status_code)
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeploymentLoad:
     """One deployment's shared state, as read in one round trip. Minute counters belong to the current
     wall-clock minute and read as zero once it is over."""
@@ -82,8 +80,7 @@ class DeploymentLoad:
 IDLE = DeploymentLoad()
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class CallOutcome:
     """What one finished call adds to its deployment's state."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -19,9 +18,9 @@ from domain.errors import (
     SwitchyardError,
     UnsupportedParameterError,
 )
+from domain.frozen import frozen
 from domain.messages import ImagePart, ResponseFormatType
 from domain.pricing import ZERO
-from domain.quick_init import quick_init
 from domain.router_policy import RouterPolicy, RoutingStrategy
 from domain.router_state import IDLE, DeploymentLoad
 
@@ -33,8 +32,7 @@ we can know, so a queued caller should look again soon."""
 _State = tuple[Deployment, DeploymentLoad]
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class Needs:
     """What a request asks of a deployment beyond its model name (pre-call checks)."""
 
@@ -68,8 +66,7 @@ class Exclusion(StrEnum):
     RESPONSE_SCHEMA = "response_schema"
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class Chosen:
     deployment: Deployment
     cooling_down: bool = False
@@ -77,7 +74,7 @@ class Chosen:
     last deployment to zero."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AtCapacity:
     """Every eligible deployment is at its rpm, tpm or parallel limit: queue, or answer 429."""
 
@@ -85,7 +82,7 @@ class AtCapacity:
     """Seconds until the first of them may have room again."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Ineligible:
     """No deployment can serve this request however long it waits."""
 
@@ -121,7 +118,7 @@ def choose(
     now: float,
     stream: bool = False,
     prompt_tokens: int | None = None,
-    needs: Needs = Needs(),
+    needs: Needs = Needs(),  # noqa: B008 (frozen: one shared default is safe)
     tags: Collection[str] = (),
     avoid: Collection[str] = (),
 ) -> Route:

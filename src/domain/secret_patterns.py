@@ -6,8 +6,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from domain.frozen import frozen
 
 
 class LazyPattern:
@@ -33,7 +34,7 @@ Validator = Callable[[str, int, int], int | None]
 """(text, start, end) of a candidate match -> the end of what is really found there, or None."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Shape:
     """One recognisable shape: its regex (compiled on first use), a cheap literal every match contains
     (`hint`, checked with `in` before the regex runs), and the check that confirms a candidate."""

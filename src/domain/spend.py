@@ -9,15 +9,15 @@ name as `<subject>:model:<name>`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date, datetime
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from enum import StrEnum
 from typing import Any
 
 from domain.completions import Usage
+from domain.frozen import frozen
 from domain.guardrails import GuardrailRun
-from domain.quick_init import quick_init
 
 ZERO = Decimal(0)
 EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
@@ -44,7 +44,7 @@ def parse_subject(text: str) -> tuple[str, str, str | None]:
     return kind, id, (model if sep else None)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Caller:
     """Who a call is charged to, as the ledger records it. All None for a library call or a gateway
     without keys."""
@@ -84,8 +84,7 @@ class CallStatus(StrEnum):
     FAILURE = "failure"
 
 
-@quick_init  # one a call, on the request path
-@dataclass(frozen=True, slots=True)
+@frozen
 class SpendRecord:
     """One call, whether it succeeded or failed, as the ledger keeps it. `request_id` is the call's
     `x-switchyard-call-id` and makes writes idempotent. Text of prompts and replies (`messages`,
@@ -137,7 +136,7 @@ class SpendRecord:
         return self.started_at.date()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DailySpend:
     """The calls of one UTC day for one (key, team, organization, user, end user, model group, provider),
     summed. The ledger keeps these as it writes records; reports read them instead of the log."""
@@ -161,7 +160,7 @@ class DailySpend:
     failures: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SpendLogQuery:
     """Filters on the raw log (all optional), newest first, paged."""
 
@@ -181,7 +180,7 @@ class SpendLogQuery:
     limit: int = 100
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DailyQuery:
     """Days from `start` to `end` inclusive, filtered by equality on the named dimensions (None: any)."""
 
