@@ -22,7 +22,7 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.context import Context, get_current
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import (
     Event,
     ReadableSpan,
@@ -35,8 +35,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import DEFAULT_ON, ParentBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
-from opentelemetry.trace.propagation import _SPAN_KEY
-from opentelemetry.trace.span import DEFAULT_TRACE_STATE, INVALID_SPAN_CONTEXT
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 from opentelemetry.util import types
 
 _log = logging.getLogger(__name__)
@@ -92,11 +91,7 @@ class CallSpans:
     ) -> trace.Span:
         """As the SDK's `Tracer.start_span`: a child of the span current in `context` (else of the current
         context's), or the root of a new trace."""
-        # trace.get_current_span(context), without its two calls a span
-        current = (context if context is not None else get_current()).get(_SPAN_KEY)
-        parent: SpanContext | None = (
-            current.get_span_context() if isinstance(current, trace.Span) else INVALID_SPAN_CONTEXT
-        )
+        parent: SpanContext | None = trace.get_current_span(context).get_span_context()
         if parent is None or not parent.is_valid:
             parent = None
             trace_id = self._trace_id()
