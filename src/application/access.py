@@ -31,10 +31,10 @@ from domain.access import (
 from domain.completions import CompletionChunk, CompletionRequest, Usage
 from domain.embeddings import EmbeddingRequest
 from domain.errors import AuthenticationError, PermissionDeniedError, RateLimitError
+from domain.frozen import frozen
 from domain.identity import EndUser, Role
 from domain.images import ImageRequest
 from domain.moderation import ModerationRequest
-from domain.quick_init import quick_init
 from domain.rate_limits import Admission, Limit, Quota, quotas_for
 from domain.rerank import RerankRequest
 from domain.spend import ANONYMOUS, Caller
@@ -49,7 +49,7 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@frozen
 class JwtClaims:
     """Which claims of a JWT name the caller (LiteLLM's `litellm_jwtauth` settings)."""
 
@@ -91,8 +91,7 @@ def _claim(claims: Mapping[str, Any], field: str | None) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-@quick_init
-@dataclasses.dataclass(frozen=True, slots=True)
+@frozen
 class LimitsLeft:
     """What a rate-limited caller has left in the current window (the tightest of its quotas)."""
 
@@ -412,8 +411,7 @@ class Gatekeeper:
             await self._budgets.settle(owed.hold, owed.cost)
 
 
-@quick_init
-@dataclasses.dataclass(frozen=True, slots=True)
+@frozen
 class _Release:
     quotas: Sequence[Quota]
     tokens: int

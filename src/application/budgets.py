@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -24,10 +23,10 @@ from domain.budgets import (
 )
 from domain.completions import CompletionRequest
 from domain.embeddings import EmbeddingRequest
+from domain.frozen import frozen
 from domain.images import ImageRequest
 from domain.moderation import ModerationRequest
 from domain.pricing import ModelPrices, estimate_at, worst_case
-from domain.quick_init import quick_init
 from domain.rerank import RerankRequest
 from domain.router_policy import RouterPolicy
 from ports.budget_reservations import BudgetReservations, BudgetsUnavailable
@@ -51,8 +50,7 @@ SoftBudgetAlert = Callable[[BudgetLine, Decimal], None]
 """Told when a call's spend takes a budget to or past its soft budget (line, spend now)."""
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class BudgetHold:
     """An admitted call's reservation: settled once, with the call's real cost, however the call ended."""
 

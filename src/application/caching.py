@@ -29,6 +29,7 @@ from domain.caching import (
 from domain.completions import CompletionChunk, CompletionRequest, CompletionResponse, Usage, assemble
 from domain.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
 from domain.errors import SwitchyardError
+from domain.frozen import frozen
 from domain.spend import ZERO, Caller
 from ports.clock import Clock
 from ports.llm_provider import ChunkStream, StreamWrapper
@@ -51,7 +52,7 @@ def call_types_of(names: Sequence[str] | None) -> frozenset[str]:
     return frozenset(_CALL_TYPE_NAMES[name] for name in names if name in _CALL_TYPE_NAMES)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CachePolicy:
     ttl: float | None = None
     """Seconds an entry lives unless a call says otherwise (None: until the backend evicts it)."""

@@ -8,7 +8,6 @@ import itertools
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from application.caching import CachedStream, ResponseCaching, StoringStream, embeddings_from_cache, merged
@@ -33,10 +32,11 @@ from domain.errors import (
     UnsupportedParameterError,
 )
 from domain.fallbacks import fallback_models
+from domain.frozen import frozen
 from domain.images import ImageRequest, ImageResponse
 from domain.moderation import ModerationRequest, ModerationResponse
 from domain.pricing import Cost
-from domain.quick_init import evolve, quick_init
+from domain.quick_init import evolve
 from domain.rerank import RerankRequest, RerankResponse
 from domain.retries import retry_delay
 from domain.spend import ZERO, Caller
@@ -52,8 +52,7 @@ Q = TypeVar("Q", ModerationRequest, RerankRequest, ImageRequest, TranscriptionRe
 A = TypeVar("A", ModerationResponse, RerankResponse, ImageResponse, TranscriptionResponse)
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
+@frozen
 class Served(Generic[T]):
     """A result and where it came from."""
 

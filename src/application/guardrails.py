@@ -12,6 +12,7 @@ from application.guarded_stream import GuardedStream
 from domain.completions import CompletionRequest, CompletionResponse
 from domain.embeddings import EmbeddingRequest
 from domain.errors import GuardrailViolationError
+from domain.frozen import frozen
 from domain.guarded_texts import reply_texts, request_texts, with_reply_texts, with_request_texts
 from domain.guardrails import (
     Decision,
@@ -34,7 +35,7 @@ T = TypeVar("T")
 Guarded = CompletionRequest | EmbeddingRequest
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@frozen
 class Configured:
     """A configured guardrail: its settings and the check that implements it."""
 

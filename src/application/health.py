@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from application.catalog import ModelCatalog
 from domain.compatibility import fit_request
@@ -14,6 +13,7 @@ from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest
 from domain.errors import SwitchyardError, UnsupportedParameterError
 from domain.errors import TimeoutError as UpstreamTimeoutError
+from domain.frozen import frozen
 from domain.messages import Message, Role
 from domain.retries import cooldown_until
 from domain.router_policy import RouterPolicy
@@ -30,7 +30,7 @@ DEFAULT_CHECK_TIMEOUT = 10.0
 WILDCARD_SKIPPED = "a wildcard deployment has no concrete model to call"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EndpointHealth:
     """The outcome of one deployment's check."""
 
@@ -48,7 +48,7 @@ class EndpointHealth:
         return self.error is None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HealthReport:
     healthy: tuple[EndpointHealth, ...] = ()
     unhealthy: tuple[EndpointHealth, ...] = ()
@@ -189,7 +189,7 @@ class BackgroundHealthChecks:
         return report
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeploymentState:
     deployment: Deployment
     load: DeploymentLoad

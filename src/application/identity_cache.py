@@ -10,6 +10,7 @@ from typing import Any
 
 from domain.access import Principal, Via
 from domain.errors import ServiceUnavailableError
+from domain.frozen import frozen
 from domain.identity import Budget, EndUser, Organization, Role, Team, User
 from ports.clock import Clock
 from ports.unit_of_work import IDENTITY, StoreUnavailable, UnitOfWork
@@ -21,7 +22,7 @@ class _Entry:
     loaded_at: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@frozen
 class Records:
     """A user, team and organization as one caller's rights and limits see them, with their budgets."""
 

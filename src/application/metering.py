@@ -16,10 +16,10 @@ from domain.completions import CompletionRequest, CompletionResponse, Usage
 from domain.deployments import Deployment
 from domain.embeddings import EmbeddingRequest
 from domain.errors import SwitchyardError
+from domain.frozen import frozen
 from domain.images import ImageRequest
 from domain.moderation import ModerationRequest
 from domain.pricing import Cost, cost_of
-from domain.quick_init import quick_init
 from domain.rerank import RerankRequest
 from domain.spend import ANONYMOUS, Caller, CallStatus, SpendRecord
 from ports.call_observer import CallObserver
@@ -54,8 +54,7 @@ class CallMeter:
     """The call's guardrails: what they did goes into the record, and logging_only ones mask its text."""
 
 
-@quick_init
-@dataclasses.dataclass(frozen=True, slots=True)
+@frozen
 class Metered:
     """A finished call's cost and the usage it was charged for (counted by the gateway when the
     provider reported none: `estimated`)."""

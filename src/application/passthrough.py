@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from application.access import Gatekeeper, Ticket
@@ -15,6 +14,7 @@ from domain.access import Principal, require_passthrough_route
 from domain.completions import Usage
 from domain.deployments import Deployment
 from domain.errors import AuthenticationError, BadRequestError, NotFoundError
+from domain.frozen import frozen
 from domain.passthrough import (
     CUSTOM,
     PROVIDER_ROUTES,
@@ -33,7 +33,7 @@ from ports.clock import Clock
 from ports.passthrough import PassThrough, PassThroughSigner, ReplyFraming
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Target:
     """Where one provider's pass-through calls go, and with which credential."""
 
@@ -43,7 +43,7 @@ class Target:
     deployment: Deployment
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PassThroughCall:
     provider: str
     method: str
@@ -54,7 +54,7 @@ class PassThroughCall:
     body: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Relayed:
     status: int
     headers: Headers

@@ -3,9 +3,8 @@ that guessing passwords or keys is slow and the count holds for the whole fleet.
 
 from __future__ import annotations
 
-import dataclasses
-
 from domain.errors import RateLimitError
+from domain.frozen import frozen
 from domain.rate_limits import Quota
 from ports.clock import Clock
 from ports.rate_limiter import RateLimiter
@@ -13,7 +12,7 @@ from ports.rate_limiter import RateLimiter
 FAILURES_PER_MINUTE = 10
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@frozen
 class SignInAttempt:
     """One admitted attempt; `ended` must be called once, saying whether it failed."""
 

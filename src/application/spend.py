@@ -4,8 +4,8 @@ that moves them from the journal into the database in batches, off it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from domain.frozen import frozen
 from domain.spend import SpendRecord
 from ports.spend_journal import JournalUnavailable, SpendJournal
 from ports.spend_ledger import SpendLedger
@@ -33,7 +33,7 @@ class SpendRecorder:
             await self._fallback.append((record,))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Drained:
     """What one pass of the writer did."""
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from application.catalog import ModelCatalog
@@ -12,6 +11,7 @@ from domain.access import Principal, require_model
 from domain.completions import CompletionRequest, Usage
 from domain.deployments import Deployment
 from domain.errors import NotFoundError
+from domain.frozen import frozen
 from domain.pricing import ZERO, cost_of
 from domain.router_policy import RouterPolicy
 from ports.token_counter import TokenCounter
@@ -49,7 +49,7 @@ class SpendCalculator:
         return cost.total if cost is not None else ZERO
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TokenCount:
     total_tokens: int
     request_model: str

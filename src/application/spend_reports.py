@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import UTC, date, datetime
 
 from application.catalog import ModelCatalog
@@ -36,6 +36,7 @@ from application.spend_scope import (
 )
 from domain.access import Principal
 from domain.errors import BadRequestError, ServiceUnavailableError
+from domain.frozen import frozen
 from domain.router_policy import RouterPolicy
 from domain.spend import CallStatus, DailyQuery, DailySpend, SpendLogQuery, SpendRecord
 from ports.budget_reservations import BudgetReservations, BudgetsUnavailable
@@ -78,7 +79,7 @@ async def _scope(uow: Callable[[], UnitOfWork], principal: Principal, asked: Spe
     return scoped(reach, asked, team)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LogPage:
     records: tuple[SpendRecord, ...]
     total: int
@@ -161,7 +162,7 @@ class SpendLogs:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Report:
     group_by: GroupBy
     start: date
@@ -253,14 +254,14 @@ async def _team_aliases(uow: Callable[[], UnitOfWork], team_ids: Iterable[str]) 
     return {t.team_id: t.team_alias for t in teams if t.team_alias}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KeyInfo:
     key_alias: str | None = None
     team_id: str | None = None
     user_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Overview:
     """Spend over whole UTC days summed every way the console charts it: per day that had calls (in
     order), and per model, team and key (highest spend first; None: calls without a team or key), with
@@ -277,7 +278,7 @@ class Overview:
     team_aliases: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Activity:
     """One page of days (newest first) with the totals of the whole range; `keys` describes the keys
     that appear on the page, `team_aliases` its teams."""
@@ -406,7 +407,7 @@ class SpendReset:
         return at
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SpendDesk:
     """The spend routes' use cases, as one dependency (Litestar resolves several per request at a cost)."""
 

@@ -4,13 +4,13 @@ model, provider or day, and each day's activity with its breakdowns. Sums are ex
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import TypeVar
 
 from domain.errors import BadRequestError
+from domain.frozen import frozen
 from domain.spend import EXACT, ZERO, DailySpend
 
 NO_KEY = ""
@@ -20,7 +20,7 @@ NO_PROVIDER = "unknown"
 K = TypeVar("K", bound=Hashable)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Totals:
     spend: Decimal = ZERO
     prompt_tokens: int = 0
@@ -118,7 +118,7 @@ _NAME: dict[GroupBy, Callable[[DailySpend], str | None]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReportPart:
     """One (model, key) pair's share of a group, as LiteLLM's reports itemise a group."""
 
@@ -127,7 +127,7 @@ class ReportPart:
     totals: Totals
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReportGroup:
     """One group: a day (team, customer and day reports are per day) and/or a name (the team, customer,
     key, model or provider; None for calls without one)."""
@@ -171,7 +171,7 @@ def _parts(members: list[DailySpend]) -> tuple[ReportPart, ...]:
 # Daily activity (the admin UI's usage charts) -------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DayActivity:
     """One day's totals with their breakdowns by model group, provider, key and (for team reports)
     team."""

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from application.access import hash_key
 from application.management.authority import Reach, refuse, require_admin
 from domain.access import Principal
 from domain.errors import BadRequestError
+from domain.frozen import frozen
 from domain.identity import Team
 
 _TOKEN = re.compile(r"[0-9a-f]{64}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SpendFilter:
     """Equality filters on whose calls a report counts (None: any)."""
 

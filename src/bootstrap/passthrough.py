@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass
 
 import httpx
 import structlog
@@ -12,6 +11,7 @@ import structlog
 from adapters.llm.passthrough_relay import HttpxPassThrough
 from adapters.llm.passthrough_signers import BedrockSigner, VertexSigner
 from bootstrap.upstreams import new_upstream_client
+from domain.frozen import frozen
 from domain.passthrough import CustomRoute
 from ports.passthrough import PassThrough, PassThroughSigner, ReplyFraming
 
@@ -28,7 +28,7 @@ def _aws_event_framing() -> ReplyFraming:
     return AwsEventFraming()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Relaying:
     relay: PassThrough
     signers: tuple[PassThroughSigner, ...]

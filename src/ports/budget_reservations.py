@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from domain.budgets import BudgetLine, Standing
+from domain.frozen import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reservation:
     """The answer to `reserve`. `admitted`: the amount is now reserved against every line, and `standings`
     are the lines' counters with it counted. Otherwise either `unseeded` names lines whose window spend is

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from domain.frozen import frozen
 from domain.spend import SpendRecord
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class JournalBatch:
     """Records taken from the journal, to be acknowledged once written. `receipt` is the adapter's own
     note of where they came from; callers pass it back untouched."""

@@ -4,7 +4,6 @@ each checking the caller's role and scope and writing every change to the audit 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from application.management.budgets import Budgets
 from application.management.end_users import EndUsers
@@ -15,6 +14,7 @@ from application.management.service import Page
 from application.management.teams import Joined, Teams, TeamView
 from application.management.users import NewUser, Users, UserView
 from application.spend_totals import SpendLookup
+from domain.frozen import frozen
 from ports.clock import Clock
 from ports.password_hasher import PasswordHasher
 from ports.unit_of_work import UnitOfWork
@@ -42,7 +42,7 @@ def _nothing() -> None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Management:
     """Every management use case, over one store."""
 

@@ -12,12 +12,12 @@ Every refusal is a 403 naming what was refused.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from application.management.fields import amounts, count, counts, money, role
 from domain.access import TEAM_MODELS, Principal, require_model
 from domain.errors import PermissionDeniedError
+from domain.frozen import frozen
 from domain.identity import MemberRole, Organization, Role, Team, User, VirtualKey
 
 
@@ -25,7 +25,7 @@ def refuse(message: str, *, param: str | None = None) -> NoReturn:
     raise PermissionDeniedError(message, param=param)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reach:
     """The caller with the teams and organizations it belongs to, loaded once per management call."""
 

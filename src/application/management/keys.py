@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +24,7 @@ from application.spend_totals import SpendLookup
 from domain.access import TEAM_MODELS, Principal, model_in
 from domain.caching import CONTROL_NAMES
 from domain.errors import BadRequestError, ConflictError, NotFoundError
+from domain.frozen import frozen
 from domain.identity import Team, User, VirtualKey, parse_duration
 from ports.clock import Clock
 from ports.unit_of_work import UnitOfWork
@@ -78,7 +78,7 @@ def shown(ref: str) -> str:
     return abbreviation(ref) if ref.startswith("sk-") else ref
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Issued:
     """A key just made, with its secret: the only time the secret exists outside the caller's hands."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from application.management.authority import (
@@ -27,6 +26,7 @@ from application.management.service import ManagementService, fetch, new_id, rea
 from application.management.teams import Joined
 from domain.access import Principal
 from domain.errors import BadRequestError, ConflictError
+from domain.frozen import frozen
 from domain.identity import Member, MemberRole, Organization, Role, Team, User
 from ports.unit_of_work import UnitOfWork
 
@@ -47,7 +47,7 @@ _MEMBER_ROLES = {
 """The roles a member may hold in an organization (LiteLLM's), and what each is as a membership."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OrganizationView:
     organization: Organization
     teams: tuple[Team, ...]

@@ -7,7 +7,6 @@ import dataclasses
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -25,6 +24,7 @@ from application.spend_totals import SpendLookup
 from domain.access import Principal
 from domain.budgets import window_at
 from domain.errors import BadRequestError, NotFoundError
+from domain.frozen import frozen
 from domain.identity import AuditEntry, EndUser, Organization, Role, Team, User, VirtualKey
 from ports.clock import Clock
 from ports.unit_of_work import Repository, UnitOfWork
@@ -42,7 +42,7 @@ def _stamps(kind: type, now: datetime, principal: Principal, *, created: bool) -
     return {name: value for name, value in stamps.items() if name in names}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Page(Generic[T]):
     """One page of a listing: `page` counts from 1."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from application.management.authority import (
@@ -19,6 +18,7 @@ from application.management.fields import TERM_FIELDS, Convert, Fields, flag, ma
 from application.management.service import ManagementService, fetch, new_id, reach_of, require_budget
 from domain.access import PASSTHROUGH_ROUTES_FIELD, Principal, model_in
 from domain.errors import BadRequestError, ConflictError, NotFoundError
+from domain.frozen import frozen
 from domain.identity import Member, MemberRole, Organization, Team, User, VirtualKey
 from ports.unit_of_work import UnitOfWork
 
@@ -33,7 +33,7 @@ TEAM_FIELDS: dict[str, Convert] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TeamView:
     """A team with the keys the caller may see in it."""
 
@@ -41,7 +41,7 @@ class TeamView:
     keys: tuple[VirtualKey, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Joined:
     """A team or organization after members joined it, with the users who joined."""
 

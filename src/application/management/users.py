@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from application.management.authority import (
@@ -32,6 +31,7 @@ from application.management.teams import member_role
 from application.spend_totals import SpendLookup
 from domain.access import Principal, Via
 from domain.errors import BadRequestError, ConflictError, NotFoundError
+from domain.frozen import frozen
 from domain.identity import Member, Role, Team, User, VirtualKey
 from ports.clock import Clock
 from ports.password_hasher import PasswordHasher
@@ -52,14 +52,14 @@ _KEY_FIELDS = ("duration", "key_alias", "team_id")
 """Fields of /user/new that shape the key it creates rather than the user."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewUser:
     user: User
     teams: tuple[Team, ...]
     issued: Issued | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UserView:
     """A user (None for a caller known only by id) with its teams and, for /user/info, its keys."""
 
