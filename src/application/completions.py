@@ -32,11 +32,10 @@ from domain.errors import (
     UnsupportedParameterError,
 )
 from domain.fallbacks import fallback_models
-from domain.frozen import frozen
+from domain.frozen import evolve, frozen
 from domain.images import ImageRequest, ImageResponse
 from domain.moderation import ModerationRequest, ModerationResponse
 from domain.pricing import Cost
-from domain.quick_init import evolve
 from domain.rerank import RerankRequest, RerankResponse
 from domain.retries import retry_delay
 from domain.spend import ZERO, Caller

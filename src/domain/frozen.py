@@ -1,4 +1,5 @@
-"""`@frozen`: `dataclass(frozen=True, slots=True)` built in a third of the time, with the same classes."""
+"""`@frozen`: `dataclass(frozen=True, slots=True)` built in a third of the time, with the same classes; and
+`evolve`, their `dataclasses.replace` at less than half its cost."""
 
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ def frozen(cls: type[T]) -> type[T]:
     hash, repr, immutability, pickling, match args, docstring, `__post_init__`), at under a third of the
     CPU: the dataclass compiles six methods a class, one source each (0.65 ms a class, 64 ms of a
     start); here the fields and slots come from the dataclass without methods, `__init__` reuses the
-    code of a class of the same shape (and stores through the slots, as `quick_init`'s does: it runs
-    faster too), `__eq__`, `__hash__` and `__repr__` are the dataclass's own text compiled on first
+    code of a class of the same shape (storing through the slots, not `object.__setattr__`: it runs twice
+    as fast too), `__eq__`, `__hash__` and `__repr__` are the dataclass's own text compiled on first
     use, and `__setattr__`/`__delattr__` are closures (they only raise).
 
     A class with what this does not rebuild (a base dataclass, keyword-only, non-init, ClassVar or
@@ -94,7 +95,7 @@ def _add_methods(
     """The methods `dataclass(frozen=True, slots=True)` gives a class, where the class has none of its own
     (`__setattr__` keeps naming the class the slots replaced, as the dataclass's own does)."""
     body = built.__dict__
-    methods = [init_method(built, fields), *_frozen_methods(original, tuple(f.name for f in fields))]
+    methods = [_init_method(built, fields), *_frozen_methods(original, tuple(f.name for f in fields))]
     if "__repr__" not in body:
         methods.append(_repr_method(tuple(f.name for f in fields if f.repr)))
     if "__eq__" not in body:
@@ -115,7 +116,7 @@ def _add_methods(
         built.__setstate__ = dataclasses._dataclass_setstate  # type: ignore[attr-defined]
 
 
-def init_method(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
+def _init_method(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
     """The dataclass's `__init__` for `cls` (its signature, defaults, default factories, `__post_init__`
     called last), storing each field through its slot rather than through `object.__setattr__`, which
     costs twice as much. Its code is compiled once for all classes of the same shape (how many fields,
@@ -247,3 +248,45 @@ def _signature_text(name: str, fields: tuple[dataclasses.Field[Any], ...]) -> st
             text += f" = {field.default!r}"
         params.append(text)
     return f"{name}({', '.join(params)}) -> None".replace(" -> None", "")
+
+
+_UNSEEN: Any = object()
+_REPLACERS: dict[type, Callable[[Any, dict[str, Any]], Any] | None] = {}
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
+def evolve(obj: T, /, **changes: Any) -> T:
+    """`dataclasses.replace(obj, **changes)` at less than half its cost for a frozen dataclass with slots
+    and no `__post_init__`, copied slot by slot (a chat call replaces its Served result and its reply
+    several times); any other dataclass, or a name that is not a field, goes through
+    `dataclasses.replace`, errors included."""
+    kind = type(obj)
+    replacer = _REPLACERS.get(kind, _UNSEEN)
+    if replacer is _UNSEEN:
+        replacer = _REPLACERS[kind] = _replacer(kind)
+    if replacer is None or not changes.keys() <= _FIELD_NAMES[kind]:
+        return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
+    return replacer(obj, changes)  # type: ignore[no-any-return]
+
+
+def _replacer(cls: type) -> Callable[[Any, dict[str, Any]], Any] | None:
+    params = getattr(cls, "__dataclass_params__", None)
+    if (
+        params is None
+        or not params.frozen
+        or "__slots__" not in cls.__dict__
+        or hasattr(cls, "__post_init__")
+    ):
+        return None
+    fields = dataclasses.fields(cls)
+    if len(fields) != len(cls.__dataclass_fields__) or not all(f.init for f in fields):  # type: ignore[attr-defined]
+        return None  # InitVar or ClassVar pseudo-fields, or fields __init__ does not take
+    _FIELD_NAMES[cls] = frozenset(f.name for f in fields)
+    scope: dict[str, object] = {"_new": object.__new__, "_cls": cls}
+    lines = ["def _replace(obj, changes):", "    new = _new(_cls)", "    get = changes.get"]
+    for field in fields:
+        scope[f"_set_{field.name}"] = getattr(cls, field.name).__set__
+        lines.append(f"    _set_{field.name}(new, get({field.name!r}, obj.{field.name}))")
+    lines.append("    return new")
+    exec("\n".join(lines), scope)
+    return scope["_replace"]  # type: ignore[return-value]
