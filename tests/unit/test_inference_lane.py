@@ -11,7 +11,7 @@ import pytest
 
 from adapters.call_ids import new_call_id
 from adapters.http.lane import LaneRequest
-from adapters.http.server_protocol import CoalescingTransport
+from adapters.http.server_protocol import CoalescingHttpToolsProtocol, CoalescingTransport
 from domain.errors import ClientClosedRequestError, RequestTooLargeError
 
 
@@ -84,6 +84,15 @@ class _Transport:
     def get_write_buffer_size(self) -> int:
         return 0
 
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 4000)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
 
 async def test_writes_within_one_turn_of_the_loop_leave_as_one() -> None:
     transport = _Transport()
@@ -110,6 +119,33 @@ async def test_closing_writes_what_is_pending_first_and_nothing_after() -> None:
     assert transport.writes == [b"last words"]
     assert transport.closed
     assert coalescing.get_write_buffer_size() == 0  # the rest is the wrapped transport's
+
+
+async def test_a_reply_leaves_whole_as_it_ends_before_what_the_app_does_after_it() -> None:
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    transport = _Transport()
+    seen_after_reply: list[list[bytes]] = []
+    done = asyncio.Event()
+
+    async def app(scope: dict, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+        seen_after_reply.append(list(transport.writes))  # the access line, metrics... would run here
+        done.set()
+
+    config = Config(app, http=CoalescingHttpToolsProtocol, lifespan="off", access_log=False)
+    config.load()
+    protocol = CoalescingHttpToolsProtocol(config, ServerState(), {})
+    protocol.connection_made(transport)  # type: ignore[arg-type]
+    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.wait_for(done.wait(), 5)
+
+    assert len(seen_after_reply[0]) == 1  # head and body in one write, already out
+    assert seen_after_reply[0][0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert seen_after_reply[0][0].endswith(b"\r\n\r\n{}")
+    protocol.connection_lost(None)
 
 
 def test_call_ids_are_version_7_uuids_in_their_canonical_form_later_ones_sorting_later() -> None:

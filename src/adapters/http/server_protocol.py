@@ -3,7 +3,9 @@
 uvicorn writes a response's status line and headers, then its body, each with a write of its own: with
 uvloop each is a `send` system call and, on the wire, a packet of its own for the client to read. What a
 connection writes within one turn of the event loop goes out in one write here: a whole JSON answer, or
-the events of a stream that arrived together. Nothing waits longer than the end of the loop's turn.
+the events of a stream that arrived together. Nothing waits longer than the end of the loop's turn, and a
+reply's last write goes out at once: what the app does after it (its access line, metrics, the span's end)
+and the loop's next turn are not on the caller's wait.
 
 It also tells a streamed reply that its client left as the connection is lost (`ClientWatch`, in the
 scope as `CLIENT_WATCH`), where a reply would otherwise keep a task waiting on `receive()` for it."""
@@ -27,6 +29,10 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self.scope[CLIENT_WATCH] = self._client_watch  # type: ignore[literal-required]
 
+    def on_response_complete(self) -> None:
+        self.transport.flush()  # type: ignore[attr-defined]
+        super().on_response_complete()
+
     def connection_lost(self, exc: Exception | None) -> None:
         try:
             super().connection_lost(exc)
@@ -48,17 +54,18 @@ class CoalescingTransport:
     def write(self, data: bytes) -> None:
         if self._pending is None:
             self._pending = [data]
-            self._loop.call_soon(self._flush)
+            self._loop.call_soon(self.flush)
         else:
             self._pending.append(data)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Writes what is pending now."""
         pending, self._pending = self._pending, None
         if pending and not self._transport.is_closing():
             self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def close(self) -> None:
-        self._flush()
+        self.flush()
         self._transport.close()
 
     def is_closing(self) -> bool:
