@@ -188,12 +188,11 @@ class Gateway(Litestar):
     those a client does not need first (model admin, management, spend reports, the console: some 60
     handlers) were half of the build's CPU, their modules' imports included. The first request that the
     routes registered so far do not answer (path or method) registers them all, on the event loop
-    (Litestar's route table is not thread-safe) one controller a turn, and is then routed among them;
-    no route registered later
-    answers a request that one registered first answers. A gateway that only serves calls never registers
-    them: they held 3.4 MB of its RSS (bench config, 86.5 -> 83.1 MB once its start settled) when they
-    registered by themselves after its first answer. `complete()` registers them at once, for whoever
-    reads `routes` whole (the OpenAPI document, tests)."""
+    (Litestar's route table is not thread-safe) one controller a turn, and is then routed among them; no
+    route registered later answers a request that one registered first answers. A gateway that only
+    serves calls never registers them: they held 3.4 MB of its RSS (bench config, 86.5 -> 83.1 MB once
+    its start settled) when they registered by themselves after its first answer. `complete()` registers
+    them at once, for whoever reads `routes` whole (the OpenAPI document, tests)."""
 
     def __init__(
         self,
