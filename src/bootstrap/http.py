@@ -33,6 +33,7 @@ memory after load unchanged (20,000 saved no more CPU and held 5 MB more)."""
 if TYPE_CHECKING:
     from adapters.http.ui.session import SessionSigner
     from adapters.http.ui.sso_settings import SsoSettings
+    from adapters.persistence.deferred import DeferredStore
 
 
 def _console_sessions(config: GatewayConfig) -> SessionSigner | None:
@@ -94,6 +95,22 @@ async def _stopped(task: asyncio.Task[None]) -> None:
         await task
 
 
+SETTLED_AFTER_OPEN = 1.0
+"""Seconds after the database opened by which what a start leaves for later (the stored deployments and
+keys read once it is open) has loaded."""
+
+
+async def _frozen_once_settled(store: DeferredStore) -> None:
+    """Once the database is open and what it serves has loaded, what the start left for later (SQLAlchemy,
+    the schema, the stored deployments: ~30,000 objects on the bench config) joins what the start itself
+    loaded out of the collector's sight. A full collection walked all of it each time it ran: 10-11.5 ms
+    with the event loop held, against 0.7 ms once frozen (a served gateway after load, measured). Once:
+    whatever cyclic garbage exists at that moment is never collected (a few in-flight calls' worth)."""
+    await store.opened()
+    await asyncio.sleep(SETTLED_AFTER_OPEN)
+    gc.freeze()
+
+
 def _after_start(app: Litestar) -> Callable[[Callable[[], Awaitable[None]]], asyncio.Task[None]]:
     """Starts background work as a task that begins once `app` has been asked its first request (see
     `Gateway.asked`): what a start leaves for later then does not share the CPU with the start itself.
@@ -134,6 +151,7 @@ def create_http_app(container: Container) -> Gateway:
             tasks.append(after_start(lambda: run_spend_writer(services["spend_writer"])))
             tasks.append(after_start(lambda: load_prices(services["pricing"], container.deployments())))
             tasks.append(after_start(lambda: run_response_purge(services["responses"])))
+            tasks.append(after_start(lambda: _frozen_once_settled(services["store"])))
             if services["metrics"] is not None:
                 tasks.append(asyncio.create_task(run_metric_sampling(services["metrics"])))
             if config.secret_store is not None:

@@ -9,6 +9,7 @@ from litestar.testing import AsyncTestClient
 
 from adapters.config import load_config
 from adapters.config.providers import PROVIDERS
+from adapters.persistence.deferred import DeferredStore
 from bootstrap import ADAPTERS, adapter_for, build_container, create_http_app, served_deployments
 from domain.deployments import Capabilities, Deployment
 from ports.llm_provider import LLMProvider
@@ -69,3 +70,33 @@ async def test_the_server_runs_background_health_checks_that_cool_down_a_failing
 
     assert state["down"]["healthy"] is False and state["down"]["cooldown_until"] is not None
     assert state["ok"]["healthy"] is True
+
+
+async def test_what_the_start_left_for_later_is_frozen_out_of_the_collectors_sight_once_the_database_opened(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bootstrap import http as server
+
+    monkeypatch.setattr(server, "SETTLED_AFTER_OPEN", 0.0)
+    config = load_config(
+        {"model_list": [{"model_name": "m", "litellm_params": {"model": "mock/m"}}]},
+        {"DATABASE_URL": "memory://"},
+    )
+    container = build_container(config)
+    store: list[DeferredStore] = []
+    frozen_with_the_database_open: list[bool | None] = []
+    monkeypatch.setattr(
+        server.gc,
+        "freeze",
+        lambda: frozen_with_the_database_open.append(store[0].store is not None if store else None),
+    )
+    async with AsyncTestClient(create_http_app(container)) as client:
+        assert frozen_with_the_database_open == [None]  # the start's own, before it answers
+        store.append(await container.store())
+        assert (await client.get("/health/liveliness")).status_code == 200  # the start's later work begins
+        for _ in range(200):
+            if len(frozen_with_the_database_open) > 1:
+                break
+            await asyncio.sleep(0.01)
+
+    assert frozen_with_the_database_open == [None, True]
