@@ -210,7 +210,8 @@ SCENARIOS = {
     ),
     # The provider pass-through route: Anthropic's own API relayed byte for byte to the deployment marked
     # `use_in_pass_through: true` (bench-claude), the caller's key swapped for the deployment's. The same
-    # body as messages-stream, so the two differ only in the route; the 26 events come back as received.
+    # body as messages-stream but for its model, so the two differ only in the route and the model's name;
+    # the 26 events come back as received.
     # The body names Anthropic's model id, as a caller of Anthropic's own API does: the call is priced at
     # the deployment's config prices. (A model name the gateway has not priced yet is looked up in the
     # price catalog once, and the calls meanwhile wait for it to be recorded.)
