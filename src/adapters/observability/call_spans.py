@@ -124,20 +124,10 @@ class CallSpans:
         return span
 
     def _trace_id(self) -> int:
-        if not self._random_ids:
-            return self._ids.generate_trace_id()
-        found = getrandbits(128)
-        while not found:  # as RandomIdGenerator draws: never the invalid id 0
-            found = getrandbits(128)
-        return found
+        return _random_id(128) if self._random_ids else self._ids.generate_trace_id()
 
     def _span_id(self) -> int:
-        if not self._random_ids:
-            return self._ids.generate_span_id()
-        found = getrandbits(64)
-        while not found:
-            found = getrandbits(64)
-        return found
+        return _random_id(64) if self._random_ids else self._ids.generate_span_id()
 
     def _learn_processors(self) -> None:
         """Which processors a span must be shown to, for the processors `processor` holds now (the
@@ -156,6 +146,14 @@ class CallSpans:
         )
         self.ended = told
         self._told = told
+
+
+def _random_id(bits: int) -> int:
+    """An id of `bits` random bits as RandomIdGenerator draws it: never the invalid id 0."""
+    found = getrandbits(bits)
+    while not found:
+        found = getrandbits(bits)
+    return found
 
 
 def _span_context(trace_id: int, span_id: int, flags: TraceFlags, state: Any) -> SpanContext:
