@@ -97,16 +97,18 @@ class Redactor:
                 event[name] = self.cleaned(value, name)
         # The plain texts scanned at once (an access line's ten or so: 5 us instead of 25): one that holds
         # something is in the whole, and only then is each field cleaned on its own. None holds anything
-        # when the whole does not (no shape or secret spans the separator), so each is remembered.
+        # when the whole does not (no shape or secret spans the separator), so each is remembered; so is
+        # each that its own scan left as it was (a key alias such as `prod-key` holds a hint, "key", and
+        # would otherwise send every text of each of its calls' lines through the scan of its own).
         if texts:
             found = [event[name] for name in texts]
             if self._suspect(_SEPARATOR.join(found)):
                 for name in texts:
                     event[name] = self.text(event[name])
-            else:
-                if len(clean) >= _CLEAN_KEPT:
-                    clean.clear()
-                clean.update([text for text in found if len(text) <= _CLEAN_LENGTH])
+                found = [text for name, text in zip(texts, found, strict=True) if event[name] == text]
+            if len(clean) >= _CLEAN_KEPT:
+                clean.clear()
+            clean.update([text for text in found if len(text) <= _CLEAN_LENGTH])
         return event
 
     def cleaned(self, value: Any, name: str = "") -> Any:

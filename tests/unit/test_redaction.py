@@ -120,6 +120,7 @@ def test_a_line_is_redacted_the_same_whether_its_texts_were_seen_before_or_not()
         for group, alias in (
             ("bench-chat-model", "my-alias-01"),
             ("sk-abcdefghij12345", "bearer abcdefghijkl"),
+            ("bench-chat-model", "prod-key-alias"),  # a hint ("key"), and no secret
         )
     ]
     seasoned = Redactor()
@@ -129,3 +130,13 @@ def test_a_line_is_redacted_the_same_whether_its_texts_were_seen_before_or_not()
     assert [seasoned(None, "info", dict(line)) for line in lines] == [
         Redactor()(None, "info", dict(line)) for line in lines
     ]
+
+
+def test_a_text_scanned_on_its_own_is_remembered_only_when_it_held_nothing() -> None:
+    redactor = Redactor()
+    secret = SECRETS["virtual key"]
+    line = {"key_alias": "prod-key-alias", "user": f"uses {secret}", "team": "team-with-a-token-word"}
+
+    for _ in range(3):  # the alias and the team hold hints and no secret: the user's text is masked each time
+        assert redactor(None, "info", dict(line)) == {**line, "user": f"uses {MASK}"}
+    assert redactor(None, "info", {"end_user": f"uses {secret}"}) == {"end_user": f"uses {MASK}"}
